@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make book` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test bench student clean venv
+
+venv: $(STAMP)
+
+# Create the virtual environment and install the pinned stack plus gbml (editable).
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# Build the HTML book from a clean _build, warnings are errors.
+book: $(STAMP)
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees
+	$(VENV)/bin/jupyter-book build -W -n --keep-going .
+	@echo "Book built: open _build/html/index.html"
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,37 @@
+"""gbml: reference simulations for *MAML and ANIL Provably Learn Representations* (Collins et al., 2022).
+
+The functional core (``meta_gradient``, ``subspace_distance``, the task types) follows
+``paper-notes.md`` Section 2 equation by equation; ``Problem`` and ``train`` run the book's experiments.
+"""
+__version__ = "0.1.0"
+
+from .algorithms import METHODS, Method, adapt, meta_gradient, meta_objective
+from .geometry import orthonormal_basis, principal_angles, random_orthonormal, subspace_distance
+from .problem import Problem, paper_head_cov
+from .tasks import PopulationTasks, SampledTasks
+from .theory import diversity, iterations_to, local_rate, measured_rate
+from .training import DivergenceError, History, train
+
+__all__ = [
+    "__version__",
+    "METHODS",
+    "Method",
+    "adapt",
+    "meta_gradient",
+    "meta_objective",
+    "orthonormal_basis",
+    "principal_angles",
+    "random_orthonormal",
+    "subspace_distance",
+    "Problem",
+    "paper_head_cov",
+    "PopulationTasks",
+    "SampledTasks",
+    "diversity",
+    "iterations_to",
+    "local_rate",
+    "measured_rate",
+    "DivergenceError",
+    "History",
+    "train",
+]

@@ -1,0 +1,162 @@
+"""One functional core for ANIL, FO-ANIL, MAML, FO-MAML and the average loss (book chapters 1, 4-6).
+
+Every method takes the outer step ``(B, w) <- (B, w) - beta * meta_gradient(...)``.  They differ in two
+switches (``METHODS``): whether the inner step adapts the body ``B`` as well as the head ``w``, and
+whether the outer gradient is exact or first-order.  The average loss is ANIL with ``alpha = 0`` trained
+on all samples of each task.  Formulas: paper-notes Section 2; derivations in chapters 4-6.
+
+With ``r_t = dL_in/dv`` at ``v = B w`` (the inner residual), one inner step is
+
+    w_t = w - alpha B^T r_t                     (both methods)
+    B_t = B - alpha r_t w^T                     (MAML only; never formed: B_t w_t = B w_t - alpha (w.w_t) r_t)
+
+and with ``q_t = dL_out/dv`` at the adapted prediction ``B_t w_t`` the first-order gradient is
+``G_B = q_t w_t^T``, ``G_w = B_t^T q_t``.  The exact gradient is ``(I - alpha H_t) G`` where ``H_t`` is the
+Hessian of the inner loss restricted to the adapted parameters: for MAML, along ``(G_B, G_w)``; for ANIL,
+along ``(0, G_w)``.  The Hessian-vector product of ``L(B, w)`` along ``(V, v)`` is
+``(u w^T + r v^T, V^T r + B^T u)`` with ``u = Sigma (V w + B v)``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _checks
+from .tasks import PopulationTasks, SampledTasks
+
+__all__ = ["METHODS", "Method", "meta_gradient", "meta_objective", "adapt"]
+
+
+class Method(NamedTuple):
+    """The two switches that distinguish the algorithms."""
+
+    adapt_body: bool  # MAML: the inner step also moves B
+    first_order: bool  # FO-*: treat the adapted parameters as constants in the outer gradient
+    adapts: bool = True  # False only for the average loss (no inner step, all samples)
+
+
+METHODS: dict[str, Method] = {
+    "anil": Method(adapt_body=False, first_order=False),
+    "fo-anil": Method(adapt_body=False, first_order=True),
+    "maml": Method(adapt_body=True, first_order=False),
+    "fo-maml": Method(adapt_body=True, first_order=True),
+    "avg-loss": Method(adapt_body=False, first_order=False, adapts=False),
+}
+
+
+def _method(method) -> Method:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(repr(m) for m in METHODS)}; got {method!r}")
+    return METHODS[method]
+
+
+def _check(B, w, tasks, alpha):
+    if not isinstance(tasks, (PopulationTasks, SampledTasks)):
+        raise TypeError(f"tasks must be a gbml.PopulationTasks or gbml.SampledTasks, got {type(tasks).__name__}")
+    B = _checks.array("B", B, 2, (tasks.d, None))
+    k = B.shape[1]
+    if k > tasks.d:
+        raise ValueError(f"B must be d x k with k <= d, got shape {B.shape}")
+    w = _checks.array("w", w, 1, (k,))
+    alpha = _checks.real("alpha", alpha, low=0.0)
+    return B, w, alpha
+
+
+def _inner_step(spec: Method, B, w, inner, alpha):
+    """One inner step on the support data of every task.
+
+    Returns the inner residual r (n, d), the adapted heads w_t (n, k) and the adapted predictions
+    v_t = B_t w_t (n, d).
+    """
+    r = inner.grad(B @ w)
+    w_t = w - alpha * (r @ B)
+    v_t = w_t @ B.T
+    if spec.adapt_body:
+        v_t = v_t - alpha * (w_t @ w)[:, None] * r
+    return r, w_t, v_t
+
+
+def adapt(method: str, B, w, tasks, alpha: float):
+    """Adapted parameters of every task after one inner step on its support data.
+
+    Returns
+    -------
+    B_t : array (n, d, k)
+        Adapted bodies (equal to ``B`` for ANIL and the average loss).
+    w_t : array (n, k)
+        Adapted heads (equal to ``w`` for the average loss).
+    """
+    spec = _method(method)
+    B, w, alpha = _check(B, w, tasks, alpha)
+    if not spec.adapts:
+        alpha = 0.0
+    r, w_t, _ = _inner_step(spec, B, w, tasks.inner, alpha)
+    B_t = np.broadcast_to(B, (tasks.n,) + B.shape).copy()
+    if spec.adapt_body:
+        B_t -= alpha * r[:, :, None] * w[None, None, :]
+    return B_t, w_t
+
+
+def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
+    """The outer objective ``(1/n) sum_t L_out(B_t, w_t)``; the average loss is ``(1/n) sum_t L_t(B, w)``.
+
+    Written from the definition (adapted bodies formed explicitly), independently of
+    :func:`meta_gradient`, so that tests can differentiate it numerically.  For first-order methods this is
+    the objective of the corresponding exact method: their gradient is only a surrogate of its gradient.
+    """
+    spec = _method(method)
+    if not spec.adapts:
+        B, w, _ = _check(B, w, tasks, alpha)
+        return float(np.mean(tasks.pooled.loss(B @ w)))
+    B_t, w_t = adapt(method, B, w, tasks, alpha)
+    return float(np.mean(tasks.outer.loss(np.einsum("tdk,tk->td", B_t, w_t))))
+
+
+def meta_gradient(method: str, B, w, tasks, alpha: float):
+    """Gradient of a method's outer objective, averaged over the n tasks of the round.
+
+    Parameters
+    ----------
+    method : {"anil", "fo-anil", "maml", "fo-maml", "avg-loss"}
+    B : array (d, k)
+        Representation (body).
+    w : array (k,)
+        Head.
+    tasks : PopulationTasks or SampledTasks
+    alpha : float >= 0
+        Inner step size (ignored by "avg-loss").
+
+    Returns
+    -------
+    grad_B : array (d, k)
+    grad_w : array (k,)
+        For "fo-anil" and "fo-maml", the first-order surrogate ``(G_B, G_w)``.
+    """
+    spec = _method(method)
+    B, w, alpha = _check(B, w, tasks, alpha)
+    inner, outer = tasks.inner, tasks.outer
+    if not spec.adapts:  # average loss: no inner step, every sample of every task
+        alpha, inner = 0.0, tasks.pooled
+        outer = inner
+    n = tasks.n
+    r, w_t, v_t = _inner_step(spec, B, w, inner, alpha)
+    q = outer.grad(v_t)  # dL_out/dv at the adapted prediction
+
+    # First-order gradient at the adapted parameters: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
+    G_w = q @ B
+    if spec.adapt_body:
+        G_w = G_w - alpha * np.sum(r * q, axis=1)[:, None] * w
+    if spec.first_order:
+        return q.T @ w_t / n, G_w.mean(axis=0)
+
+    # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
+    Vw = G_w @ B.T  # B G_w,t, as rows
+    if spec.adapt_body:
+        Vw = Vw + (w_t @ w)[:, None] * q  # + G_B,t w = q_t (w_t . w)
+    u = inner.cov(Vw)
+    grad_B = (q.T @ w_t - alpha * (np.outer(u.sum(axis=0), w) + r.T @ G_w)) / n
+    grad_w_t = G_w - alpha * (u @ B)
+    if spec.adapt_body:
+        grad_w_t = grad_w_t - alpha * np.sum(q * r, axis=1)[:, None] * w_t  # G_B,t^T r_t
+    return grad_B, grad_w_t.mean(axis=0)

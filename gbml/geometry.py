@@ -1,0 +1,74 @@
+"""Distances between representations (book chapter 2; Collins et al. 2022, Section 2).
+
+``dist(B, B*) = ||(I - Q Q^T) B*||_2`` with ``Q`` an orthonormal basis of ``col(B)``.  It is the
+sine of the largest principal angle between the two column spaces.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+
+__all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal"]
+
+
+def orthonormal_basis(B) -> np.ndarray:
+    """Orthonormal basis ``Q`` (d x k) of the column space of a full-rank ``B`` (d x k)."""
+    B = _checks.array("B", B, 2)
+    d, k = B.shape
+    if k > d:
+        raise ValueError(f"B must have at most as many columns as rows (k <= d), got shape {B.shape}")
+    Q, R = np.linalg.qr(B)
+    diag = np.abs(np.diag(R))
+    if diag.min() <= 1e-12 * max(diag.max(), 1e-300):
+        raise ValueError("B must have full column rank: its columns are linearly dependent")
+    return Q
+
+
+def principal_angles(B, B_star) -> np.ndarray:
+    """Principal angles (radians, ascending) between ``col(B)`` and ``col(B_star)``.
+
+    Parameters
+    ----------
+    B, B_star : arrays of shape (d, k) and (d, k*)
+        Full column rank; only their column spaces matter.
+
+    Returns
+    -------
+    angles : array of shape (min(k, k*),), values in [0, pi/2], smallest first.
+    """
+    Q = orthonormal_basis(B)
+    Qs = orthonormal_basis(B_star)
+    if Q.shape[0] != Qs.shape[0]:
+        raise ValueError(f"B and B_star must have the same number of rows d, got {Q.shape[0]} and {Qs.shape[0]}")
+    A, C = (Q, Qs) if Q.shape[1] <= Qs.shape[1] else (Qs, Q)
+    # Cosines alone lose small angles to rounding (arccos(1 - eps) ~ 1e-8); pairing them with the sines
+    # (singular values of the part of A outside col(C)) keeps every angle accurate.
+    cosines = np.sort(np.linalg.svd(C.T @ A, compute_uv=False))[::-1]
+    sines = np.sort(np.linalg.svd(A - C @ (C.T @ A), compute_uv=False))
+    return np.arctan2(sines, cosines)
+
+
+def subspace_distance(B, B_star) -> float:
+    """``dist(B, B*) = ||(I - Q Q^T) B*||_2`` for orthonormal ``B*`` (the paper's measure).
+
+    Equals the sine of the largest principal angle and ``||Q Q^T - B* B*^T||_2`` when both have k
+    columns; lies in [0, 1]; is 0 iff the column spaces agree; invariant to ``B -> B R``.
+    """
+    Q = orthonormal_basis(B)
+    B_star = _checks.array("B_star", B_star, 2)
+    if B_star.shape[0] != Q.shape[0]:
+        raise ValueError(f"B and B_star must have the same number of rows d, got {Q.shape[0]} and {B_star.shape[0]}")
+    residual = B_star - Q @ (Q.T @ B_star)
+    return float(min(np.linalg.norm(residual, 2), 1.0))
+
+
+def random_orthonormal(d: int, k: int, rng) -> np.ndarray:
+    """A uniformly random d x k matrix with orthonormal columns (Haar measure)."""
+    d = _checks.positive_int("d", d)
+    k = _checks.positive_int("k", k)
+    if k > d:
+        raise ValueError(f"k must be <= d, got k={k}, d={d}")
+    G = _checks.as_rng(rng).standard_normal((d, k))
+    Q, R = np.linalg.qr(G)
+    return Q * np.sign(np.diag(R))

@@ -1,0 +1,146 @@
+"""The multi-task linear representation problem (book chapter 2; paper-notes Section 1).
+
+Inputs ``x ~ N(0, I_d)``, a ground-truth representation ``B*`` (d x k, orthonormal columns), task heads
+``w*_t ~ N(head_mean, head_cov)`` drawn independently, labels ``y = <B* w*_t, x> + z`` with
+``z ~ N(0, noise_std^2)``.  Task diversity is measured by ``Psi = E[w* w*^T]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+from .geometry import random_orthonormal
+from .tasks import PopulationTasks, SampledTasks
+
+__all__ = ["Problem", "paper_head_cov"]
+
+
+def paper_head_cov(k: int, mu: float) -> np.ndarray:
+    """The simulations' head covariance ``diag(1, ..., 1, mu^2)``: lambda_min = mu^2, lambda_max = 1."""
+    k = _checks.positive_int("k", k)
+    mu = _checks.real("mu", mu, low=0.0)
+    if mu > 1:
+        raise ValueError(f"mu must lie in [0, 1] (it sets lambda_min(Psi) = mu^2 <= 1), got {mu}")
+    cov = np.eye(k)
+    cov[-1, -1] = mu**2
+    return cov
+
+
+class Problem:
+    """A distribution over regression tasks that share the representation ``B*``.
+
+    Parameters
+    ----------
+    d, k : int
+        Ambient and representation dimensions, ``1 <= k <= d``.
+    rng : int or numpy.random.Generator
+        Draws ``B*`` (unless ``B_star`` is given).
+    mu : float in [0, 1], optional
+        Diversity as in the paper's simulations: ``head_cov = diag(1, ..., 1, mu^2)``.
+        Give ``mu`` or ``head_cov``, not both; with neither, ``mu = 1`` (``head_cov = I``).
+    head_cov : array (k, k), optional
+        Covariance of the heads; symmetric positive semi-definite.
+    head_mean : array (k,), optional
+        Mean of the heads (default 0).
+    noise_std : float >= 0
+        Label noise sigma.
+    B_star : array (d, k), optional
+        Ground truth with orthonormal columns; drawn at random if omitted.
+    """
+
+    def __init__(self, d, k, rng, *, mu=None, head_cov=None, head_mean=None, noise_std=0.0, B_star=None):
+        self.d = _checks.positive_int("d", d)
+        self.k = _checks.positive_int("k", k)
+        if self.k > self.d:
+            raise ValueError(f"k must be <= d (the representation is lower-dimensional), got k={k}, d={d}")
+        if mu is not None and head_cov is not None:
+            raise ValueError("give either mu or head_cov, not both")
+        if head_cov is None:
+            head_cov = paper_head_cov(self.k, 1.0 if mu is None else mu)
+        self.head_cov = _checks.array("head_cov", head_cov, 2, (self.k, self.k))
+        if not np.allclose(self.head_cov, self.head_cov.T, atol=1e-12):
+            raise ValueError("head_cov must be symmetric positive semi-definite (it is not symmetric)")
+        eig = np.linalg.eigvalsh(self.head_cov)
+        if eig[0] < -1e-12 * max(1.0, eig[-1]):
+            raise ValueError(
+                f"head_cov must be symmetric positive semi-definite (smallest eigenvalue {eig[0]:.3g} < 0)"
+            )
+        self.head_mean = (
+            np.zeros(self.k) if head_mean is None else _checks.array("head_mean", head_mean, 1, (self.k,))
+        )
+        self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
+        if B_star is None:
+            B_star = random_orthonormal(self.d, self.k, rng)
+        else:
+            B_star = _checks.array("B_star", B_star, 2, (self.d, self.k))
+            if not np.allclose(B_star.T @ B_star, np.eye(self.k), atol=1e-10):
+                raise ValueError("B_star must have orthonormal columns (B_star^T B_star = I_k)")
+        self.B_star = B_star
+        # Square root of head_cov from its eigendecomposition (works when it is singular).
+        vals, vecs = np.linalg.eigh(self.head_cov)
+        self._cov_root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+
+    @property
+    def Psi(self) -> np.ndarray:
+        """Second moment of the heads ``E[w* w*^T] = head_cov + head_mean head_mean^T``."""
+        return self.head_cov + np.outer(self.head_mean, self.head_mean)
+
+    def sample_heads(self, n, rng) -> np.ndarray:
+        """Draw n heads ``w*_t``, shape (n, k)."""
+        n = _checks.positive_int("n", n)
+        z = _checks.as_rng(rng).standard_normal((n, self.k))
+        return self.head_mean + z @ self._cov_root.T
+
+    def tasks(self, heads, rng=None, *, m_in=None, m_out=None):
+        """The tasks of one round for given heads (n, k).
+
+        Population tasks if ``m_in`` and ``m_out`` are None (no data drawn, ``rng`` unused); otherwise
+        ``m_in`` support and ``m_out`` query samples per task, drawn from ``rng``.
+        """
+        heads = _checks.array("heads", heads, 2, (None, self.k))
+        thetas = heads @ self.B_star.T
+        if m_in is None and m_out is None:
+            return PopulationTasks(thetas, self.noise_std)
+        if m_in is None or m_out is None:
+            raise ValueError("give both m_in and m_out (finite samples) or neither (population)")
+        m_in = _checks.positive_int("m_in", m_in)
+        m_out = _checks.positive_int("m_out", m_out)
+        if rng is None:
+            raise TypeError("rng is required to draw finite samples (an int seed or a numpy Generator)")
+        rng = _checks.as_rng(rng)
+        n = thetas.shape[0]
+        X = rng.standard_normal((n, m_in + m_out, self.d))
+        y = np.einsum("tmd,td->tm", X, thetas) + self.noise_std * rng.standard_normal((n, m_in + m_out))
+        return SampledTasks(X[:, :m_in], y[:, :m_in], X[:, m_in:], y[:, m_in:])
+
+    def sample_round(self, n, rng, *, m_in=None, m_out=None):
+        """Fresh tasks: draw n heads and (if ``m_in``, ``m_out`` are given) their data."""
+        rng = _checks.as_rng(rng)
+        return self.tasks(self.sample_heads(n, rng), rng, m_in=m_in, m_out=m_out)
+
+    def init(self, alpha, rng, *, distance=None):
+        """The theory's initialisation: ``w_0 = 0`` and ``B_0 = Q / sqrt(alpha)`` (so alpha B_0^T B_0 = I).
+
+        ``Q`` is a uniformly random orthonormal basis (``distance=None``), or one whose column space is at
+        exactly ``distance`` in [0, 1) from ``col(B*)``: every principal angle equals ``arcsin(distance)``.
+        """
+        alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
+        rng = _checks.as_rng(rng)
+        if distance is None:
+            Q = random_orthonormal(self.d, self.k, rng)
+        else:
+            distance = _checks.real("distance", distance, low=0.0)
+            if distance >= 1 or self.d < 2 * self.k:
+                raise ValueError(
+                    "distance must lie in [0, 1) and needs d >= 2k to be set exactly; "
+                    f"got distance={distance}, d={self.d}, k={self.k}"
+                )
+            # A random orthonormal basis of the orthogonal complement of col(B*), rotated in.
+            G = rng.standard_normal((self.d, self.k))
+            G -= self.B_star @ (self.B_star.T @ G)
+            perp, _ = np.linalg.qr(G)
+            Q = np.sqrt(1 - distance**2) * self.B_star + distance * perp
+        return Q / np.sqrt(alpha), np.zeros(self.k)
+
+    def __repr__(self):
+        return f"Problem(d={self.d}, k={self.k}, lambda(Psi)={np.round(np.linalg.eigvalsh(self.Psi), 4).tolist()}, noise_std={self.noise_std})"

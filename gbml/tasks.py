@@ -1,0 +1,120 @@
+"""The tasks of one round: infinite-sample (population) or finite samples with a support/query split.
+
+Every method needs, per task, only the gradient of the loss with respect to the prediction vector
+``v = B w`` (``u = dL/dv``, paper-notes Section 1) and, for the exact methods, the input covariance
+applied to vectors.  Both task types provide exactly that, vectorised over the n tasks:
+
+* population: ``L_t(v) = 1/2 ||v - theta_t||^2 + sigma^2/2``, so ``grad(v) = v - theta_t`` and the
+  covariance is the identity;
+* samples ``(X, y)`` with m rows: ``L(v) = 1/(2m) ||X v - y||^2``, ``grad(v) = X^T (X v - y) / m`` and
+  ``cov(V) = X^T X V / m`` (never formed as a d x d matrix).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import _checks
+
+__all__ = ["PopulationTasks", "SampledTasks"]
+
+
+def _rowdot(X, V):
+    """``X[t] @ V[t]`` for stacked X (n, m, d) and V (n, d) -> (n, m)."""
+    return np.einsum("tmd,td->tm", X, V)
+
+
+class _Samples:
+    """Finite data of n tasks: X (n, m, d), y (n, m)."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+        self.m = X.shape[1]
+
+    def grad(self, V):
+        """``X_t^T (X_t v_t - y_t) / m`` for each task; V is (n, d) or (d,)."""
+        V = np.broadcast_to(V, (self.X.shape[0], self.X.shape[2]))
+        return np.einsum("tmd,tm->td", self.X, _rowdot(self.X, V) - self.y) / self.m
+
+    def cov(self, V):
+        """``X_t^T X_t v_t / m`` for each task."""
+        return np.einsum("tmd,tm->td", self.X, _rowdot(self.X, V)) / self.m
+
+    def loss(self, V):
+        """Per-task loss ``||X_t v_t - y_t||^2 / (2m)``, shape (n,)."""
+        V = np.broadcast_to(V, (self.X.shape[0], self.X.shape[2]))
+        return 0.5 * np.mean((_rowdot(self.X, V) - self.y) ** 2, axis=1)
+
+
+class _Population:
+    """Infinite data of n tasks with regressors thetas (n, d) and noise level sigma."""
+
+    def __init__(self, thetas, noise_std):
+        self.thetas, self.noise_std = thetas, noise_std
+
+    def grad(self, V):
+        return V - self.thetas
+
+    def cov(self, V):
+        return V
+
+    def loss(self, V):
+        return 0.5 * np.sum((V - self.thetas) ** 2, axis=1) + 0.5 * self.noise_std**2
+
+
+class PopulationTasks:
+    """Infinite-sample tasks of one round.
+
+    Parameters
+    ----------
+    thetas : array (n, d)
+        Task regressors ``theta_t = B* w*_t``.
+    noise_std : float, default 0
+        Label noise sigma; in population it only adds the constant ``sigma^2/2`` to each loss.
+    """
+
+    def __init__(self, thetas, noise_std: float = 0.0):
+        self.thetas = _checks.array("thetas", thetas, 2)
+        self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
+        self.n, self.d = self.thetas.shape
+        data = _Population(self.thetas, self.noise_std)
+        # Support, query and pooled data are the same distribution in population.
+        self.inner = self.outer = self.pooled = data
+
+    def __repr__(self):
+        return f"PopulationTasks(n={self.n}, d={self.d}, noise_std={self.noise_std})"
+
+
+class SampledTasks:
+    """Finite samples of one round, split into support (inner) and query (outer) sets.
+
+    Parameters
+    ----------
+    X_in : array (n, m_in, d)
+    y_in : array (n, m_in)
+    X_out : array (n, m_out, d)
+    y_out : array (n, m_out)
+    """
+
+    def __init__(self, X_in, y_in, X_out, y_out):
+        X_in = _checks.array("X_in", X_in, 3)
+        n, m_in, d = X_in.shape
+        y_in = _checks.array("y_in", y_in, 2, (n, m_in))
+        X_out = _checks.array("X_out", X_out, 3, (n, None, d))
+        y_out = _checks.array("y_out", y_out, 2, (n, X_out.shape[1]))
+        self.X_in, self.y_in, self.X_out, self.y_out = X_in, y_in, X_out, y_out
+        self.n, self.d = n, d
+        self.m_in, self.m_out = m_in, X_out.shape[1]
+        self.inner = _Samples(X_in, y_in)
+        self.outer = _Samples(X_out, y_out)
+
+    @functools.cached_property
+    def pooled(self):
+        """All m_in + m_out samples of each task: what the average-loss baseline trains on."""
+        return _Samples(
+            np.concatenate([self.X_in, self.X_out], axis=1), np.concatenate([self.y_in, self.y_out], axis=1)
+        )
+
+    def __repr__(self):
+        return f"SampledTasks(n={self.n}, d={self.d}, m_in={self.m_in}, m_out={self.m_out})"

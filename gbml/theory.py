@@ -1,0 +1,64 @@
+"""What the theory predicts, and how to read it off a run (book chapters 4 and 7; paper-notes Section 3)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+
+__all__ = ["local_rate", "diversity", "measured_rate", "iterations_to"]
+
+
+def _psi(Psi_or_problem):
+    Psi = getattr(Psi_or_problem, "Psi", Psi_or_problem)
+    Psi = _checks.array("Psi", Psi, 2)
+    if Psi.shape[0] != Psi.shape[1] or not np.allclose(Psi, Psi.T, atol=1e-12):
+        raise ValueError(f"Psi must be a symmetric k x k matrix, got shape {Psi.shape}")
+    return Psi
+
+
+def local_rate(alpha: float, beta: float, Psi) -> float:
+    """Predicted contraction factor per round near the solution: ``1 - alpha * beta * lambda_min(Psi)``.
+
+    ``Psi`` is the head second moment ``E[w* w*^T]`` (a k x k array, or a ``Problem``).  Exact for every
+    method at ``B = B* Q / sqrt(alpha)``, ``w = 0`` (paper-notes Section 3, item 4; derived in chapter 7).
+    """
+    alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
+    beta = _checks.real("beta", beta, low=0.0, strict_low=True)
+    return float(1.0 - alpha * beta * np.linalg.eigvalsh(_psi(Psi))[0])
+
+
+def diversity(heads_or_Psi) -> dict:
+    """Diversity statistics of a batch of heads (n, k) or of a second-moment matrix (k, k).
+
+    For a batch, ``Psi_hat = (1/n) sum_t w*_t w*_t^T``.  Returns ``mu2 = lambda_min``, ``L2 = lambda_max``
+    and ``kappa = sqrt(L2 / mu2)`` (the paper's ``mu*^2``, ``L*^2`` and ``kappa*``; inf when ``mu2 = 0``).
+    """
+    A = _checks.array("heads_or_Psi", heads_or_Psi, 2)
+    Psi = A if A.shape[0] == A.shape[1] and np.allclose(A, A.T) else A.T @ A / A.shape[0]
+    eig = np.linalg.eigvalsh(Psi)
+    mu2, L2 = max(float(eig[0]), 0.0), float(eig[-1])
+    return {"mu2": mu2, "L2": L2, "kappa": float(np.sqrt(L2 / mu2)) if mu2 > 0 else float("inf"),
+            "eigenvalues": eig}
+
+
+def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
+    """Per-iteration contraction factor fitted to the part of a distance curve inside [low, high].
+
+    A least-squares line through ``log(distance)`` against the iteration; returns ``exp(slope)``.
+    """
+    dist = _checks.array("distance", distance, 1)
+    idx = np.flatnonzero((dist >= low) & (dist <= high))
+    if idx.size < 3:
+        raise ValueError(
+            f"distance has fewer than 3 points in [{low:g}, {high:g}]; run longer or widen the window"
+        )
+    slope = np.polyfit(idx, np.log(dist[idx]), 1)[0]
+    return float(np.exp(slope))
+
+
+def iterations_to(distance, tol: float) -> int | None:
+    """First iteration at which the distance is below ``tol`` (None if never)."""
+    dist = np.asarray(distance, dtype=float)
+    tol = _checks.real("tol", tol, low=0.0, strict_low=True)
+    hit = np.flatnonzero(dist < tol)
+    return int(hit[0]) if hit.size else None

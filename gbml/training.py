@@ -1,0 +1,171 @@
+"""The outer loop: run any method for T rounds and record what the book plots (chapters 3-10)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _checks
+from .algorithms import _method, meta_gradient, meta_objective
+from .geometry import principal_angles
+from .problem import Problem
+
+__all__ = ["DivergenceError", "History", "train"]
+
+
+class DivergenceError(RuntimeError):
+    """A run whose iterates became non-finite or exploded; carries the iteration and the history so far."""
+
+    def __init__(self, method, iteration, alpha, beta, history):
+        self.method, self.iteration, self.history = method, iteration, history
+        super().__init__(
+            f"{method} diverged at iteration {iteration} (alpha={alpha:g}, beta={beta:g}): the iterates "
+            "became non-finite or exploded. Try a smaller outer step beta or inner step alpha."
+        )
+
+
+@dataclass
+class History:
+    """What one run recorded, one entry per iteration 0..T (iteration 0 is the initialisation).
+
+    Attributes
+    ----------
+    distance : (T+1,) ``dist(B_s, B*)``
+    angles : (T+1, k) principal angles between ``col(B_s)`` and ``col(B*)``, ascending
+    loss : (T+1,) outer objective of the round's tasks at ``(B_s, w_s)`` (NaN at the last entry: no round)
+    head_norm : (T+1,) ``||w_s||``
+    orth_error : (T+1,) ``||I - alpha B_s^T B_s||_2``
+    B, w : final iterates
+    diverged_at : iteration at which the run stopped diverging, or None
+    """
+
+    method: str
+    alpha: float
+    beta: float
+    distance: np.ndarray
+    angles: np.ndarray
+    loss: np.ndarray
+    head_norm: np.ndarray
+    orth_error: np.ndarray
+    B: np.ndarray
+    w: np.ndarray
+    diverged_at: int | None = None
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def iterations(self) -> np.ndarray:
+        return np.arange(len(self.distance))
+
+
+def _round_source(problem, n, pool, rng, m_in, m_out):
+    """A function giving the tasks of each round: fresh heads, or n heads from a fixed pool."""
+    if pool is None:
+        return lambda: problem.sample_round(n, rng, m_in=m_in, m_out=m_out)
+    if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool):
+        pool = problem.sample_heads(_checks.positive_int("pool", pool), rng)
+    pool = _checks.array("pool", pool, 2, (None, problem.k))
+    if n > len(pool):
+        raise ValueError(f"n_tasks must be <= the pool size {len(pool)}, got {n}")
+    if n == len(pool) and m_in is None:
+        fixed = problem.tasks(pool)  # a fixed batch in population: the same tasks every round
+        return lambda: fixed
+    if n == len(pool):
+        return lambda: problem.tasks(pool, rng, m_in=m_in, m_out=m_out)
+    return lambda: problem.tasks(pool[rng.choice(len(pool), n, replace=False)], rng, m_in=m_in, m_out=m_out)
+
+
+def train(
+    method: str,
+    problem: Problem,
+    *,
+    alpha: float,
+    beta: float,
+    T: int,
+    n_tasks: int,
+    rng,
+    m_in: int | None = None,
+    m_out: int | None = None,
+    pool=None,
+    B0=None,
+    w0=None,
+    on_divergence: str = "raise",
+    blowup: float = 1e6,
+) -> History:
+    """Run ``(B, w) <- (B, w) - beta * meta_gradient(method, B, w, tasks, alpha)`` for T rounds.
+
+    Parameters
+    ----------
+    method : one of ``gbml.METHODS``
+    problem : Problem
+    alpha, beta : inner (>= 0) and outer (> 0) step sizes
+    T : number of rounds
+    n_tasks : tasks per round
+    rng : int or Generator; draws the tasks (and ``B0`` when it is not given)
+    m_in, m_out : samples per task for the inner and outer step; None for population
+    pool : None (fresh tasks every round), an int P (draw P heads once) or an array (P, k) of heads;
+        each round uses n_tasks of them (all of them, in population, when n_tasks == P: a fixed batch)
+    B0, w0 : initial iterates; default the theory's ``problem.init(alpha, rng)`` (random subspace)
+    on_divergence : "raise" (DivergenceError) or "stop" (return the history so far, ``diverged_at`` set)
+    blowup : a run stops when ``||B||`` or ``||w||`` exceeds ``blowup`` times its initial scale
+    """
+    _method(method)
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
+    alpha = _checks.real("alpha", alpha, low=0.0)
+    beta = _checks.real("beta", beta, low=0.0, strict_low=True)
+    T = _checks.positive_int("T", T, minimum=0)
+    n = _checks.positive_int("n_tasks", n_tasks)
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
+    rng = _checks.as_rng(rng)
+    if B0 is None:
+        if alpha == 0:
+            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
+        B0, w0_default = problem.init(alpha, rng)
+    else:
+        w0_default = np.zeros(problem.k)
+    B = _checks.array("B0", B0, 2, (problem.d, problem.k)).copy()
+    w = (w0_default if w0 is None else _checks.array("w0", w0, 1, (problem.k,))).copy()
+    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
+
+    k = problem.k
+    rec = {
+        "distance": np.full(T + 1, np.nan),
+        "angles": np.full((T + 1, k), np.nan),
+        "loss": np.full(T + 1, np.nan),
+        "head_norm": np.full(T + 1, np.nan),
+        "orth_error": np.full(T + 1, np.nan),
+    }
+    eye = np.eye(k)
+
+    def record(s, tasks):
+        ang = principal_angles(B, problem.B_star)
+        rec["angles"][s] = ang
+        rec["distance"][s] = np.sin(ang[-1])
+        rec["head_norm"][s] = np.linalg.norm(w)
+        rec["orth_error"][s] = np.linalg.norm(eye - alpha * B.T @ B, 2)
+        if tasks is not None:
+            rec["loss"][s] = meta_objective(method.removeprefix("fo-"), B, w, tasks, alpha)
+
+    def history(upto, diverged_at=None):
+        return History(
+            method, alpha, beta, *(v[: upto + 1] for v in rec.values()), B=B.copy(), w=w.copy(),
+            diverged_at=diverged_at,
+            settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T),
+        )
+
+    for s in range(T):
+        tasks = next_round()
+        record(s, tasks)
+        gB, gw = meta_gradient(method, B, w, tasks, alpha)
+        B_new, w_new = B - beta * gB, w - beta * gw
+        size = np.linalg.norm(B_new) + np.linalg.norm(w_new)  # NaN if any entry is
+        if not size <= scale or np.linalg.svd(B_new, compute_uv=False)[-1] < 1e-12 * size:
+            if on_divergence == "raise":
+                raise DivergenceError(method, s + 1, alpha, beta, history(s))
+            return history(s, diverged_at=s + 1)
+        B, w = B_new, w_new
+    record(T, None)
+    return history(T)
+

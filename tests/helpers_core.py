@@ -1,0 +1,42 @@
+"""Small shared fixtures for the core tests (no conftest, so helper modules stay explicit)."""
+import numpy as np
+
+import gbml
+
+
+def random_point(d, k, rng):
+    """A generic (B, w): B far from orthonormal, w non-zero."""
+    rng = np.random.default_rng(rng)
+    B = rng.standard_normal((d, k)) * rng.uniform(0.3, 1.5, size=k)
+    return B, rng.standard_normal(k)
+
+
+def population(n, d, rng):
+    return gbml.PopulationTasks(np.random.default_rng(rng).standard_normal((n, d)), noise_std=0.3)
+
+
+def sampled(n, d, m_in, m_out, rng):
+    rng = np.random.default_rng(rng)
+    return gbml.SampledTasks(
+        rng.standard_normal((n, m_in, d)), rng.standard_normal((n, m_in)),
+        rng.standard_normal((n, m_out, d)), rng.standard_normal((n, m_out)),
+    )
+
+
+def numerical_gradient(f, B, w, h=1e-5):
+    """Central finite differences of a scalar f(B, w)."""
+    gB = np.zeros_like(B)
+    for idx in np.ndindex(B.shape):
+        E = np.zeros_like(B)
+        E[idx] = h
+        gB[idx] = (f(B + E, w) - f(B - E, w)) / (2 * h)
+    gw = np.zeros_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = h
+        gw[i] = (f(B, w + e) - f(B, w - e)) / (2 * h)
+    return gB, gw
+
+
+def rel_err(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)

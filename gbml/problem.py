@@ -109,9 +109,12 @@ class Problem:
             raise TypeError("rng is required to draw finite samples (an int seed or a numpy Generator)")
         rng = _checks.as_rng(rng)
         n = thetas.shape[0]
-        X = rng.standard_normal((n, m_in + m_out, self.d))
-        y = np.einsum("tmd,td->tm", X, thetas) + self.noise_std * rng.standard_normal((n, m_in + m_out))
-        return SampledTasks(X[:, :m_in], y[:, :m_in], X[:, m_in:], y[:, m_in:])
+        data = []
+        for m in (m_in, m_out):  # support and query sets, drawn independently
+            X = rng.standard_normal((n, m, self.d))
+            y = (X @ thetas[:, :, None])[:, :, 0] + self.noise_std * rng.standard_normal((n, m))
+            data += [X, y]
+        return SampledTasks(*data)
 
     def sample_round(self, n, rng, *, m_in=None, m_out=None):
         """Fresh tasks: draw n heads and (if ``m_in``, ``m_out`` are given) their data."""

@@ -20,9 +20,16 @@ from . import _checks
 __all__ = ["PopulationTasks", "SampledTasks"]
 
 
-def _rowdot(X, V):
-    """``X[t] @ V[t]`` for stacked X (n, m, d) and V (n, d) -> (n, m)."""
-    return np.einsum("tmd,td->tm", X, V)
+def _forward(X, V):
+    """``X_t v_t`` for stacked X (n, m, d) and V (n, d) or one shared v (d,) -> (n, m)."""
+    if V.ndim == 1:
+        return X @ V  # one matrix-vector product over all n*m rows
+    return (X @ V[:, :, None])[:, :, 0]
+
+
+def _backward(X, R):
+    """``X_t^T r_t`` for stacked X (n, m, d) and R (n, m) -> (n, d)."""
+    return (R[:, None, :] @ X)[:, 0, :]
 
 
 class _Samples:
@@ -34,17 +41,15 @@ class _Samples:
 
     def grad(self, V):
         """``X_t^T (X_t v_t - y_t) / m`` for each task; V is (n, d) or (d,)."""
-        V = np.broadcast_to(V, (self.X.shape[0], self.X.shape[2]))
-        return np.einsum("tmd,tm->td", self.X, _rowdot(self.X, V) - self.y) / self.m
+        return _backward(self.X, _forward(self.X, V) - self.y) / self.m
 
     def cov(self, V):
         """``X_t^T X_t v_t / m`` for each task."""
-        return np.einsum("tmd,tm->td", self.X, _rowdot(self.X, V)) / self.m
+        return _backward(self.X, _forward(self.X, V)) / self.m
 
     def loss(self, V):
         """Per-task loss ``||X_t v_t - y_t||^2 / (2m)``, shape (n,)."""
-        V = np.broadcast_to(V, (self.X.shape[0], self.X.shape[2]))
-        return 0.5 * np.mean((_rowdot(self.X, V) - self.y) ** 2, axis=1)
+        return 0.5 * np.mean((_forward(self.X, V) - self.y) ** 2, axis=1)
 
 
 class _Population:

@@ -19,6 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Build the HTML book from a clean _build, warnings are errors.
 book: $(STAMP)
+	tools/fetch_assets.sh
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
 	@echo "Book built: open _build/html/index.html"
@@ -28,6 +29,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench_widgets.py
+
+# Student edition (book + notebooks, every cell tagged `solution` removed) under _build/student/.
+student: $(STAMP)
+	tools/fetch_assets.sh
+	$(PY) tools/make_student.py
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,0 +1,290 @@
+"""One plotting style for the book, and the figures chapters draw again and again.
+
+Every helper draws on an ``Axes`` it is given and returns it, so chapters, explorers
+(:mod:`gbml.widgets`) and tests share them.  Colour is never the only carrier of meaning: each
+method has a colour from the Okabe-Ito palette (safe for the common colour-vision deficiencies)
+*and* its own line style and marker.
+
+Examples
+--------
+>>> fig, ax = gbml.plotting.figure()
+>>> gbml.plotting.plot_distance(ax, histories, predicted_rate=0.95)   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .training import DivergenceError, History
+
+__all__ = [
+    "FIGSIZE",
+    "DPI",
+    "PALETTE",
+    "METHOD_STYLES",
+    "LABELS",
+    "method_style",
+    "figure",
+    "use_style",
+    "plot_distance",
+    "plot_angles",
+    "show_message",
+    "show_divergence",
+    "ensure_not_blank",
+    "to_png",
+]
+
+#: Default figure size in inches (width, height) for every figure of the book.
+FIGSIZE = (6.4, 3.6)
+#: Resolution of PNG frames precomputed for explorers (page-size budget: see gbml.widgets).
+DPI = 80
+
+#: Okabe-Ito colours (Okabe & Ito 2008), safe for deuteranopia, protanopia and tritanopia.
+PALETTE = {
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "black": "#000000",
+}
+
+#: Colour, line style and marker per method: distinguishable in greyscale too.
+METHOD_STYLES = {
+    "anil": dict(color=PALETTE["blue"], linestyle="-", marker="o"),
+    "fo-anil": dict(color=PALETTE["sky"], linestyle="--", marker="s"),
+    "maml": dict(color=PALETTE["vermillion"], linestyle="-.", marker="^"),
+    "fo-maml": dict(color=PALETTE["orange"], linestyle=":", marker="v"),
+    "avg-loss": dict(color=PALETTE["black"], linestyle=(0, (5, 1, 1, 1, 1, 1)), marker="x"),
+}
+
+#: How the book names the methods in legends.
+LABELS = {"anil": "ANIL", "fo-anil": "FO-ANIL", "maml": "MAML", "fo-maml": "FO-MAML", "avg-loss": "average loss"}
+
+_FALLBACK = [
+    dict(color=PALETTE[c], linestyle=ls, marker=m)
+    for c, ls, m in [("green", "-", "D"), ("purple", "--", "P"), ("yellow", "-.", "*"), ("blue", ":", "o")]
+]
+
+_RC = {
+    "font.size": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+    "lines.markersize": 5,
+    "axes.prop_cycle": matplotlib.cycler(color=[PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky")]),
+}
+
+
+def method_style(method: str, index: int = 0) -> dict:
+    """Line properties (``color``, ``linestyle``, ``marker``) for a method name.
+
+    Unknown names (e.g. "mu = 0.5") get the ``index``-th fallback style, so several curves of one
+    method can still be told apart.
+    """
+    if method in METHOD_STYLES:
+        return dict(METHOD_STYLES[method])
+    return dict(_FALLBACK[index % len(_FALLBACK)])
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style globally (fonts, grid, colour cycle, line widths)."""
+    matplotlib.rcParams.update(_RC)
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
+    """A new figure in the book's style, through pyplot (so it shows inline in a notebook).
+
+    Returns ``(fig, ax)`` like ``plt.subplots``.  Use it in chapter cells; explorers create their
+    own figures without pyplot.
+    """
+    import matplotlib.pyplot as plt
+
+    use_style()
+    fig, ax = plt.subplots(nrows, ncols, figsize=figsize or FIGSIZE, layout="constrained", **kwargs)
+    _style_axes(ax)
+    return fig, ax
+
+
+def _style_axes(ax):
+    for a in np.atleast_1d(ax).ravel():
+        a.grid(True, alpha=_RC["grid.alpha"])
+        a.spines[["top", "right"]].set_visible(False)
+
+
+def _as_histories(histories) -> dict:
+    if isinstance(histories, History):
+        return {histories.method: histories}
+    if isinstance(histories, Mapping):
+        return dict(histories)
+    if isinstance(histories, Sequence):
+        out = {}
+        for h in histories:
+            if not isinstance(h, History):
+                raise TypeError(f"histories must hold gbml.History objects, got {type(h).__name__}")
+            out[h.method if h.method not in out else f"{h.method} ({len(out)})"] = h
+        return out
+    raise TypeError(f"histories must be a History, a list of them or a dict label -> History, got {type(histories).__name__}")
+
+
+def plot_distance(ax: Axes, histories, *, predicted_rate: float | None = None, anchor: float = 0.1,
+                  floor: float = 1e-16, legend: bool = True) -> Axes:
+    """Distance ``dist(B_s, B*)`` against the iteration s, on a log axis.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    histories : History, list of History, or dict label -> History
+        Labels of a dict that are method names get that method's style and book name.
+    predicted_rate : float in (0, 1), optional
+        Draw the prediction ``c * rate**s`` (dashed grey), anchored where the first curve first drops
+        below ``anchor`` (or at its start if it never does).
+    floor : float
+        Values below it (exact zeros) are clipped to it so the log axis stays finite.
+    legend : bool
+
+    A run that diverged is drawn up to its last finite iterate and a readable message is written on
+    the axes.  If nothing finite is left to draw, the axes show a message instead of a blank plot.
+    """
+    runs = _as_histories(histories)
+    if not runs:
+        raise ValueError("histories must contain at least one run")
+    diverged = []
+    for i, (label, h) in enumerate(runs.items()):
+        style = method_style(label if label in METHOD_STYLES else h.method if len(runs) == 1 else label, i)
+        d = np.asarray(h.distance, dtype=float)
+        s = np.arange(len(d))
+        ok = np.isfinite(d)
+        if ok.any():
+            ax.semilogy(s[ok], np.clip(d[ok], floor, None), label=LABELS.get(label, label),
+                        markevery=max(1, len(d) // 8), **style)
+        if h.diverged_at is not None:
+            diverged.append(h)
+    if predicted_rate is not None:
+        rate = float(predicted_rate)
+        if not 0 < rate < 1:
+            raise ValueError(f"predicted_rate must lie in (0, 1), got {predicted_rate}")
+        first = next(iter(runs.values()))
+        d = np.asarray(first.distance, dtype=float)
+        below = np.flatnonzero(np.isfinite(d) & (d <= anchor))
+        s0 = int(below[0]) if below.size else 0
+        if np.isfinite(d[s0]) and d[s0] > 0:
+            s = np.arange(s0, len(d))
+            ax.semilogy(s, np.clip(d[s0] * rate ** (s - s0), floor, None), color="0.45", linestyle=(0, (4, 3)),
+                        linewidth=1.4, label=f"predicted rate {rate:.4g}")
+    ax.set_xlabel("iteration s")
+    ax.set_ylabel(r"$\mathrm{dist}(B_s, B^*)$")
+    _style_axes(ax)
+    if diverged:
+        h = diverged[0]
+        show_divergence(ax, h.diverged_at, method=h.method, beta=h.beta, overlay=bool(ax.lines))
+    ensure_not_blank(ax)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def plot_angles(ax: Axes, history: History, *, degrees: bool = True, legend: bool = True) -> Axes:
+    """Principal angles between ``col(B_s)`` and ``col(B*)`` against the iteration, one line per angle.
+
+    The largest angle (its sine is the distance) is drawn solid, the others with other line styles.
+    """
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a gbml.History, got {type(history).__name__}")
+    A = np.asarray(history.angles, dtype=float)
+    if degrees:
+        A = np.degrees(A)
+    s = np.arange(len(A))
+    k = A.shape[1]
+    for j in range(k - 1, -1, -1):
+        style = _FALLBACK[(k - 1 - j) % len(_FALLBACK)]
+        name = "largest" if j == k - 1 else "smallest" if j == 0 else f"angle {j + 1}"
+        ok = np.isfinite(A[:, j])
+        ax.plot(s[ok], A[ok, j], label=f"$\\theta_{j + 1}$ ({name})", markevery=max(1, len(s) // 8), **style)
+    ax.set_xlabel("iteration s")
+    ax.set_ylabel("principal angle" + (" (degrees)" if degrees else " (radians)"))
+    ax.set_ylim(bottom=0, top=92 if degrees else np.pi / 2 * 1.02)
+    _style_axes(ax)
+    if history.diverged_at is not None:
+        show_divergence(ax, history.diverged_at, method=history.method, beta=history.beta, overlay=True)
+    ensure_not_blank(ax)
+    if legend and ax.lines:
+        ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def show_message(ax: Axes, text: str, *, overlay: bool = False) -> Axes:
+    """Write a readable message in the middle of the axes (instead of an empty or broken plot).
+
+    With ``overlay=False`` the axes are cleared of ticks and frame first.
+    """
+    if not overlay:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11, wrap=True,
+            bbox=dict(boxstyle="round,pad=0.6", facecolor="#FFF4E0", edgecolor=PALETTE["orange"]))
+    return ax
+
+
+def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta: float | None = None,
+                    overlay: bool = False) -> Axes:
+    """The book's message for a run that blew up: "... diverged at iteration N — try a smaller β".
+
+    ``iteration`` may be an int, a ``History`` with ``diverged_at`` or a ``gbml.DivergenceError``.
+    """
+    if isinstance(iteration, DivergenceError):
+        err = iteration
+        iteration, method = err.iteration, method or err.method
+        beta = err.history.beta if beta is None else beta
+    elif isinstance(iteration, History):
+        h = iteration
+        iteration, method, beta = h.diverged_at, method or h.method, h.beta if beta is None else beta
+    who = f"{LABELS.get(method, method)} " if method else "This run "
+    at = f" at iteration {iteration}" if iteration is not None else ""
+    hint = f"try a smaller β (here β = {beta:g})" if beta is not None else "try a smaller β"
+    return show_message(ax, f"{who}diverged{at}:\nthe iterates blew up — {hint}.", overlay=overlay)
+
+
+def ensure_not_blank(ax: Axes, text: str = "Nothing to show for these parameters.") -> Axes:
+    """If the axes hold no finite data, write ``text`` on them so a figure is never silently empty."""
+    has_data = any(np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any() for line in ax.lines)
+    has_data = has_data or bool(ax.collections) or bool(ax.patches) or bool(ax.images) or bool(ax.texts)
+    if not has_data:
+        show_message(ax, text)
+    return ax
+
+
+def to_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """PNG bytes of a figure (used for explorer frames and tests)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _new_figure(figsize=None, nrows: int = 1, ncols: int = 1, dpi: int = DPI):
+    """A figure outside pyplot (never shown twice inline), in the book's style.
+
+    A single axes gets fixed margins (constrained layout costs ~50 ms per frame, too slow for a live
+    update); grids of axes use constrained layout.
+    """
+    layout = "constrained" if nrows * ncols > 1 else None
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=figsize or FIGSIZE, dpi=dpi, layout=layout)
+        axes = fig.subplots(nrows, ncols)
+    if layout is None:
+        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.15, top=0.95)
+    _style_axes(axes)
+    return fig, axes

@@ -1,0 +1,320 @@
+"""Explorers: a figure with one or two sliders, live in a kernel and still working in the static book.
+
+A chapter hands :func:`explore` a plotting function ``plot(ax, **values)`` and the parameters a reader
+may vary; the returned :class:`Explorer` displays itself when it is the last expression of a cell::
+
+    gbml.widgets.explore(draw_heads, {"mu": [0, 0.25, 0.5, 0.75, 1]},
+                         caption="Sampled heads and their covariance.", alt="Scatter of task heads")
+
+Two modes, chosen by ``mode`` or else the environment variable ``GBML_EXPLORER``:
+
+``"live"`` (default: a notebook with a kernel)
+    Numeric parameters get a continuous slider over ``[min(values), max(values)]``; every change
+    recomputes the figure (any value in range, not only the grid).
+``"static"`` (set by the book build, see ``_ext/gbml_book.py``)
+    The figure is precomputed for every value of the grid (every pair, for two parameters) and the
+    frames sit in a ``widgets.Stack`` (an outer stack of inner stacks for two parameters) whose
+    ``selected_index`` is linked to the sliders with ``widgets.jslink``: moving a slider in the
+    rendered page shows that value's frame with no kernel.
+
+In both modes a ``<noscript>`` copy of the default frame and the caption are displayed after the
+widget, so a reader without JavaScript still sees a figure.  Every frame is an ``<img>`` whose alt
+text states what is plotted and the parameter values.  A plotting function that raises
+:class:`gbml.DivergenceError` gets the book's "diverged at iteration N" message drawn instead, and a
+frame with nothing drawn gets a message, never a blank image.
+
+Budget (checked by ``make bench`` and the tests): a live update at the default size within 100 ms,
+and at most 1.5 MB added to the page by a precomputed explorer (frames are PNGs at ``plotting.DPI``).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import inspect
+import json
+import numbers
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import matplotlib
+from IPython.display import HTML, display
+
+from . import plotting
+from .training import DivergenceError
+
+__all__ = ["Param", "Explorer", "explore", "EXPLORERS", "MAX_FRAMES"]
+
+#: Every explorer created in this process, oldest first (tests drive them inside the kernel).
+EXPLORERS: list["Explorer"] = []
+#: Upper bound on precomputed frames per explorer (keeps a page within its size budget).
+MAX_FRAMES = 40
+
+
+@dataclass
+class Param:
+    """A parameter the reader may vary.
+
+    Parameters
+    ----------
+    values : sequence
+        The grid precomputed for the static book (at least 2 values).  With a live kernel a numeric
+        parameter may take any value between ``min(values)`` and ``max(values)``.
+    default : optional
+        Initial value (must be in ``values``); the middle of the grid if omitted.
+    label : str, optional
+        Slider label (default: the parameter name).  May contain LaTeX-free Unicode, e.g. "β".
+    step : float, optional
+        Live slider resolution (default: 1 for integer grids, 1/100 of the range otherwise).
+    fmt : str
+        Format of a value in the static slider and in alt text, e.g. "{:.2f}".
+    """
+
+    values: Sequence
+    default: object = None
+    label: str | None = None
+    step: float | None = None
+    fmt: str = "{:g}"
+
+    def __post_init__(self):
+        self.values = list(self.values)
+        if len(self.values) < 2:
+            raise ValueError(f"values must hold at least 2 grid values, got {self.values!r}")
+        if self.default is None:
+            self.default = self.values[len(self.values) // 2]
+        if self.default not in self.values:
+            raise ValueError(f"default must be one of the grid values {self.values!r}, got {self.default!r}")
+
+    @property
+    def numeric(self) -> bool:
+        return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in self.values)
+
+    @property
+    def integer(self) -> bool:
+        return all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in self.values)
+
+    def format(self, value) -> str:
+        try:
+            return self.fmt.format(value)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+def _img_html(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<img class="gbml-frame" src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+            'style="max-width:100%;height:auto">')
+
+
+class Explorer:
+    """A figure with controls; see the module docstring.  Build it with :func:`explore`.
+
+    Attributes
+    ----------
+    controls : dict name -> ipywidgets control
+        Setting ``controls[name].value`` redraws (live) or selects a frame (static), as a reader would.
+    widget : ipywidgets.VBox
+        Controls and figure.
+    mode : "live" or "static"
+    """
+
+    def __init__(self, plot: Callable, params: Mapping, *, caption: str, alt: str, mode: str | None = None,
+                 figsize=None, dpi: int = plotting.DPI, nrows: int = 1, ncols: int = 1):
+        if not callable(plot):
+            raise TypeError(f"plot must be a function plot(ax, **values), got {type(plot).__name__}")
+        if not isinstance(params, Mapping) or not 1 <= len(params) <= 2:
+            raise ValueError("params must be a dict of one or two parameters: name -> Param or list of values")
+        self.params = {name: p if isinstance(p, Param) else Param(p) for name, p in params.items()}
+        sig = inspect.signature(plot).parameters
+        accepts_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.values())
+        for name in self.params:
+            if name not in sig and not accepts_kwargs:
+                raise ValueError(f"params: plot() has no argument named {name!r}")
+        if not isinstance(caption, str) or not caption.strip():
+            raise ValueError("caption must be a non-empty sentence saying what the figure shows")
+        if not isinstance(alt, str) or not alt.strip():
+            raise ValueError("alt must be a non-empty description of what is plotted")
+        mode = mode or os.environ.get("GBML_EXPLORER", "live")
+        if mode not in ("live", "static"):
+            raise ValueError(f"mode must be 'live' or 'static' (or set GBML_EXPLORER), got {mode!r}")
+        self.plot, self.caption, self.alt, self.mode = plot, caption.strip(), alt.strip(), mode
+        self.figsize, self.dpi, self.nrows, self.ncols = figsize or plotting.FIGSIZE, dpi, nrows, ncols
+        self.defaults = {name: p.default for name, p in self.params.items()}
+        if mode == "static":
+            self._build_static()
+        else:
+            self._build_live()
+        EXPLORERS.append(self)
+
+    # -- rendering -------------------------------------------------------------------------------
+    def alt_text(self, values: Mapping) -> str:
+        """The alt text of the frame for ``values``: what is plotted, then every parameter value."""
+        settings = ", ".join(f"{self.params[n].label or n} = {self.params[n].format(v)}" for n, v in values.items())
+        return f"{self.alt} ({settings})"
+
+    def render(self, **values) -> bytes:
+        """PNG of the figure for the given parameter values (missing ones take their defaults)."""
+        values = {**self.defaults, **values}
+        fig, axes = plotting._new_figure(self.figsize, self.nrows, self.ncols, self.dpi)
+        with matplotlib.rc_context(plotting._RC):
+            try:
+                self.plot(axes, **values)
+            except DivergenceError as err:
+                for ax in fig.axes[1:]:
+                    fig.delaxes(ax)
+                fig.axes[0].clear()
+                plotting.show_divergence(fig.axes[0], err)
+            for ax in fig.axes:
+                plotting.ensure_not_blank(ax)
+            return plotting.to_png(fig, self.dpi)
+
+    def _frame_html(self, values) -> str:
+        return _img_html(self.render(**values), self.alt_text(values))
+
+    # -- live ------------------------------------------------------------------------------------
+    def _build_live(self):
+        self.controls = {}
+        for name, p in self.params.items():
+            label = p.label or name
+            style = {"description_width": "initial"}
+            if p.numeric:
+                lo, hi = min(p.values), max(p.values)
+                if p.integer:
+                    c = widgets.IntSlider(value=p.default, min=lo, max=hi, step=int(p.step or 1), description=label,
+                                          continuous_update=False, style=style)
+                else:
+                    step = p.step or (hi - lo) / 100
+                    c = widgets.FloatSlider(value=p.default, min=lo, max=hi, step=step, description=label,
+                                            continuous_update=False, readout_format=".3g", style=style)
+            else:
+                c = widgets.Dropdown(options=[(p.format(v), v) for v in p.values], value=p.default,
+                                     description=label, style=style)
+            c.observe(self._on_change, names="value")
+            self.controls[name] = c
+        self.png = self.render(**self.defaults)
+        self.frame = widgets.HTML(_img_html(self.png, self.alt_text(self.defaults)))
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.frame])
+
+    def _on_change(self, change):
+        self.update(**{name: c.value for name, c in self.controls.items()})
+
+    def update(self, **values):
+        """Redraw for new values (live mode; what moving a slider does)."""
+        if self.mode != "live":
+            raise RuntimeError("update() redraws live explorers only; a static explorer selects precomputed frames")
+        values = {**self.defaults, **values}
+        self.png = self.render(**values)
+        self.frame.value = _img_html(self.png, self.alt_text(values))
+
+    # -- static ----------------------------------------------------------------------------------
+    def _build_static(self):
+        names = list(self.params)
+        grids = [self.params[n].values for n in names]
+        count = len(grids[0]) * (len(grids[1]) if len(grids) == 2 else 1)
+        if count > MAX_FRAMES:
+            raise ValueError(f"params: {count} frames to precompute, more than MAX_FRAMES = {MAX_FRAMES}; use a coarser grid")
+        self.controls = {}
+        for name, p in self.params.items():
+            self.controls[name] = widgets.SelectionSlider(
+                options=[(p.format(v), v) for v in p.values], value=p.default, description=p.label or name,
+                continuous_update=True, style={"description_width": "initial"})
+        self.frames = {}
+        first = names[0]
+        if len(names) == 1:
+            children = []
+            for v in grids[0]:
+                self.frames[(v,)] = self._frame_html({first: v})
+                children.append(widgets.HTML(self.frames[(v,)]))
+            self.stack = widgets.Stack(children, selected_index=grids[0].index(self.defaults[first]))
+            widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index"))
+        else:
+            second = names[1]
+            inner_stacks = []
+            for a in grids[0]:
+                children = []
+                for b in grids[1]:
+                    self.frames[(a, b)] = self._frame_html({first: a, second: b})
+                    children.append(widgets.HTML(self.frames[(a, b)]))
+                inner = widgets.Stack(children, selected_index=grids[1].index(self.defaults[second]))
+                widgets.jslink((self.controls[second], "index"), (inner, "selected_index"))
+                inner_stacks.append(inner)
+            self.stack = widgets.Stack(inner_stacks, selected_index=grids[0].index(self.defaults[first]))
+            widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index"))
+        for c in self.controls.values():
+            c.observe(self._on_static_change, names="value")
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.stack])
+        self._on_static_change(None)
+
+    def _on_static_change(self, change):
+        # With a kernel, keep the Python side in step with the JavaScript links (and tests can read it).
+        key = tuple(c.value for c in self.controls.values())
+        idx = [self.params[n].values.index(v) for n, v in zip(self.params, key)]
+        self.stack.selected_index = idx[0]
+        if len(idx) == 2:
+            self.stack.children[idx[0]].selected_index = idx[1]
+        html_frame = self.frames[key]
+        self.png = base64.b64decode(html_frame.split("base64,", 1)[1].split('"', 1)[0])
+
+    # -- display ---------------------------------------------------------------------------------
+    @property
+    def values(self) -> dict:
+        """Current parameter values, as the controls show them."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    def fallback_html(self) -> str:
+        """The no-JavaScript figure (default frame) and the caption, as displayed after the widget."""
+        img = _img_html(self.render(**self.defaults), self.alt_text(self.defaults))
+        cap = html.escape(self.caption)
+        return (f'<noscript><figure class="gbml-explorer-fallback">{img}</figure></noscript>'
+                f'<p class="gbml-explorer-caption"><strong>Explorer.</strong> {cap}</p>')
+
+    def embedded_size(self) -> int:
+        """Bytes this explorer adds to a rendered page: its widget state (JSON) plus the fallback HTML."""
+        from ipywidgets.embed import dependency_state
+
+        state = dependency_state([self.widget])
+        return len(json.dumps(state)) + len(self.fallback_html())
+
+    def _ipython_display_(self):
+        display(self.widget)
+        display(HTML(self.fallback_html()))
+
+    def __repr__(self):
+        return f"Explorer({', '.join(self.params)}; mode={self.mode!r})"
+
+
+def explore(plot: Callable, params: Mapping, *, caption: str, alt: str, mode: str | None = None,
+            figsize=None, dpi: int = plotting.DPI, nrows: int = 1, ncols: int = 1) -> Explorer:
+    """Make an explorer: a figure drawn by ``plot`` with a slider per parameter.
+
+    Parameters
+    ----------
+    plot : callable ``plot(ax, **values)``
+        Draws on the given Axes (an array of Axes if ``nrows * ncols > 1``); must not create figures.
+        May raise ``gbml.DivergenceError`` (the frame then shows the divergence message).
+    params : dict name -> Param or list of grid values
+        One or two parameters; each name must be an argument of ``plot``.
+    caption : str
+        One sentence shown under the figure (also without JavaScript).
+    alt : str
+        What is plotted; the parameter values are appended for each frame.
+    mode : "live", "static" or None
+        None reads ``GBML_EXPLORER`` (the book build sets "static"), defaulting to "live".
+    figsize, dpi, nrows, ncols :
+        Figure layout; defaults are the book's (``plotting.FIGSIZE``, ``plotting.DPI``).
+
+    Returns
+    -------
+    Explorer
+        Displays itself as the last expression of a cell.
+
+    Examples
+    --------
+    >>> def draw(ax, mu):
+    ...     ax.plot([0, 1], [0, mu])
+    >>> ex = explore(draw, {"mu": [0.0, 0.5, 1.0]}, caption="A line of slope mu.", alt="A line", mode="live")
+    >>> ex.controls["mu"].value = 0.7   # redraws
+    """
+    return Explorer(plot, params, caption=caption, alt=alt, mode=mode, figsize=figsize, dpi=dpi,
+                    nrows=nrows, ncols=ncols)

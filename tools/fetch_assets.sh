@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fetch the JavaScript the rendered book serves itself (MathJax 3 and the ipywidgets embed
+# manager), pinned, from the npm registry into _vendor/ (git-ignored), so that a page of the
+# book makes no request outside its own origin.  Idempotent: does nothing when the pinned
+# versions are already there.  Used by `make book`, `make student` and the test session.
+set -euo pipefail
+MATHJAX=3.2.2
+HTML_MANAGER=1.0.15
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DEST="$ROOT/_vendor"
+STAMP="$DEST/.versions"
+WANT="mathjax@$MATHJAX @jupyter-widgets/html-manager@$HTML_MANAGER"
+
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
+  exit 0
+fi
+command -v npm >/dev/null || { echo "fetch_assets: npm is required (Node.js 18+)" >&2; exit 1; }
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+(cd "$TMP" && npm pack --silent "mathjax@$MATHJAX" "@jupyter-widgets/html-manager@$HTML_MANAGER" >/dev/null)
+mkdir -p "$TMP/mj" "$TMP/hm"
+tar xzf "$TMP/mathjax-$MATHJAX.tgz" -C "$TMP/mj"
+tar xzf "$TMP/jupyter-widgets-html-manager-$HTML_MANAGER.tgz" -C "$TMP/hm"
+
+rm -rf "$DEST"
+mkdir -p "$DEST/mathjax" "$DEST/widgets"
+# MathJax: the CHTML bundle plus everything it may load lazily (extensions, fonts, menu, a11y).
+MJ="$TMP/mj/package/es5"
+cp -r "$MJ/tex-mml-chtml.js" "$MJ/input" "$MJ/ui" "$MJ/a11y" "$MJ/adaptors" "$MJ/sre" "$DEST/mathjax/"
+mkdir -p "$DEST/mathjax/output"
+cp -r "$MJ/output/chtml" "$MJ/output/chtml.js" "$DEST/mathjax/output/"
+cp "$TMP/mj/package/LICENSE" "$DEST/mathjax/"
+# ipywidgets: embed.js bundles the standard controls and needs no require.js; keep its fonts.
+HM="$TMP/hm/package/dist"
+cp "$HM/embed.js" "$HM/embed.js.LICENSE.txt" "$DEST/widgets/"
+find "$HM" -maxdepth 1 \( -name '*.woff' -o -name '*.woff2' -o -name '*.ttf' -o -name '*.eot' -o -name '*.svg' \) \
+  -exec cp {} "$DEST/widgets/" \;
+echo "$WANT" > "$STAMP"
+echo "fetch_assets: $WANT -> _vendor/"

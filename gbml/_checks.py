@@ -63,3 +63,14 @@ def array(name: str, value, ndim: int, shape: tuple | None = None) -> np.ndarray
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
     return arr
+
+
+def psd_matrix(name: str, value, size: int) -> np.ndarray:
+    """Check a symmetric positive semi-definite ``size x size`` matrix."""
+    M = array(name, value, 2, (size, size))
+    if not np.allclose(M, M.T, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric positive semi-definite (it is not symmetric)")
+    smallest = np.linalg.eigvalsh(M)[0]
+    if smallest < -1e-12 * max(1.0, np.abs(M).max()):
+        raise ValueError(f"{name} must be symmetric positive semi-definite (smallest eigenvalue {smallest:.3g} < 0)")
+    return M

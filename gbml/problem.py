@@ -26,6 +26,12 @@ def paper_head_cov(k: int, mu: float) -> np.ndarray:
     return cov
 
 
+def _sqrt_psd(M):
+    """A square root R with R R^T = M, from the eigendecomposition (works when M is singular)."""
+    vals, vecs = np.linalg.eigh(M)
+    return vecs * np.sqrt(np.clip(vals, 0.0, None))
+
+
 class Problem:
     """A distribution over regression tasks that share the representation ``B*``.
 
@@ -46,9 +52,13 @@ class Problem:
         Label noise sigma.
     B_star : array (d, k), optional
         Ground truth with orthonormal columns; drawn at random if omitted.
+    input_cov : array (d, d), optional
+        Covariance of the inputs ``x``; the identity (the paper's setting) if omitted.
     """
 
-    def __init__(self, d, k, rng, *, mu=None, head_cov=None, head_mean=None, noise_std=0.0, B_star=None):
+    def __init__(
+        self, d, k, rng, *, mu=None, head_cov=None, head_mean=None, noise_std=0.0, B_star=None, input_cov=None
+    ):
         self.d = _checks.positive_int("d", d)
         self.k = _checks.positive_int("k", k)
         if self.k > self.d:
@@ -57,14 +67,7 @@ class Problem:
             raise ValueError("give either mu or head_cov, not both")
         if head_cov is None:
             head_cov = paper_head_cov(self.k, 1.0 if mu is None else mu)
-        self.head_cov = _checks.array("head_cov", head_cov, 2, (self.k, self.k))
-        if not np.allclose(self.head_cov, self.head_cov.T, atol=1e-12):
-            raise ValueError("head_cov must be symmetric positive semi-definite (it is not symmetric)")
-        eig = np.linalg.eigvalsh(self.head_cov)
-        if eig[0] < -1e-12 * max(1.0, eig[-1]):
-            raise ValueError(
-                f"head_cov must be symmetric positive semi-definite (smallest eigenvalue {eig[0]:.3g} < 0)"
-            )
+        self.head_cov = _checks.psd_matrix("head_cov", head_cov, self.k)
         self.head_mean = (
             np.zeros(self.k) if head_mean is None else _checks.array("head_mean", head_mean, 1, (self.k,))
         )
@@ -76,9 +79,9 @@ class Problem:
             if not np.allclose(B_star.T @ B_star, np.eye(self.k), atol=1e-10):
                 raise ValueError("B_star must have orthonormal columns (B_star^T B_star = I_k)")
         self.B_star = B_star
-        # Square root of head_cov from its eigendecomposition (works when it is singular).
-        vals, vecs = np.linalg.eigh(self.head_cov)
-        self._cov_root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        self._cov_root = _sqrt_psd(self.head_cov)
+        self.input_cov = None if input_cov is None else _checks.psd_matrix("input_cov", input_cov, self.d)
+        self._input_root = None if input_cov is None else _sqrt_psd(self.input_cov)
 
     @property
     def Psi(self) -> np.ndarray:
@@ -100,7 +103,7 @@ class Problem:
         heads = _checks.array("heads", heads, 2, (None, self.k))
         thetas = heads @ self.B_star.T
         if m_in is None and m_out is None:
-            return PopulationTasks(thetas, self.noise_std)
+            return PopulationTasks(thetas, self.noise_std, self.input_cov)
         if m_in is None or m_out is None:
             raise ValueError("give both m_in and m_out (finite samples) or neither (population)")
         m_in = _checks.positive_int("m_in", m_in)
@@ -112,6 +115,8 @@ class Problem:
         data = []
         for m in (m_in, m_out):  # support and query sets, drawn independently
             X = rng.standard_normal((n, m, self.d))
+            if self._input_root is not None:
+                X = X @ self._input_root.T
             y = (X @ thetas[:, :, None])[:, :, 0] + self.noise_std * rng.standard_normal((n, m))
             data += [X, y]
         return SampledTasks(*data)

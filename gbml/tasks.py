@@ -53,19 +53,24 @@ class _Samples:
 
 
 class _Population:
-    """Infinite data of n tasks with regressors thetas (n, d) and noise level sigma."""
+    """Infinite data of n tasks: regressors thetas (n, d), noise level sigma, input covariance Sigma.
 
-    def __init__(self, thetas, noise_std):
-        self.thetas, self.noise_std = thetas, noise_std
+    With ``x ~ N(0, Sigma)`` the loss is ``1/2 (v - theta)^T Sigma (v - theta) + sigma^2/2``;
+    ``Sigma = None`` means the identity (the paper's setting).
+    """
 
-    def grad(self, V):
-        return V - self.thetas
+    def __init__(self, thetas, noise_std, input_cov=None):
+        self.thetas, self.noise_std, self.input_cov = thetas, noise_std, input_cov
 
     def cov(self, V):
-        return V
+        return V if self.input_cov is None else V @ self.input_cov
+
+    def grad(self, V):
+        return self.cov(V - self.thetas)
 
     def loss(self, V):
-        return 0.5 * np.sum((V - self.thetas) ** 2, axis=1) + 0.5 * self.noise_std**2
+        E = V - self.thetas
+        return 0.5 * np.sum(E * self.cov(E), axis=1) + 0.5 * self.noise_std**2
 
 
 class PopulationTasks:
@@ -77,13 +82,16 @@ class PopulationTasks:
         Task regressors ``theta_t = B* w*_t``.
     noise_std : float, default 0
         Label noise sigma; in population it only adds the constant ``sigma^2/2`` to each loss.
+    input_cov : array (d, d), optional
+        Covariance of the inputs (default: the identity, as in the paper).
     """
 
-    def __init__(self, thetas, noise_std: float = 0.0):
+    def __init__(self, thetas, noise_std: float = 0.0, input_cov=None):
         self.thetas = _checks.array("thetas", thetas, 2)
         self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
         self.n, self.d = self.thetas.shape
-        data = _Population(self.thetas, self.noise_std)
+        self.input_cov = None if input_cov is None else _checks.psd_matrix("input_cov", input_cov, self.d)
+        data = _Population(self.thetas, self.noise_std, self.input_cov)
         # Support, query and pooled data are the same distribution in population.
         self.inner = self.outer = self.pooled = data
 

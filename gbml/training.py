@@ -124,15 +124,20 @@ def train(
         B0, w0_default = problem.init(alpha, rng)
     else:
         w0_default = np.zeros(problem.k)
-    B = _checks.array("B0", B0, 2, (problem.d, problem.k)).copy()
-    w = (w0_default if w0 is None else _checks.array("w0", w0, 1, (problem.k,))).copy()
+    # B0 may have k' != k columns (a model narrower or wider than the truth); w0 then has k' entries.
+    B = _checks.array("B0", B0, 2, (problem.d, None)).copy()
+    if B.shape[1] > problem.d:
+        raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B.shape}")
+    if w0 is None and B.shape[1] != problem.k:
+        w0_default = np.zeros(B.shape[1])
+    w = (w0_default if w0 is None else _checks.array("w0", w0, 1, (B.shape[1],))).copy()
     next_round = _round_source(problem, n, pool, rng, m_in, m_out)
     scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
 
-    k = problem.k
+    k = B.shape[1]
     rec = {
         "distance": np.full(T + 1, np.nan),
-        "angles": np.full((T + 1, k), np.nan),
+        "angles": np.full((T + 1, min(k, problem.k)), np.nan),
         "loss": np.full(T + 1, np.nan),
         "head_norm": np.full(T + 1, np.nan),
         "orth_error": np.full(T + 1, np.nan),

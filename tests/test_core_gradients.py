@@ -6,8 +6,14 @@ import pytest
 import gbml
 from helpers_core import numerical_gradient, population, random_point, rel_err, sampled
 
+def _non_isotropic():
+    A = np.random.default_rng(11).standard_normal((7, 7))
+    return gbml.PopulationTasks(np.random.default_rng(12).standard_normal((6, 7)), 0.1, A @ A.T / 7 + 0.1 * np.eye(7))
+
+
 CASES = {
     "population": lambda: population(n=6, d=7, rng=1),
+    "population-non-isotropic": _non_isotropic,
     "sampled": lambda: sampled(n=5, d=7, m_in=4, m_out=9, rng=2),
 }
 
@@ -18,12 +24,13 @@ def _explicit_objective(method, B, w, tasks, alpha):
     for t in range(tasks.n):
         if isinstance(tasks, gbml.PopulationTasks):
             theta = tasks.thetas[t]
+            S = np.eye(tasks.d) if tasks.input_cov is None else tasks.input_cov  # E[x x^T]
 
-            def loss(v, theta=theta):
-                return 0.5 * np.sum((v - theta) ** 2) + 0.5 * tasks.noise_std**2
+            def loss(v, theta=theta, S=S):
+                return 0.5 * (v - theta) @ S @ (v - theta) + 0.5 * tasks.noise_std**2
 
-            def grad(v, theta=theta):
-                return v - theta
+            def grad(v, theta=theta, S=S):
+                return S @ (v - theta)
 
             loss_in = loss_out = loss
             grad_in = grad
@@ -80,7 +87,7 @@ def _first_order_reference(method, B, w, tasks, alpha):
     for t in range(tasks.n):
         v = Bts[t] @ wts[t]
         if isinstance(tasks, gbml.PopulationTasks):
-            q = v - tasks.thetas[t]
+            q = (v - tasks.thetas[t]) @ (np.eye(tasks.d) if tasks.input_cov is None else tasks.input_cov)
         else:
             X, y = tasks.X_out[t], tasks.y_out[t]
             q = X.T @ (X @ v - y) / len(y)

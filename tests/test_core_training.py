@@ -94,3 +94,28 @@ def test_theory_helpers():
     assert np.allclose(problem.Psi, np.diag([2.0, 0.25]))
     heads = problem.sample_heads(200_000, rng=1)
     assert np.allclose(heads.T @ heads / len(heads), problem.Psi, atol=0.02)
+
+
+def test_non_isotropic_inputs_population_matches_samples():
+    """The population loss with input covariance Sigma is the large-sample limit of the sampled loss."""
+    A = np.random.default_rng(0).standard_normal((6, 6))
+    Sigma = A @ A.T / 6 + 0.2 * np.eye(6)
+    problem = gbml.Problem(6, 2, rng=1, input_cov=Sigma)
+    heads = problem.sample_heads(3, rng=2)
+    pop = problem.tasks(heads)
+    smp = problem.tasks(heads, rng=3, m_in=100_000, m_out=100_000)
+    X = smp.X_in.reshape(-1, 6)
+    assert np.allclose(X.T @ X / len(X), Sigma, atol=0.03)
+    B, w = np.random.default_rng(4).standard_normal((6, 2)), np.ones(2)
+    for method in ["anil", "maml"]:
+        g_pop = gbml.meta_gradient(method, B, w, pop, 0.05)[0]
+        g_smp = gbml.meta_gradient(method, B, w, smp, 0.05)[0]
+        assert np.linalg.norm(g_pop - g_smp) < 0.05 * np.linalg.norm(g_pop)
+
+
+def test_model_wider_than_the_truth(paper_problem):
+    """B0 with k' = 5 > k = 3 columns: the learned 5-dim column space comes to contain col(B*)."""
+    B0 = gbml.random_orthonormal(20, 5, 1) / np.sqrt(0.1)
+    h = gbml.train("anil", paper_problem, alpha=0.1, beta=0.5, T=400, n_tasks=20, rng=2, B0=B0)
+    assert h.angles.shape == (401, 3) and h.B.shape == (20, 5) and h.w.shape == (5,)
+    assert h.distance[-1] < 1e-4

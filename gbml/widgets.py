@@ -195,6 +195,7 @@ class Explorer:
         self.png = self.render(**self.defaults)
         self.frame = widgets.HTML(_img_html(self.png, self.alt_text(self.defaults)))
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.frame])
+        self.widget.add_class("gbml-explorer")
 
     def _on_change(self, change):
         self.update(**{name: c.value for name, c in self.controls.items()})
@@ -244,6 +245,7 @@ class Explorer:
         for c in self.controls.values():
             c.observe(self._on_static_change, names="value")
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.stack])
+        self.widget.add_class("gbml-explorer")
         self._on_static_change(None)
 
     def _on_static_change(self, change):

@@ -1,0 +1,100 @@
+"""Write the student edition under _build/student/: the book and the chapter notebooks without solutions.
+
+From the same sources as the full book: every cell tagged ``solution`` (code or markdown) is removed
+with jupytext from a throw-away copy of the book (``_build/student/src``), check cells (tagged
+``check``) are tagged ``raises-exception`` so an unanswered exercise shows its NotImplementedError
+instead of failing the build, and that copy is built like ``make book``.  Output:
+
+* ``_build/student/html/``       the student book (its notebook downloads are the stripped notebooks);
+* ``_build/student/notebooks/``  one ``.ipynb`` per chapter, to hand out.
+
+Usage: ``python tools/make_student.py`` (or ``make student``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "_build" / "student"
+COPY = ["_config.yml", "_toc.yml", "references.bib", "_ext", "_vendor"]
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                names.append(e["file"])
+            walk(e.get("sections"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return names
+
+
+def is_notebook(path: Path) -> bool:
+    head = path.read_text(encoding="utf-8")[:2000]
+    return path.suffix == ".ipynb" or (head.startswith("---") and "jupytext:" in head and "kernelspec:" in head)
+
+
+def strip(nb):
+    """Remove solution cells in place; return how many were removed."""
+    before = len(nb.cells)
+    nb.cells = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "check" in tags and "raises-exception" not in tags:
+            cell.metadata["tags"] = tags + ["raises-exception"]
+    return before - len(nb.cells)
+
+
+def main() -> int:
+    src = OUT / "src"
+    shutil.rmtree(OUT, ignore_errors=True)
+    src.mkdir(parents=True)
+    subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
+    for name in COPY:
+        path = ROOT / name
+        (shutil.copytree if path.is_dir() else shutil.copy2)(path, src / name)
+    (OUT / "notebooks").mkdir()
+    removed = 0
+    for name in toc_files():
+        path = next(p for p in (ROOT / f"{name}.md", ROOT / f"{name}.ipynb") if p.exists())
+        target = src / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not is_notebook(path):
+            shutil.copy2(path, target)
+            continue
+        nb = jupytext.read(path)
+        removed += strip(nb)
+        jupytext.write(nb, target, fmt="md:myst" if path.suffix == ".md" else "ipynb")
+        plain = jupytext.read(target)
+        plain.metadata.pop("jupytext", None)
+        jupytext.write(plain, OUT / "notebooks" / f"{Path(name).name}.ipynb", fmt="ipynb")
+    print(f"make_student: removed {removed} solution cells")
+
+    venv_bin = Path(sys.executable).parent
+    env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+    build = subprocess.run([str(venv_bin / "jupyter-book"), "build", "-W", "-n", "--keep-going", str(src)],
+                           env=env)
+    if build.returncode != 0:
+        print("make_student: the student book failed to build", file=sys.stderr)
+        return build.returncode
+    shutil.move(str(src / "_build" / "html"), str(OUT / "html"))
+    shutil.rmtree(src / "_build", ignore_errors=True)
+    print(f"make_student: book in {OUT / 'html'}, notebooks in {OUT / 'notebooks'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -62,7 +62,10 @@ def _close(got, want, rtol, atol) -> bool:
 
 def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Callable, mistakes: Mapping | None = None,
             n_cases: int = 5, rng=0, rtol: float = 1e-7, atol: float = 1e-9, quiet: bool = False) -> CheckResult:
-    """Run ``fn(**case)`` against ``reference(**case)`` on seeded random cases and explain a mismatch.
+    """Run ``fn(*case.values())`` against ``reference(**case)`` on seeded cases and explain a mismatch.
+
+    The learner's function gets the case's values positionally (in the dict's order), so it may name
+    its parameters as it likes; it gets copies, so changing its inputs in place cannot corrupt the check.
 
     Parameters
     ----------
@@ -73,7 +76,7 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     reference : callable ``reference(**case)``
         The correct answer, computed with ``gbml``.
     make_case : callable ``make_case(rng, i) -> dict``
-        The i-th input (keyword arguments of ``fn``), drawn from the Generator ``rng``.
+        The i-th input, an ordered dict of ``fn``'s arguments, drawn from the Generator ``rng``.
     mistakes : dict hint -> callable ``wrong(**case)``, optional
         Plausible wrong answers; when ``fn``'s output matches one, its hint is shown.
     n_cases : int
@@ -98,7 +101,7 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
         want = np.asarray(reference(**case), dtype=float)
         shown = ", ".join(f"{k} of shape {np.shape(v)}" if np.ndim(v) else f"{k} = {v:g}" for k, v in case.items())
         try:
-            got = fn(**{k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in case.items()})
+            got = fn(*[np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()])
         except NotImplementedError as err:
             raise NotImplementedError(f"{exercise}: not written yet ({err}). Replace the placeholder with your code.") from None
         except Exception as err:  # the learner's bug: report it as a hint, not a traceback
@@ -118,6 +121,15 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
             result = CheckResult(exercise, False, f"Not yet — {exercise}: expected a number or an array, got "
                                  f"{type(got).__name__}.", case)
             break
+        if _close(got_arr, want, rtol, atol):
+            continue
+        for hint, wrong in (mistakes or {}).items():
+            wrong_out = wrong(**case)
+            if _close(got_arr, wrong_out, rtol, atol) and not _close(want, wrong_out, rtol, atol):
+                result = CheckResult(exercise, False, f"Not yet — {exercise}: {hint}", case)
+                break
+        if result is not None:
+            break
         if got_arr.shape != want.shape:
             hint = ""
             if got_arr.size == want.size:
@@ -125,16 +137,9 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
             result = CheckResult(exercise, False, f"Not yet — {exercise}: the output has shape {got_arr.shape}, "
                                  f"expected {want.shape} (case {i + 1}: {shown}).{hint}", case)
             break
-        if _close(got_arr, want, rtol, atol):
-            continue
-        for hint, wrong in (mistakes or {}).items():
-            if _close(got_arr, wrong(**case), rtol, atol) and not _close(want, wrong(**case), rtol, atol):
-                result = CheckResult(exercise, False, f"Not yet — {exercise}: {hint}", case)
-                break
-        if result is None:
-            err = float(np.max(np.abs(got_arr - want)))
-            result = CheckResult(exercise, False, f"Not yet — {exercise}: the shape is right but the values differ "
-                                 f"(largest difference {err:.3g} in case {i + 1}: {shown}).", case)
+        err = float(np.max(np.abs(got_arr - want)))
+        result = CheckResult(exercise, False, f"Not yet — {exercise}: the shape is right but the values differ "
+                             f"(largest difference {err:.3g} in case {i + 1}: {shown}).", case)
         break
     if result is None:
         result = CheckResult(exercise, True, f"Correct — {exercise}: matches the reference on {n_cases} random cases.")
@@ -236,3 +241,235 @@ def check_anil_inner_step(fn: Callable, **kwargs) -> CheckResult:
     }
     return compare("Exercise (anil_inner_step)", fn, reference=_anil_reference, make_case=_anil_case,
                    mistakes=mistakes, **kwargs)
+
+
+# -- chapters 3 and 4: gradients returned as a pair (grad_B, grad_w) ---------------------------------
+
+__all__ += ["check_average_loss_gradient", "check_fo_anil_gradient"]
+
+
+def _flat_pair(pair):
+    """``(grad_B, grad_w)`` as one flat vector, so :func:`compare` can compare pairs."""
+    return np.concatenate([np.ravel(pair[0]), np.ravel(pair[1])])
+
+
+def _pair_shape_problem(out, d, k, names) -> str | None:
+    """A hint if ``out`` is not a pair (array (d, k), array (k,)); None if its structure is right."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        return (f"return the two gradients as a pair, `return {names[0]}, {names[1]}` "
+                f"(your function returned {type(out).__name__}).")
+    try:
+        gB, gw = (np.asarray(x, dtype=float) for x in out)
+    except (TypeError, ValueError):
+        return f"{names[0]} and {names[1]} must be NumPy arrays of numbers."
+    if gB.shape == (k, d) and k != d:
+        return (f"{names[0]} has shape {gB.shape}, the transpose of B's shape {(d, k)}: the gradient with "
+                "respect to B is the outer product (residual) w^T, np.outer(residual, w), not w (residual)^T.")
+    if gB.shape != (d, k):
+        return f"{names[0]} has shape {gB.shape}; a gradient with respect to B has B's shape {(d, k)}."
+    if gw.shape == (d,) and d != k:
+        return (f"{names[1]} has shape {gw.shape}, like a vector in R^d: the head gradient has k = {k} entries; "
+                "multiply the residual by B^T.")
+    if gw.shape != (k,):
+        return f"{names[1]} has shape {gw.shape}; a gradient with respect to w has w's shape {(k,)}."
+    return None
+
+
+def _check_pair(exercise, fn, *, reference, make_case, mistakes, names=("grad_B", "grad_w"), n_cases=5, rng=0,
+                quiet=False, **kwargs) -> CheckResult:
+    """:func:`compare` for functions returning ``(grad_B, grad_w)``: the structure of the pair is checked
+    first (with a specific hint), then the values, flattened, with the hints of ``mistakes``."""
+    if not callable(fn):
+        raise TypeError(f"fn must be the function you wrote (a callable), got {type(fn).__name__}")
+    seed = rng if isinstance(rng, (int, np.integer)) else int(_checks.as_rng(rng).integers(2**31))
+    n_cases = _checks.positive_int("n_cases", n_cases)
+    case_rng = _checks.as_rng(seed)
+    for i in range(n_cases):  # the same cases compare() will draw
+        case = make_case(case_rng, i)
+        try:
+            out = fn(*[np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()])  # as compare() calls it
+        except NotImplementedError as err:
+            raise NotImplementedError(f"{exercise}: not written yet ({err}). Replace the placeholder with your code.") from None
+        except Exception:  # noqa: BLE001 - compare() reports the learner's error with its hint
+            break
+        d, k = case["B"].shape
+        problem = _pair_shape_problem(out, d, k, names)
+        if problem is not None:
+            result = CheckResult(exercise, False, f"Not yet — {exercise}: {problem} (case {i + 1}: d = {d}, k = {k})", case)
+            if not quiet:
+                print(result.message)
+            return result
+
+    def flat(f):
+        return lambda *args, **case: _flat_pair(f(*args, **case))
+
+    return compare(exercise, flat(fn), reference=flat(reference), make_case=make_case,
+                   mistakes={hint: flat(wrong) for hint, wrong in mistakes.items()}, n_cases=n_cases, rng=seed,
+                   quiet=quiet, **kwargs)
+
+
+def _population_pair_case(rng, i, with_alpha=False):
+    d, k, n = [(6, 2, 4), (10, 3, 7), (5, 1, 3), (8, 4, 12), (12, 2, 5)][i % 5]
+    case = {"B": 0.7 * rng.standard_normal((d, k)), "w": rng.standard_normal(k), "thetas": rng.standard_normal((n, d))}
+    if with_alpha:
+        case["alpha"] = float(rng.uniform(0.05, 0.5))
+    return case
+
+
+def _average_loss_gradient(B, w, thetas, *, target=None):
+    residual = B @ w - (thetas.mean(axis=0) if target is None else target)
+    return np.outer(residual, w), B.T @ residual
+
+
+def check_average_loss_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas) -> (grad_B, grad_w)``: the gradient of the population average loss (chapter 3).
+
+    ``(1/n) sum_t 1/2 ||B w - theta_t||^2`` with B (d, k), w (k,), thetas (n, d); the answer is
+    ``((B w - theta_bar) w^T, B^T (B w - theta_bar))`` with ``theta_bar`` the mean row of ``thetas``.
+    """
+    from .tasks import PopulationTasks
+
+    def reference(B, w, thetas):
+        from .algorithms import meta_gradient
+        return meta_gradient("avg-loss", B, w, PopulationTasks(thetas), 0.0)
+
+    def scaled(c):
+        return lambda B, w, thetas: tuple(c * g for g in _average_loss_gradient(B, w, thetas))
+
+    mistakes = {
+        "both gradients have the wrong sign: the residual is the prediction minus the target, B w - theta_bar.":
+            scaled(-1.0),
+        "you summed over the tasks: the average loss divides by n, so the gradients use the mean regressor "
+        "theta_bar = thetas.mean(axis=0).": lambda B, w, thetas: tuple(len(thetas) * g for g in _average_loss_gradient(B, w, thetas)),
+        "you used the sum of the regressors as the target; the average loss sees their mean, thetas.mean(axis=0).":
+            lambda B, w, thetas: _average_loss_gradient(B, w, thetas, target=thetas.sum(axis=0)),
+        "you used only the first task (thetas[0]); average over all n rows of thetas.":
+            lambda B, w, thetas: _average_loss_gradient(B, w, thetas, target=thetas[0]),
+        "the factor 1/2 in the loss cancels the 2 from differentiating the square: remove the factor 2.":
+            scaled(2.0),
+    }
+    return _check_pair("Exercise (average_loss_gradient)", fn, reference=reference,
+                       make_case=_population_pair_case, mistakes=mistakes, **kwargs)
+
+
+def _fo_anil_variant(B, w, thetas, alpha, *, inner_sign=-1.0, inner_alpha=True, outer_adapted=True,
+                     head_adapted=True, scale=1.0):
+    """FO-ANIL's population gradient, with switches that reproduce plausible mistakes."""
+    r = w @ B.T - thetas                                     # (n, d) residuals before adaptation
+    w_t = w + inner_sign * (alpha if inner_alpha else 1.0) * (r @ B)   # (n, k) adapted heads
+    q = w_t @ B.T - thetas if outer_adapted else r           # outer residuals
+    heads = w_t if head_adapted else np.broadcast_to(w, w_t.shape)
+    n = len(thetas)
+    return scale * q.T @ heads / n, scale * (q @ B).mean(axis=0)
+
+
+def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-ANIL's population outer gradient (chapter 4).
+
+    With ``w_t = w - alpha B^T (B w - theta_t)`` and ``rt_t = B w_t - theta_t``:
+    ``G_B = (1/n) sum_t rt_t w_t^T`` and ``G_w = (1/n) sum_t B^T rt_t``; B (d, k), w (k,), thetas (n, d).
+    """
+    from .algorithms import meta_gradient
+    from .tasks import PopulationTasks
+
+    def reference(B, w, thetas, alpha):
+        return meta_gradient("fo-anil", B, w, PopulationTasks(thetas), alpha)
+
+    def exact(B, w, thetas, alpha):
+        return meta_gradient("anil", B, w, PopulationTasks(thetas), alpha)
+
+    def average(B, w, thetas, alpha):
+        return _average_loss_gradient(B, w, thetas)
+
+    mistakes = {
+        "the outer residual must be taken *after* adaptation, rt_t = B w_t - theta_t; you used B w - theta_t, "
+        "so your 'adapted' gradient ignores the adaptation in the residual.":
+            lambda **c: _fo_anil_variant(**c, outer_adapted=False),
+        "you used no adaptation at all (w in place of every w_t): that is the average loss's gradient. Compute "
+        "w_t = w - alpha B^T (B w - theta_t) for each task first.": average,
+        "G_B is the outer product of the adapted residual with the adapted head, rt_t w_t^T; you used w instead "
+        "of w_t.": lambda **c: _fo_anil_variant(**c, head_adapted=False),
+        "you differentiated through the inner step: that is the exact ANIL gradient. FO-ANIL treats w_t as a "
+        "constant: G_B = mean of rt_t w_t^T, G_w = mean of B^T rt_t.": exact,
+        "the inner step is gradient *descent*: w_t = w - alpha B^T (B w - theta_t); you added the gradient.":
+            lambda **c: _fo_anil_variant(**c, inner_sign=1.0),
+        "the inner step size alpha is missing: w_t = w - alpha B^T (B w - theta_t).":
+            lambda **c: _fo_anil_variant(**c, inner_alpha=False),
+        "you summed over the tasks: the outer gradient is the average, divide by n.":
+            lambda B, w, thetas, alpha: _fo_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
+    }
+    return _check_pair("Exercise (fo_anil_gradient)", fn, reference=reference,
+                       make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True),
+                       mistakes=mistakes, names=("G_B", "G_w"), **kwargs)
+
+
+# -- chapter 1 (gradient-based meta-learning) -------------------------------------------------------
+
+def _maml_objective_case(rng, i):
+    d, k, m_in, m_out = [(5, 2, 4, 7), (8, 3, 10, 5), (4, 1, 3, 6), (10, 4, 12, 20), (6, 2, 9, 2)][i % 5]
+    return {"B": rng.standard_normal((d, k)) / np.sqrt(d), "w": rng.standard_normal(k),
+            "X_in": rng.standard_normal((m_in, d)), "y_in": rng.standard_normal(m_in),
+            "X_out": rng.standard_normal((m_out, d)), "y_out": rng.standard_normal(m_out),
+            "alpha": float(rng.uniform(0.05, 0.3))}
+
+
+def _maml_objective_reference(B, w, X_in, y_in, X_out, y_out, alpha):
+    from .algorithms import meta_objective
+
+    tasks = SampledTasks(X_in[None], y_in[None], X_out[None], y_out[None])
+    return meta_objective("maml", B, w, tasks, alpha)
+
+
+def _maml_objective_variant(B, w, X_in, y_in, X_out, y_out, alpha, *, adapt=True, adapt_body=True, sign=1.0,
+                            order=None, inner_scale=1.0, outer_data="query", outer_half=True, outer_mean=True):
+    """What a plausible (possibly wrong) version of the one-task MAML objective returns.
+
+    ``order``: None (both gradients at (B, w)), "body-first" (head step uses B_t) or "head-first" (body
+    step uses w_t); ``inner_scale`` multiplies the support gradient (m_in: a sum instead of a mean).
+    """
+    u = inner_scale * X_in.T @ (X_in @ B @ w - y_in) / len(y_in)
+    B_t, w_t = B, w
+    if adapt:
+        w_t = w - sign * alpha * B.T @ u
+        if adapt_body:
+            B_t = B - sign * alpha * np.outer(u, w_t if order == "head-first" else w)
+            if order == "body-first":
+                w_t = w - sign * alpha * B_t.T @ u
+    X, y = (X_out, y_out) if outer_data == "query" else (X_in, y_in)
+    residual = X @ B_t @ w_t - y
+    return float(residual @ residual * (0.5 if outer_half else 1.0) / (len(y) if outer_mean else 1.0))
+
+
+def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, X_in, y_in, X_out, y_out, alpha) -> float``: MAML's objective on one task (chapter 1).
+
+    One inner step on the support data ``(X_in, y_in)`` adapts both ``B`` (d, k) and ``w`` (k,), with both
+    gradients of ``L(B, w) = ||X B w - y||^2 / (2m)`` taken at ``(B, w)``; the result is the query loss
+    ``||X_out B_t w_t - y_out||^2 / (2 m_out)`` of the adapted parameters.
+    """
+    v = _maml_objective_variant
+    mistakes = {
+        "you evaluated the query loss at (B, w), before adaptation: the objective is the loss *after* the "
+        "inner step, at (B_t, w_t). (A bug of this kind once made 'adapted' equal 'not adapted' in "
+        "public meta-learning code.)": lambda **c: v(**c, adapt=False),
+        "you evaluated the adapted parameters on the support data: the outer loss uses the query set "
+        "(X_out, y_out), which the inner step has not seen.": lambda **c: v(**c, outer_data="support"),
+        "you adapted only the head, which is ANIL's objective: MAML's inner step also moves the body, "
+        "B_t = B - alpha * u w^T with u = X_in^T (X_in B w - y_in) / m_in.": lambda **c: v(**c, adapt_body=False),
+        "you used the adapted body B_t in the head's inner step: both inner gradients are taken at the same "
+        "point (B, w), so w_t = w - alpha * B^T u.": lambda **c: v(**c, order="body-first"),
+        "you used the adapted head w_t in the body's inner step: both inner gradients are taken at the same "
+        "point (B, w), so B_t = B - alpha * u w^T.": lambda **c: v(**c, order="head-first"),
+        "the inner step goes uphill: gradient descent *subtracts* alpha times the gradient (and the residual "
+        "is X B w - y, prediction minus label).": lambda **c: v(**c, sign=-1.0),
+        "the support loss is an average: divide X_in^T (X_in B w - y_in) by m_in = len(y_in).":
+            lambda **c: v(**c, inner_scale=len(c["y_in"])),
+        "the loss is ||X B_t w_t - y||^2 / (2 m): the factor 1/2 is missing.": lambda **c: v(**c, outer_half=False),
+        "the query loss is an average over its m_out samples: divide by m_out (and by 2).":
+            lambda **c: v(**c, outer_mean=False),
+    }
+    return compare("Exercise (maml_objective)", fn, reference=_maml_objective_reference,
+                   make_case=_maml_objective_case, mistakes=mistakes, **kwargs)
+
+
+__all__ += ["check_maml_objective"]

@@ -157,7 +157,7 @@ class Explorer:
         """PNG of the figure for the given parameter values (missing ones take their defaults)."""
         values = {**self.defaults, **values}
         fig, axes = plotting._new_figure(self.figsize, self.nrows, self.ncols, self.dpi)
-        with matplotlib.rc_context(plotting._RC):
+        with plotting._style_context():
             try:
                 self.plot(axes, **values)
             except DivergenceError as err:
@@ -221,6 +221,7 @@ class Explorer:
                 options=[(p.format(v), v) for v in p.values], value=p.default, description=p.label or name,
                 continuous_update=True, style={"description_width": "initial"})
         self.frames = {}
+        self.links = []  # the jslinks that make the static page respond (kept for tests)
         first = names[0]
         if len(names) == 1:
             children = []
@@ -228,7 +229,7 @@ class Explorer:
                 self.frames[(v,)] = self._frame_html({first: v})
                 children.append(widgets.HTML(self.frames[(v,)]))
             self.stack = widgets.Stack(children, selected_index=grids[0].index(self.defaults[first]))
-            widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index"))
+            self.links.append(widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index")))
         else:
             second = names[1]
             inner_stacks = []
@@ -238,10 +239,10 @@ class Explorer:
                     self.frames[(a, b)] = self._frame_html({first: a, second: b})
                     children.append(widgets.HTML(self.frames[(a, b)]))
                 inner = widgets.Stack(children, selected_index=grids[1].index(self.defaults[second]))
-                widgets.jslink((self.controls[second], "index"), (inner, "selected_index"))
+                self.links.append(widgets.jslink((self.controls[second], "index"), (inner, "selected_index")))
                 inner_stacks.append(inner)
             self.stack = widgets.Stack(inner_stacks, selected_index=grids[0].index(self.defaults[first]))
-            widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index"))
+            self.links.append(widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index")))
         for c in self.controls.values():
             c.observe(self._on_static_change, names="value")
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.stack])

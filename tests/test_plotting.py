@@ -1,0 +1,69 @@
+"""gbml.plotting: one distinguishable style per method, the repeated figures, and messages instead of
+blank or broken plots."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gbml
+from gbml import plotting
+
+
+@pytest.fixture(scope="module")
+def runs():
+    problem = gbml.Problem(12, 2, rng=0)
+    return {m: gbml.train(m, problem, alpha=0.1, beta=0.05 if m == "avg-loss" else 0.5, T=60, n_tasks=10, rng=1)
+            for m in gbml.METHODS}
+
+
+def test_method_styles_differ_in_more_than_colour():
+    styles = [plotting.method_style(m) for m in gbml.METHODS]
+    for key in ("color", "linestyle", "marker"):
+        assert len({str(s[key]) for s in styles}) == len(styles), f"two methods share a {key}"
+
+
+def test_distance_plot_draws_every_run_and_the_prediction(runs):
+    fig, ax = plotting._new_figure()
+    plotting.plot_distance(ax, runs, predicted_rate=0.95)
+    labels = [line.get_label() for line in ax.lines]
+    assert labels[:5] == [plotting.LABELS[m] for m in gbml.METHODS]
+    assert labels[-1].startswith("predicted rate")
+    assert ax.get_yscale() == "log"
+    pred = ax.lines[-1].get_ydata()
+    assert np.allclose(pred[1:] / pred[:-1], 0.95)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), runs["anil"].distance)
+
+
+def test_diverged_run_is_drawn_with_a_message():
+    problem = gbml.Problem(10, 2, rng=0)
+    h = gbml.train("fo-maml", problem, alpha=0.1, beta=50.0, T=50, n_tasks=5, rng=1, on_divergence="stop")
+    assert h.diverged_at is not None
+    fig, ax = plotting._new_figure()
+    plotting.plot_distance(ax, h)
+    text = " ".join(t.get_text() for t in ax.texts)
+    assert f"diverged at iteration {h.diverged_at}" in text and "β = 50" in text
+
+
+def test_angles_plot_has_one_line_per_angle(runs):
+    fig, ax = plotting._new_figure()
+    plotting.plot_angles(ax, runs["anil"])
+    assert len(ax.lines) == 2
+    assert np.allclose(ax.lines[0].get_ydata(), np.degrees(runs["anil"].angles[:, -1]))
+
+
+def test_empty_axes_get_a_message():
+    fig, ax = plotting._new_figure()
+    ax.plot([np.nan, np.nan])
+    plotting.ensure_not_blank(ax)
+    assert ax.texts and "Nothing to show" in ax.texts[0].get_text()
+
+
+def test_bad_input():
+    fig, ax = plotting._new_figure()
+    with pytest.raises(ValueError, match="predicted_rate"):
+        plotting.plot_distance(ax, gbml.train("anil", gbml.Problem(6, 2, rng=0), alpha=0.1, beta=0.5, T=3,
+                                              n_tasks=4, rng=0), predicted_rate=1.5)
+    with pytest.raises(TypeError, match="histories"):
+        plotting.plot_distance(ax, [1, 2])
+    with pytest.raises(ValueError, match="at least one"):
+        plotting.plot_distance(ax, {})

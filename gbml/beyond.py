@@ -1,0 +1,476 @@
+"""Variants the paper does not analyse (book chapter 9, "Beyond the theorem").
+
+Three things are added on top of the core (:mod:`gbml.algorithms`), all for the head-only (ANIL) family:
+
+* **several inner steps**: ``w_t^(0) = w`` and ``w_t^(j+1) = w_t^(j) - alpha B^T r_t(B w_t^(j))`` for
+  ``j < steps``, with ``r_t(v) = dL_in/dv``.  :func:`multistep_gradient` gives the *exact* gradient of the
+  ``steps``-step meta-objective (back-propagation through the inner loop, written out in closed form) or
+  its first-order surrogate (the adapted head treated as a constant).  ``steps = 1`` is ANIL / FO-ANIL.
+* **exact head fitting** (alternating minimisation, as in FedRep and AltMinGD): every task gets the
+  least-squares head on its support data, ``w_t = argmin_w L_in(B, w)`` (population:
+  ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``), and the body takes a gradient step on the outer loss
+  at those heads (:func:`altmin_gradient`).
+* a training loop for these variants, :func:`train_variant`, returning a :class:`gbml.History`, and two
+  measurements for wide models and non-isotropic inputs (:func:`outside_singular_values`,
+  :func:`invariant_rate`).
+
+Everything works for population and sampled tasks, any input covariance, and a body with ``k'`` columns
+(``k'`` may differ from the true ``k``).  The loss of every task is quadratic in the prediction
+``v = B w``, so each task exposes only ``grad`` (``dL/dv``, affine in ``v``) and ``cov`` (its Hessian
+applied to vectors), exactly as in :mod:`gbml.tasks`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+from .algorithms import METHODS, _check
+from .geometry import principal_angles
+from .problem import Problem
+from .training import DivergenceError, History, _round_source, train
+
+__all__ = [
+    "VARIANTS",
+    "adapt_steps",
+    "multistep_objective",
+    "multistep_gradient",
+    "fit_heads",
+    "altmin_objective",
+    "altmin_gradient",
+    "train_variant",
+    "train_with_snapshots",
+    "outside_singular_values",
+    "invariant_rate",
+]
+
+#: Variants understood by :func:`train_variant`.
+VARIANTS = ("anil", "fo-anil", "altmin")
+
+
+def _body(B, tasks) -> np.ndarray:
+    """Check a body B (d, k) against the tasks (as ``_check`` does, without a head)."""
+    B = _checks.array("B", B, 2)
+    return _check(B, np.zeros(B.shape[1]), tasks, 0.0)[0]
+
+
+def _steps(steps) -> int:
+    return _checks.positive_int("steps", steps, minimum=0)
+
+
+def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
+    """Adapted heads after ``steps`` gradient steps on each task's support (inner) loss.
+
+    Parameters
+    ----------
+    B : array (d, k)
+        Body (``k`` may differ from the true dimension).
+    w : array (k,)
+        Shared head, the starting point of every task's inner loop.
+    tasks : PopulationTasks or SampledTasks
+        n tasks; the inner loss of task t is ``L_in,t(B w)``.
+    alpha : float >= 0
+        Inner step size.
+    steps : int >= 0
+        Number of inner steps (0 returns ``w`` for every task; 1 is ANIL's inner step).
+
+    Returns
+    -------
+    w_t : array (n, k)
+    """
+    B, w, alpha = _check(B, w, tasks, alpha)
+    return _inner_path(B, w, tasks.inner, alpha, _steps(steps), tasks.n)[0][-1]
+
+
+def _inner_path(B, w, inner, alpha, steps, n):
+    """Heads ``w^(0..steps)`` (list of (n, k)) and inner residuals ``r^(0..steps-1)`` (list of (n, d))."""
+    heads, residuals = [np.broadcast_to(w, (n, w.size)).copy()], []
+    for _ in range(steps):
+        r = inner.grad(heads[-1] @ B.T)
+        residuals.append(r)
+        heads.append(heads[-1] - alpha * (r @ B))
+    return heads, residuals
+
+
+def multistep_objective(B, w, tasks, alpha: float, steps: int = 1) -> float:
+    """The ``steps``-step meta-objective ``(1/n) sum_t L_out,t(B w_t^(steps))``.
+
+    Written from the definition (a plain loop of inner steps), independently of
+    :func:`multistep_gradient`, so tests can differentiate it numerically.  ``steps = 1`` is
+    ``gbml.meta_objective("anil", ...)``.
+
+    Parameters
+    ----------
+    B : array (d, k)
+    w : array (k,)
+    tasks : PopulationTasks or SampledTasks
+    alpha : float >= 0
+    steps : int >= 0
+
+    Returns
+    -------
+    float
+    """
+    w_t = adapt_steps(B, w, tasks, alpha, steps)
+    return float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
+
+
+def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order: bool = False):
+    """Gradient of :func:`multistep_objective` (exact), or its first-order surrogate.
+
+    Exact: back-propagation through the inner loop.  With ``q_t = dL_out/dv`` at ``B w_t^(S)`` the adjoint
+    of the last head is ``a^(S) = B^T q_t``, and going back one step (``j = S-1, ..., 0``)
+
+        grad_B += -alpha (r^(j) a^(j+1)^T + Sigma_in B a^(j+1) w^(j)^T)
+        a^(j)   = a^(j+1) - alpha B^T Sigma_in B a^(j+1)
+
+    starting from ``grad_B = q_t w_t^(S)^T``; then ``grad_w = a^(0)`` (all averaged over tasks).  For
+    ``S = 1`` this is the exact-ANIL formula of paper-notes Section 2.  First order: ``(q_t w_t^(S)^T,
+    B^T q_t)`` averaged, i.e. FO-ANIL with S inner steps.
+
+    Parameters
+    ----------
+    B : array (d, k)
+    w : array (k,)
+    tasks : PopulationTasks or SampledTasks
+    alpha : float >= 0
+    steps : int >= 0
+    first_order : bool
+
+    Returns
+    -------
+    grad_B : array (d, k)
+    grad_w : array (k,)
+    """
+    B, w, alpha = _check(B, w, tasks, alpha)
+    steps, n = _steps(steps), tasks.n
+    heads, residuals = _inner_path(B, w, tasks.inner, alpha, steps, n)
+    q = tasks.outer.grad(heads[-1] @ B.T)  # (n, d)
+    grad_B = q.T @ heads[-1]
+    a = q @ B  # adjoint of the last head, (n, k)
+    if first_order:
+        return grad_B / n, a.mean(axis=0)
+    for j in range(steps - 1, -1, -1):
+        u = tasks.inner.cov(a @ B.T)  # Sigma_in B a, (n, d)
+        grad_B -= alpha * (residuals[j].T @ a + u.T @ heads[j])
+        a = a - alpha * (u @ B)
+    return grad_B / n, a.mean(axis=0)
+
+
+def fit_heads(B, tasks) -> np.ndarray:
+    """Least-squares heads on the support data: ``w_t = argmin_w L_in,t(B w)`` for every task.
+
+    Population: ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``; samples: the least-squares fit of
+    ``y_in`` on ``X_in B``.  When ``B^T Sigma_in B`` is singular (e.g. fewer support samples than
+    columns of B) the minimum-norm minimiser is returned.
+
+    Parameters
+    ----------
+    B : array (d, k)
+    tasks : PopulationTasks or SampledTasks
+
+    Returns
+    -------
+    w_t : array (n, k)
+    """
+    B = _body(B, tasks)
+    n, (d, k) = tasks.n, B.shape
+    inner = tasks.inner
+    # Gram matrices B^T Sigma_t B (n, k, k), one column at a time, and right-hand sides B^T Sigma_t theta_t.
+    gram = np.stack([inner.cov(np.broadcast_to(B[:, j], (n, d))) @ B for j in range(k)], axis=2)
+    rhs = -(inner.grad(np.zeros((n, d))) @ B)  # -B^T dL/dv at v = 0
+    # Minimum-norm solution through the eigendecomposition (the Gram matrices are symmetric PSD).
+    vals, vecs = np.linalg.eigh(gram)
+    keep = vals > 1e-12 * np.maximum(vals[:, -1:], 1e-300)
+    coef = np.where(keep, (rhs[:, None, :] @ vecs)[:, 0, :] / np.where(keep, vals, 1.0), 0.0)
+    return (vecs @ coef[:, :, None])[:, :, 0]
+
+
+def altmin_objective(B, tasks) -> float:
+    """Outer loss at the least-squares heads: ``(1/n) sum_t L_out,t(B w_t(B))`` with ``w_t`` from :func:`fit_heads`.
+
+    Parameters
+    ----------
+    B : array (d, k)
+    tasks : PopulationTasks or SampledTasks
+
+    Returns
+    -------
+    float
+    """
+    w_t = fit_heads(B, tasks)
+    return float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
+
+
+def altmin_gradient(B, tasks) -> np.ndarray:
+    """Body gradient of alternating minimisation: ``(1/n) sum_t q_t w_t^T`` at the least-squares heads.
+
+    ``q_t = dL_out/dv`` at ``v = B w_t``; the heads are held fixed (FedRep / AltMinGD).  In population the
+    inner and outer losses coincide and ``w_t`` minimises it, so by the envelope theorem this *is* the
+    gradient of :func:`altmin_objective`.  With a support/query split it is the partial derivative in B
+    only.
+
+    Parameters
+    ----------
+    B : array (d, k)
+    tasks : PopulationTasks or SampledTasks
+
+    Returns
+    -------
+    grad_B : array (d, k)
+    """
+    B = _body(B, tasks)
+    w_t = fit_heads(B, tasks)
+    q = tasks.outer.grad(w_t @ B.T)
+    return q.T @ w_t / tasks.n
+
+
+def _variant_step(variant, steps):
+    """(gradient, objective) functions ``f(B, w, tasks, alpha)`` of a variant."""
+    if variant == "altmin":
+        return (lambda B, w, tasks, alpha: (altmin_gradient(B, tasks), np.zeros_like(w)),
+                lambda B, w, tasks, alpha: altmin_objective(B, tasks))
+    first_order = variant == "fo-anil"
+    return (lambda B, w, tasks, alpha: multistep_gradient(B, w, tasks, alpha, steps, first_order=first_order),
+            lambda B, w, tasks, alpha: multistep_objective(B, w, tasks, alpha, steps))
+
+
+def train_variant(
+    variant: str,
+    problem: Problem,
+    *,
+    alpha: float,
+    beta: float,
+    T: int,
+    n_tasks: int,
+    rng,
+    steps: int = 1,
+    m_in: int | None = None,
+    m_out: int | None = None,
+    pool=None,
+    B0=None,
+    w0=None,
+    on_divergence: str = "raise",
+    blowup: float = 1e6,
+) -> History:
+    """Run a variant of chapter 9 for T rounds; the same arguments and record as :func:`gbml.train`.
+
+    Parameters
+    ----------
+    variant : {"anil", "fo-anil", "altmin"}
+        ``"anil"`` / ``"fo-anil"``: exact / first-order gradient of the ``steps``-step meta-objective
+        (``steps = 1`` reproduces ``gbml.train("anil" | "fo-anil", ...)``).  ``"altmin"``: least-squares
+        heads in the inner loop and a gradient step on the body only (``w`` is unused and stays ``w0``;
+        ``alpha`` only sets the default initial scale ``B0 = Q / sqrt(alpha)`` and ``orth_error``).
+    problem : Problem
+    alpha, beta : inner (>= 0) and outer (> 0) step sizes
+    T : number of rounds
+    n_tasks : tasks per round
+    rng : int or Generator
+    steps : int >= 0
+        Inner steps (ignored by "altmin").
+    m_in, m_out, pool, B0, w0, on_divergence, blowup :
+        As in :func:`gbml.train`.
+
+    Returns
+    -------
+    History
+        ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"`` otherwise, or
+        ``"altmin"``; ``loss`` is the variant's own objective (the exact multi-step or altmin objective);
+        ``settings`` also holds ``steps``.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(repr(v) for v in VARIANTS)}; got {variant!r}")
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
+    steps = _steps(steps)
+    alpha = _checks.real("alpha", alpha, low=0.0)
+    beta = _checks.real("beta", beta, low=0.0, strict_low=True)
+    T = _checks.positive_int("T", T, minimum=0)
+    n = _checks.positive_int("n_tasks", n_tasks)
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
+    rng = _checks.as_rng(rng)
+    if B0 is None:
+        if alpha == 0:
+            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
+        B0, _ = problem.init(alpha, rng)
+    B = _checks.array("B0", B0, 2, (problem.d, None)).copy()
+    if B.shape[1] > problem.d:
+        raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B.shape}")
+    k = B.shape[1]
+    w = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,)).copy()
+    gradient, objective = _variant_step(variant, steps)
+    label = variant if variant == "altmin" or steps == 1 else f"{variant} ({steps} steps)"
+    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
+
+    # The same record as gbml.train (see the report of chapter 9 for the change that would let train do this).
+    rec = {name: np.full(T + 1, np.nan) for name in ("distance", "loss", "head_norm", "orth_error")}
+    rec["angles"] = np.full((T + 1, min(k, problem.k)), np.nan)
+    eye = np.eye(k)
+
+    def record(s, tasks):
+        ang = principal_angles(B, problem.B_star)
+        rec["angles"][s] = ang
+        rec["distance"][s] = np.sin(ang[-1])
+        rec["head_norm"][s] = np.linalg.norm(w)
+        rec["orth_error"][s] = np.linalg.norm(eye - alpha * B.T @ B, 2)
+        if tasks is not None:
+            rec["loss"][s] = objective(B, w, tasks, alpha)
+
+    def history(upto, diverged_at=None):
+        fields = {name: rec[name][: upto + 1] for name in ("distance", "angles", "loss", "head_norm", "orth_error")}
+        return History(label, alpha, beta, **fields, B=B.copy(), w=w.copy(), diverged_at=diverged_at,
+                       settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T, steps=steps))
+
+    for s in range(T):
+        tasks = next_round()
+        record(s, tasks)
+        gB, gw = gradient(B, w, tasks, alpha)
+        B_new, w_new = B - beta * gB, w - beta * gw
+        size = np.linalg.norm(B_new) + np.linalg.norm(w_new)
+        if not size <= scale or np.linalg.svd(B_new, compute_uv=False)[-1] < 1e-12 * size:
+            if on_divergence == "raise":
+                raise DivergenceError(label, s + 1, alpha, beta, history(s))
+            return history(s, diverged_at=s + 1)
+        B, w = B_new, w_new
+    record(T, None)
+    return history(T)
+
+
+def train_with_snapshots(method: str, problem: Problem, *, T: int, every: int, rng, steps: int | None = None,
+                         on_divergence: str = "raise", **kwargs):
+    """Train in chunks of ``every`` rounds and keep the body after each chunk.
+
+    The run is the same, bit for bit, as one call of :func:`gbml.train` (or :func:`train_variant` when
+    ``steps`` is given or ``method == "altmin"``) with the same arguments: every chunk continues from the
+    last iterates and draws its tasks from the same Generator.
+
+    Parameters
+    ----------
+    method : a name of ``gbml.METHODS`` or of :data:`VARIANTS`
+    problem : Problem
+    T : int
+        Total number of rounds.
+    every : int >= 1
+        Rounds between snapshots.
+    rng : int or Generator
+    steps : int, optional
+        Inner steps (runs :func:`train_variant`).
+    on_divergence : "raise" or "stop"
+    **kwargs :
+        The other arguments of :func:`gbml.train` (``alpha``, ``beta``, ``n_tasks``, ``m_in``, ``B0``, ...).
+
+    Returns
+    -------
+    history : History
+        The whole run, as one call would return it.
+    iterations : array (S,)
+        Iterations of the snapshots (0, every, 2 every, ..., T).
+    bodies : array (S, d, k')
+        ``B`` at those iterations.
+    """
+    T = _checks.positive_int("T", T, minimum=0)
+    every = _checks.positive_int("every", every)
+    rng = _checks.as_rng(rng)
+    variant = steps is not None or method == "altmin"
+    if not variant and method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(repr(m) for m in METHODS)} or 'altmin'; got {method!r}")
+    if kwargs.get("B0") is None:
+        alpha = _checks.real("alpha", kwargs.get("alpha", 0.0), low=0.0)
+        if alpha == 0:
+            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
+        kwargs["B0"], kwargs["w0"] = problem.init(alpha, rng)  # as train() would draw it
+    pool = kwargs.get("pool")
+    if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool):
+        kwargs["pool"] = problem.sample_heads(_checks.positive_int("pool", pool), rng)  # drawn once, as train() does
+    run = (lambda **kw: train_variant(method, problem, steps=1 if steps is None else steps, **kw)) if variant \
+        else (lambda **kw: train(method, problem, **kw))
+    chunks, iterations, bodies, done = [], [0], [np.array(kwargs["B0"], dtype=float)], 0
+    while done < T:
+        size = min(every, T - done)
+        try:
+            h = run(T=size, rng=rng, on_divergence=on_divergence, **kwargs)
+        except DivergenceError as err:
+            whole = _join(chunks + [err.history], T)
+            raise DivergenceError(err.method, done + err.iteration, whole.alpha, whole.beta, whole) from None
+        chunks.append(h)
+        if h.diverged_at is not None:
+            whole = _join(chunks, T)
+            whole.diverged_at = done + h.diverged_at
+            return whole, np.array(iterations), np.array(bodies)
+        done += size
+        kwargs["B0"], kwargs["w0"] = h.B, h.w
+        iterations.append(done)
+        bodies.append(h.B.copy())
+    whole = _join(chunks, T) if chunks else run(T=0, rng=rng, on_divergence=on_divergence, **kwargs)
+    return whole, np.array(iterations), np.array(bodies)
+
+
+def _join(chunks, T) -> History:
+    """One History from consecutive chunks (the last entry of a chunk is the first of the next)."""
+    names = ("distance", "angles", "loss", "head_norm", "orth_error")
+    last = chunks[-1]
+    fields = {name: np.concatenate([getattr(h, name)[:-1] for h in chunks[:-1]] + [getattr(last, name)])
+              for name in names}
+    settings = dict(last.settings, T=T)
+    return History(last.method, last.alpha, last.beta, **fields, B=last.B, w=last.w, settings=settings)
+
+
+def outside_singular_values(B, B_star) -> np.ndarray:
+    """Singular values of the part of ``B`` outside ``col(B*)``: ``(I - B* B*^T) B``, largest first.
+
+    For a body wider than the truth (``k' > k``) whose column space contains ``col(B*)`` (distance 0), at
+    most ``k' - k`` of them are non-zero: they measure the extra directions the model keeps.
+
+    Parameters
+    ----------
+    B : array (d, k')
+    B_star : array (d, k), orthonormal columns
+
+    Returns
+    -------
+    array (k',)
+    """
+    B = _checks.array("B", B, 2)
+    B_star = _checks.array("B_star", B_star, 2, (B.shape[0], None))
+    return np.linalg.svd(B - B_star @ (B_star.T @ B), compute_uv=False)
+
+
+def invariant_rate(alpha: float, beta: float, Psi, input_cov, B_star, *, tol: float = 1e-10) -> float:
+    """Predicted local rate of ANIL / FO-ANIL (population) when the input covariance keeps ``col(B*)`` invariant.
+
+    If ``Sigma B* = B* Sigma_*`` (``Sigma_* = B*^T Sigma B*``) and ``Sigma_perp`` is ``Sigma`` restricted to
+    ``col(B*)^perp``, the rate is ``1 - alpha beta lambda_min(Sigma_perp) lambda_min(Sigma_*^{1/2} Psi
+    Sigma_*^{1/2})`` (chapter 9); for ``Sigma = I`` it is :func:`gbml.local_rate`.
+
+    Parameters
+    ----------
+    alpha, beta : float > 0
+    Psi : array (k, k)
+        Head second moment.
+    input_cov : array (d, d)
+        ``Sigma``; must satisfy ``Sigma B* = B* (B*^T Sigma B*)`` up to ``tol`` (relative).
+    B_star : array (d, k), orthonormal columns
+
+    Returns
+    -------
+    float
+    """
+    alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
+    beta = _checks.real("beta", beta, low=0.0, strict_low=True)
+    B_star = _checks.array("B_star", B_star, 2)
+    d, k = B_star.shape
+    Psi = _checks.psd_matrix("Psi", Psi, k)
+    Sigma = _checks.psd_matrix("input_cov", input_cov, d)
+    S_star = B_star.T @ Sigma @ B_star
+    if np.linalg.norm(Sigma @ B_star - B_star @ S_star) > tol * max(1.0, np.linalg.norm(Sigma)):
+        raise ValueError("input_cov must keep col(B_star) invariant (Sigma B* = B* B*^T Sigma B*); "
+                         "for other covariances measure the rate with gbml.measured_rate")
+    vals, vecs = np.linalg.eigh(S_star)
+    root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+    if d == k:
+        raise ValueError("col(B*) is the whole space (k = d): nothing lies outside it, there is no rate")
+    N = np.linalg.svd(B_star, full_matrices=True)[0][:, k:]  # orthonormal basis of col(B*)^perp
+    lam_perp = np.linalg.eigvalsh(N.T @ Sigma @ N)[0]
+    return float(1.0 - alpha * beta * lam_perp * np.linalg.eigvalsh(root @ Psi @ root)[0])

@@ -1,0 +1,253 @@
+"""gbml.beyond (chapter 9): finite differences and closed forms for every function, and the behaviour the
+chapter claims (one step is exact at the fixed point, frozen extra directions, the rate under an
+invariant input covariance, altmin's robustness to the initial scale)."""
+import numpy as np
+import pytest
+from helpers_core import numerical_gradient, random_point, rel_err, sampled
+
+import gbml
+from gbml import beyond
+
+
+def _population(n, d, rng, cov=False):
+    rng = np.random.default_rng(rng)
+    Sigma = None
+    if cov:
+        A = rng.standard_normal((d, d))
+        Sigma = A @ A.T / d + 0.3 * np.eye(d)
+    return gbml.PopulationTasks(rng.standard_normal((n, d)), noise_std=0.2, input_cov=Sigma)
+
+
+TASKS = {
+    "population": lambda: _population(4, 7, 1),
+    "population, Sigma": lambda: _population(4, 7, 2, cov=True),
+    "samples": lambda: sampled(4, 7, 5, 6, 3),
+}
+
+
+@pytest.mark.parametrize("kind", list(TASKS))
+@pytest.mark.parametrize("steps", [0, 1, 2, 4])
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_multistep_gradient_is_the_gradient_of_the_multistep_objective(kind, steps, k):
+    tasks = TASKS[kind]()
+    B, w = random_point(7, k, 10 + k)
+    B *= 0.6
+    gB, gw = beyond.multistep_gradient(B, w, tasks, 0.2, steps)
+    nB, nw = numerical_gradient(lambda B, w: beyond.multistep_objective(B, w, tasks, 0.2, steps), B, w)
+    assert rel_err(gB, nB) < 1e-7 and rel_err(gw, nw) < 1e-7
+
+
+@pytest.mark.parametrize("kind", list(TASKS))
+def test_one_step_is_the_core_anil(kind):
+    tasks = TASKS[kind]()
+    B, w = random_point(7, 3, 4)
+    for first_order, name in [(False, "anil"), (True, "fo-anil")]:
+        got = beyond.multistep_gradient(B, w, tasks, 0.3, 1, first_order=first_order)
+        want = gbml.meta_gradient(name, B, w, tasks, 0.3)
+        assert rel_err(got[0], want[0]) < 1e-12 and rel_err(got[1], want[1]) < 1e-12
+    assert beyond.multistep_objective(B, w, tasks, 0.3, 1) == pytest.approx(gbml.meta_objective("anil", B, w, tasks, 0.3))
+    assert np.allclose(beyond.adapt_steps(B, w, tasks, 0.3, 1), gbml.adapt("anil", B, w, tasks, 0.3)[1])
+
+
+def test_first_order_differs_from_exact_for_several_steps():
+    tasks = TASKS["population"]()
+    B, w = random_point(7, 3, 5)
+    exact = beyond.multistep_gradient(B, w, tasks, 0.2, 3)
+    first = beyond.multistep_gradient(B, w, tasks, 0.2, 3, first_order=True)
+    assert rel_err(first[0], exact[0]) > 1e-3  # the surrogate drops the back-propagated terms
+    heads = beyond.adapt_steps(B, w, tasks, 0.2, 3)
+    q = tasks.outer.grad(heads @ B.T)
+    assert np.allclose(first[0], q.T @ heads / tasks.n) and np.allclose(first[1], (q @ B).mean(axis=0))
+
+
+@pytest.mark.parametrize("kind", list(TASKS))
+def test_least_squares_heads_closed_form(kind):
+    tasks = TASKS[kind]()
+    B, _ = random_point(7, 3, 6)
+    got = beyond.fit_heads(B, tasks)
+    if kind == "samples":
+        want = np.stack([np.linalg.lstsq(tasks.X_in[t] @ B, tasks.y_in[t], rcond=None)[0] for t in range(tasks.n)])
+    else:
+        S = np.eye(7) if tasks.input_cov is None else tasks.input_cov
+        want = np.linalg.solve(B.T @ S @ B, B.T @ S @ tasks.thetas.T).T
+    assert np.allclose(got, want, atol=1e-12)
+    # And it is a minimiser: the head gradient of the inner loss vanishes there.
+    r = tasks.inner.grad(got @ B.T)
+    assert np.abs(r @ B).max() < 1e-10
+
+
+def test_least_squares_heads_minimum_norm_when_underdetermined():
+    tasks = sampled(3, 9, 2, 4, 7)  # 2 support samples, 4 columns: infinitely many exact fits
+    B, _ = random_point(9, 4, 8)
+    got = beyond.fit_heads(B, tasks)
+    for t in range(3):
+        A = tasks.X_in[t] @ B
+        assert np.allclose(A @ got[t], tasks.y_in[t])
+        assert np.allclose(got[t], np.linalg.pinv(A) @ tasks.y_in[t])
+
+
+@pytest.mark.parametrize("kind", list(TASKS))
+def test_several_steps_approach_the_least_squares_head_geometrically(kind):
+    """w^(S) - w_LS = (I - alpha B^T Sigma_in B)^S (w - w_LS): the proposition of chapter 9."""
+    tasks = TASKS[kind]()
+    B, w = random_point(7, 3, 9)
+    ls = beyond.fit_heads(B, tasks)
+    for steps in [1, 3, 6]:
+        got = beyond.adapt_steps(B, w, tasks, 0.1, steps)
+        for t in range(tasks.n):
+            if kind == "samples":
+                H = B.T @ tasks.X_in[t].T @ tasks.X_in[t] @ B / tasks.m_in
+            else:
+                H = B.T @ (np.eye(7) if tasks.input_cov is None else tasks.input_cov) @ B
+            want = ls[t] + np.linalg.matrix_power(np.eye(3) - 0.1 * H, steps) @ (w - ls[t])
+            assert np.allclose(got[t], want, atol=1e-10)
+
+
+def test_one_step_is_exact_when_alpha_BtB_is_identity():
+    problem = gbml.Problem(12, 3, rng=0)
+    tasks = problem.sample_round(6, 1)
+    B, _ = problem.init(0.2, 2)
+    w = np.random.default_rng(3).standard_normal(3)  # any shared head
+    one = beyond.adapt_steps(B, w, tasks, 0.2, 1)
+    assert np.allclose(one, beyond.fit_heads(B, tasks), atol=1e-12)
+    assert np.allclose(beyond.adapt_steps(B, w, tasks, 0.2, 5), one, atol=1e-12)
+
+
+def test_altmin_gradient_is_exact_in_population_and_partial_with_samples():
+    for tasks in [TASKS["population"](), TASKS["population, Sigma"]()]:
+        B, w = random_point(7, 3, 11)
+        nB, _ = numerical_gradient(lambda B, w: beyond.altmin_objective(B, tasks), B, w)
+        assert rel_err(beyond.altmin_gradient(B, tasks), nB) < 1e-7  # envelope theorem
+    tasks = TASKS["samples"]()
+    B, w = random_point(7, 3, 12)
+    heads = beyond.fit_heads(B, tasks)
+    frozen = lambda B, w: float(np.mean(tasks.outer.loss(heads @ B.T)))  # noqa: E731
+    nB, _ = numerical_gradient(frozen, B, w)
+    full, _ = numerical_gradient(lambda B, w: beyond.altmin_objective(B, tasks), B, w)
+    got = beyond.altmin_gradient(B, tasks)
+    assert rel_err(got, nB) < 1e-7 and rel_err(got, full) > 1e-3
+
+
+def test_train_variant_one_step_reproduces_gbml_train():
+    problem = gbml.Problem(15, 3, rng=0)
+    for name in ["anil", "fo-anil"]:
+        a = gbml.train(name, problem, alpha=0.1, beta=0.5, T=25, n_tasks=10, rng=4, m_in=8, m_out=8)
+        b = beyond.train_variant(name, problem, alpha=0.1, beta=0.5, T=25, n_tasks=10, rng=4, m_in=8, m_out=8)
+        assert np.allclose(a.B, b.B, rtol=1e-12, atol=1e-12) and np.allclose(a.distance, b.distance, atol=1e-12)
+        assert np.allclose(a.loss, b.loss, equal_nan=True) and np.allclose(a.orth_error, b.orth_error)
+        assert b.method == name and b.settings["steps"] == 1
+
+
+def test_variants_learn_the_representation_in_population():
+    problem = gbml.Problem(20, 3, rng=0)
+    B0, _ = problem.init(0.1, 5)
+    for variant, steps in [("anil", 3), ("fo-anil", 3), ("altmin", 1)]:
+        h = beyond.train_variant(variant, problem, alpha=0.1, beta=0.5, T=400, n_tasks=20, rng=1, steps=steps, B0=B0)
+        assert h.distance[0] > 0.9 and h.distance[-1] < 1e-6, variant
+        assert np.all(np.isfinite(h.loss[:-1])) and h.loss[-2] < 1e-3 * h.loss[0]
+
+
+def test_altmin_survives_an_initial_scale_that_breaks_anil():
+    problem = gbml.Problem(20, 3, rng=0)
+    B0 = 1.6 * problem.init(0.1, 5)[0]
+    with pytest.raises(gbml.DivergenceError, match="diverged"):
+        beyond.train_variant("anil", problem, alpha=0.1, beta=0.5, T=100, n_tasks=20, rng=1, B0=B0)
+    h = beyond.train_variant("altmin", problem, alpha=0.1, beta=0.5, T=300, n_tasks=20, rng=1, B0=B0)
+    assert h.distance[0] > 0.9 and h.distance[-1] < 0.3 and np.all(np.isfinite(h.B))
+
+
+def test_more_steps_help_from_a_small_initial_scale():
+    problem = gbml.Problem(20, 3, rng=0)
+    B0 = 0.5 * problem.init(0.1, 5)[0]
+    hit = {}
+    for steps in [1, 3]:
+        h = beyond.train_variant("anil", problem, alpha=0.1, beta=0.5, T=400, n_tasks=20, rng=1, steps=steps, B0=B0)
+        hit[steps] = gbml.iterations_to(h.distance, 1e-6)
+    assert hit[3] is not None and hit[1] is not None and hit[3] < 0.8 * hit[1]
+
+
+def test_train_with_snapshots_is_one_run():
+    problem = gbml.Problem(20, 3, rng=0)
+    kw = dict(alpha=0.1, beta=0.3, n_tasks=10, m_in=10, m_out=10)
+    one = gbml.train("fo-anil", problem, T=37, rng=2, pool=15, **kw)
+    h, its, bodies = beyond.train_with_snapshots("fo-anil", problem, T=37, every=10, rng=2, pool=15, **kw)
+    assert list(its) == [0, 10, 20, 30, 37] and bodies.shape == (5, 20, 3)
+    assert np.array_equal(h.B, one.B) and np.array_equal(h.distance, one.distance)
+    assert np.array_equal(h.loss, one.loss, equal_nan=True) and np.array_equal(bodies[-1], one.B)
+    v = beyond.train_variant("altmin", problem, T=12, rng=3, **kw)
+    hv, _, _ = beyond.train_with_snapshots("altmin", problem, T=12, every=5, rng=3, **kw)
+    assert np.array_equal(hv.B, v.B) and np.array_equal(hv.distance, v.distance)
+
+
+def test_train_with_snapshots_reports_divergence_at_the_right_iteration():
+    problem = gbml.Problem(20, 3, rng=0)
+    B0 = 1.6 * problem.init(0.1, 5)[0]
+    with pytest.raises(gbml.DivergenceError) as err:
+        gbml.train("anil", problem, alpha=0.1, beta=0.5, T=50, n_tasks=20, rng=1, B0=B0)
+    h, _, _ = beyond.train_with_snapshots("anil", problem, alpha=0.1, beta=0.5, T=50, every=2, n_tasks=20, rng=1,
+                                          B0=B0, on_divergence="stop")
+    assert h.diverged_at == err.value.iteration and len(h.distance) == h.diverged_at
+
+
+def test_outside_singular_values():
+    rng = np.random.default_rng(0)
+    B_star = gbml.random_orthonormal(10, 2, rng)
+    N = np.linalg.svd(B_star, full_matrices=True)[0][:, 2:]
+    A, C = rng.standard_normal((2, 4)), rng.standard_normal((8, 4))
+    got = beyond.outside_singular_values(B_star @ A + N @ C, B_star)
+    assert np.allclose(got, np.linalg.svd(C, compute_uv=False))
+    assert np.allclose(beyond.outside_singular_values(B_star @ A, B_star), 0, atol=1e-12)
+
+
+def test_extra_directions_stay_frozen_in_population():
+    """Chapter 9's proposition: with alpha B0^T B0 = I and w0 = 0, B_s v = B_0 v whenever B_0 v is outside col(B*)."""
+    problem = gbml.Problem(20, 3, rng=0)
+    alpha, kp = 0.1, 5
+    B0 = gbml.random_orthonormal(20, kp, 5) / np.sqrt(alpha)
+    # The (k' - k)-dimensional set of head directions v with B0 v orthogonal to col(B*).
+    V = np.linalg.svd(problem.B_star.T @ B0, full_matrices=True)[2][3:].T
+    for method in ["anil", "fo-anil"]:
+        h = gbml.train(method, problem, alpha=alpha, beta=0.5, T=300, n_tasks=20, rng=1, B0=B0)
+        assert h.distance[-1] < 1e-5
+        assert np.abs(h.B @ V - B0 @ V).max() < 1e-10 * np.abs(B0).max()
+        assert np.allclose(np.sqrt(alpha) * beyond.outside_singular_values(h.B, problem.B_star)[:2], 1.0)
+
+
+def test_extra_directions_shrink_with_finite_samples():
+    problem = gbml.Problem(20, 3, rng=0)
+    alpha = 0.1
+    B0 = gbml.random_orthonormal(20, 5, 5) / np.sqrt(alpha)
+    h = gbml.train("fo-anil", problem, alpha=alpha, beta=0.5, T=300, n_tasks=20, rng=1, B0=B0, m_in=10, m_out=10)
+    assert np.sqrt(alpha) * beyond.outside_singular_values(h.B, problem.B_star)[0] < 0.5
+
+
+def test_invariant_rate_formula_and_fixed_point():
+    d, k, alpha, beta = 20, 3, 0.1, 0.5
+    base = gbml.Problem(d, k, rng=0)
+    Bs = base.B_star
+    assert beyond.invariant_rate(alpha, beta, base.Psi, np.eye(d), Bs) == pytest.approx(gbml.local_rate(alpha, beta, base.Psi))
+    N = np.linalg.svd(Bs, full_matrices=True)[0][:, k:]
+    S_star, S_perp = np.diag([1.5, 1.0, 0.8]), np.diag(np.linspace(0.8, 2.0, d - k))
+    Sigma = Bs @ S_star @ Bs.T + N @ S_perp @ N.T
+    problem = gbml.Problem(d, k, rng=0, B_star=Bs, input_cov=Sigma)
+    predicted = beyond.invariant_rate(alpha, beta, problem.Psi, Sigma, Bs)
+    assert predicted == pytest.approx(1 - alpha * beta * 0.8 * 0.8)
+    h = gbml.train("anil", problem, alpha=alpha, beta=beta, T=700, n_tasks=20, rng=1)
+    assert gbml.measured_rate(h.distance, low=1e-9, high=1e-4) == pytest.approx(predicted, abs=2e-3)
+    # The fixed point: alpha B^T Sigma B = I, not alpha B^T B = I.
+    assert np.linalg.norm(np.eye(k) - alpha * h.B.T @ Sigma @ h.B, 2) < 1e-6 and h.orth_error[-1] > 0.1
+    U = gbml.random_orthonormal(d, d, 1)
+    with pytest.raises(ValueError, match="invariant"):
+        beyond.invariant_rate(alpha, beta, problem.Psi, U @ Sigma @ U.T, Bs)
+
+
+def test_bad_input():
+    problem = gbml.Problem(10, 2, rng=0)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        beyond.train_variant("maml", problem, alpha=0.1, beta=0.5, T=3, n_tasks=2, rng=0)
+    with pytest.raises(ValueError, match="steps must be an integer >= 0"):
+        beyond.adapt_steps(np.ones((10, 2)), np.zeros(2), problem.sample_round(2, 0), 0.1, -1)
+    with pytest.raises(TypeError, match="tasks must be"):
+        beyond.fit_heads(np.ones((10, 2)), "tasks")
+    with pytest.raises(ValueError, match="every must be"):
+        beyond.train_with_snapshots("anil", problem, alpha=0.1, beta=0.5, T=3, every=0, n_tasks=2, rng=0)

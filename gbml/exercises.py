@@ -473,3 +473,75 @@ def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
 
 
 __all__ += ["check_maml_objective"]
+
+
+# -- chapter 1 (gradient-based meta-learning) -------------------------------------------------------
+
+def _maml_objective_case(rng, i):
+    d, k, m_in, m_out = [(5, 2, 4, 7), (8, 3, 10, 5), (4, 1, 3, 6), (10, 4, 12, 20), (6, 2, 9, 2)][i % 5]
+    return {"B": rng.standard_normal((d, k)) / np.sqrt(d), "w": rng.standard_normal(k),
+            "X_in": rng.standard_normal((m_in, d)), "y_in": rng.standard_normal(m_in),
+            "X_out": rng.standard_normal((m_out, d)), "y_out": rng.standard_normal(m_out),
+            "alpha": float(rng.uniform(0.05, 0.3))}
+
+
+def _maml_objective_reference(B, w, X_in, y_in, X_out, y_out, alpha):
+    from .algorithms import meta_objective
+
+    tasks = SampledTasks(X_in[None], y_in[None], X_out[None], y_out[None])
+    return meta_objective("maml", B, w, tasks, alpha)
+
+
+def _maml_objective_variant(B, w, X_in, y_in, X_out, y_out, alpha, *, adapt=True, adapt_body=True, sign=1.0,
+                            order=None, inner_scale=1.0, outer_data="query", outer_half=True, outer_mean=True):
+    """What a plausible (possibly wrong) version of the one-task MAML objective returns.
+
+    ``order``: None (both gradients at (B, w)), "body-first" (head step uses B_t) or "head-first" (body
+    step uses w_t); ``inner_scale`` multiplies the support gradient (m_in: a sum instead of a mean).
+    """
+    u = inner_scale * X_in.T @ (X_in @ B @ w - y_in) / len(y_in)
+    B_t, w_t = B, w
+    if adapt:
+        w_t = w - sign * alpha * B.T @ u
+        if adapt_body:
+            B_t = B - sign * alpha * np.outer(u, w_t if order == "head-first" else w)
+            if order == "body-first":
+                w_t = w - sign * alpha * B_t.T @ u
+    X, y = (X_out, y_out) if outer_data == "query" else (X_in, y_in)
+    residual = X @ B_t @ w_t - y
+    return float(residual @ residual * (0.5 if outer_half else 1.0) / (len(y) if outer_mean else 1.0))
+
+
+def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, X_in, y_in, X_out, y_out, alpha) -> float``: MAML's objective on one task (chapter 1).
+
+    One inner step on the support data ``(X_in, y_in)`` adapts both ``B`` (d, k) and ``w`` (k,), with both
+    gradients of ``L(B, w) = ||X B w - y||^2 / (2m)`` taken at ``(B, w)``; the result is the query loss
+    ``||X_out B_t w_t - y_out||^2 / (2 m_out)`` of the adapted parameters.
+    """
+    v = _maml_objective_variant
+    mistakes = {
+        "you evaluated the query loss at (B, w), before adaptation: the objective is the loss *after* the "
+        "inner step, at (B_t, w_t). (A bug of this kind once made 'adapted' equal 'not adapted' in "
+        "public meta-learning code.)": lambda **c: v(**c, adapt=False),
+        "you evaluated the adapted parameters on the support data: the outer loss uses the query set "
+        "(X_out, y_out), which the inner step has not seen.": lambda **c: v(**c, outer_data="support"),
+        "you adapted only the head, which is ANIL's objective: MAML's inner step also moves the body, "
+        "B_t = B - alpha * u w^T with u = X_in^T (X_in B w - y_in) / m_in.": lambda **c: v(**c, adapt_body=False),
+        "you used the adapted body B_t in the head's inner step: both inner gradients are taken at the same "
+        "point (B, w), so w_t = w - alpha * B^T u.": lambda **c: v(**c, order="body-first"),
+        "you used the adapted head w_t in the body's inner step: both inner gradients are taken at the same "
+        "point (B, w), so B_t = B - alpha * u w^T.": lambda **c: v(**c, order="head-first"),
+        "the inner step goes uphill: gradient descent *subtracts* alpha times the gradient (and the residual "
+        "is X B w - y, prediction minus label).": lambda **c: v(**c, sign=-1.0),
+        "the support loss is an average: divide X_in^T (X_in B w - y_in) by m_in = len(y_in).":
+            lambda **c: v(**c, inner_scale=len(c["y_in"])),
+        "the loss is ||X B_t w_t - y||^2 / (2 m): the factor 1/2 is missing.": lambda **c: v(**c, outer_half=False),
+        "the query loss is an average over its m_out samples: divide by m_out (and by 2).":
+            lambda **c: v(**c, outer_mean=False),
+    }
+    return compare("Exercise (maml_objective)", fn, reference=_maml_objective_reference,
+                   make_case=_maml_objective_case, mistakes=mistakes, **kwargs)
+
+
+__all__ += ["check_maml_objective"]

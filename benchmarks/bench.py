@@ -41,6 +41,7 @@ def per_task_loop_maml(B, w, tasks, alpha):
 
 
 def main():
+    table = {m: [] for m in gbml.METHODS}
     print(f"gbml {gbml.__version__}, numpy {np.__version__}, Python {platform.python_version()}, {platform.machine()}")
     print("ms per outer iteration (median of 7 timings); gradient | sampling the round's tasks\n")
     for size, p in SIZES.items():
@@ -58,6 +59,7 @@ def main():
             g_pop = median_ms(lambda: gbml.meta_gradient(method, B, w, pop, 0.1), 300)
             g_smp = median_ms(lambda: gbml.meta_gradient(method, B, w, smp, 0.1), 100)
             print(f"  {method:<9} {g_pop:12.4f} {g_smp:16.4f}")
+            table[method] += [g_pop, g_smp]
         print(f"  {'sampling':<9} {sample_pop:12.4f} {sample_smp:16.4f}")
         loop = median_ms(lambda: per_task_loop_maml(B, w, smp, 0.1), 20)
         vec = median_ms(lambda: gbml.meta_gradient("maml", B, w, smp, 0.1), 100)
@@ -68,6 +70,9 @@ def main():
         full = median_ms(lambda: gbml.train("anil", problem, alpha=0.1, beta=0.5, T=T, n_tasks=p["n"], rng=2,
                                             m_in=p["m"], m_out=p["m"]), 1, repeat=3) / T
         print(f"  whole training loop (ANIL, finite samples, with recording): {full:.3f} ms per iteration\n")
+    print("Markdown rows for the README (small pop | small samples | large pop | large samples):")
+    for method, row in table.items():
+        print(f"| {method} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
 
 
 if __name__ == "__main__":

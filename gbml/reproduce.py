@@ -1,0 +1,392 @@
+"""The paper's experiments, re-run (book chapter 10 and ``make reproduce``).
+
+One place for the settings, the runs, the numbers and the figures of chapter 10, so that the chapter
+and ``tools/reproduce.py`` (which writes every figure as PNG and PDF plus the numbers as JSON and CSV)
+cannot drift apart.  Settings follow paper-notes Section 4: population tasks, ``d = 20``, ``k = 3``,
+``n = 20`` fresh tasks per round, ``alpha = 0.1``, ``beta = 0.5`` (``0.05`` for the average loss, its
+stable step), ``w_0 = 0``, a random ``B_0 = Q / sqrt(alpha)``, heads ``N(0, diag(1, ..., 1, mu^2))``.
+
+Seed ``s`` makes two independent generators (``numpy.random.SeedSequence(s).spawn(2)``): the first draws
+``B*``, the second the initialisation and the tasks of every round.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__, _checks, plotting
+from .problem import Problem
+from .theory import iterations_to, local_rate, measured_rate
+from .training import History, train
+
+__all__ = [
+    "SETTINGS",
+    "METHOD_ORDER",
+    "Experiment",
+    "generators",
+    "run_methods",
+    "run_diversity",
+    "iterations_table",
+    "table_markdown",
+    "draw_methods",
+    "draw_diversity",
+    "settings_text",
+    "summary",
+    "run_all",
+    "write_outputs",
+]
+
+#: The chapter's defaults (the paper-notes' settings; seeds and T chosen so the chapter runs in < 20 s).
+SETTINGS = dict(
+    d=20, k=3, n_tasks=20, alpha=0.1, beta=0.5, beta_avg=0.05,
+    seeds=(0, 1, 2), T=560, T_diversity=1350, mus=(1.0, 0.5), method_diversity="anil",
+    tolerances=(1e-3, 1e-6, 1e-10),
+)
+#: The four meta-learning methods, then the baseline.
+METHOD_ORDER = ("anil", "fo-anil", "maml", "fo-maml", "avg-loss")
+
+
+@dataclass
+class Experiment:
+    """Runs of one experiment: ``runs[label]`` holds one History per seed (in the order of ``seeds``).
+
+    Attributes
+    ----------
+    name : str
+    settings : dict
+        Everything needed to re-run it (plus ``seeds``).
+    runs : dict label -> list of History
+    seconds : float
+        Wall-clock time of the runs.
+    mu : dict label -> float
+        Diversity of each label's problem (sets its predicted rate).
+    version : str
+        ``gbml.__version__`` that produced it.
+    """
+
+    name: str
+    settings: dict
+    runs: dict
+    seconds: float
+    mu: dict = field(default_factory=dict)
+    version: str = __version__
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(self.settings["seeds"])
+
+    def distances(self, label) -> np.ndarray:
+        """Distance curves of a label, one row per seed, shape (n_seeds, T+1); NaN after a divergence."""
+        runs = self.runs[label]
+        T = max(len(h.distance) for h in runs)
+        out = np.full((len(runs), T), np.nan)
+        for i, h in enumerate(runs):
+            out[i, : len(h.distance)] = h.distance
+        return out
+
+    def predicted_rate(self, label) -> float | None:
+        """``1 - alpha beta mu^2`` (paper-notes Section 3, item 4); None for the average loss."""
+        if label == "avg-loss" or label not in self.mu:
+            return None
+        s = self.settings
+        return local_rate(s["alpha"], s["beta"], np.diag([1.0] * (s["k"] - 1) + [self.mu[label] ** 2]))
+
+
+def generators(seed: int):
+    """The two independent generators of a seed: (problem_rng, run_rng)."""
+    seed = _checks.positive_int("seed", seed, minimum=0)
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
+
+
+def _one_run(method, mu, seed, T, s) -> History:
+    problem_rng, run_rng = generators(seed)
+    problem = Problem(s["d"], s["k"], rng=problem_rng, mu=mu)
+    beta = s["beta_avg"] if method == "avg-loss" else s["beta"]
+    return train(method, problem, alpha=s["alpha"], beta=beta, T=T, n_tasks=s["n_tasks"], rng=run_rng,
+                 on_divergence="stop")
+
+
+def _settings(**overrides) -> dict:
+    unknown = set(overrides) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(SETTINGS)}")
+    s = {**SETTINGS, **{k: v for k, v in overrides.items() if v is not None}}
+    s["seeds"] = tuple(int(x) for x in s["seeds"])
+    if not s["seeds"]:
+        raise ValueError("seeds must hold at least one seed")
+    return s
+
+
+def run_methods(**overrides) -> Experiment:
+    """All four methods and the average loss at ``mu = 1`` (the paper's comparison with the average loss).
+
+    Parameters
+    ----------
+    **overrides :
+        Any key of :data:`SETTINGS` (e.g. ``seeds=(0, 1)``, ``T=300``).
+
+    Returns
+    -------
+    Experiment
+        ``runs[method]`` for every method of :data:`METHOD_ORDER`, T rounds each.
+    """
+    s = _settings(**overrides)
+    start = time.perf_counter()
+    runs = {m: [_one_run(m, 1.0, seed, s["T"], s) for seed in s["seeds"]] for m in METHOD_ORDER}
+    return Experiment("methods", s, runs, time.perf_counter() - start, mu={m: 1.0 for m in METHOD_ORDER})
+
+
+def run_diversity(methods_experiment: Experiment | None = None, **overrides) -> Experiment:
+    """One method (ANIL by default) for every ``mu`` of the settings: less diversity, slower learning.
+
+    Runs at ``mu = 1`` are taken from ``methods_experiment`` when it holds the same method, settings and
+    seeds (they are the same runs); its time is then counted in that experiment, not here.
+
+    Returns
+    -------
+    Experiment
+        ``runs["mu = 0.5"]`` etc., ``T_diversity`` rounds each (T rounds for reused runs).
+    """
+    s = _settings(**overrides)
+    method = s["method_diversity"]
+    start = time.perf_counter()
+    runs, mu = {}, {}
+    for value in s["mus"]:
+        label = f"mu = {value:g}"
+        mu[label] = float(value)
+        reusable = (methods_experiment is not None and value == 1.0 and method in methods_experiment.runs
+                    and methods_experiment.seeds == s["seeds"]
+                    and all(methods_experiment.settings[key] == s[key] for key in ("d", "k", "n_tasks", "alpha", "beta")))
+        if reusable:
+            runs[label] = methods_experiment.runs[method]
+        else:
+            runs[label] = [_one_run(method, value, seed, s["T_diversity"], s) for seed in s["seeds"]]
+    return Experiment("diversity", s, runs, time.perf_counter() - start, mu=mu)
+
+
+def iterations_table(experiments, tolerances=None) -> list[dict]:
+    """Iterations to reach each tolerance, per experiment, label and seed (``gbml.iterations_to``).
+
+    Returns
+    -------
+    list of dict
+        One row per (experiment, label): ``experiment``, ``label``, ``mu``, ``T`` and, per tolerance,
+        ``per_seed`` (list; None where it was not reached), ``median``, ``min``, ``max`` (None unless every
+        seed reached it) and ``predicted``: from the median crossing ``s_0`` of the first tolerance
+        ``tol_0`` and the predicted local rate, ``s_0 + log(tol / tol_0) / log(rate)`` (None for the
+        first tolerance, the average loss, or when ``tol_0`` was not reached).
+    """
+    rows = []
+    for exp in experiments:
+        tols = tuple(tolerances or exp.settings["tolerances"])
+        for label, runs in exp.runs.items():
+            row = {"experiment": exp.name, "label": label, "mu": exp.mu.get(label), "T": len(runs[0].distance) - 1,
+                   "tolerances": {}}
+            rate = exp.predicted_rate(label)
+            for j, tol in enumerate(tols):
+                hits = [iterations_to(h.distance, tol) for h in runs]
+                done = [x for x in hits if x is not None]
+                full = len(done) == len(hits)
+                first = row["tolerances"][tols[0]]["median"] if j else None
+                row["tolerances"][tol] = {
+                    "per_seed": hits,
+                    "median": float(np.median(done)) if full else None,
+                    "min": min(done) if full else None,
+                    "max": max(done) if full else None,
+                    "predicted": (first + float(np.log(tol / tols[0]) / np.log(rate))
+                                  if rate is not None and first is not None else None),
+                }
+            rows.append(row)
+    return rows
+
+
+def _label(exp, label):
+    if exp.name == "methods":
+        return plotting.LABELS.get(label, label)
+    return f"{plotting.LABELS.get(exp.settings['method_diversity'], '')}, μ = {exp.mu[label]:g}"
+
+
+def table_markdown(rows) -> str:
+    """A Markdown table of :func:`iterations_table` rows: median (min–max) iterations per tolerance."""
+    tols = list(rows[0]["tolerances"])
+    head = "| run | " + " | ".join(f"to {t:.0e}" for t in tols) + " |"
+    lines = [head, "|" + "---|" * (len(tols) + 1)]
+    for row in rows:
+        name = plotting.LABELS.get(row["label"], row["label"]) if row["experiment"] == "methods" else \
+            f"ANIL, μ = {row['mu']:g}"
+        cells = []
+        for t in tols:
+            c = row["tolerances"][t]
+            reached = sum(x is not None for x in c["per_seed"])
+            if c["median"] is not None:
+                cells.append(f"{c['median']:.0f} ({c['min']}–{c['max']})")
+            elif reached:
+                cells.append(f"{reached} of {len(c['per_seed'])} seeds within T = {row['T']}")
+            else:
+                cells.append(f"not within T = {row['T']}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _band(ax, curves, style, label, index=0, floor=1e-16):
+    """Median line and min–max band across seeds (rows of ``curves``); markers staggered by ``index``."""
+    finite = np.where(np.isfinite(curves), np.clip(curves, floor, None), np.nan)
+    s = np.arange(curves.shape[1])
+    with np.errstate(all="ignore"):
+        lo, med, hi = (np.nanmin(finite, axis=0), np.nanmedian(finite, axis=0), np.nanmax(finite, axis=0))
+    ax.fill_between(s, lo, hi, color=style["color"], alpha=0.12, linewidth=0)
+    step = max(1, len(s) // 8)
+    ax.semilogy(s, med, label=label, markevery=((index * step) // 5 % step, step), **style)
+
+
+def _predicted(ax, exp, label, curves, anchor=1e-2, colour="0.35"):
+    rate = exp.predicted_rate(label)
+    med = np.nanmedian(curves, axis=0)
+    below = np.flatnonzero(med <= anchor)
+    if rate is None or not below.size:
+        return
+    s0 = int(below[0])
+    s = np.arange(s0, curves.shape[1])
+    ax.semilogy(s, np.clip(med[s0] * rate ** (s - s0), 1e-16, None), color=colour, linestyle=(0, (4, 3)),
+                linewidth=1.2, label=f"rate 1 − αβμ² = {rate:.4g}" if exp.name == "methods" else f"predicted, μ = {exp.mu[label]:g}")
+
+
+def draw_methods(ax, exp: Experiment):
+    """Distance against iteration for every method: median over seeds and min–max band; predicted rate."""
+    for i, label in enumerate(exp.runs):
+        _band(ax, exp.distances(label), plotting.method_style(label, i), _label(exp, label), i)
+    _predicted(ax, exp, "anil", exp.distances("anil"))
+    ax.set_xlabel("iteration s")
+    ax.set_ylabel(r"$\mathrm{dist}(B_s, B^*)$")
+    ax.set_ylim(1e-13, 2)
+    ax.legend(fontsize=8, loc="lower left", ncols=2)
+    return ax
+
+
+def draw_diversity(ax, exp: Experiment):
+    """Distance against iteration for each diversity mu: median and min–max band, with the predicted rates."""
+    styles = [dict(color=plotting.PALETTE["blue"], linestyle="-", marker="o"),
+              dict(color=plotting.PALETTE["vermillion"], linestyle="--", marker="s"),
+              dict(color=plotting.PALETTE["green"], linestyle="-.", marker="^")]
+    for i, label in enumerate(exp.runs):
+        _band(ax, exp.distances(label), styles[i % len(styles)], _label(exp, label), i)
+        _predicted(ax, exp, label, exp.distances(label), colour="0.3" if i % 2 == 0 else "0.55")
+    ax.set_xlabel("iteration s")
+    ax.set_ylabel(r"$\mathrm{dist}(B_s, B^*)$")
+    ax.set_ylim(1e-13, 2)
+    ax.legend(fontsize=8, loc="lower left")
+    return ax
+
+
+def settings_text(exp: Experiment) -> str:
+    """One line with the settings, seeds, version and run time of an experiment."""
+    s = exp.settings
+    T = s["T"] if exp.name == "methods" else s["T_diversity"]
+    beta = f"β = {s['beta']:g} (average loss {s['beta_avg']:g})" if exp.name == "methods" else f"β = {s['beta']:g}"
+    return (f"population, d = {s['d']}, k = {s['k']}, n = {s['n_tasks']} fresh tasks per round, α = {s['alpha']:g}, "
+            f"{beta}, T = {T}; seeds {', '.join(map(str, s['seeds']))}; gbml {exp.version}; "
+            f"run time {exp.seconds:.1f} s")
+
+
+def summary(experiments, rows=None) -> dict:
+    """Everything :func:`write_outputs` saves as JSON: version, settings, seeds, times, table, final distances."""
+    rows = rows if rows is not None else iterations_table(experiments)
+    out = {"gbml_version": __version__, "experiments": {}, "iterations_to": rows}
+    for exp in experiments:
+        entry = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in exp.settings.items()},
+                 "seconds": exp.seconds, "version": exp.version, "runs": {}}
+        for label, runs in exp.runs.items():
+            rates = []
+            for h in runs:
+                try:
+                    rates.append(measured_rate(h.distance))
+                except ValueError:
+                    rates.append(None)
+            entry["runs"][label] = {
+                "mu": exp.mu.get(label),
+                "final_distance": [float(h.distance[-1]) for h in runs],
+                "min_distance": [float(np.nanmin(h.distance)) for h in runs],
+                "measured_rate": rates,
+                "predicted_rate": exp.predicted_rate(label),
+                "diverged_at": [h.diverged_at for h in runs],
+            }
+        out["experiments"][exp.name] = entry
+    return out
+
+
+def run_all(**overrides) -> list[Experiment]:
+    """Both experiments of chapter 10 with the given overrides of :data:`SETTINGS`."""
+    methods = run_methods(**overrides)
+    return [methods, run_diversity(methods, **overrides)]
+
+
+def write_outputs(experiments, outdir) -> list:
+    """Write every figure (PNG and PDF), the numbers (JSON) and the iteration table (CSV) into ``outdir``.
+
+    The figures carry their settings line under the axes, so each file says how it was made.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+    import matplotlib
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    draw = {"methods": draw_methods, "diversity": draw_diversity}
+    for exp in experiments:
+        with matplotlib.rc_context(plotting._RC):
+            fig = Figure(figsize=(plotting.FIGSIZE[0], plotting.FIGSIZE[1] + 0.6), layout="constrained")
+            ax = fig.subplots()
+            draw[exp.name](ax, exp)
+            # Under the axes (part of the axes' layout box, so constrained layout makes room for it).
+            ax.text(0.0, -0.2, _wrap(settings_text(exp)), transform=ax.transAxes, fontsize=6.5, ha="left", va="top")
+            for ext in ("png", "pdf"):
+                path = outdir / f"{exp.name}.{ext}"
+                fig.savefig(path, dpi=150)
+                written.append(path)
+    rows = iterations_table(experiments)
+    path = outdir / "results.json"
+    path.write_text(json.dumps(summary(experiments, rows), indent=1, default=_json_default))
+    written.append(path)
+    path = outdir / "iterations_to.csv"
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["experiment", "label", "mu", "tolerance", "seed", "iterations", "predicted", "gbml_version"])
+        for row in rows:
+            seeds = next(e for e in experiments if e.name == row["experiment"]).seeds
+            for tol, cell in row["tolerances"].items():
+                for seed, hit in zip(seeds, cell["per_seed"]):
+                    out.writerow([row["experiment"], row["label"], row["mu"], f"{tol:g}", seed,
+                                  "" if hit is None else hit,
+                                  "" if cell["predicted"] is None else f"{cell['predicted']:.1f}", __version__])
+    written.append(path)
+    path = outdir / "table.md"
+    path.write_text(table_markdown(rows) + "\n")
+    written.append(path)
+    return written
+
+
+def _wrap(text, width=110):
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _json_default(x):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")

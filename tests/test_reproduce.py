@@ -1,0 +1,85 @@
+"""`make reproduce` (tools/reproduce.py + gbml.reproduce): every file is written, and the numbers have the
+shape paper-notes Section 4 reports (all four methods reach 1e-6, the average loss stays near 1, less
+diversity is slower, the local rate is 1 - alpha beta mu^2)."""
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gbml import __version__, reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("reproduce_script", ROOT / "tools" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    written = _script().main(["--out", str(out), "--seeds", "0-1", "--T", "400", "--T-diversity", "400"])
+    return out, written
+
+
+def test_every_file_is_written_and_non_empty(outputs):
+    out, written = outputs
+    names = {p.name for p in written}
+    assert names == {"methods.png", "methods.pdf", "diversity.png", "diversity.pdf", "results.json",
+                     "iterations_to.csv", "table.md"}
+    for path in written:
+        assert path.parent == out and path.stat().st_size > 0
+    for name in ("methods.png", "diversity.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("methods.pdf", "diversity.pdf"):
+        assert (out / name).read_bytes()[:5] == b"%PDF-"
+
+
+def test_settings_seeds_and_version_are_recorded(outputs):
+    out, _ = outputs
+    data = json.loads((out / "results.json").read_text())
+    assert data["gbml_version"] == __version__
+    for name in ("methods", "diversity"):
+        exp = data["experiments"][name]
+        assert exp["settings"]["seeds"] == [0, 1] and exp["seconds"] >= 0 and exp["version"] == __version__
+        for key in ("d", "k", "n_tasks", "alpha", "beta", "T", "T_diversity", "mus"):
+            assert key in exp["settings"]
+    rows = list(csv.DictReader((out / "iterations_to.csv").open()))
+    assert {r["seed"] for r in rows} == {"0", "1"} and {r["gbml_version"] for r in rows} == {__version__}
+
+
+def test_numbers_have_the_shape_of_paper_notes_section_4(outputs):
+    out, _ = outputs
+    data = json.loads((out / "results.json").read_text())
+    table = {row["label"]: row["tolerances"] for row in data["iterations_to"] if row["experiment"] == "methods"}
+    for method in ("anil", "fo-anil", "maml", "fo-maml"):
+        assert all(x is not None for x in table[method]["1e-06"]["per_seed"]), method
+    runs = data["experiments"]["methods"]["runs"]
+    assert min(runs["avg-loss"]["min_distance"]) > 0.9
+    for method in ("anil", "fo-anil", "maml", "fo-maml"):
+        assert max(runs[method]["final_distance"]) < 1e-6
+        rates = [r for r in runs[method]["measured_rate"] if r is not None]
+        assert rates and np.allclose(rates, runs[method]["predicted_rate"], atol=3e-3)
+    diversity = data["experiments"]["diversity"]["runs"]
+    fast, slow = diversity["mu = 1"], diversity["mu = 0.5"]
+    assert all(s > 1e3 * f for s, f in zip(slow["final_distance"], fast["final_distance"]))  # same T = 400
+    assert slow["predicted_rate"] > fast["predicted_rate"]
+
+
+def test_table_says_when_a_tolerance_is_not_reached():
+    exps = reproduce.run_all(seeds=(0,), T=60, T_diversity=60)
+    text = reproduce.table_markdown(reproduce.iterations_table(exps))
+    assert "not within T = 60" in text and text.count("\n") == 2 + 5 + 2 - 1
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="unknown settings"):
+        reproduce.run_methods(seed=3)
+    with pytest.raises(SystemExit):
+        _script().main(["--seeds", "x"])

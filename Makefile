@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test bench student clean venv
+.PHONY: book test bench student reproduce clean venv
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/bench_widgets.py
+
+# Every figure of chapter 10 (the paper's experiments) as PNG/PDF, plus the numbers, under _build/reproduce/.
+reproduce: $(STAMP)
+	$(PY) tools/reproduce.py
 
 # Student edition (book + notebooks, every cell tagged `solution` removed) under _build/student/.
 student: $(STAMP)

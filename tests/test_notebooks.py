@@ -53,3 +53,11 @@ def test_chapter_executes_and_explorers_respond(chapter):
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             assert "nan" not in str(out.get("data", {}).get("text/plain", "")).lower().split(), "NaN in output"
+
+
+def test_chapter_template_executes():
+    """chapters/_template.md (copied by chapter authors; not in the book) stays runnable."""
+    path = source("chapters/_template")
+    nb = read_notebook(path)
+    execute(nb, path.parent)
+    assert "Not yet" not in _stream_text(nb)

@@ -545,3 +545,73 @@ def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
 
 
 __all__ += ["check_maml_objective"]
+
+
+# -- chapter 9 (beyond the theorem): least-squares heads, the inner loop of alternating minimisation -------
+
+def _ls_heads_case(rng, i):
+    d, k, n = [(6, 2, 3), (10, 3, 5), (5, 1, 4), (12, 4, 2), (8, 3, 6)][i % 5]
+    A = rng.standard_normal((d, d))
+    Sigma = A @ A.T / d + 0.5 * np.eye(d)  # a non-isotropic input covariance (positive definite)
+    return {"B": rng.standard_normal((d, k)), "thetas": rng.standard_normal((n, d)), "Sigma": Sigma}
+
+
+def check_least_squares_heads(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, thetas, Sigma) -> (n, k)``: the population least-squares heads of chapter 9.
+
+    ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t`` for B (d, k), thetas (n, d) (one regressor per row) and
+    an input covariance Sigma (d, d); one head per row of the result.
+    """
+    from .beyond import fit_heads
+    from .tasks import PopulationTasks
+
+    def solve(B, thetas, M, N):
+        return np.linalg.solve(B.T @ M @ B, B.T @ N @ thetas.T).T
+
+    eye = lambda B: np.eye(B.shape[0])  # noqa: E731
+    mistakes = {
+        "you left out the input covariance: with x ~ N(0, Sigma) the task loss is 1/2 (Bw - theta)^T Sigma "
+        "(Bw - theta), so the normal equations are (B^T Sigma B) w = B^T Sigma theta.":
+            lambda B, thetas, Sigma: solve(B, thetas, eye(B), eye(B)),
+        "Sigma belongs on both sides of the normal equations: (B^T Sigma B) w = B^T Sigma theta "
+        "(you dropped it on the right-hand side).": lambda B, thetas, Sigma: solve(B, thetas, Sigma, eye(B)),
+        "Sigma belongs on both sides of the normal equations: (B^T Sigma B) w = B^T Sigma theta "
+        "(you dropped it from the Gram matrix).": lambda B, thetas, Sigma: solve(B, thetas, eye(B), Sigma),
+        "you returned B^T Sigma theta_t, one gradient step from w = 0 with step 1: the least-squares head also "
+        "solves with the Gram matrix B^T Sigma B.": lambda B, thetas, Sigma: thetas @ Sigma @ B,
+    }
+    return compare("Exercise (least_squares_heads)", fn,
+                   reference=lambda B, thetas, Sigma: fit_heads(B, PopulationTasks(thetas, input_cov=Sigma)),
+                   make_case=_ls_heads_case, mistakes=mistakes, **kwargs)
+
+
+# -- chapter 10 (the paper's experiments, re-run): iterations to a tolerance -------------------------------
+
+def _iterations_case(rng, i):
+    d0 = float(10 ** rng.uniform(-4, 0))
+    return {"d0": d0, "rate": float(rng.uniform(0.9, 0.999)), "tol": d0 * float(10 ** -rng.uniform(1, 9))}
+
+
+def check_iterations_needed(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(d0, rate, tol) -> int``: the fewest s >= 0 with ``d0 * rate**s <= tol`` (0 < tol < d0, 0 < rate < 1)."""
+    def reference(d0, rate, tol):
+        return float(np.ceil(np.log(tol / d0) / np.log(rate)))
+
+    mistakes = {
+        "you rounded down: the fewest iterations that reach the tolerance round log(tol/d0)/log(rate) *up* "
+        "(np.ceil).": lambda d0, rate, tol: float(np.floor(np.log(tol / d0) / np.log(rate))),
+        "you used the approximation log(1/rate) ~ 1 - rate; it is close for rates near 1 but not exact: divide "
+        "by -log(rate).": lambda d0, rate, tol: float(np.ceil(np.log(d0 / tol) / (1 - rate))),
+        "the starting distance d0 is missing: d0 * rate^s <= tol gives s >= log(tol / d0) / log(rate).":
+            lambda d0, rate, tol: float(np.ceil(np.log(tol) / np.log(rate))),
+        "you mixed logarithms of different bases (log10 on one side, natural log on the other): any base "
+        "works if it is the same in the numerator and the denominator.":
+            lambda d0, rate, tol: float(np.ceil(np.log10(tol / d0) / np.log(rate))),
+        "you did not round to a whole number of iterations (np.ceil).":
+            lambda d0, rate, tol: np.log(tol / d0) / np.log(rate),
+    }
+    return compare("Exercise (iterations_needed)", fn, reference=reference, make_case=_iterations_case,
+                   mistakes=mistakes, **kwargs)
+
+
+__all__ += ["check_least_squares_heads", "check_iterations_needed"]

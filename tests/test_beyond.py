@@ -251,3 +251,23 @@ def test_bad_input():
         beyond.fit_heads(np.ones((10, 2)), "tasks")
     with pytest.raises(ValueError, match="every must be"):
         beyond.train_with_snapshots("anil", problem, alpha=0.1, beta=0.5, T=3, every=0, n_tasks=2, rng=0)
+
+
+def test_least_squares_heads_checker_accepts_the_answer_and_names_the_mistakes():
+    from gbml import exercises
+
+    def good(B, thetas, Sigma):
+        return np.linalg.solve(B.T @ Sigma @ B, B.T @ Sigma @ thetas.T).T
+
+    assert exercises.check_least_squares_heads(good, quiet=True)
+    no_sigma = exercises.check_least_squares_heads(
+        lambda B, thetas, Sigma: np.linalg.solve(B.T @ B, B.T @ thetas.T).T, quiet=True)
+    assert not no_sigma and "input covariance" in no_sigma.message
+    step = exercises.check_least_squares_heads(lambda B, thetas, Sigma: thetas @ Sigma @ B, quiet=True)
+    assert not step and "Gram matrix" in step.message
+
+    def stub(B, thetas, Sigma):
+        raise NotImplementedError("Exercise: not yet")
+
+    with pytest.raises(NotImplementedError, match="least_squares_heads"):
+        exercises.check_least_squares_heads(stub, quiet=True)

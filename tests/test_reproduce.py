@@ -83,3 +83,20 @@ def test_bad_settings_are_refused():
         reproduce.run_methods(seed=3)
     with pytest.raises(SystemExit):
         _script().main(["--seeds", "x"])
+
+
+def test_iterations_needed_checker():
+    from gbml import exercises
+
+    def good(d0, rate, tol):
+        return int(np.ceil(np.log(tol / d0) / np.log(rate)))
+
+    assert exercises.check_iterations_needed(good, quiet=True)
+    floor = exercises.check_iterations_needed(lambda d0, rate, tol: int(np.log(tol / d0) / np.log(rate)), quiet=True)
+    assert not floor and "round" in floor.message
+    approx = exercises.check_iterations_needed(
+        lambda d0, rate, tol: int(np.ceil(np.log(d0 / tol) / (1 - rate))), quiet=True)
+    assert not approx and "approximation" in approx.message
+    # The reference really is the first iteration of the geometric sequence below the tolerance.
+    s = good(0.3, 0.95, 1e-6)
+    assert 0.3 * 0.95**s <= 1e-6 < 0.3 * 0.95 ** (s - 1)

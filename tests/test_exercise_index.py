@@ -83,6 +83,8 @@ Prove it.
 A square is nonnegative.
 :::
 
++++
+
 % exercise: kind=coding; minutes=20; objective=1,3
 ```{exercise} The toy gradient
 :label: ex-toy-code
@@ -191,6 +193,15 @@ def test_orphan_metadata_line_and_missing_objectives(tmp_path):
     root = _book(tmp_path / "b", GOOD, objectives="# A chapter without objectives\n")
     with pytest.raises(ei.ExerciseMetadataError, match="no numbered list in a 'Learning objectives' admonition"):
         ei.collect(root)
+
+
+def test_an_exercise_in_a_solution_cell_is_an_error(tmp_path):
+    """Without the `+++` after a folded solution, make student would delete the next exercise with it."""
+    root = _book(tmp_path, GOOD.replace("A square is nonnegative.\n:::\n\n+++\n", "A square is nonnegative.\n:::\n"))
+    ei.collect(root)  # the metadata alone is fine
+    with pytest.raises(ei.ExerciseMetadataError, match=r"chapters/toy\.md:\d+: exercise 'ex-toy-code'.*`\+\+\+`"):
+        ei.generate(root, check=True)
+    ei.generate(_book(tmp_path / "fixed", GOOD), check=True)
 
 
 def test_cli_and_sphinx_hook_report_the_error(tmp_path, capsys):

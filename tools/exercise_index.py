@@ -320,6 +320,34 @@ def read_chapter(path: Path, docname: str, root: Path = ROOT) -> Chapter:
     return chapter
 
 
+def check_student_cells(chapter: Chapter, root: Path = ROOT) -> None:
+    """Raise if an exercise statement sits in a markdown cell tagged ``solution``.
+
+    ``make student`` deletes every cell tagged ``solution``; a markdown solution cell runs until the next
+    ``+++`` line or code cell, so an exercise written right after a folded solution, with no ``+++`` in
+    between, would vanish from the student edition together with that solution.
+    """
+    import jupytext
+
+    text = chapter.path.read_text(encoding="utf-8")
+    if not chapter.exercises or not (text.startswith("---") and "jupytext:" in text[:2000]):
+        return
+    lines = text.splitlines()
+    cells = [c for c in jupytext.reads(text, fmt="md:myst").cells if c.cell_type == "markdown"]
+    for e in chapter.exercises:
+        directive = lines[e.line - 1].strip()
+        for cell in cells:
+            if directive in cell.source and re.search(rf"^\s*:label:\s*{re.escape(e.label)}\s*$", cell.source, re.M):
+                if "solution" in cell.metadata.get("tags", []):
+                    raise ExerciseMetadataError(
+                        f"{_where(chapter.docname, chapter.path, Path(root), e.line, e.label)}: the exercise is in "
+                        "the same notebook cell as the solution above it (a markdown cell tagged `solution` lasts "
+                        "until the next `+++` line), so the student edition would delete the exercise with that "
+                        "solution. End the solution's cell: put a line `+++` (then a blank line) above the "
+                        "exercise's metadata line.")
+                break
+
+
 def collect(root: Path = ROOT) -> list[Chapter]:
     """Every chapter of the table of contents (generated pages excluded), parsed, in reading order."""
     return [read_chapter(path, docname, root) for docname, path in chapter_sources(root)]
@@ -386,7 +414,9 @@ SECTIONS = {
     "gbml.training": "Training runs",
     "gbml.geometry": "Subspace geometry",
     "gbml.theory": "Theory helpers",
+    "gbml.experiments": "Parameter sweeps (gbml.experiments)",
     "gbml.beyond": "Beyond the theorem (gbml.beyond)",
+    "gbml.reproduce": "Reproducing the paper (gbml.reproduce)",
     "gbml.plotting": "Plotting (gbml.plotting)",
     "gbml.widgets": "Explorers (gbml.widgets)",
     "gbml.exercises": "Exercise checkers (gbml.exercises)",
@@ -627,10 +657,13 @@ def generate(root: Path = ROOT, *, check: bool = False) -> list[Path]:
     """Validate every chapter and write ``chapters/exercises.md`` and ``chapters/api.md`` under ``root``.
 
     With ``check=True`` nothing is written.  Returns the paths written.  Raises
-    :class:`ExerciseMetadataError` on a missing or malformed exercise metadata line.
+    :class:`ExerciseMetadataError` on a missing or malformed exercise metadata line, or on an exercise
+    that the student edition would delete with the solution before it (:func:`check_student_cells`).
     """
     root = Path(root)
     chapters = collect(root)
+    for chapter in chapters:
+        check_student_cells(chapter, root)
     if check:
         return []
     import gbml

@@ -113,7 +113,7 @@ def test_finds_every_exercise_of_chapter_02_with_its_metadata():
     n_directives = len(re.findall(r"^(?::::|```)\{exercise\}", text, flags=re.M))
     assert n_directives >= 3 and len(expected) == n_directives, "every exercise of chapter 02 has a metadata line"
     admonition = text.split(":::{admonition} Learning objectives", 1)[1].split("\n:::", 1)[0]
-    objectives = [" ".join(m.split()) for m in re.findall(r"^\d+\. (.*?)(?=^\d+\. |^\s*$)", admonition,
+    objectives = [" ".join(m.split()).rstrip(";,.") for m in re.findall(r"^\d+\. (.*?)(?=^\d+\. |^\s*$)", admonition,
                                                           flags=re.M | re.S)]
     assert len(objectives) >= 3
 
@@ -146,12 +146,12 @@ def test_index_of_a_synthetic_chapter(tmp_path):
     assert [e.label for e in chapter.exercises] == ["ex-toy-proof", "ex-toy-code"]  # not ex-not-real
     proof, code = chapter.exercises
     assert (proof.kind, proof.minutes, proof.objectives, proof.title) == ("proof", 15, (2,), "Nonnegative loss")
-    assert proof.objective_texts == ("prove that the toy loss is nonnegative;",)
+    assert proof.objective_texts == ("prove that the toy loss is nonnegative",)
     assert (code.kind, code.minutes, code.objectives) == ("coding", 20, (1, 3))
     page = ei.render_exercises([chapter])
     assert "{ref}`ex-toy-code`" in page and "ex-not-real" not in page
-    assert "| {doc}`/chapters/toy` | 2 | 1 | 0 | 1 | 35 min |" in page
-    assert "1. state the toy model;; 3. code the toy gradient." in page
+    assert "| {doc}`/chapters/toy` | 2 | 1 | 0 | 1 | 35\u00a0min |" in page
+    assert "1. state the toy model; 3. code the toy gradient" in page
     assert "without an exercise" not in page  # objectives 1, 2 and 3 are all served
 
 
@@ -224,8 +224,8 @@ def test_generate_writes_both_pages(tmp_path):
     assert sorted(p.name for p in written) == ["api.md", "exercises.md"]
     assert "{ref}`ex-toy-proof`" in (root / "chapters" / "exercises.md").read_text()
     api = (root / "chapters" / "api.md").read_text()
-    block = api.split(".. autofunction:: gbml.train\n```", 1)[1].split("```{eval-rst}", 1)[0]
-    assert "*Used in:* {doc}`/chapters/toy`" in block
+    block = api.split(".. autofunction:: gbml.train\n", 1)[1].split("```", 1)[0]
+    assert block.strip() == "*Used in:* :doc:`/chapters/toy`"
     assert ei.generate(root) == []  # unchanged content is not rewritten
 
 

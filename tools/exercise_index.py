@@ -207,7 +207,7 @@ def _objectives(body):
             current.append(line.strip())
         elif current is not None:
             current = None
-    return [" ".join(parts) for parts in items]
+    return [" ".join(parts).rstrip(" ;,.") for parts in items]
 
 
 def _title(lines):
@@ -356,8 +356,7 @@ def collect(root: Path = ROOT) -> list[Chapter]:
 # -- the exercise index --------------------------------------------------------------------------
 
 def _minutes(total):
-    hours, minutes = divmod(total, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    return f"{total}\u00a0min"  # no break inside a narrow table column
 
 
 def render_exercises(chapters: list[Chapter]) -> str:
@@ -631,15 +630,16 @@ def render_api(entries: list[ApiEntry], usage: dict[str, list[str]], version: st
             current = e.module
             out += [f"## {SECTIONS.get(current, current)}", "", f"*Module `{current}`.* {_summary(current)}", ""]
         # Docstrings are reStructuredText (numpydoc, read by napoleon): eval-rst keeps MyST from parsing them.
+        # The directive's content ("Used in") is placed after the docstring, before a class's members.
+        pages = usage.get(e.qualname, [])
+        used = ["", "   *Used in:* " + ", ".join(f":doc:`/{p}`" for p in pages)] if pages else []
         if e.kind == "data":  # the ``#:`` comment above the assignment in the defining module, no value
             doc = _attr_doc(e.module, e.qualname.rsplit(".", 1)[1])
-            out += ["```{eval-rst}", f".. py:data:: {e.qualname}", ""] + [f"   {line}" for line in doc] + ["```", ""]
+            out += ["```{eval-rst}", f".. py:data:: {e.qualname}", ""] + [f"   {line}" for line in doc] + used
         else:
             options = ["   :members:"] if e.kind == "class" else []
-            out += ["```{eval-rst}", f".. auto{e.kind}:: {e.qualname}"] + options + ["```", ""]
-        pages = usage.get(e.qualname, [])
-        if pages:
-            out += ["*Used in:* " + ", ".join(f"{{doc}}`/{p}`" for p in pages), ""]
+            out += ["```{eval-rst}", f".. auto{e.kind}:: {e.qualname}"] + options + used
+        out += ["```", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -1,7 +1,7 @@
 """gbml: reference simulations for *MAML and ANIL Provably Learn Representations* (Collins et al., 2022).
 
-The functional core (``meta_gradient``, ``subspace_distance``, the task types) follows
-``paper-notes.md`` Section 2 equation by equation; ``Problem`` and ``train`` run the book's experiments.
+The functional core (``meta_gradient``, ``subspace_distance``, the task types) follows the book's
+equations (chapters 1, 2, 4-6) one by one; ``Problem`` and ``train`` run the book's experiments.
 """
 __version__ = "0.1.0"
 

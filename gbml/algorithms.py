@@ -3,7 +3,7 @@
 Every method takes the outer step ``(B, w) <- (B, w) - beta * meta_gradient(...)``.  They differ in two
 switches (``METHODS``): whether the inner step adapts the body ``B`` as well as the head ``w``, and
 whether the outer gradient is exact or first-order.  The average loss is ANIL with ``alpha = 0`` trained
-on all samples of each task.  Formulas: paper-notes Section 2; derivations in chapters 4-6.
+on all samples of each task.  Derivations in chapters 1 and 4-6.
 
 With ``r_t = dL_in/dv`` at ``v = B w`` (the inner residual), one inner step is
 

@@ -1,4 +1,4 @@
-"""The multi-task linear representation problem (book chapter 2; paper-notes Section 1).
+"""The multi-task linear representation problem (book chapter 2; Collins et al. 2022, Section 2).
 
 Inputs ``x ~ N(0, I_d)``, a ground-truth representation ``B*`` (d x k, orthonormal columns), task heads
 ``w*_t ~ N(head_mean, head_cov)`` drawn independently, labels ``y = <B* w*_t, x> + z`` with

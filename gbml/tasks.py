@@ -1,7 +1,7 @@
 """The tasks of one round: infinite-sample (population) or finite samples with a support/query split.
 
 Every method needs, per task, only the gradient of the loss with respect to the prediction vector
-``v = B w`` (``u = dL/dv``, paper-notes Section 1) and, for the exact methods, the input covariance
+``v = B w`` (``u = dL/dv``, chapter 2) and, for the exact methods, the input covariance
 applied to vectors.  Both task types provide exactly that, vectorised over the n tasks:
 
 * population: ``L_t(v) = 1/2 ||v - theta_t||^2 + sigma^2/2``, so ``grad(v) = v - theta_t`` and the
@@ -124,7 +124,7 @@ class SampledTasks:
 
     @functools.cached_property
     def pooled(self):
-        """All m_in + m_out samples of each task: what the average-loss baseline trains on."""
+        """All m_in + m_out samples of each task, which the average-loss baseline trains on."""
         return _Samples(
             np.concatenate([self.X_in, self.X_out], axis=1), np.concatenate([self.y_in, self.y_out], axis=1)
         )

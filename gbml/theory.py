@@ -1,4 +1,4 @@
-"""What the theory predicts, and how to read it off a run (book chapters 4 and 7; paper-notes Section 3)."""
+"""What the theory predicts, and how to read it off a run (book chapters 4 and 7)."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +20,7 @@ def local_rate(alpha: float, beta: float, Psi) -> float:
     """Predicted contraction factor per round near the solution: ``1 - alpha * beta * lambda_min(Psi)``.
 
     ``Psi`` is the head second moment ``E[w* w*^T]`` (a k x k array, or a ``Problem``).  Exact for every
-    method at ``B = B* Q / sqrt(alpha)``, ``w = 0`` (paper-notes Section 3, item 4; derived in chapter 7).
+    method at ``B = B* Q / sqrt(alpha)``, ``w = 0`` (derived in chapter 7).
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)

@@ -15,53 +15,20 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-import yaml
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from booktoc import GENERATED, is_notebook, notebook_pages, source, toc_files  # noqa: E402,F401
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def toc_files() -> list[str]:
-    """Every file of ``_toc.yml`` (root first), without suffix, e.g. "chapters/intro"."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    out = [toc["root"]]
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                out.append(e["file"])
-            walk(e.get("sections"))
-            for part in e.get("chapters", []) if "chapters" in e else []:
-                walk([part])
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return out
-
-
-def source(name: str) -> Path:
-    for suffix in (".md", ".ipynb"):
-        path = ROOT / f"{name}{suffix}"
-        if path.exists():
-            return path
-    raise FileNotFoundError(f"_toc.yml lists {name!r} but no .md or .ipynb exists")
-
-
-def is_notebook(path: Path) -> bool:
-    if path.suffix == ".ipynb":
-        return True
-    head = path.read_text(encoding="utf-8")[:2000]
-    return head.startswith("---") and "jupytext:" in head and "kernelspec:" in head
-
-
 def notebook_chapters() -> list[str]:
     """The executable chapters of the book, in table-of-contents order."""
-    return [name for name in toc_files() if is_notebook(source(name))]
+    return notebook_pages()
 
 
 def execute(nb, cwd: Path, *, allow_errors=False, explorer_mode=None, timeout=120):

@@ -38,10 +38,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Pages this tool writes (docnames, as in ``_toc.yml``); they are never scanned themselves.
-EXERCISE_PAGE = "chapters/exercises"
-API_PAGE = "chapters/api"
-GENERATED = (EXERCISE_PAGE, API_PAGE)
+# Pages this tool writes (docnames, as in ``_toc.yml``); they are never scanned themselves.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from booktoc import API_PAGE, EXERCISE_PAGE, GENERATED, toc_files  # noqa: E402
 
 #: Allowed values of ``kind=`` and their plural labels in the index.
 KINDS = {"proof": "proofs", "computation": "computations", "coding": "coding"}
@@ -88,24 +87,6 @@ class Chapter:
 
 
 # -- table of contents ---------------------------------------------------------------------------
-
-def toc_files(root: Path = ROOT) -> list[str]:
-    """Every file of ``root/_toc.yml`` in reading order (root page first), as docnames without suffix."""
-    toc = yaml.safe_load((Path(root) / "_toc.yml").read_text(encoding="utf-8"))
-    out = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                out.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []) or []:
-        walk(part.get("chapters"))
-    return [name.removesuffix(".md").removesuffix(".ipynb") for name in out]
-
 
 def chapter_sources(root: Path = ROOT) -> list[tuple[str, Path]]:
     """(docname, path) of every existing MyST-markdown file in the table of contents, generated pages excluded."""

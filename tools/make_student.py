@@ -19,32 +19,11 @@ import sys
 from pathlib import Path
 
 import jupytext
-import yaml
+from booktoc import GENERATED, is_notebook, source, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "_build" / "student"
-COPY = ["_config.yml", "_toc.yml", "references.bib", "_ext", "_vendor"]
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    names = [toc["root"]]
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                names.append(e["file"])
-            walk(e.get("sections"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return names
-
-
-def is_notebook(path: Path) -> bool:
-    head = path.read_text(encoding="utf-8")[:2000]
-    return path.suffix == ".ipynb" or (head.startswith("---") and "jupytext:" in head and "kernelspec:" in head)
+COPY = ["_config.yml", "_toc.yml", "references.bib", "_ext", "_vendor", "tools"]
 
 
 def strip(nb):
@@ -69,7 +48,9 @@ def main() -> int:
     (OUT / "notebooks").mkdir()
     removed = 0
     for name in toc_files():
-        path = next(p for p in (ROOT / f"{name}.md", ROOT / f"{name}.ipynb") if p.exists())
+        if name in GENERATED:  # written in the copy by tools/exercise_index.py during its build
+            continue
+        path = source(name)
         target = src / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         if not is_notebook(path):

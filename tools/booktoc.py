@@ -1,0 +1,58 @@
+"""The book's table of contents, read in one place for the build tools and the tests.
+
+``toc_files()`` lists every page of ``_toc.yml`` in reading order (root first) as docnames such as
+``"chapters/intro"``; ``GENERATED`` are the pages ``tools/exercise_index.py`` writes at build time
+(absent from a fresh clone, never executed or stripped); ``notebook_pages()`` are the executable pages.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Pages generated at build time by tools/exercise_index.py (docnames).
+EXERCISE_PAGE = "chapters/exercises"
+API_PAGE = "chapters/api"
+GENERATED = (EXERCISE_PAGE, API_PAGE)
+
+
+def toc_files(root: Path = ROOT) -> list[str]:
+    """Every file of ``root/_toc.yml`` in reading order (root page first), as docnames without suffix."""
+    toc = yaml.safe_load((Path(root) / "_toc.yml").read_text(encoding="utf-8"))
+    out = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                out.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []) or []:
+        walk(part.get("chapters"))
+    return [name.removesuffix(".md").removesuffix(".ipynb") for name in out]
+
+
+def source(name: str, root: Path = ROOT) -> Path:
+    """The source file (``.md`` or ``.ipynb``) of a docname."""
+    for suffix in (".md", ".ipynb"):
+        path = Path(root) / f"{name}{suffix}"
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"_toc.yml lists {name!r} but no .md or .ipynb exists")
+
+
+def is_notebook(path: Path) -> bool:
+    """An ``.ipynb``, or a MyST-markdown file with a jupytext header and a kernelspec."""
+    if path.suffix == ".ipynb":
+        return True
+    head = path.read_text(encoding="utf-8")[:2000]
+    return head.startswith("---") and "jupytext:" in head and "kernelspec:" in head
+
+
+def notebook_pages(root: Path = ROOT) -> list[str]:
+    """The executable pages of the book, in table-of-contents order (generated pages excluded)."""
+    return [name for name in toc_files(root) if name not in GENERATED and is_notebook(source(name, root))]

@@ -475,76 +475,126 @@ def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
 __all__ += ["check_maml_objective"]
 
 
-# -- chapter 1 (gradient-based meta-learning) -------------------------------------------------------
+# -- chapters 5 and 6 (MAML, first-order methods) ----------------------------------------------------
 
-def _maml_objective_case(rng, i):
-    d, k, m_in, m_out = [(5, 2, 4, 7), (8, 3, 10, 5), (4, 1, 3, 6), (10, 4, 12, 20), (6, 2, 9, 2)][i % 5]
-    return {"B": rng.standard_normal((d, k)) / np.sqrt(d), "w": rng.standard_normal(k),
-            "X_in": rng.standard_normal((m_in, d)), "y_in": rng.standard_normal(m_in),
-            "X_out": rng.standard_normal((m_out, d)), "y_out": rng.standard_normal(m_out),
-            "alpha": float(rng.uniform(0.05, 0.3))}
+from .algorithms import meta_gradient  # noqa: E402
+from .tasks import PopulationTasks  # noqa: E402
+
+__all__ += ["check_maml_adapted_prediction", "check_fo_maml_gradient"]
 
 
-def _maml_objective_reference(B, w, X_in, y_in, X_out, y_out, alpha):
-    from .algorithms import meta_objective
+def _maml_batch_case(rng, i):
+    """n population tasks: B (d, k), w (k,), thetas (n, d), alpha (in this order: the learner's arguments)."""
+    d, k, n = [(6, 2, 4), (10, 3, 7), (5, 1, 3), (8, 4, 12), (12, 2, 5)][i % 5]
+    return {"B": 0.7 * rng.standard_normal((d, k)), "w": rng.standard_normal(k) + 0.3,
+            "thetas": rng.standard_normal((n, d)), "alpha": float(rng.uniform(0.05, 0.5))}
 
-    tasks = SampledTasks(X_in[None], y_in[None], X_out[None], y_out[None])
-    return meta_objective("maml", B, w, tasks, alpha)
 
+def _maml_variant(B, w, thetas, alpha, *, adapt_body=True, adapt_head=True, order=None, sign=1.0, residual=False):
+    """MAML's adapted predictions B_t w_t (n, d), with switches that reproduce plausible mistakes.
 
-def _maml_objective_variant(B, w, X_in, y_in, X_out, y_out, alpha, *, adapt=True, adapt_body=True, sign=1.0,
-                            order=None, inner_scale=1.0, outer_data="query", outer_half=True, outer_mean=True):
-    """What a plausible (possibly wrong) version of the one-task MAML objective returns.
-
-    ``order``: None (both gradients at (B, w)), "body-first" (head step uses B_t) or "head-first" (body
-    step uses w_t); ``inner_scale`` multiplies the support gradient (m_in: a sum instead of a mean).
+    ``order``: None (both inner gradients at (B, w)), "head-first" (the body step uses w_t) or
+    "body-first" (the head step uses B_t).
     """
-    u = inner_scale * X_in.T @ (X_in @ B @ w - y_in) / len(y_in)
-    B_t, w_t = B, w
-    if adapt:
-        w_t = w - sign * alpha * B.T @ u
-        if adapt_body:
-            B_t = B - sign * alpha * np.outer(u, w_t if order == "head-first" else w)
-            if order == "body-first":
-                w_t = w - sign * alpha * B_t.T @ u
-    X, y = (X_out, y_out) if outer_data == "query" else (X_in, y_in)
-    residual = X @ B_t @ w_t - y
-    return float(residual @ residual * (0.5 if outer_half else 1.0) / (len(y) if outer_mean else 1.0))
+    r = B @ w - thetas                                               # (n, d)
+    w_t = w - sign * alpha * r @ B if adapt_head else np.broadcast_to(w, (len(thetas), w.size))
+    out = []
+    for t in range(len(thetas)):
+        B_t = B - sign * alpha * np.outer(r[t], w_t[t] if order == "head-first" else w) if adapt_body else B
+        head = w - sign * alpha * B_t.T @ r[t] if order == "body-first" else w_t[t]
+        out.append(B_t @ head - (thetas[t] if residual else 0.0))
+    return np.array(out)
 
 
-def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
-    """Check ``fn(B, w, X_in, y_in, X_out, y_out, alpha) -> float``: MAML's objective on one task (chapter 1).
+def check_maml_adapted_prediction(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas, alpha) -> (n, d)``: MAML's adapted predictions ``B_t w_t`` of n population tasks
+    (chapter 5).
 
-    One inner step on the support data ``(X_in, y_in)`` adapts both ``B`` (d, k) and ``w`` (k,), with both
-    gradients of ``L(B, w) = ||X B w - y||^2 / (2m)`` taken at ``(B, w)``; the result is the query loss
-    ``||X_out B_t w_t - y_out||^2 / (2 m_out)`` of the adapted parameters.
+    With ``r_t = B w - theta_t``: ``B_t = B - alpha r_t w^T`` and ``w_t = w - alpha B^T r_t`` (both inner
+    gradients at the same ``(B, w)``), so ``B_t w_t = B w_t - alpha (w . w_t) r_t``.  B (d, k), w (k,),
+    thetas (n, d), one task per row.
     """
-    v = _maml_objective_variant
+    v = _maml_variant
     mistakes = {
-        "you evaluated the query loss at (B, w), before adaptation: the objective is the loss *after* the "
-        "inner step, at (B_t, w_t). (A bug of this kind once made 'adapted' equal 'not adapted' in "
-        "public meta-learning code.)": lambda **c: v(**c, adapt=False),
-        "you evaluated the adapted parameters on the support data: the outer loss uses the query set "
-        "(X_out, y_out), which the inner step has not seen.": lambda **c: v(**c, outer_data="support"),
-        "you adapted only the head, which is ANIL's objective: MAML's inner step also moves the body, "
-        "B_t = B - alpha * u w^T with u = X_in^T (X_in B w - y_in) / m_in.": lambda **c: v(**c, adapt_body=False),
-        "you used the adapted body B_t in the head's inner step: both inner gradients are taken at the same "
-        "point (B, w), so w_t = w - alpha * B^T u.": lambda **c: v(**c, order="body-first"),
-        "you used the adapted head w_t in the body's inner step: both inner gradients are taken at the same "
-        "point (B, w), so B_t = B - alpha * u w^T.": lambda **c: v(**c, order="head-first"),
-        "the inner step goes uphill: gradient descent *subtracts* alpha times the gradient (and the residual "
-        "is X B w - y, prediction minus label).": lambda **c: v(**c, sign=-1.0),
-        "the support loss is an average: divide X_in^T (X_in B w - y_in) by m_in = len(y_in).":
-            lambda **c: v(**c, inner_scale=len(c["y_in"])),
-        "the loss is ||X B_t w_t - y||^2 / (2 m): the factor 1/2 is missing.": lambda **c: v(**c, outer_half=False),
-        "the query loss is an average over its m_out samples: divide by m_out (and by 2).":
-            lambda **c: v(**c, outer_mean=False),
+        "you adapted only the head: B w_t is ANIL's prediction. MAML also moves the body, B_t = B - alpha r_t w^T, "
+        "which adds - alpha (w . w_t) r_t.": lambda **c: v(**c, adapt_body=False),
+        "you adapted the body but kept the old head: the prediction is B_t w_t with the adapted head "
+        "w_t = w - alpha B^T r_t.": lambda **c: v(**c, adapt_head=False),
+        "you used the adapted head w_t in the body's step: both inner gradients are taken at the same point "
+        "(B, w), so B_t = B - alpha r_t w^T and B_t w_t = B w_t - alpha (w . w_t) r_t.":
+            lambda **c: v(**c, order="head-first"),
+        "you used the adapted body B_t in the head's step: both inner gradients are taken at the same point "
+        "(B, w), so w_t = w - alpha B^T r_t.": lambda **c: v(**c, order="body-first"),
+        "the inner step goes uphill: gradient descent subtracts alpha times the gradient, and the residual is "
+        "r_t = B w - theta_t (prediction minus target).": lambda **c: v(**c, sign=-1.0),
+        "you returned the adapted residuals B_t w_t - theta_t; the exercise asks for the predictions B_t w_t.":
+            lambda **c: v(**c, residual=True),
+        "the inner step size alpha is missing.": lambda B, w, thetas, alpha: v(B, w, thetas, 1.0),
     }
-    return compare("Exercise (maml_objective)", fn, reference=_maml_objective_reference,
-                   make_case=_maml_objective_case, mistakes=mistakes, **kwargs)
+
+    def reference(B, w, thetas, alpha):
+        B_t, w_t = adapt("maml", B, w, PopulationTasks(thetas), alpha)
+        return np.einsum("tdk,tk->td", B_t, w_t)
+
+    def shaped(B, w, thetas, alpha):  # the learner's output with a readable message for a transposed one
+        out = fn(B, w, thetas, alpha)
+        if out is not None and np.shape(out) == (thetas.shape[1], thetas.shape[0]) != thetas.shape:
+            raise ValueError(f"your output has shape {np.shape(out)}, the transpose of (n, d) = {thetas.shape}: "
+                             "return one row per task")
+        return out
+
+    return compare("Exercise (maml_adapted_prediction)", shaped, reference=reference, make_case=_maml_batch_case,
+                   mistakes=mistakes, **kwargs)
 
 
-__all__ += ["check_maml_objective"]
+def _fo_maml_variant(B, w, thetas, alpha, *, adapt_body=True, outer_adapted=True, head_adapted=True,
+                     body_in_head=True, exact=False, scale=1.0):
+    """FO-MAML's population gradient (G_B, G_w), with switches that reproduce plausible mistakes."""
+    tasks = PopulationTasks(thetas)
+    if exact:
+        return meta_gradient("maml", B, w, tasks, alpha)
+    if not adapt_body:
+        return meta_gradient("fo-anil", B, w, tasks, alpha)
+    r = B @ w - thetas                                               # (n, d) inner residuals
+    w_t = w - alpha * r @ B                                          # (n, k) adapted heads
+    pred = w_t @ B.T - alpha * (w_t @ w)[:, None] * r                # B_t w_t, as rows
+    q = pred - thetas if outer_adapted else r                        # outer residuals
+    heads = w_t if head_adapted else np.broadcast_to(w, w_t.shape)
+    G_w = q @ B
+    if body_in_head:
+        G_w = G_w - alpha * np.sum(r * q, axis=1)[:, None] * w      # B_t^T q_t = B^T q_t - alpha (r_t . q_t) w
+    n = len(thetas)
+    return scale * q.T @ heads / n, scale * G_w.mean(axis=0)
+
+
+def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-MAML's population outer gradient (chapter 6).
+
+    With ``B_t, w_t`` MAML's adapted parameters and ``rh_t = B_t w_t - theta_t``:
+    ``G_B = (1/n) sum_t rh_t w_t^T`` and ``G_w = (1/n) sum_t B_t^T rh_t``; B (d, k), w (k,), thetas (n, d).
+    """
+    def reference(B, w, thetas, alpha):
+        return meta_gradient("fo-maml", B, w, PopulationTasks(thetas), alpha)
+
+    v = _fo_maml_variant
+    mistakes = {
+        "that is FO-ANIL's gradient: MAML's inner step also adapts the body, B_t = B - alpha r_t w^T, so the "
+        "adapted residual is B w_t - alpha (w . w_t) r_t - theta_t and G_w = B_t^T rh_t.":
+            lambda **c: v(**c, adapt_body=False),
+        "you evaluated the outer residual before adaptation (B w - theta_t): the first-order gradient is the "
+        "gradient of the loss *at the adapted parameters*, with rh_t = B_t w_t - theta_t.":
+            lambda **c: v(**c, outer_adapted=False),
+        "G_B is the outer product of the adapted residual with the adapted head, rh_t w_t^T; you used w.":
+            lambda **c: v(**c, head_adapted=False),
+        "G_w is B_t^T rh_t, with the adapted body: B_t^T rh_t = B^T rh_t - alpha (r_t . rh_t) w. You used B.":
+            lambda **c: v(**c, body_in_head=False),
+        "that is the exact MAML gradient, Hessian term included: the first-order method drops it and returns "
+        "the plain gradient of the loss at (B_t, w_t).": lambda **c: v(**c, exact=True),
+        "you summed over the tasks: the outer gradient is the average, divide by n.":
+            lambda B, w, thetas, alpha: v(B, w, thetas, alpha, scale=float(len(thetas))),
+    }
+    return _check_pair("Exercise (fo_maml_gradient)", fn, reference=reference, make_case=_maml_batch_case,
+                       mistakes=mistakes, names=("G_B", "G_w"), **kwargs)
 
 
 # -- chapter 9 (beyond the theorem): least-squares heads, the inner loop of alternating minimisation -------

@@ -64,6 +64,8 @@ class Experiment:
         Wall-clock time of the runs.
     mu : dict label -> float
         Diversity of each label's problem (sets its predicted rate).
+    reused : dict label -> str
+        Labels whose runs were taken from another experiment, and from which label there.
     version : str
         ``gbml.__version__`` that produced it.
     """
@@ -73,6 +75,7 @@ class Experiment:
     runs: dict
     seconds: float
     mu: dict = field(default_factory=dict)
+    reused: dict = field(default_factory=dict)
     version: str = __version__
 
     @property
@@ -154,7 +157,7 @@ def run_diversity(methods_experiment: Experiment | None = None, **overrides) -> 
     s = _settings(**overrides)
     method = s["method_diversity"]
     start = time.perf_counter()
-    runs, mu = {}, {}
+    runs, mu, reused = {}, {}, {}
     for value in s["mus"]:
         label = f"mu = {value:g}"
         mu[label] = float(value)
@@ -163,9 +166,10 @@ def run_diversity(methods_experiment: Experiment | None = None, **overrides) -> 
                     and all(methods_experiment.settings[key] == s[key] for key in ("d", "k", "n_tasks", "alpha", "beta")))
         if reusable:
             runs[label] = methods_experiment.runs[method]
+            reused[label] = method
         else:
             runs[label] = [_one_run(method, value, seed, s["T_diversity"], s) for seed in s["seeds"]]
-    return Experiment("diversity", s, runs, time.perf_counter() - start, mu=mu)
+    return Experiment("diversity", s, runs, time.perf_counter() - start, mu=mu, reused=reused)
 
 
 def iterations_table(experiments, tolerances=None) -> list[dict]:
@@ -185,7 +189,8 @@ def iterations_table(experiments, tolerances=None) -> list[dict]:
         tols = tuple(tolerances or exp.settings["tolerances"])
         for label, runs in exp.runs.items():
             row = {"experiment": exp.name, "label": label, "mu": exp.mu.get(label), "T": len(runs[0].distance) - 1,
-                   "tolerances": {}}
+                   "method": label if exp.name == "methods" else exp.settings["method_diversity"],
+                   "reused_from": exp.reused.get(label), "tolerances": {}}
             rate = exp.predicted_rate(label)
             for j, tol in enumerate(tols):
                 hits = [iterations_to(h.distance, tol) for h in runs]
@@ -216,8 +221,11 @@ def table_markdown(rows) -> str:
     head = "| run | " + " | ".join(f"iterations to {_pow10(t)}" for t in tols) + " |"
     lines = [head, "|" + "---|" * (len(tols) + 1)]
     for row in rows:
-        name = plotting.LABELS.get(row["label"], row["label"]) if row["experiment"] == "methods" else \
-            f"ANIL, μ = {row['mu']:g}"
+        name = plotting.LABELS.get(row["method"], row["method"])
+        if row["experiment"] != "methods":
+            name += f", μ = {row['mu']:g}"
+        if row.get("reused_from"):
+            name += f" (the {plotting.LABELS.get(row['reused_from'], row['reused_from'])} runs above)"
         cells = []
         for t in tols:
             c = row["tolerances"][t]

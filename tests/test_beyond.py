@@ -271,3 +271,73 @@ def test_least_squares_heads_checker_accepts_the_answer_and_names_the_mistakes()
 
     with pytest.raises(NotImplementedError, match="least_squares_heads"):
         exercises.check_least_squares_heads(stub, quiet=True)
+
+
+def test_altmin_orthogonal_dynamics_in_population():
+    """Chapter 9, proposition on exact head fitting, part 2 (Sigma = I)."""
+    problem = gbml.Problem(12, 3, rng=0)
+    tasks = problem.sample_round(7, 1)
+    B = problem.init(0.1, 2)[0] + 0.3 * np.random.default_rng(3).standard_normal((12, 3))
+    B_perp = np.linalg.svd(problem.B_star, full_matrices=True)[0][:, 3:]
+    heads = beyond.fit_heads(B, tasks)
+    after = B - 0.5 * beyond.altmin_gradient(B, tasks)
+    assert np.allclose(B_perp.T @ after, B_perp.T @ B @ (np.eye(3) - 0.5 * heads.T @ heads / 7), atol=1e-12)
+
+
+def _invariant_sigma(problem, rng):
+    d, k = problem.d, problem.k
+    rng = np.random.default_rng(rng)
+    B_perp = np.linalg.svd(problem.B_star, full_matrices=True)[0][:, k:]
+    A, C = rng.standard_normal((k, k)), rng.standard_normal((d - k, d - k))
+    return (problem.B_star @ (A @ A.T + np.eye(k)) @ problem.B_star.T
+            + B_perp @ (C @ C.T / d + 0.5 * np.eye(d - k)) @ B_perp.T), B_perp
+
+
+def test_fixed_point_with_input_covariance():
+    """Chapter 9: col(B) = col(B*), w = 0, alpha B^T Sigma B = I is a fixed point for any Sigma > 0."""
+    problem = gbml.Problem(10, 3, rng=0)
+    rng = np.random.default_rng(1)
+    G = rng.standard_normal((10, 10))
+    Sigma = G @ G.T / 10 + 0.3 * np.eye(10)  # generic: mixes col(B*) with its complement
+    tasks = gbml.PopulationTasks(problem.sample_heads(6, 2) @ problem.B_star.T, input_cov=Sigma)
+    alpha = 0.2
+    S_star = problem.B_star.T @ Sigma @ problem.B_star
+    vals, vecs = np.linalg.eigh(S_star)
+    A = vecs @ np.diag(vals**-0.5) @ vecs.T / np.sqrt(alpha) @ gbml.random_orthonormal(3, 3, 3)
+    B = problem.B_star @ A
+    assert np.allclose(alpha * B.T @ Sigma @ B, np.eye(3))
+    for method in ["anil", "fo-anil"]:
+        gB, gw = gbml.meta_gradient(method, B, np.zeros(3), tasks, alpha)
+        assert np.abs(gB).max() < 1e-12 and np.abs(gw).max() < 1e-12
+    # ... and the theory's isotropic scale alpha B^T B = I is not one.
+    B_iso = problem.B_star / np.sqrt(alpha)
+    assert np.abs(gbml.meta_gradient("anil", B_iso, np.zeros(3), tasks, alpha)[0]).max() > 1e-3
+
+
+def test_orthogonal_dynamics_with_invariant_sigma():
+    """Chapter 9: E_{s+1} = E_s - beta Sigma_perp E_s W_s for FO-ANIL (any w); exact ANIL agrees at w = 0."""
+    problem = gbml.Problem(10, 3, rng=0)
+    Sigma, B_perp = _invariant_sigma(problem, 1)
+    S_perp = B_perp.T @ Sigma @ B_perp
+    tasks = gbml.PopulationTasks(problem.sample_heads(6, 2) @ problem.B_star.T, input_cov=Sigma)
+    rng = np.random.default_rng(3)
+    B, w, alpha, beta = rng.standard_normal((10, 3)), rng.standard_normal(3), 0.1, 0.3
+    heads = gbml.adapt("fo-anil", B, w, tasks, alpha)[1]
+    W = heads.T @ heads / 6
+    after = B - beta * gbml.meta_gradient("fo-anil", B, w, tasks, alpha)[0]
+    assert np.allclose(B_perp.T @ after, B_perp.T @ B - beta * S_perp @ B_perp.T @ B @ W, atol=1e-12)
+    w0 = np.zeros(3)
+    heads0 = gbml.adapt("anil", B, w0, tasks, alpha)[1]
+    exact = B - beta * gbml.meta_gradient("anil", B, w0, tasks, alpha)[0]
+    assert np.allclose(B_perp.T @ exact, B_perp.T @ B - beta * S_perp @ B_perp.T @ B @ (heads0.T @ heads0 / 6),
+                       atol=1e-12)
+
+
+def test_fo_anil_at_zero_head_is_an_oja_step():
+    """Chapter 9 (further reading): at w = 0, B <- B + alpha beta (I - alpha B B^T) M B, M = mean theta theta^T."""
+    problem = gbml.Problem(9, 2, rng=0)
+    tasks = problem.sample_round(5, 1)
+    B, alpha, beta = np.random.default_rng(2).standard_normal((9, 2)), 0.3, 0.4
+    M = tasks.thetas.T @ tasks.thetas / 5
+    after = B - beta * gbml.meta_gradient("fo-anil", B, np.zeros(2), tasks, alpha)[0]
+    assert np.allclose(after, B + alpha * beta * (np.eye(9) - alpha * B @ B.T) @ M @ B, atol=1e-12)

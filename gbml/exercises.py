@@ -597,6 +597,57 @@ def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
                        mistakes=mistakes, names=("G_B", "G_w"), **kwargs)
 
 
+# -- chapter 7 (task diversity): the Gram matrix of ANIL's adapted heads -----------------------------
+
+__all__ += ["check_head_gram"]
+
+
+def _head_gram_case(rng, i):
+    d, k, n = [(6, 2, 5), (10, 3, 8), (5, 1, 3), (12, 4, 20), (8, 3, 2)][i % 5]
+    B_star = random_orthonormal(d, k, rng)
+    return {"B": 0.8 * rng.standard_normal((d, k)), "w": rng.standard_normal(k),
+            "thetas": rng.standard_normal((n, k)) @ B_star.T, "alpha": float(rng.uniform(0.05, 0.5))}
+
+
+def _adapted_heads(B, w, thetas, alpha, *, sign=-1.0, step=True):
+    """ANIL's adapted heads ``w - alpha B^T (B w - theta_t)`` as rows (n, k), with switches for mistakes."""
+    return w + sign * (alpha if step else 1.0) * (w @ B.T - thetas) @ B
+
+
+def _gram(heads):
+    return heads.T @ heads / len(heads)
+
+
+def check_head_gram(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas, alpha) -> (k, k)``: the Gram matrix ``(1/n) sum_t w_t w_t^T`` of ANIL's adapted heads.
+
+    Population tasks (chapter 7): ``w_t = w - alpha B^T (B w - theta_t)`` with B (d, k), w (k,) non-zero and
+    thetas (n, d), one regressor per row.
+    """
+    from .tasks import PopulationTasks
+
+    def reference(B, w, thetas, alpha):
+        return _gram(adapt("anil", B, w, PopulationTasks(thetas), alpha)[1])
+
+    mistakes = {
+        "you used the head before adaptation: the Gram matrix is built from the adapted heads "
+        "w_t = w - alpha B^T (B w - theta_t), one per task.": lambda B, w, thetas, alpha: np.outer(w, w),
+        "you used the w = 0 formula alpha^2 B^T theta_t: with w != 0 the adapted head is w - alpha B^T (B w - theta_t), "
+        "keep the w terms.": lambda B, w, thetas, alpha: _gram(alpha * thetas @ B),
+        "the inner step is gradient *descent*: w_t = w - alpha B^T (B w - theta_t); you added the gradient "
+        "(or used the residual theta_t - B w).": lambda B, w, thetas, alpha: _gram(_adapted_heads(B, w, thetas, alpha, sign=1.0)),
+        "the inner step size alpha is missing: w_t = w - alpha B^T (B w - theta_t).":
+            lambda B, w, thetas, alpha: _gram(_adapted_heads(B, w, thetas, alpha, step=False)),
+        "you forgot to divide by the number of tasks n = len(thetas).":
+            lambda B, w, thetas, alpha: len(thetas) * _gram(_adapted_heads(B, w, thetas, alpha)),
+        "you subtracted the mean head (that is the covariance); the Gram matrix is the second moment "
+        "(1/n) sum_t w_t w_t^T, mean included.":
+            lambda B, w, thetas, alpha: np.atleast_2d(np.cov(_adapted_heads(B, w, thetas, alpha).T, bias=True)),
+    }
+    return compare("Exercise (head_gram)", fn, reference=reference, make_case=_head_gram_case, mistakes=mistakes,
+                   **kwargs)
+
+
 # -- chapter 9 (beyond the theorem): least-squares heads, the inner loop of alternating minimisation -------
 
 def _ls_heads_case(rng, i):
@@ -665,3 +716,44 @@ def check_iterations_needed(fn: Callable, **kwargs) -> CheckResult:
 
 
 __all__ += ["check_least_squares_heads", "check_iterations_needed"]
+
+
+# -- chapter 8 (finite samples): the sampled inner gradient of every task ----------------------------
+
+__all__ += ["check_sampled_inner_gradient"]
+
+
+def _sampled_gradient_case(rng, i):
+    d, k, n, m = [(6, 2, 3, 4), (10, 3, 5, 12), (5, 1, 1, 3), (8, 4, 6, 20), (12, 2, 4, 7)][i % 5]
+    return {"B": rng.standard_normal((d, k)), "w": rng.standard_normal(k), "X": rng.standard_normal((n, m, d)),
+            "y": rng.standard_normal((n, m))}
+
+
+def _sampled_gradient(B, w, X, y, *, scale=1.0, sign=1.0, labels=True):
+    residuals = sign * (X @ (B @ w) - (y if labels else 0.0))
+    return scale * np.einsum("tmd,tm->td", X, residuals) / X.shape[1]
+
+
+def check_sampled_inner_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, X, y) -> (n, d)``: the sampled gradient ``X_t^T (X_t B w - y_t) / m`` of every task (chapter 8).
+
+    B (d, k), w (k,), X (n, m, d) support inputs, y (n, m) support labels; row t of the answer is task t's
+    gradient of ``1/(2m) ||X_t B w - y_t||^2`` with respect to the prediction ``v = B w``.
+    """
+    def reference(B, w, X, y):
+        return SampledTasks(X, y, X, y).inner.grad(B @ w)
+
+    mistakes = {
+        "the loss is an average over the m samples of a task: divide X_t^T (X_t B w - y_t) by m = X.shape[1].":
+            lambda B, w, X, y: _sampled_gradient(B, w, X, y, scale=X.shape[1]),
+        "you divided by n * m: each task has its own gradient, averaged over its own m samples only.":
+            lambda B, w, X, y: _sampled_gradient(B, w, X, y, scale=1.0 / X.shape[0]),
+        "the residual is prediction minus label, X_t B w - y_t; you used y_t - X_t B w.":
+            lambda B, w, X, y: _sampled_gradient(B, w, X, y, sign=-1.0),
+        "the labels are missing: the residual is X_t B w - y_t, not X_t B w.":
+            lambda B, w, X, y: _sampled_gradient(B, w, X, y, labels=False),
+        "you averaged the gradients over the tasks: return one gradient per task, an (n, d) array.":
+            lambda B, w, X, y: np.broadcast_to(_sampled_gradient(B, w, X, y).mean(axis=0), (X.shape[0], X.shape[2])),
+    }
+    return compare("Exercise (sampled_inner_gradient)", fn, reference=reference, make_case=_sampled_gradient_case,
+                   mistakes=mistakes, **kwargs)

@@ -1,0 +1,185 @@
+"""Parameter sweeps for the book's experiments (chapters 7 and 8), with progress shown in a live notebook.
+
+A sweep evaluates one function at every point of a grid and returns the results keyed by the point::
+
+    floors = gbml.experiments.sweep(lambda m_in: floor_of(m_in=m_in), {"m_in": [5, 10, 20, 40]})
+    floors[10]                       # the result at m_in = 10
+
+    table = gbml.experiments.sweep(rate, {"mu": [1, 0.5], "method": ["anil", "maml"]})
+    table[(0.5, "maml")]             # two or more parameters: keys are tuples in the grid's order
+
+Long sweeps show an ``ipywidgets.IntProgress`` bar while they run when they run in a live Jupyter kernel.
+They are silent everywhere else: in scripts and tests, and in the static book build (``GBML_EXPLORER=static``,
+set by ``_ext/gbml_book.py``), where a finished progress bar would only clutter the page.
+
+:func:`loglog_slope` fits the exponent of a power law ``y ~ x^p`` to measured points, as chapter 8 does
+for the error floor against the sample sizes.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import _checks
+
+__all__ = ["grid_points", "sweep", "loglog_slope"]
+
+
+def grid_points(grid) -> list[dict]:
+    """Every point of a grid, in order (the last parameter varies fastest).
+
+    Parameters
+    ----------
+    grid : Mapping name -> sequence of values
+        One or more parameters, each with at least one value.
+
+    Returns
+    -------
+    list of dict name -> value
+        The Cartesian product, ``len = prod(len(values))``.
+
+    Examples
+    --------
+    >>> grid_points({"m": [5, 10], "sigma": [0.0, 1.0]})
+    [{'m': 5, 'sigma': 0.0}, {'m': 5, 'sigma': 1.0}, {'m': 10, 'sigma': 0.0}, {'m': 10, 'sigma': 1.0}]
+    """
+    if not isinstance(grid, Mapping) or not grid:
+        raise TypeError("grid must be a non-empty dict name -> sequence of values, e.g. {'m_in': [5, 10, 20]}")
+    names = list(grid)
+    values = []
+    for name in names:
+        vals = grid[name]
+        if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence | np.ndarray):
+            raise TypeError(f"grid[{name!r}] must be a sequence of values (a list, tuple or 1-d array), got {vals!r}")
+        vals = list(vals)
+        if not vals:
+            raise ValueError(f"grid[{name!r}] is empty: give at least one value")
+        values.append(vals)
+    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+
+
+def _live_notebook() -> bool:
+    """True inside a Jupyter kernel that a reader is watching (not the static book build)."""
+    if os.environ.get("GBML_EXPLORER") == "static":
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class _ProgressBar:
+    """An ``IntProgress`` bar with a one-line label, displayed once and updated in place."""
+
+    def __init__(self, total: int, description: str):
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.start = time.perf_counter()
+        self.bar = widgets.IntProgress(value=0, min=0, max=total, description=description,
+                                       style={"description_width": "initial"})
+        self.label = widgets.Label(f"0 / {total}")
+        self.widget = widgets.HBox([self.bar, self.label])
+        display(self.widget)
+
+    def __call__(self, done: int, total: int, key) -> None:
+        self.bar.value = done
+        if done < total:
+            self.label.value = f"{done} / {total} (last: {key})"
+        else:
+            self.bar.bar_style = "success"
+            self.label.value = f"{total} / {total} done in {time.perf_counter() - self.start:.1f} s"
+
+
+def sweep(fn: Callable, grid, *, progress=True, description: str = "sweep") -> dict:
+    """Evaluate ``fn`` at every point of a grid, showing progress in a live notebook.
+
+    Parameters
+    ----------
+    fn : callable
+        Called as ``fn(**point)`` for a dict grid, ``fn(value)`` for a sequence grid.  Pass any other
+        settings (seeds, sizes) through a closure or ``functools.partial``.
+    grid : Mapping name -> sequence, or sequence of values
+        A dict gives the Cartesian product of its parameters (see :func:`grid_points`); a plain
+        sequence gives its values one by one.
+    progress : bool or callable, default True
+        ``True``: an ``ipywidgets.IntProgress`` bar when running in a live Jupyter kernel, nothing in
+        scripts, tests or the static book build.  ``False``: never.  A callable is called as
+        ``progress(done, total, key)`` after each point (for logging, or for tests).
+    description : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    dict key -> result
+        In grid order.  The key is the value itself for a one-parameter dict grid or a sequence grid,
+        and the tuple of values (in the grid's parameter order) for two or more parameters.
+
+    Examples
+    --------
+    >>> sweep(lambda m, s: m * s, {"m": [1, 2], "s": [10, 20]}, progress=False)
+    {(1, 10): 10, (1, 20): 20, (2, 10): 20, (2, 20): 40}
+    >>> sweep(lambda x: x**2, [1, 2, 3], progress=False)
+    {1: 1, 2: 4, 3: 9}
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be a function of the grid's parameters, got {type(fn).__name__}")
+    if isinstance(grid, Mapping):
+        points = grid_points(grid)
+        single = len(grid) == 1
+        calls = [((p[next(iter(p))] if single else tuple(p.values())), p, True) for p in points]
+    elif isinstance(grid, Sequence | np.ndarray) and not isinstance(grid, (str, bytes)):
+        if len(grid) == 0:
+            raise ValueError("grid is empty: give at least one value")
+        calls = [(v, v, False) for v in grid]
+    else:
+        raise TypeError(f"grid must be a dict name -> values or a sequence of values, got {type(grid).__name__}")
+    total = len(calls)
+    if progress is True:
+        report = _ProgressBar(total, description) if _live_notebook() else None
+    elif progress is False or progress is None:
+        report = None
+    elif callable(progress):
+        report = progress
+    else:
+        raise TypeError(f"progress must be True, False or a callable progress(done, total, key), got {progress!r}")
+    results = {}
+    for done, (key, arg, keywords) in enumerate(calls, start=1):
+        try:
+            hash(key)
+        except TypeError:
+            raise TypeError(f"grid values must be hashable (they key the results), got {key!r}") from None
+        if key in results:
+            raise ValueError(f"grid has the point {key!r} twice")
+        results[key] = fn(**arg) if keywords else fn(arg)
+        if report is not None:
+            report(done, total, key)
+    return results
+
+
+def loglog_slope(x, y) -> float:
+    """Exponent ``p`` of the least-squares power law ``y ~ c x^p``: the slope of ``log y`` against ``log x``.
+
+    Parameters
+    ----------
+    x, y : array_like (N,)
+        Positive values, ``N >= 2``, with at least two distinct ``x``.
+
+    Returns
+    -------
+    float
+        The fitted slope, e.g. about ``-0.5`` for ``y = 3 / sqrt(x)``.
+    """
+    x = _checks.array("x", x, 1)
+    y = _checks.array("y", y, 1, (x.size,))
+    if x.size < 2 or np.unique(x).size < 2:
+        raise ValueError(f"need at least two distinct x values to fit a slope, got x = {x.tolist()}")
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("x and y must be positive to be drawn and fitted on log-log axes")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])

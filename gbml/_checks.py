@@ -6,14 +6,19 @@ import numbers
 import numpy as np
 
 
-def as_rng(rng) -> np.random.Generator:
-    """Return a Generator from an int seed or a Generator (the only two things accepted)."""
+def as_rng(rng, stream: int | None = None) -> np.random.Generator:
+    """Return a Generator from an int seed or a Generator (the only two things accepted).
+
+    ``stream`` keeps the draws of one kind of object apart from the others made from the same int seed
+    (``Problem(rng=1)`` and ``train(rng=1)`` must not draw the same numbers, or the random initial body
+    would equal ``B*``); a Generator passed in is used as it is.
+    """
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
         if rng < 0:
             raise ValueError(f"rng must be a non-negative int seed or a numpy Generator, got {rng}")
-        return np.random.default_rng(int(rng))
+        return np.random.default_rng(int(rng) if stream is None else [int(rng), stream])
     raise TypeError(
         "rng must be an int seed or a numpy.random.Generator "
         f"(randomness is always passed in), got {type(rng).__name__}"

@@ -25,9 +25,8 @@ import numpy as np
 
 from . import _checks
 from .algorithms import METHODS, _check
-from .geometry import principal_angles
 from .problem import Problem
-from .training import DivergenceError, History, _round_source, train
+from .training import DivergenceError, History, train
 
 __all__ = [
     "VARIANTS",
@@ -280,62 +279,12 @@ def train_variant(
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(repr(v) for v in VARIANTS)}; got {variant!r}")
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
     steps = _steps(steps)
-    alpha = _checks.real("alpha", alpha, low=0.0)
-    beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    T = _checks.positive_int("T", T, minimum=0)
-    n = _checks.positive_int("n_tasks", n_tasks)
-    if on_divergence not in ("raise", "stop"):
-        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
-    rng = _checks.as_rng(rng)
-    if B0 is None:
-        if alpha == 0:
-            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
-        B0, _ = problem.init(alpha, rng)
-    B = _checks.array("B0", B0, 2, (problem.d, None)).copy()
-    if B.shape[1] > problem.d:
-        raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B.shape}")
-    k = B.shape[1]
-    w = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,)).copy()
     gradient, objective = _variant_step(variant, steps)
     label = variant if variant == "altmin" or steps == 1 else f"{variant} ({steps} steps)"
-    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
-    scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
-
-    # The same record as gbml.train (see the report of chapter 9 for the change that would let train do this).
-    rec = {name: np.full(T + 1, np.nan) for name in ("distance", "loss", "head_norm", "orth_error")}
-    rec["angles"] = np.full((T + 1, min(k, problem.k)), np.nan)
-    eye = np.eye(k)
-
-    def record(s, tasks):
-        ang = principal_angles(B, problem.B_star)
-        rec["angles"][s] = ang
-        rec["distance"][s] = np.sin(ang[-1])
-        rec["head_norm"][s] = np.linalg.norm(w)
-        rec["orth_error"][s] = np.linalg.norm(eye - alpha * B.T @ B, 2)
-        if tasks is not None:
-            rec["loss"][s] = objective(B, w, tasks, alpha)
-
-    def history(upto, diverged_at=None):
-        fields = {name: rec[name][: upto + 1] for name in ("distance", "angles", "loss", "head_norm", "orth_error")}
-        return History(label, alpha, beta, **fields, B=B.copy(), w=w.copy(), diverged_at=diverged_at,
-                       settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T, steps=steps))
-
-    for s in range(T):
-        tasks = next_round()
-        record(s, tasks)
-        gB, gw = gradient(B, w, tasks, alpha)
-        B_new, w_new = B - beta * gB, w - beta * gw
-        size = np.linalg.norm(B_new) + np.linalg.norm(w_new)
-        if not size <= scale or np.linalg.svd(B_new, compute_uv=False)[-1] < 1e-12 * size:
-            if on_divergence == "raise":
-                raise DivergenceError(label, s + 1, alpha, beta, history(s))
-            return history(s, diverged_at=s + 1)
-        B, w = B_new, w_new
-    record(T, None)
-    return history(T)
+    return train(label, problem, alpha=alpha, beta=beta, T=T, n_tasks=n_tasks, rng=rng, m_in=m_in, m_out=m_out,
+                 pool=pool, B0=B0, w0=w0, on_divergence=on_divergence, blowup=blowup,
+                 gradient=gradient, objective=objective, settings={"steps": steps})
 
 
 def train_with_snapshots(method: str, problem: Problem, *, T: int, every: int, rng, steps: int | None = None,

@@ -41,6 +41,11 @@ def principal_angles(B, B_star) -> np.ndarray:
     Qs = orthonormal_basis(B_star)
     if Q.shape[0] != Qs.shape[0]:
         raise ValueError(f"B and B_star must have the same number of rows d, got {Q.shape[0]} and {Qs.shape[0]}")
+    return _angles(Q, Qs)
+
+
+def _angles(Q, Qs):
+    """Principal angles between the column spaces of two matrices with orthonormal columns."""
     A, C = (Q, Qs) if Q.shape[1] <= Qs.shape[1] else (Qs, Q)
     # Cosines alone lose small angles to rounding (arccos(1 - eps) ~ 1e-8); pairing them with the sines
     # (singular values of the part of A outside col(C)) keeps every angle accurate.

@@ -40,7 +40,8 @@ class Problem:
     d, k : int
         Ambient and representation dimensions, ``1 <= k <= d``.
     rng : int or numpy.random.Generator
-        Draws ``B*`` (unless ``B_star`` is given).
+        Draws ``B*`` (unless ``B_star`` is given).  An int seed gets a stream of its own, so that
+        ``Problem(rng=s)`` and ``train(..., rng=s)`` never draw the same numbers.
     mu : float in [0, 1], optional
         Diversity as in the paper's simulations: ``head_cov = diag(1, ..., 1, mu^2)``.
         Give ``mu`` or ``head_cov``, not both; with neither, ``mu = 1`` (``head_cov = I``).
@@ -73,7 +74,8 @@ class Problem:
         )
         self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
         if B_star is None:
-            B_star = random_orthonormal(self.d, self.k, rng)
+            # Its own stream of the seed: Problem(rng=s) and train(rng=s) draw different numbers.
+            B_star = random_orthonormal(self.d, self.k, _checks.as_rng(rng, stream=1))
         else:
             B_star = _checks.array("B_star", B_star, 2, (self.d, self.k))
             if not np.allclose(B_star.T @ B_star, np.eye(self.k), atol=1e-10):

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks
-from .algorithms import _method, meta_gradient, meta_objective
-from .geometry import principal_angles
+from .algorithms import _method, _objective, meta_gradient
+from .geometry import _angles
 from .problem import Problem
 
 __all__ = ["DivergenceError", "History", "train"]
@@ -90,6 +90,9 @@ def train(
     w0=None,
     on_divergence: str = "raise",
     blowup: float = 1e6,
+    gradient=None,
+    objective=None,
+    settings: dict | None = None,
 ) -> History:
     """Run ``(B, w) <- (B, w) - beta * meta_gradient(method, B, w, tasks, alpha)`` for T rounds.
 
@@ -107,8 +110,23 @@ def train(
     B0, w0 : initial iterates; default the theory's ``problem.init(alpha, rng)`` (random subspace)
     on_divergence : "raise" (DivergenceError) or "stop" (return the history so far, ``diverged_at`` set)
     blowup : a run stops when ``||B||`` or ``||w||`` exceeds ``blowup`` times its initial scale
+    gradient : callable ``gradient(B, w, tasks, alpha) -> (grad_B, grad_w)``, optional
+        Replaces ``meta_gradient(method, ...)`` (the variants of :mod:`gbml.beyond`); ``method`` is then
+        only the run's label.
+    objective : callable ``objective(B, w, tasks, alpha) -> float``, optional
+        The loss recorded each round (default: the method's outer objective).
+    settings : dict, optional
+        Extra entries for ``History.settings``.
     """
-    _method(method)
+    if gradient is None:
+        spec = _method(method)
+        gradient = lambda B, w, tasks, alpha: meta_gradient(method, B, w, tasks, alpha)  # noqa: E731
+        if objective is None:
+            objective = lambda B, w, tasks, alpha: _objective(spec, B, w, tasks, alpha)  # noqa: E731
+    elif not callable(gradient):
+        raise TypeError(f"gradient must be a callable gradient(B, w, tasks, alpha), got {type(gradient).__name__}")
+    if objective is not None and not callable(objective):
+        raise TypeError(f"objective must be a callable objective(B, w, tasks, alpha), got {type(objective).__name__}")
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
     alpha = _checks.real("alpha", alpha, low=0.0)
@@ -143,34 +161,45 @@ def train(
         "orth_error": np.full(T + 1, np.nan),
     }
     eye = np.eye(k)
+    B_star = problem.B_star  # orthonormal columns
 
-    def record(s, tasks):
-        ang = principal_angles(B, problem.B_star)
+    def record(s, tasks, Q):
+        ang = _angles(Q, B_star)
         rec["angles"][s] = ang
         rec["distance"][s] = np.sin(ang[-1])
         rec["head_norm"][s] = np.linalg.norm(w)
-        rec["orth_error"][s] = np.linalg.norm(eye - alpha * B.T @ B, 2)
-        if tasks is not None:
-            rec["loss"][s] = meta_objective(method.removeprefix("fo-"), B, w, tasks, alpha)
+        rec["orth_error"][s] = np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()
+        if tasks is not None and objective is not None:
+            rec["loss"][s] = objective(B, w, tasks, alpha)
 
     def history(upto, diverged_at=None):
         return History(
             method, alpha, beta, *(v[: upto + 1] for v in rec.values()), B=B.copy(), w=w.copy(),
             diverged_at=diverged_at,
-            settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T),
+            settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T, **(settings or {})),
         )
 
+    Q = _basis(B)
+    if Q is None:
+        raise ValueError("B0 must have full column rank")
     for s in range(T):
         tasks = next_round()
-        record(s, tasks)
-        gB, gw = meta_gradient(method, B, w, tasks, alpha)
+        record(s, tasks, Q)
+        gB, gw = gradient(B, w, tasks, alpha)
         B_new, w_new = B - beta * gB, w - beta * gw
         size = np.linalg.norm(B_new) + np.linalg.norm(w_new)  # NaN if any entry is
-        if not size <= scale or np.linalg.svd(B_new, compute_uv=False)[-1] < 1e-12 * size:
+        Q = _basis(B_new) if size <= scale else None  # None: exploded, non-finite or rank-deficient
+        if Q is None:
             if on_divergence == "raise":
                 raise DivergenceError(method, s + 1, alpha, beta, history(s))
             return history(s, diverged_at=s + 1)
         B, w = B_new, w_new
-    record(T, None)
+    record(T, None, Q)
     return history(T)
 
+
+def _basis(B):
+    """Orthonormal basis of col(B), or None when B has (numerically) lost rank."""
+    Q, R = np.linalg.qr(B)
+    diag = np.abs(np.diag(R))
+    return Q if diag.min() > 1e-12 * diag.max() else None

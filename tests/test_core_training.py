@@ -119,3 +119,11 @@ def test_model_wider_than_the_truth(paper_problem):
     h = gbml.train("anil", paper_problem, alpha=0.1, beta=0.5, T=400, n_tasks=20, rng=2, B0=B0)
     assert h.angles.shape == (401, 3) and h.B.shape == (20, 5) and h.w.shape == (5,)
     assert h.distance[-1] < 1e-4
+
+
+def test_same_int_seed_for_problem_and_run_does_not_start_at_the_solution():
+    """A Problem and a run seeded with the same int must not draw B0 = B* (distance 0 from the start)."""
+    for seed in range(3):
+        problem = gbml.Problem(20, 3, rng=seed)
+        h = gbml.train("anil", problem, alpha=0.1, beta=0.5, T=1, n_tasks=5, rng=seed)
+        assert h.distance[0] > 0.5

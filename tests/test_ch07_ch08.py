@@ -235,7 +235,7 @@ def test_sample_covariance_fluctuation():
 
 @pytest.fixture(scope="module")
 def floor():
-    """The chapter's measurement (mean distance over the last 90 of 140 rounds from distance 0.1), other seeds."""
+    """The chapter's measurement (mean distance over the last 90 of 140 rounds from distance 0.3), other seeds."""
     B_star = gbml.random_orthonormal(D, K, 14)
     cache = {}
 
@@ -243,7 +243,7 @@ def floor():
         key = (m_in, m_out, n, sigma, population)
         if key not in cache:
             problem = gbml.Problem(D, K, rng=0, mu=1.0, noise_std=sigma, B_star=B_star)
-            B0, _ = problem.init(ALPHA, 15, distance=0.1)
+            B0, _ = problem.init(ALPHA, 15, distance=0.3)
             samples = {} if population else {"m_in": m_in, "m_out": m_out}
             h = gbml.train("fo-anil", problem, alpha=ALPHA, beta=BETA, T=140, n_tasks=n, rng=16, B0=B0, **samples)
             cache[key] = float(h.distance[-90:].mean()) if not population else float(h.distance[-1])

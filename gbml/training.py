@@ -111,7 +111,7 @@ def train(
     on_divergence : "raise" (DivergenceError) or "stop" (return the history so far, ``diverged_at`` set)
     blowup : a run stops when ``||B||`` or ``||w||`` exceeds ``blowup`` times its initial scale
     gradient : callable ``gradient(B, w, tasks, alpha) -> (grad_B, grad_w)``, optional
-        Replaces ``meta_gradient(method, ...)`` (the variants of :mod:`gbml.beyond`); ``method`` is then
+        Replaces ``meta_gradient(method, ...)`` (the variants of ``gbml.beyond``); ``method`` is then
         only the run's label.
     objective : callable ``objective(B, w, tasks, alpha) -> float``, optional
         The loss recorded each round (default: the method's outer objective).

@@ -167,6 +167,7 @@ class Explorer:
                 plotting.show_divergence(fig.axes[0], err)
             for ax in fig.axes:
                 plotting.ensure_not_blank(ax)
+                plotting.fast_log_ticks(ax)
             return plotting.to_png(fig, self.dpi)
 
     def _frame_html(self, values) -> str:

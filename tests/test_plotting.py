@@ -67,3 +67,17 @@ def test_bad_input():
         plotting.plot_distance(ax, [1, 2])
     with pytest.raises(ValueError, match="at least one"):
         plotting.plot_distance(ax, {})
+
+
+def test_fast_log_ticks_plain_power_of_ten_labels():
+    from gbml import plotting as _p
+
+    assert _p._power_of_ten(1e-3) == "10⁻³" and _p._power_of_ten(100.0) == "10²" and _p._power_of_ten(1.0) == "10⁰"
+    assert _p._power_of_ten(3e-3) == "" and _p._power_of_ten(0.0) == ""
+    fig, ax = _p._new_figure()
+    ax.semilogy([0, 1, 2], [1.0, 1e-2, 1e-4])
+    _p.fast_log_ticks(ax)
+    _p.to_png(fig)  # renders the figure, so the tick labels exist
+    labels = [t.get_text() for t in ax.yaxis.get_ticklabels()]
+    assert "10⁻²" in labels and not any("$" in t for t in labels)
+    assert len(ax.yaxis.get_minorticklocs()) == 0

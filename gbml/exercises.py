@@ -730,8 +730,8 @@ def _sampled_gradient_case(rng, i):
 
 
 def _sampled_gradient(B, w, X, y, *, scale=1.0, sign=1.0, labels=True):
-    residuals = sign * (X @ (B @ w) - (y if labels else 0.0))
-    return scale * np.einsum("tmd,tm->td", X, residuals) / X.shape[1]
+    r = sign * (X @ (B @ w) - (y if labels else 0.0))          # (n, m) residuals
+    return scale * (r[:, None, :] @ X)[:, 0, :] / len(r[0])     # (n, d): X_t^T r_t / m
 
 
 def check_sampled_inner_gradient(fn: Callable, **kwargs) -> CheckResult:

@@ -132,7 +132,11 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
             break
         if got_arr.shape != want.shape:
             hint = ""
-            if got_arr.size == want.size:
+            if got_arr.ndim == 2 and got_arr.shape == want.shape[::-1] and _close(got_arr.T, want, rtol, atol):
+                hint = " It is the transpose of the answer: check the order of a product (u w^T, not w u^T)."
+            elif want.ndim == 0 and got_arr.size == 1:
+                hint = " Return a plain number, e.g. float(...), not an array of one entry."
+            elif got_arr.size == want.size:
                 hint = " The entries are all there: reshape (e.g. drop a singleton axis with .ravel())."
             result = CheckResult(exercise, False, f"Not yet — {exercise}: the output has shape {got_arr.shape}, "
                                  f"expected {want.shape} (case {i + 1}: {shown}).{hint}", case)

@@ -71,7 +71,7 @@ LABELS = {"anil": "ANIL", "fo-anil": "FO-ANIL", "maml": "MAML", "fo-maml": "FO-M
 
 _FALLBACK = [
     dict(color=PALETTE[c], linestyle=ls, marker=m)
-    for c, ls, m in [("green", "-", "D"), ("purple", "--", "P"), ("yellow", "-.", "*"), ("blue", ":", "o")]
+    for c, ls, m in [("green", "-", "D"), ("purple", "--", "P"), ("vermillion", "-.", "*"), ("blue", ":", "o")]
 ]
 
 _RC = {

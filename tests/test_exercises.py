@@ -73,3 +73,17 @@ def test_compare_is_seeded_and_validates_input():
     assert all(np.array_equal(a, b) for a, b in zip(calls[:5], calls[5:]))
     with pytest.raises(TypeError, match="fn must be"):
         exercises.check_subspace_distance("not a function")
+
+
+def test_compare_hints_for_transposed_and_boxed_answers():
+    from gbml.exercises import compare
+
+    def case(rng, i):
+        return {"u": rng.standard_normal(4), "w": rng.standard_normal(3)}
+
+    wrong_t = compare("outer", lambda u, w: np.outer(w, u), reference=lambda u, w: np.outer(u, w),
+                      make_case=case, quiet=True)
+    assert not wrong_t and "transpose" in wrong_t.message
+    boxed = compare("dot", lambda u, w: np.array([u.sum()]), reference=lambda u, w: u.sum(),
+                    make_case=case, quiet=True)
+    assert not boxed and "plain number" in boxed.message

@@ -16,6 +16,7 @@ with the exercise name, so an untouched exercise stops a notebook with a clear m
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ from .geometry import random_orthonormal, subspace_distance
 from .tasks import SampledTasks
 
 __all__ = [
+    "ExerciseNotWritten",
+    "checker",
     "CheckResult",
     "compare",
     "check_subspace_distance",
@@ -49,6 +52,31 @@ class CheckResult:
 
     def __repr__(self):
         return self.message
+
+
+class ExerciseNotWritten(NotImplementedError):
+    """The learner's function is still the placeholder of an exercise."""
+
+    def __init__(self, exercise: str, err: BaseException):
+        super().__init__(f"{exercise}: not written yet ({err}). Replace the placeholder with your code.")
+
+
+def checker(check: Callable) -> Callable:
+    """Decorator for every ``check_*`` function: an unwritten exercise stops the cell with a short error.
+
+    The error is raised again from this wrapper, so the traceback a notebook shows has no frame of the
+    checker itself: the checker's source (its reference answer, i.e. the solution) never appears in the
+    student edition's output.
+    """
+
+    @functools.wraps(check)
+    def wrapper(fn, *args, **kwargs):
+        try:
+            return check(fn, *args, **kwargs)
+        except ExerciseNotWritten as err:
+            raise NotImplementedError(str(err)) from None
+
+    return wrapper
 
 
 def _close(got, want, rtol, atol) -> bool:
@@ -103,7 +131,7 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
         try:
             got = fn(*[np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()])
         except NotImplementedError as err:
-            raise NotImplementedError(f"{exercise}: not written yet ({err}). Replace the placeholder with your code.") from None
+            raise ExerciseNotWritten(exercise, err) from None
         except Exception as err:  # the learner's bug: report it as a hint, not a traceback
             hint = ""
             if isinstance(err, ValueError) and ("matmul" in str(err) or "align" in str(err)):
@@ -167,6 +195,7 @@ def _orth(B):
     return np.linalg.qr(B)[0]
 
 
+@checker
 def check_subspace_distance(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, B_star) -> float``, the distance ``||(I - Q Q^T) B*||_2`` (chapter 2).
 
@@ -196,6 +225,7 @@ def _heads_case(rng, i):
     return {"heads": rng.standard_normal((n, k)) + rng.standard_normal(k)}
 
 
+@checker
 def check_head_second_moment(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(heads) -> (k, k)``, the batch second moment ``(1/n) sum_t w_t w_t^T`` of heads (n, k)."""
     mistakes = {
@@ -224,6 +254,7 @@ def _anil_reference(B, w, X, y, alpha):
     return adapt("anil", B, w, tasks, alpha)[1][0]
 
 
+@checker
 def check_anil_inner_step(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, X, y, alpha) -> w_t``: ANIL's inner step on one task's support data.
 
@@ -293,7 +324,7 @@ def _check_pair(exercise, fn, *, reference, make_case, mistakes, names=("grad_B"
         try:
             out = fn(*[np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()])  # as compare() calls it
         except NotImplementedError as err:
-            raise NotImplementedError(f"{exercise}: not written yet ({err}). Replace the placeholder with your code.") from None
+            raise ExerciseNotWritten(exercise, err) from None
         except Exception:  # noqa: BLE001 - compare() reports the learner's error with its hint
             break
         d, k = case["B"].shape
@@ -325,6 +356,7 @@ def _average_loss_gradient(B, w, thetas, *, target=None):
     return np.outer(residual, w), B.T @ residual
 
 
+@checker
 def check_average_loss_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas) -> (grad_B, grad_w)``: the gradient of the population average loss (chapter 3).
 
@@ -367,6 +399,7 @@ def _fo_anil_variant(B, w, thetas, alpha, *, inner_sign=-1.0, inner_alpha=True, 
     return scale * q.T @ heads / n, scale * (q @ B).mean(axis=0)
 
 
+@checker
 def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-ANIL's population outer gradient (chapter 4).
 
@@ -444,6 +477,7 @@ def _maml_objective_variant(B, w, X_in, y_in, X_out, y_out, alpha, *, adapt=True
     return float(residual @ residual * (0.5 if outer_half else 1.0) / (len(y) if outer_mean else 1.0))
 
 
+@checker
 def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, X_in, y_in, X_out, y_out, alpha) -> float``: MAML's objective on one task (chapter 1).
 
@@ -510,6 +544,7 @@ def _maml_variant(B, w, thetas, alpha, *, adapt_body=True, adapt_head=True, orde
     return np.array(out)
 
 
+@checker
 def check_maml_adapted_prediction(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (n, d)``: MAML's adapted predictions ``B_t w_t`` of n population tasks
     (chapter 5).
@@ -571,6 +606,7 @@ def _fo_maml_variant(B, w, thetas, alpha, *, adapt_body=True, outer_adapted=True
     return scale * q.T @ heads / n, scale * G_w.mean(axis=0)
 
 
+@checker
 def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-MAML's population outer gradient (chapter 6).
 
@@ -622,6 +658,7 @@ def _gram(heads):
     return heads.T @ heads / len(heads)
 
 
+@checker
 def check_head_gram(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (k, k)``: the Gram matrix ``(1/n) sum_t w_t w_t^T`` of ANIL's adapted heads.
 
@@ -661,6 +698,7 @@ def _ls_heads_case(rng, i):
     return {"B": rng.standard_normal((d, k)), "thetas": rng.standard_normal((n, d)), "Sigma": Sigma}
 
 
+@checker
 def check_least_squares_heads(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, thetas, Sigma) -> (n, k)``: the population least-squares heads of chapter 9.
 
@@ -697,6 +735,7 @@ def _iterations_case(rng, i):
     return {"d0": d0, "rate": float(rng.uniform(0.9, 0.999)), "tol": d0 * float(10 ** -rng.uniform(1, 9))}
 
 
+@checker
 def check_iterations_needed(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(d0, rate, tol) -> int``: the fewest s >= 0 with ``d0 * rate**s <= tol`` (0 < tol < d0, 0 < rate < 1)."""
     def reference(d0, rate, tol):
@@ -738,6 +777,7 @@ def _sampled_gradient(B, w, X, y, *, scale=1.0, sign=1.0, labels=True):
     return scale * (r[:, None, :] @ X)[:, 0, :] / len(r[0])     # (n, d): X_t^T r_t / m
 
 
+@checker
 def check_sampled_inner_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, X, y) -> (n, d)``: the sampled gradient ``X_t^T (X_t B w - y_t) / m`` of every task (chapter 8).
 

@@ -87,3 +87,21 @@ def test_compare_hints_for_transposed_and_boxed_answers():
     boxed = compare("dot", lambda u, w: np.array([u.sum()]), reference=lambda u, w: u.sum(),
                     make_case=case, quiet=True)
     assert not boxed and "plain number" in boxed.message
+
+
+def test_unwritten_exercise_traceback_hides_the_checker():
+    """The student edition shows the traceback of an unwritten exercise; it must not show a checker's
+    source (which holds the reference answer): only the decorator's frame may come from gbml.exercises."""
+    import traceback
+
+    names = [n for n in exercises.__all__ if n.startswith("check_")]
+    assert len(names) >= 10
+
+    def stub(*args):
+        raise NotImplementedError("Exercise 'x' is not written yet")
+
+    for name in names:
+        with pytest.raises(NotImplementedError, match="not written yet") as info:
+            getattr(exercises, name)(stub)
+        frames = [f for f in traceback.extract_tb(info.value.__traceback__) if f.filename == exercises.__file__]
+        assert [f.name for f in frames] == ["wrapper"], (name, [f.name for f in frames])

@@ -276,3 +276,10 @@ def test_api_usage_resolves_aliases_and_submodule_paths(tmp_path):
     for name in ("gbml.subspace_distance", "gbml.train", "gbml.local_rate"):
         assert usage[name] == ["chapters/toy"], name
     assert usage["gbml.meta_gradient"] == []
+
+
+def test_chapter_template_follows_the_exercise_conventions():
+    """chapters/_template.md is what authors copy: its exercises must pass the same checks as a chapter's."""
+    chapter = ei.read_chapter(ROOT / "chapters" / "_template.md", "chapters/_template")
+    ei.check_student_cells(chapter)
+    assert [e.kind for e in chapter.exercises] == ["proof", "computation", "coding"]

@@ -179,3 +179,17 @@ def test_no_page_sources_published(site):
     for name in toc_files():
         text = (html / f"{name}.html").read_text(encoding="utf-8")
         assert "_sources/" not in text
+
+
+def test_headings_form_a_clean_outline(site):
+    """Accessibility: every page has one h1 and its headings never skip a level (h2 -> h4)."""
+    import re
+
+    _, html = site
+    for name in toc_files():
+        text = (html / f"{name}.html").read_text(encoding="utf-8")
+        article = text[text.find("<article"):text.find("</article>")]
+        levels = [int(m) for m in re.findall(r"<h([1-6])\b", article)]
+        assert levels.count(1) == 1, f"{name}: {levels.count(1)} h1 headings"
+        skips = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+        assert not skips, f"{name}: heading levels skip {skips}"

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _guard
 from .tasks import PopulationTasks, SampledTasks
 
 __all__ = ["METHODS", "Method", "meta_gradient", "meta_objective", "adapt"]
@@ -77,6 +77,7 @@ def _inner_step(spec: Method, B, w, inner, alpha):
     return r, w_t, v_t
 
 
+@_guard.reference("gbml.adapt")
 def adapt(method: str, B, w, tasks, alpha: float):
     """Adapted parameters of every task after one inner step on its support data.
 
@@ -98,6 +99,7 @@ def adapt(method: str, B, w, tasks, alpha: float):
     return B_t, w_t
 
 
+@_guard.reference("gbml.meta_objective")
 def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
     """The outer objective ``(1/n) sum_t L_out(B_t, w_t)``; the average loss is ``(1/n) sum_t L_t(B, w)``.
 
@@ -125,6 +127,7 @@ def _objective(spec: Method, B, w, tasks, alpha) -> float:
     return float(np.mean(tasks.outer.loss(v_t)))
 
 
+@_guard.reference("gbml.meta_gradient")
 def meta_gradient(method: str, B, w, tasks, alpha: float):
     """Gradient of a method's outer objective, averaged over the n tasks of the round.
 

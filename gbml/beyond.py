@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _guard
 from .algorithms import METHODS, _check
 from .problem import Problem
 from .training import DivergenceError, History, train
@@ -56,6 +56,7 @@ def _steps(steps) -> int:
     return _checks.positive_int("steps", steps, minimum=0)
 
 
+@_guard.reference("gbml.beyond.adapt_steps")
 def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
     """Adapted heads after ``steps`` gradient steps on each task's support (inner) loss.
 
@@ -90,6 +91,7 @@ def _inner_path(B, w, inner, alpha, steps, n):
     return heads, residuals
 
 
+@_guard.reference("gbml.beyond.multistep_objective")
 def multistep_objective(B, w, tasks, alpha: float, steps: int = 1) -> float:
     """The ``steps``-step meta-objective ``(1/n) sum_t L_out,t(B w_t^(steps))``.
 
@@ -113,6 +115,7 @@ def multistep_objective(B, w, tasks, alpha: float, steps: int = 1) -> float:
     return float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
 
 
+@_guard.reference("gbml.beyond.multistep_gradient")
 def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order: bool = False):
     """Gradient of :func:`multistep_objective` (exact), or its first-order surrogate.
 
@@ -155,6 +158,7 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     return grad_B / n, a.mean(axis=0)
 
 
+@_guard.reference("gbml.beyond.fit_heads")
 def fit_heads(B, tasks) -> np.ndarray:
     """Least-squares heads on the support data: ``w_t = argmin_w L_in,t(B w)`` for every task.
 

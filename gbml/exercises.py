@@ -1,14 +1,24 @@
 """Checkers for the book's coding exercises: run the learner's function on seeded cases, compare it
 with the reference implementation in ``gbml``, and answer with a specific hint.
 
-Every checker is a thin layer over :func:`compare`: it names the exercise, says how to make a
-case, how to call the reference, and lists *likely mistakes* — each a function computing what a
-plausible wrong answer would return, with the hint to give when the learner's output matches it.
-Adding a checker for a new chapter is one small function (see ``CONTRIBUTING.md``)::
+Every checker is one call to :func:`compare`: it names the exercise, says how to make a case, how to
+call the reference, which ``gbml`` routines the learner must not call, and lists *likely mistakes* —
+each a function computing what a plausible wrong answer would return, with the hint to give when the
+learner's output matches it.  Adding a checker for a new chapter is one small function (see
+``CONTRIBUTING.md``)::
 
-    def check_my_step(fn):
+    @checker
+    def check_my_step(fn, **kwargs):
         return compare("Exercise 5.2 (my_step)", fn, reference=my_reference, make_case=my_case,
                        mistakes={"the sign of the step is flipped": my_wrong_sign})
+
+Checkers are fit for grading:
+
+* each case calls the learner's function exactly once, on copies of the inputs;
+* while it runs, the ``gbml`` routines that the exercise asks the learner to write raise (``forbid``);
+* a wrong answer is described (shape, sign, scale, a missing factor, NaN, complex), never shown next to
+  the expected value;
+* an exception raised by the learner's code is reported as theirs, with their traceback summarised.
 
 A checker prints its verdict and returns a :class:`CheckResult` (truthy when every case passed).  A
 function that still raises ``NotImplementedError`` (the student edition's placeholder) is re-raised
@@ -17,24 +27,36 @@ with the exercise name, so an untouched exercise stops a notebook with a clear m
 from __future__ import annotations
 
 import functools
+import os
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks
-from .algorithms import adapt
+from . import _checks, _guard
+from .algorithms import adapt, meta_gradient, meta_objective
+from .beyond import fit_heads
 from .geometry import random_orthonormal, subspace_distance
-from .tasks import SampledTasks
+from .tasks import PopulationTasks, SampledTasks
 
 __all__ = [
     "ExerciseNotWritten",
     "checker",
     "CheckResult",
     "compare",
-    "check_subspace_distance",
+    "check_maml_objective",  # chapter 1
+    "check_subspace_distance",  # chapter 2
     "check_head_second_moment",
+    "check_average_loss_gradient",  # chapters 3 and 4
     "check_anil_inner_step",
+    "check_fo_anil_gradient",
+    "check_maml_adapted_prediction",  # chapters 5 and 6
+    "check_fo_maml_gradient",
+    "check_head_gram",  # chapter 7
+    "check_sampled_inner_gradient",  # chapter 8
+    "check_least_squares_heads",  # chapter 9
+    "check_iterations_needed",  # chapter 10
 ]
 
 
@@ -79,21 +101,143 @@ def checker(check: Callable) -> Callable:
     return wrapper
 
 
+# -- the comparison ------------------------------------------------------------------------------------
+
+# Frames of gbml and NumPy are left out of the summary of a learner's error.
+_PACKAGE_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (_checks, np))
+
+
+def _values(out, like):
+    """``out`` as one array of numbers (a tuple answer, like the reference ``like``, flattened)."""
+    if isinstance(like, tuple):
+        return np.concatenate([np.ravel(np.asarray(part)) for part in out])
+    return np.asarray(out)
+
+
 def _close(got, want, rtol, atol) -> bool:
     try:
-        got = np.asarray(got, dtype=float)
+        got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     except (TypeError, ValueError):
         return False
-    want = np.asarray(want, dtype=float)
     return got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=atol))
 
 
+def _run(exercise, fn, case, forbid):
+    """Call ``fn`` once on copies of the case, with the references ``forbid`` unavailable.
+
+    Returns ``(output, None)``, or ``(None, problem)`` when the call failed; an unwritten exercise raises
+    :class:`ExerciseNotWritten`.
+    """
+    args = [np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()]
+    with _guard.forbidden(forbid) as calls:
+        try:
+            out = fn(*args)
+        except NotImplementedError as err:
+            if not calls:
+                raise ExerciseNotWritten(exercise, err) from None
+        except Exception as err:  # the learner's bug: report it as theirs, not as a crash of the checker
+            if not calls:
+                return None, _raised(err)
+    if calls:
+        return None, (f"your function calls gbml's reference {calls[0]}, the routine this exercise asks you "
+                      "to write; write it yourself with NumPy.")
+    return out, None
+
+
+def _raised(err: Exception) -> str:
+    """What the learner's exception was and where, in the learner's own code."""
+    frames = traceback.extract_tb(err.__traceback__)[1:]  # the first frame is _run's call
+    own = [f for f in frames if not f.filename.startswith(_PACKAGE_DIRS)] or frames[-1:]
+    where = "".join(f"\n    {f.name}, line {f.lineno}" + (f": {f.line}" if f.line else "") for f in own[-3:])
+    hint = ""
+    if isinstance(err, ValueError) and ("matmul" in str(err) or "align" in str(err)):
+        hint = "\n  A matrix product has mismatched shapes: check where a transpose is needed (B^T, not B)."
+    return f"your function raised {type(err).__name__}: {err}\n  in your code:{where}{hint}"
+
+
+def _structure(got, want) -> str | None:
+    """A hint when ``got`` is not a tuple of arrays shaped like the reference's tuple ``want``."""
+    if not isinstance(want, tuple):
+        return None
+    if not isinstance(got, (tuple, list)) or len(got) != len(want):
+        return f"return {len(want)} arrays as a tuple (your function returned {type(got).__name__})."
+    for j, (part, ref) in enumerate(zip(got, want)):
+        if np.shape(part) != np.shape(ref):
+            return f"returned array {j + 1} of {len(want)} has shape {np.shape(part)}, expected {np.shape(ref)}."
+    return None
+
+
+def _how_wrong(got, want, rtol, atol) -> str:
+    """How ``got`` differs from ``want`` (same shape, finite, real), without saying what ``want`` is."""
+    close = np.isclose(got, want, rtol=rtol, atol=atol)
+    if not np.any(got) and np.any(want):
+        return "your answer is zero" + (" in every entry" if got.size > 1 else "") + ": is a term missing?"
+    if _close(-got, want, rtol, atol):
+        return ("it has the opposite sign: check the sign of a residual (prediction minus target) or of a "
+                "step (descent subtracts).")
+    scale = float(np.vdot(got, want) / np.vdot(want, want)) if np.any(want) and np.any(got) else 0.0
+    factor = max(abs(scale), 1 / abs(scale)) if scale else 0.0
+    whole = factor >= 1.5 and np.isclose(factor, round(factor))  # for a number: n times too large or small
+    if scale and _close(got, scale * want, rtol, atol) and (got.size > 1 or whole):
+        return ("it is off by a constant factor" + (" in every entry" if got.size > 1 else "")
+                + ("" if scale > 0 else ", with the opposite sign")
+                + ": a factor such as 1/2, 2, 1/n, 1/m or alpha is missing or extra.")
+    if got.size > 1:
+        return f"the values differ in {int(np.sum(~close))} of {got.size} entries."
+    return "the values differ."
+
+
+def _diagnose(got, want, case, mistakes, structure, rtol, atol) -> str | None:
+    """The problem with the learner's output ``got`` (None when it matches the reference ``want``)."""
+    if got is None:
+        return "your function returned None. Did you forget the `return` statement?"
+    problem = (structure and structure(got, case)) or _structure(got, want)
+    if problem:
+        return problem
+    raw = _values(got, want)
+    if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+        return f"expected a number or an array of numbers, got {type(got).__name__}."
+    if np.iscomplexobj(raw):
+        return ("your answer is complex, the exercise's answer is real: look for np.sqrt or a power of a "
+                "negative number, or np.linalg.eig where np.linalg.eigh (symmetric matrices) is meant.")
+    got = raw.astype(float)
+    if np.any(np.isnan(got)):
+        return ("your answer contains NaN (not a number): look for 0/0, a logarithm or square root of a "
+                "negative number, or an array from np.empty that was never filled.")
+    if np.any(np.isinf(got)):
+        return "your answer contains an infinite value: look for a division by zero or an overflow."
+    like, want = want, _values(want, want).astype(float)
+    if _close(got, want, rtol, atol):
+        return None
+    for hint, wrong in (mistakes or {}).items():
+        wrong_out = _values(wrong(**case), like)
+        if _close(got, wrong_out, rtol, atol) and not _close(want, wrong_out, rtol, atol):
+            return hint
+    if got.shape != want.shape:
+        hint = ""
+        if got.ndim == 2 and got.shape == want.shape[::-1] and _close(got.T, want, rtol, atol):
+            hint = " It is the transpose of the answer: check the order of a product (u w^T, not w u^T)."
+        elif want.ndim == 0 and got.size == 1:
+            hint = " Return a plain number, e.g. float(...), not an array of one entry."
+        elif got.size == want.size:
+            hint = " The entries are all there: reshape (e.g. drop a singleton axis with .ravel())."
+        return f"the output has shape {got.shape}, expected {want.shape}.{hint}"
+    return _how_wrong(got, want, rtol, atol)
+
+
+def _shown(case) -> str:
+    return ", ".join(f"{k} of shape {np.shape(v)}" if np.ndim(v) else f"{k} = {v:g}" for k, v in case.items())
+
+
 def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Callable, mistakes: Mapping | None = None,
-            n_cases: int = 5, rng=0, rtol: float = 1e-7, atol: float = 1e-9, quiet: bool = False) -> CheckResult:
+            structure: Callable | None = None, forbid=(), n_cases: int = 5, rng=0, rtol: float = 1e-7,
+            atol: float = 1e-9, quiet: bool = False) -> CheckResult:
     """Run ``fn(*case.values())`` against ``reference(**case)`` on seeded cases and explain a mismatch.
 
     The learner's function gets the case's values positionally (in the dict's order), so it may name
     its parameters as it likes; it gets copies, so changing its inputs in place cannot corrupt the check.
+    It is called exactly once per case.  A wrong answer is described (shape, sign, scale, NaN, complex,
+    a likely mistake), never shown next to the expected value.
 
     Parameters
     ----------
@@ -102,11 +246,18 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     fn : callable
         The learner's function.
     reference : callable ``reference(**case)``
-        The correct answer, computed with ``gbml``.
+        The correct answer, computed with ``gbml``: a number, an array, or a tuple of arrays (then the
+        learner must return a tuple of arrays of the same shapes).
     make_case : callable ``make_case(rng, i) -> dict``
         The i-th input, an ordered dict of ``fn``'s arguments, drawn from the Generator ``rng``.
     mistakes : dict hint -> callable ``wrong(**case)``, optional
         Plausible wrong answers; when ``fn``'s output matches one, its hint is shown.
+    structure : callable ``structure(output, case) -> str or None``, optional
+        A shape- or structure-specific hint for the learner's raw output (None when it is fine), checked
+        before the values.
+    forbid : iterable of str
+        Names of the ``gbml`` reference routines (see ``gbml._guard``) that raise while ``fn`` runs: the
+        routines the exercise asks the learner to write.
     n_cases : int
     rng : int or numpy Generator
         Seed of the cases (the same cases on every run).
@@ -123,324 +274,26 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
         raise TypeError(f"fn must be the function you wrote (a callable), got {type(fn).__name__}")
     rng = _checks.as_rng(rng)
     n_cases = _checks.positive_int("n_cases", n_cases)
-    result = None
+    result = CheckResult(exercise, True, f"Correct — {exercise}: matches the reference on {n_cases} random cases.")
     for i in range(n_cases):
         case = make_case(rng, i)
-        want = np.asarray(reference(**case), dtype=float)
-        shown = ", ".join(f"{k} of shape {np.shape(v)}" if np.ndim(v) else f"{k} = {v:g}" for k, v in case.items())
-        try:
-            got = fn(*[np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()])
-        except NotImplementedError as err:
-            raise ExerciseNotWritten(exercise, err) from None
-        except Exception as err:  # the learner's bug: report it as a hint, not a traceback
-            hint = ""
-            if isinstance(err, ValueError) and ("matmul" in str(err) or "align" in str(err)):
-                hint = "\n  A matrix product has mismatched shapes: check where a transpose is needed (B^T, not B)."
-            result = CheckResult(exercise, False, f"Not yet — {exercise}: your function raised "
-                                 f"{type(err).__name__}: {err}\n  (case {i + 1}: {shown}){hint}", case)
+        want = reference(**case)
+        got, problem = _run(exercise, fn, case, forbid)
+        if problem is None:
+            try:
+                problem = _diagnose(got, want, case, mistakes, structure, rtol, atol)
+            except Exception as err:  # an output numpy cannot read (ragged lists, odd objects)
+                problem = f"your function returned {type(got).__name__}, which cannot be read as numbers ({err})."
+        if problem is not None:
+            result = CheckResult(exercise, False, f"Not yet — {exercise}: {problem}\n  (case {i + 1}: {_shown(case)})",
+                                 case)
             break
-        if got is None:
-            result = CheckResult(exercise, False, f"Not yet — {exercise}: your function returned None. "
-                                 "Did you forget the `return` statement?", case)
-            break
-        try:
-            got_arr = np.asarray(got, dtype=float)
-        except (TypeError, ValueError):
-            result = CheckResult(exercise, False, f"Not yet — {exercise}: expected a number or an array, got "
-                                 f"{type(got).__name__}.", case)
-            break
-        if _close(got_arr, want, rtol, atol):
-            continue
-        for hint, wrong in (mistakes or {}).items():
-            wrong_out = wrong(**case)
-            if _close(got_arr, wrong_out, rtol, atol) and not _close(want, wrong_out, rtol, atol):
-                result = CheckResult(exercise, False, f"Not yet — {exercise}: {hint}", case)
-                break
-        if result is not None:
-            break
-        if got_arr.shape != want.shape:
-            hint = ""
-            if got_arr.ndim == 2 and got_arr.shape == want.shape[::-1] and _close(got_arr.T, want, rtol, atol):
-                hint = " It is the transpose of the answer: check the order of a product (u w^T, not w u^T)."
-            elif want.ndim == 0 and got_arr.size == 1:
-                hint = " Return a plain number, e.g. float(...), not an array of one entry."
-            elif got_arr.size == want.size:
-                hint = " The entries are all there: reshape (e.g. drop a singleton axis with .ravel())."
-            result = CheckResult(exercise, False, f"Not yet — {exercise}: the output has shape {got_arr.shape}, "
-                                 f"expected {want.shape} (case {i + 1}: {shown}).{hint}", case)
-            break
-        err = float(np.max(np.abs(got_arr - want)))
-        result = CheckResult(exercise, False, f"Not yet — {exercise}: the shape is right but the values differ "
-                             f"(largest difference {err:.3g} in case {i + 1}: {shown}).", case)
-        break
-    if result is None:
-        result = CheckResult(exercise, True, f"Correct — {exercise}: matches the reference on {n_cases} random cases.")
     if not quiet:
         print(result.message)
     return result
 
 
-# -- chapter 2 -----------------------------------------------------------------------------------
-
-def _subspace_case(rng, i):
-    d, k = [(6, 2), (10, 3), (5, 1), (20, 4), (8, 3)][i % 5]
-    B_star = random_orthonormal(d, k, rng)
-    # A non-orthonormal B (columns mixed and rescaled): near B* in odd cases, a random subspace in even ones.
-    near = B_star + 0.3 * rng.standard_normal((d, k))
-    B = (near if i % 2 else rng.standard_normal((d, k))) @ (rng.standard_normal((k, k)) + 2 * np.eye(k))
-    return {"B": B, "B_star": B_star}
-
-
-def _orth(B):
-    return np.linalg.qr(B)[0]
-
-
-@checker
-def check_subspace_distance(fn: Callable, **kwargs) -> CheckResult:
-    """Check ``fn(B, B_star) -> float``, the distance ``||(I - Q Q^T) B*||_2`` (chapter 2).
-
-    ``B`` is d x k but *not* orthonormal; ``B_star`` has orthonormal columns.
-    """
-    mistakes = {
-        "you used B itself where an orthonormal basis Q of col(B) is needed: orthonormalise it first "
-        "(np.linalg.qr(B)[0]); the projector onto col(B) is Q Q^T, not B B^T.":
-            lambda B, B_star: np.linalg.norm(B_star - B @ (B.T @ B_star), 2),
-        "you used the Frobenius norm (np.linalg.norm(M) with no `ord`): the distance is the spectral norm, "
-        "np.linalg.norm(M, 2), the largest singular value.":
-            lambda B, B_star: np.linalg.norm(B_star - _orth(B) @ (_orth(B).T @ B_star)),
-        "you returned the cosine of the largest principal angle (smallest singular value of Q^T B*); the "
-        "distance is its sine, sqrt(1 - cos^2).":
-            lambda B, B_star: np.linalg.svd(_orth(B).T @ B_star, compute_uv=False).min(),
-        "you returned the largest principal angle in radians; the distance is its sine.":
-            lambda B, B_star: np.arcsin(min(1.0, subspace_distance(B, B_star))),
-        "you projected onto col(B*) instead of its complement: use (I - Q Q^T) B*.":
-            lambda B, B_star: np.linalg.norm(_orth(B) @ (_orth(B).T @ B_star), 2),
-    }
-    return compare("Exercise (subspace_distance)", fn, reference=subspace_distance, make_case=_subspace_case,
-                   mistakes=mistakes, **kwargs)
-
-
-def _heads_case(rng, i):
-    n, k = [(5, 2), (30, 3), (1, 4), (12, 1), (50, 2)][i % 5]
-    return {"heads": rng.standard_normal((n, k)) + rng.standard_normal(k)}
-
-
-@checker
-def check_head_second_moment(fn: Callable, **kwargs) -> CheckResult:
-    """Check ``fn(heads) -> (k, k)``, the batch second moment ``(1/n) sum_t w_t w_t^T`` of heads (n, k)."""
-    mistakes = {
-        "you computed w w^T with the heads as columns: heads has one head per *row*, so the k x k matrix "
-        "is heads.T @ heads / n.": lambda heads: heads @ heads.T / len(heads),
-        "you forgot to divide by the number of tasks n.": lambda heads: heads.T @ heads,
-        "you subtracted the mean (that is the covariance); Psi is the second moment E[w w^T], mean included.":
-            lambda heads: np.atleast_2d(np.cov(heads.T, bias=True)),
-        "you divided by n - 1: the batch second moment divides by n.":
-            lambda heads: heads.T @ heads / max(len(heads) - 1, 1),
-    }
-    return compare("Exercise (head_second_moment)", fn, reference=lambda heads: heads.T @ heads / len(heads),
-                   make_case=_heads_case, mistakes=mistakes, **kwargs)
-
-
-# -- chapter 4 (ANIL) ----------------------------------------------------------------------------
-
-def _anil_case(rng, i):
-    d, k, m = [(6, 2, 4), (10, 3, 12), (5, 1, 3), (8, 4, 20), (12, 2, 7)][i % 5]
-    return {"B": rng.standard_normal((d, k)), "w": rng.standard_normal(k), "X": rng.standard_normal((m, d)),
-            "y": rng.standard_normal(m), "alpha": float(rng.uniform(0.05, 0.5))}
-
-
-def _anil_reference(B, w, X, y, alpha):
-    tasks = SampledTasks(X[None], y[None], X[None], y[None])
-    return adapt("anil", B, w, tasks, alpha)[1][0]
-
-
-@checker
-def check_anil_inner_step(fn: Callable, **kwargs) -> CheckResult:
-    """Check ``fn(B, w, X, y, alpha) -> w_t``: ANIL's inner step on one task's support data.
-
-    ``w_t = w - alpha * B^T X^T (X B w - y) / m`` with X (m, d), y (m,), B (d, k), w (k,).
-    """
-    def grad(B, w, X, y):
-        return B.T @ X.T @ (X @ B @ w - y) / len(y)
-
-    mistakes = {
-        "the sign of the step is flipped: gradient *descent* subtracts alpha times the gradient.":
-            lambda B, w, X, y, alpha: w + alpha * grad(B, w, X, y),
-        "the step size alpha is missing.": lambda B, w, X, y, alpha: w - grad(B, w, X, y),
-        "you returned the step (or the gradient), not the adapted head w - alpha * gradient.":
-            lambda B, w, X, y, alpha: alpha * grad(B, w, X, y),
-        "the loss is an average over the m samples: divide X^T (X B w - y) by m.":
-            lambda B, w, X, y, alpha: w - alpha * len(y) * grad(B, w, X, y),
-        "the residual is X B w - y (prediction minus label); you used y - X B w, which flips the step.":
-            lambda B, w, X, y, alpha: w + alpha * grad(B, w, X, y),
-    }
-    return compare("Exercise (anil_inner_step)", fn, reference=_anil_reference, make_case=_anil_case,
-                   mistakes=mistakes, **kwargs)
-
-
-# -- chapters 3 and 4: gradients returned as a pair (grad_B, grad_w) ---------------------------------
-
-__all__ += ["check_average_loss_gradient", "check_fo_anil_gradient"]
-
-
-def _flat_pair(pair):
-    """``(grad_B, grad_w)`` as one flat vector, so :func:`compare` can compare pairs."""
-    return np.concatenate([np.ravel(pair[0]), np.ravel(pair[1])])
-
-
-def _pair_shape_problem(out, d, k, names) -> str | None:
-    """A hint if ``out`` is not a pair (array (d, k), array (k,)); None if its structure is right."""
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        return (f"return the two gradients as a pair, `return {names[0]}, {names[1]}` "
-                f"(your function returned {type(out).__name__}).")
-    try:
-        gB, gw = (np.asarray(x, dtype=float) for x in out)
-    except (TypeError, ValueError):
-        return f"{names[0]} and {names[1]} must be NumPy arrays of numbers."
-    if gB.shape == (k, d) and k != d:
-        return (f"{names[0]} has shape {gB.shape}, the transpose of B's shape {(d, k)}: the gradient with "
-                "respect to B is the outer product (residual) w^T, np.outer(residual, w), not w (residual)^T.")
-    if gB.shape != (d, k):
-        return f"{names[0]} has shape {gB.shape}; a gradient with respect to B has B's shape {(d, k)}."
-    if gw.shape == (d,) and d != k:
-        return (f"{names[1]} has shape {gw.shape}, like a vector in R^d: the head gradient has k = {k} entries; "
-                "multiply the residual by B^T.")
-    if gw.shape != (k,):
-        return f"{names[1]} has shape {gw.shape}; a gradient with respect to w has w's shape {(k,)}."
-    return None
-
-
-def _check_pair(exercise, fn, *, reference, make_case, mistakes, names=("grad_B", "grad_w"), n_cases=5, rng=0,
-                quiet=False, **kwargs) -> CheckResult:
-    """:func:`compare` for functions returning ``(grad_B, grad_w)``: the structure of the pair is checked
-    first (with a specific hint), then the values, flattened, with the hints of ``mistakes``."""
-    if not callable(fn):
-        raise TypeError(f"fn must be the function you wrote (a callable), got {type(fn).__name__}")
-    seed = rng if isinstance(rng, (int, np.integer)) else int(_checks.as_rng(rng).integers(2**31))
-    n_cases = _checks.positive_int("n_cases", n_cases)
-    case_rng = _checks.as_rng(seed)
-    for i in range(n_cases):  # the same cases compare() will draw
-        case = make_case(case_rng, i)
-        try:
-            out = fn(*[np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()])  # as compare() calls it
-        except NotImplementedError as err:
-            raise ExerciseNotWritten(exercise, err) from None
-        except Exception:  # noqa: BLE001 - compare() reports the learner's error with its hint
-            break
-        d, k = case["B"].shape
-        problem = _pair_shape_problem(out, d, k, names)
-        if problem is not None:
-            result = CheckResult(exercise, False, f"Not yet — {exercise}: {problem} (case {i + 1}: d = {d}, k = {k})", case)
-            if not quiet:
-                print(result.message)
-            return result
-
-    def flat(f):
-        return lambda *args, **case: _flat_pair(f(*args, **case))
-
-    return compare(exercise, flat(fn), reference=flat(reference), make_case=make_case,
-                   mistakes={hint: flat(wrong) for hint, wrong in mistakes.items()}, n_cases=n_cases, rng=seed,
-                   quiet=quiet, **kwargs)
-
-
-def _population_pair_case(rng, i, with_alpha=False):
-    d, k, n = [(6, 2, 4), (10, 3, 7), (5, 1, 3), (8, 4, 12), (12, 2, 5)][i % 5]
-    case = {"B": 0.7 * rng.standard_normal((d, k)), "w": rng.standard_normal(k), "thetas": rng.standard_normal((n, d))}
-    if with_alpha:
-        case["alpha"] = float(rng.uniform(0.05, 0.5))
-    return case
-
-
-def _average_loss_gradient(B, w, thetas, *, target=None):
-    residual = B @ w - (thetas.mean(axis=0) if target is None else target)
-    return np.outer(residual, w), B.T @ residual
-
-
-@checker
-def check_average_loss_gradient(fn: Callable, **kwargs) -> CheckResult:
-    """Check ``fn(B, w, thetas) -> (grad_B, grad_w)``: the gradient of the population average loss (chapter 3).
-
-    ``(1/n) sum_t 1/2 ||B w - theta_t||^2`` with B (d, k), w (k,), thetas (n, d); the answer is
-    ``((B w - theta_bar) w^T, B^T (B w - theta_bar))`` with ``theta_bar`` the mean row of ``thetas``.
-    """
-    from .tasks import PopulationTasks
-
-    def reference(B, w, thetas):
-        from .algorithms import meta_gradient
-        return meta_gradient("avg-loss", B, w, PopulationTasks(thetas), 0.0)
-
-    def scaled(c):
-        return lambda B, w, thetas: tuple(c * g for g in _average_loss_gradient(B, w, thetas))
-
-    mistakes = {
-        "both gradients have the wrong sign: the residual is the prediction minus the target, B w - theta_bar.":
-            scaled(-1.0),
-        "you summed over the tasks: the average loss divides by n, so the gradients use the mean regressor "
-        "theta_bar = thetas.mean(axis=0).": lambda B, w, thetas: tuple(len(thetas) * g for g in _average_loss_gradient(B, w, thetas)),
-        "you used the sum of the regressors as the target; the average loss sees their mean, thetas.mean(axis=0).":
-            lambda B, w, thetas: _average_loss_gradient(B, w, thetas, target=thetas.sum(axis=0)),
-        "you used only the first task (thetas[0]); average over all n rows of thetas.":
-            lambda B, w, thetas: _average_loss_gradient(B, w, thetas, target=thetas[0]),
-        "the factor 1/2 in the loss cancels the 2 from differentiating the square: remove the factor 2.":
-            scaled(2.0),
-    }
-    return _check_pair("Exercise (average_loss_gradient)", fn, reference=reference,
-                       make_case=_population_pair_case, mistakes=mistakes, **kwargs)
-
-
-def _fo_anil_variant(B, w, thetas, alpha, *, inner_sign=-1.0, inner_alpha=True, outer_adapted=True,
-                     head_adapted=True, scale=1.0):
-    """FO-ANIL's population gradient, with switches that reproduce plausible mistakes."""
-    r = w @ B.T - thetas                                     # (n, d) residuals before adaptation
-    w_t = w + inner_sign * (alpha if inner_alpha else 1.0) * (r @ B)   # (n, k) adapted heads
-    q = w_t @ B.T - thetas if outer_adapted else r           # outer residuals
-    heads = w_t if head_adapted else np.broadcast_to(w, w_t.shape)
-    n = len(thetas)
-    return scale * q.T @ heads / n, scale * (q @ B).mean(axis=0)
-
-
-@checker
-def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
-    """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-ANIL's population outer gradient (chapter 4).
-
-    With ``w_t = w - alpha B^T (B w - theta_t)`` and ``rt_t = B w_t - theta_t``:
-    ``G_B = (1/n) sum_t rt_t w_t^T`` and ``G_w = (1/n) sum_t B^T rt_t``; B (d, k), w (k,), thetas (n, d).
-    """
-    from .algorithms import meta_gradient
-    from .tasks import PopulationTasks
-
-    def reference(B, w, thetas, alpha):
-        return meta_gradient("fo-anil", B, w, PopulationTasks(thetas), alpha)
-
-    def exact(B, w, thetas, alpha):
-        return meta_gradient("anil", B, w, PopulationTasks(thetas), alpha)
-
-    def average(B, w, thetas, alpha):
-        return _average_loss_gradient(B, w, thetas)
-
-    mistakes = {
-        "the outer residual must be taken *after* adaptation, rt_t = B w_t - theta_t; you used B w - theta_t, "
-        "so your 'adapted' gradient ignores the adaptation in the residual.":
-            lambda **c: _fo_anil_variant(**c, outer_adapted=False),
-        "you used no adaptation at all (w in place of every w_t): that is the average loss's gradient. Compute "
-        "w_t = w - alpha B^T (B w - theta_t) for each task first.": average,
-        "G_B is the outer product of the adapted residual with the adapted head, rt_t w_t^T; you used w instead "
-        "of w_t.": lambda **c: _fo_anil_variant(**c, head_adapted=False),
-        "you differentiated through the inner step: that is the exact ANIL gradient. FO-ANIL treats w_t as a "
-        "constant: G_B = mean of rt_t w_t^T, G_w = mean of B^T rt_t.": exact,
-        "the inner step is gradient *descent*: w_t = w - alpha B^T (B w - theta_t); you added the gradient.":
-            lambda **c: _fo_anil_variant(**c, inner_sign=1.0),
-        "the inner step size alpha is missing: w_t = w - alpha B^T (B w - theta_t).":
-            lambda **c: _fo_anil_variant(**c, inner_alpha=False),
-        "you summed over the tasks: the outer gradient is the average, divide by n.":
-            lambda B, w, thetas, alpha: _fo_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
-    }
-    return _check_pair("Exercise (fo_anil_gradient)", fn, reference=reference,
-                       make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True),
-                       mistakes=mistakes, names=("G_B", "G_w"), **kwargs)
-
-
-# -- chapter 1 (gradient-based meta-learning) -------------------------------------------------------
+# -- chapter 1 (gradient-based meta-learning): MAML's objective on one task ------------------------------
 
 def _maml_objective_case(rng, i):
     d, k, m_in, m_out = [(5, 2, 4, 7), (8, 3, 10, 5), (4, 1, 3, 6), (10, 4, 12, 20), (6, 2, 9, 2)][i % 5]
@@ -451,10 +304,7 @@ def _maml_objective_case(rng, i):
 
 
 def _maml_objective_reference(B, w, X_in, y_in, X_out, y_out, alpha):
-    from .algorithms import meta_objective
-
-    tasks = SampledTasks(X_in[None], y_in[None], X_out[None], y_out[None])
-    return meta_objective("maml", B, w, tasks, alpha)
+    return meta_objective("maml", B, w, SampledTasks(X_in[None], y_in[None], X_out[None], y_out[None]), alpha)
 
 
 def _maml_objective_variant(B, w, X_in, y_in, X_out, y_out, alpha, *, adapt=True, adapt_body=True, sign=1.0,
@@ -507,19 +357,220 @@ def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
             lambda **c: v(**c, outer_mean=False),
     }
     return compare("Exercise (maml_objective)", fn, reference=_maml_objective_reference,
-                   make_case=_maml_objective_case, mistakes=mistakes, **kwargs)
+                   make_case=_maml_objective_case, mistakes=mistakes,
+                   forbid=("gbml.meta_objective", "gbml.meta_gradient", "gbml.adapt", "gbml.beyond.adapt_steps",
+                           "gbml.beyond.multistep_objective", "SampledTasks.inner.grad"), **kwargs)
 
 
-__all__ += ["check_maml_objective"]
+# -- chapter 2 (a linear representation): the subspace distance, the head second moment ------------------
+
+def _subspace_case(rng, i):
+    d, k = [(6, 2), (10, 3), (5, 1), (20, 4), (8, 3)][i % 5]
+    B_star = random_orthonormal(d, k, rng)
+    # A non-orthonormal B (columns mixed and rescaled): near B* in odd cases, a random subspace in even ones.
+    near = B_star + 0.3 * rng.standard_normal((d, k))
+    B = (near if i % 2 else rng.standard_normal((d, k))) @ (rng.standard_normal((k, k)) + 2 * np.eye(k))
+    return {"B": B, "B_star": B_star}
 
 
-# -- chapters 5 and 6 (MAML, first-order methods) ----------------------------------------------------
+def _orth(B):
+    return np.linalg.qr(B)[0]
 
-from .algorithms import meta_gradient  # noqa: E402
-from .tasks import PopulationTasks  # noqa: E402
 
-__all__ += ["check_maml_adapted_prediction", "check_fo_maml_gradient"]
+@checker
+def check_subspace_distance(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, B_star) -> float``, the distance ``||(I - Q Q^T) B*||_2`` (chapter 2).
 
+    ``B`` is d x k but *not* orthonormal; ``B_star`` has orthonormal columns.
+    """
+    mistakes = {
+        "you used B itself where an orthonormal basis Q of col(B) is needed: orthonormalise it first "
+        "(np.linalg.qr(B)[0]); the projector onto col(B) is Q Q^T, not B B^T.":
+            lambda B, B_star: np.linalg.norm(B_star - B @ (B.T @ B_star), 2),
+        "you used the Frobenius norm (np.linalg.norm(M) with no `ord`): the distance is the spectral norm, "
+        "np.linalg.norm(M, 2), the largest singular value.":
+            lambda B, B_star: np.linalg.norm(B_star - _orth(B) @ (_orth(B).T @ B_star)),
+        "you returned the cosine of the largest principal angle (smallest singular value of Q^T B*); the "
+        "distance is its sine, sqrt(1 - cos^2).":
+            lambda B, B_star: np.linalg.svd(_orth(B).T @ B_star, compute_uv=False).min(),
+        "you returned the largest principal angle in radians; the distance is its sine.":
+            lambda B, B_star: np.arcsin(min(1.0, subspace_distance(B, B_star))),
+        "you projected onto col(B*) instead of its complement: use (I - Q Q^T) B*.":
+            lambda B, B_star: np.linalg.norm(_orth(B) @ (_orth(B).T @ B_star), 2),
+    }
+    return compare("Exercise (subspace_distance)", fn, reference=subspace_distance, make_case=_subspace_case,
+                   mistakes=mistakes, forbid=("gbml.subspace_distance", "gbml.principal_angles"), **kwargs)
+
+
+def _heads_case(rng, i):
+    n, k = [(5, 2), (30, 3), (1, 4), (12, 1), (50, 2)][i % 5]
+    return {"heads": rng.standard_normal((n, k)) + rng.standard_normal(k)}
+
+
+@checker
+def check_head_second_moment(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(heads) -> (k, k)``, the batch second moment ``(1/n) sum_t w_t w_t^T`` of heads (n, k)."""
+    mistakes = {
+        "you computed w w^T with the heads as columns: heads has one head per *row*, so the k x k matrix "
+        "is heads.T @ heads / n.": lambda heads: heads @ heads.T / len(heads),
+        "you forgot to divide by the number of tasks n.": lambda heads: heads.T @ heads,
+        "you subtracted the mean (that is the covariance); Psi is the second moment E[w w^T], mean included.":
+            lambda heads: np.atleast_2d(np.cov(heads.T, bias=True)),
+        "you divided by n - 1: the batch second moment divides by n.":
+            lambda heads: heads.T @ heads / max(len(heads) - 1, 1),
+    }
+    return compare("Exercise (head_second_moment)", fn, reference=lambda heads: heads.T @ heads / len(heads),
+                   make_case=_heads_case, mistakes=mistakes, **kwargs)
+
+
+# -- chapters 3 and 4 (the average loss, ANIL) -----------------------------------------------------------
+
+def _pair_structure(names=("grad_B", "grad_w")):
+    """A structure hook for answers ``(gradient in B, gradient in w)``: a hint when the pair is malformed."""
+    def hint(out, case):
+        d, k = case["B"].shape
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            return (f"return the two gradients as a pair, `return {names[0]}, {names[1]}` "
+                    f"(your function returned {type(out).__name__}).")
+        gB, gw = (np.shape(x) for x in out)
+        if gB == (k, d) and k != d:
+            return (f"{names[0]} has shape {gB}, the transpose of B's shape {(d, k)}: the gradient with "
+                    "respect to B is the outer product (residual) w^T, np.outer(residual, w), not w (residual)^T.")
+        if gB != (d, k):
+            return f"{names[0]} has shape {gB}; a gradient with respect to B has B's shape {(d, k)}."
+        if gw == (d,) and d != k:
+            return (f"{names[1]} has shape {gw}, like a vector in R^d: the head gradient has k = {k} entries; "
+                    "multiply the residual by B^T.")
+        if gw != (k,):
+            return f"{names[1]} has shape {gw}; a gradient with respect to w has w's shape {(k,)}."
+        return None
+
+    return hint
+
+
+def _population_pair_case(rng, i, with_alpha=False):
+    d, k, n = [(6, 2, 4), (10, 3, 7), (5, 1, 3), (8, 4, 12), (12, 2, 5)][i % 5]
+    case = {"B": 0.7 * rng.standard_normal((d, k)), "w": rng.standard_normal(k), "thetas": rng.standard_normal((n, d))}
+    if with_alpha:
+        case["alpha"] = float(rng.uniform(0.05, 0.5))
+    return case
+
+
+def _average_loss_gradient(B, w, thetas, *, target=None):
+    residual = B @ w - (thetas.mean(axis=0) if target is None else target)
+    return np.outer(residual, w), B.T @ residual
+
+
+@checker
+def check_average_loss_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas) -> (grad_B, grad_w)``: the gradient of the population average loss (chapter 3).
+
+    ``(1/n) sum_t 1/2 ||B w - theta_t||^2`` with B (d, k), w (k,), thetas (n, d); the answer is
+    ``((B w - theta_bar) w^T, B^T (B w - theta_bar))`` with ``theta_bar`` the mean row of ``thetas``.
+    """
+    def scaled(c):
+        return lambda B, w, thetas: tuple(c * g for g in _average_loss_gradient(B, w, thetas))
+
+    mistakes = {
+        "both gradients have the wrong sign: the residual is the prediction minus the target, B w - theta_bar.":
+            scaled(-1.0),
+        "you summed over the tasks: the average loss divides by n, so the gradients use the mean regressor "
+        "theta_bar = thetas.mean(axis=0).": lambda B, w, thetas: scaled(float(len(thetas)))(B, w, thetas),
+        "you used the sum of the regressors as the target; the average loss sees their mean, thetas.mean(axis=0).":
+            lambda B, w, thetas: _average_loss_gradient(B, w, thetas, target=thetas.sum(axis=0)),
+        "you used only the first task (thetas[0]); average over all n rows of thetas.":
+            lambda B, w, thetas: _average_loss_gradient(B, w, thetas, target=thetas[0]),
+        "the factor 1/2 in the loss cancels the 2 from differentiating the square: remove the factor 2.":
+            scaled(2.0),
+    }
+    return compare("Exercise (average_loss_gradient)", fn,
+                   reference=lambda B, w, thetas: meta_gradient("avg-loss", B, w, PopulationTasks(thetas), 0.0),
+                   make_case=_population_pair_case, mistakes=mistakes, structure=_pair_structure(),
+                   forbid=("gbml.meta_gradient", "gbml.beyond.multistep_gradient"), **kwargs)
+
+
+def _anil_case(rng, i):
+    d, k, m = [(6, 2, 4), (10, 3, 12), (5, 1, 3), (8, 4, 20), (12, 2, 7)][i % 5]
+    return {"B": rng.standard_normal((d, k)), "w": rng.standard_normal(k), "X": rng.standard_normal((m, d)),
+            "y": rng.standard_normal(m), "alpha": float(rng.uniform(0.05, 0.5))}
+
+
+def _anil_reference(B, w, X, y, alpha):
+    return adapt("anil", B, w, SampledTasks(X[None], y[None], X[None], y[None]), alpha)[1][0]
+
+
+@checker
+def check_anil_inner_step(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, X, y, alpha) -> w_t``: ANIL's inner step on one task's support data (chapter 4).
+
+    ``w_t = w - alpha * B^T X^T (X B w - y) / m`` with X (m, d), y (m,), B (d, k), w (k,).
+    """
+    def grad(B, w, X, y):
+        return B.T @ X.T @ (X @ B @ w - y) / len(y)
+
+    mistakes = {
+        "the sign of the step is flipped: gradient *descent* subtracts alpha times the gradient.":
+            lambda B, w, X, y, alpha: w + alpha * grad(B, w, X, y),
+        "the step size alpha is missing.": lambda B, w, X, y, alpha: w - grad(B, w, X, y),
+        "you returned the step (or the gradient), not the adapted head w - alpha * gradient.":
+            lambda B, w, X, y, alpha: alpha * grad(B, w, X, y),
+        "the loss is an average over the m samples: divide X^T (X B w - y) by m.":
+            lambda B, w, X, y, alpha: w - alpha * len(y) * grad(B, w, X, y),
+        "the residual is X B w - y (prediction minus label); you used y - X B w, which flips the step.":
+            lambda B, w, X, y, alpha: w + alpha * grad(B, w, X, y),
+    }
+    return compare("Exercise (anil_inner_step)", fn, reference=_anil_reference, make_case=_anil_case,
+                   mistakes=mistakes, forbid=("gbml.adapt", "gbml.beyond.adapt_steps", "SampledTasks.inner.grad"),
+                   **kwargs)
+
+
+def _fo_anil_variant(B, w, thetas, alpha, *, inner_sign=-1.0, inner_alpha=True, outer_adapted=True,
+                     head_adapted=True, scale=1.0):
+    """FO-ANIL's population gradient, with switches that reproduce plausible mistakes."""
+    r = w @ B.T - thetas                                     # (n, d) residuals before adaptation
+    w_t = w + inner_sign * (alpha if inner_alpha else 1.0) * (r @ B)   # (n, k) adapted heads
+    q = w_t @ B.T - thetas if outer_adapted else r           # outer residuals
+    heads = w_t if head_adapted else np.broadcast_to(w, w_t.shape)
+    n = len(thetas)
+    return scale * q.T @ heads / n, scale * (q @ B).mean(axis=0)
+
+
+@checker
+def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-ANIL's population outer gradient (chapter 4).
+
+    With ``w_t = w - alpha B^T (B w - theta_t)`` and ``rt_t = B w_t - theta_t``:
+    ``G_B = (1/n) sum_t rt_t w_t^T`` and ``G_w = (1/n) sum_t B^T rt_t``; B (d, k), w (k,), thetas (n, d).
+    """
+    def gradient(method):
+        return lambda B, w, thetas, alpha: meta_gradient(method, B, w, PopulationTasks(thetas), alpha)
+
+    mistakes = {
+        "the outer residual must be taken *after* adaptation, rt_t = B w_t - theta_t; you used B w - theta_t, "
+        "so your 'adapted' gradient ignores the adaptation in the residual.":
+            lambda **c: _fo_anil_variant(**c, outer_adapted=False),
+        "you used no adaptation at all (w in place of every w_t): that is the average loss's gradient. Compute "
+        "w_t = w - alpha B^T (B w - theta_t) for each task first.":
+            lambda B, w, thetas, alpha: _average_loss_gradient(B, w, thetas),
+        "G_B is the outer product of the adapted residual with the adapted head, rt_t w_t^T; you used w instead "
+        "of w_t.": lambda **c: _fo_anil_variant(**c, head_adapted=False),
+        "you differentiated through the inner step: that is the exact ANIL gradient. FO-ANIL treats w_t as a "
+        "constant: G_B = mean of rt_t w_t^T, G_w = mean of B^T rt_t.": gradient("anil"),
+        "the inner step is gradient *descent*: w_t = w - alpha B^T (B w - theta_t); you added the gradient.":
+            lambda **c: _fo_anil_variant(**c, inner_sign=1.0),
+        "the inner step size alpha is missing: w_t = w - alpha B^T (B w - theta_t).":
+            lambda **c: _fo_anil_variant(**c, inner_alpha=False),
+        "you summed over the tasks: the outer gradient is the average, divide by n.":
+            lambda B, w, thetas, alpha: _fo_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
+    }
+    return compare("Exercise (fo_anil_gradient)", fn, reference=gradient("fo-anil"),
+                   make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True), mistakes=mistakes,
+                   structure=_pair_structure(("G_B", "G_w")),
+                   forbid=("gbml.meta_gradient", "gbml.adapt", "gbml.beyond.adapt_steps",
+                           "gbml.beyond.multistep_gradient"), **kwargs)
+
+
+# -- chapters 5 and 6 (MAML, first-order methods) --------------------------------------------------------
 
 def _maml_batch_case(rng, i):
     """n population tasks: B (d, k), w (k,), thetas (n, d), alpha (in this order: the learner's arguments)."""
@@ -542,6 +593,19 @@ def _maml_variant(B, w, thetas, alpha, *, adapt_body=True, adapt_head=True, orde
         head = w - sign * alpha * B_t.T @ r[t] if order == "body-first" else w_t[t]
         out.append(B_t @ head - (thetas[t] if residual else 0.0))
     return np.array(out)
+
+
+def _maml_prediction(B, w, thetas, alpha):
+    B_t, w_t = adapt("maml", B, w, PopulationTasks(thetas), alpha)
+    return np.einsum("tdk,tk->td", B_t, w_t)
+
+
+def _rows_per_task(out, case):
+    """A structure hook: a hint when the learner returned the (d, n) transpose of the (n, d) answer."""
+    n_d = case["thetas"].shape
+    if np.shape(out) == n_d[::-1] != n_d:
+        return f"your output has shape {np.shape(out)}, the transpose of (n, d) = {n_d}: return one row per task."
+    return None
 
 
 @checker
@@ -570,20 +634,8 @@ def check_maml_adapted_prediction(fn: Callable, **kwargs) -> CheckResult:
             lambda **c: v(**c, residual=True),
         "the inner step size alpha is missing.": lambda B, w, thetas, alpha: v(B, w, thetas, 1.0),
     }
-
-    def reference(B, w, thetas, alpha):
-        B_t, w_t = adapt("maml", B, w, PopulationTasks(thetas), alpha)
-        return np.einsum("tdk,tk->td", B_t, w_t)
-
-    def shaped(B, w, thetas, alpha):  # the learner's output with a readable message for a transposed one
-        out = fn(B, w, thetas, alpha)
-        if out is not None and np.shape(out) == (thetas.shape[1], thetas.shape[0]) != thetas.shape:
-            raise ValueError(f"your output has shape {np.shape(out)}, the transpose of (n, d) = {thetas.shape}: "
-                             "return one row per task")
-        return out
-
-    return compare("Exercise (maml_adapted_prediction)", shaped, reference=reference, make_case=_maml_batch_case,
-                   mistakes=mistakes, **kwargs)
+    return compare("Exercise (maml_adapted_prediction)", fn, reference=_maml_prediction, make_case=_maml_batch_case,
+                   mistakes=mistakes, structure=_rows_per_task, forbid=("gbml.adapt",), **kwargs)
 
 
 def _fo_maml_variant(B, w, thetas, alpha, *, adapt_body=True, outer_adapted=True, head_adapted=True,
@@ -613,9 +665,6 @@ def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
     With ``B_t, w_t`` MAML's adapted parameters and ``rh_t = B_t w_t - theta_t``:
     ``G_B = (1/n) sum_t rh_t w_t^T`` and ``G_w = (1/n) sum_t B_t^T rh_t``; B (d, k), w (k,), thetas (n, d).
     """
-    def reference(B, w, thetas, alpha):
-        return meta_gradient("fo-maml", B, w, PopulationTasks(thetas), alpha)
-
     v = _fo_maml_variant
     mistakes = {
         "that is FO-ANIL's gradient: MAML's inner step also adapts the body, B_t = B - alpha r_t w^T, so the "
@@ -633,14 +682,13 @@ def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
         "you summed over the tasks: the outer gradient is the average, divide by n.":
             lambda B, w, thetas, alpha: v(B, w, thetas, alpha, scale=float(len(thetas))),
     }
-    return _check_pair("Exercise (fo_maml_gradient)", fn, reference=reference, make_case=_maml_batch_case,
-                       mistakes=mistakes, names=("G_B", "G_w"), **kwargs)
+    return compare("Exercise (fo_maml_gradient)", fn,
+                   reference=lambda B, w, thetas, alpha: meta_gradient("fo-maml", B, w, PopulationTasks(thetas), alpha),
+                   make_case=_maml_batch_case, mistakes=mistakes, structure=_pair_structure(("G_B", "G_w")),
+                   forbid=("gbml.meta_gradient", "gbml.adapt"), **kwargs)
 
 
-# -- chapter 7 (task diversity): the Gram matrix of ANIL's adapted heads -----------------------------
-
-__all__ += ["check_head_gram"]
-
+# -- chapter 7 (task diversity): the Gram matrix of ANIL's adapted heads -------------------------------------
 
 def _head_gram_case(rng, i):
     d, k, n = [(6, 2, 5), (10, 3, 8), (5, 1, 3), (12, 4, 20), (8, 3, 2)][i % 5]
@@ -665,11 +713,6 @@ def check_head_gram(fn: Callable, **kwargs) -> CheckResult:
     Population tasks (chapter 7): ``w_t = w - alpha B^T (B w - theta_t)`` with B (d, k), w (k,) non-zero and
     thetas (n, d), one regressor per row.
     """
-    from .tasks import PopulationTasks
-
-    def reference(B, w, thetas, alpha):
-        return _gram(adapt("anil", B, w, PopulationTasks(thetas), alpha)[1])
-
     mistakes = {
         "you used the head before adaptation: the Gram matrix is built from the adapted heads "
         "w_t = w - alpha B^T (B w - theta_t), one per task.": lambda B, w, thetas, alpha: np.outer(w, w),
@@ -685,11 +728,50 @@ def check_head_gram(fn: Callable, **kwargs) -> CheckResult:
         "(1/n) sum_t w_t w_t^T, mean included.":
             lambda B, w, thetas, alpha: np.atleast_2d(np.cov(_adapted_heads(B, w, thetas, alpha).T, bias=True)),
     }
-    return compare("Exercise (head_gram)", fn, reference=reference, make_case=_head_gram_case, mistakes=mistakes,
+    return compare("Exercise (head_gram)", fn,
+                   reference=lambda B, w, thetas, alpha: _gram(adapt("anil", B, w, PopulationTasks(thetas), alpha)[1]),
+                   make_case=_head_gram_case, mistakes=mistakes, forbid=("gbml.adapt", "gbml.beyond.adapt_steps"),
                    **kwargs)
 
 
-# -- chapter 9 (beyond the theorem): least-squares heads, the inner loop of alternating minimisation -------
+# -- chapter 8 (finite samples): the sampled inner gradient of every task ------------------------------------
+
+def _sampled_gradient_case(rng, i):
+    d, k, n, m = [(6, 2, 3, 4), (10, 3, 5, 12), (5, 1, 1, 3), (8, 4, 6, 20), (12, 2, 4, 7)][i % 5]
+    return {"B": rng.standard_normal((d, k)), "w": rng.standard_normal(k), "X": rng.standard_normal((n, m, d)),
+            "y": rng.standard_normal((n, m))}
+
+
+def _sampled_gradient(B, w, X, y, *, scale=1.0, sign=1.0, labels=True):
+    r = sign * (X @ (B @ w) - (y if labels else 0.0))          # (n, m) residuals
+    return scale * (r[:, None, :] @ X)[:, 0, :] / len(r[0])     # (n, d): X_t^T r_t / m
+
+
+@checker
+def check_sampled_inner_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, X, y) -> (n, d)``: the sampled gradient ``X_t^T (X_t B w - y_t) / m`` of every task (chapter 8).
+
+    B (d, k), w (k,), X (n, m, d) support inputs, y (n, m) support labels; row t of the answer is task t's
+    gradient of ``1/(2m) ||X_t B w - y_t||^2`` with respect to the prediction ``v = B w``.
+    """
+    mistakes = {
+        "the loss is an average over the m samples of a task: divide X_t^T (X_t B w - y_t) by m = X.shape[1].":
+            lambda B, w, X, y: _sampled_gradient(B, w, X, y, scale=X.shape[1]),
+        "you divided by n * m: each task has its own gradient, averaged over its own m samples only.":
+            lambda B, w, X, y: _sampled_gradient(B, w, X, y, scale=1.0 / X.shape[0]),
+        "the residual is prediction minus label, X_t B w - y_t; you used y_t - X_t B w.":
+            lambda B, w, X, y: _sampled_gradient(B, w, X, y, sign=-1.0),
+        "the labels are missing: the residual is X_t B w - y_t, not X_t B w.":
+            lambda B, w, X, y: _sampled_gradient(B, w, X, y, labels=False),
+        "you averaged the gradients over the tasks: return one gradient per task, an (n, d) array.":
+            lambda B, w, X, y: np.broadcast_to(_sampled_gradient(B, w, X, y).mean(axis=0), (X.shape[0], X.shape[2])),
+    }
+    return compare("Exercise (sampled_inner_gradient)", fn,
+                   reference=lambda B, w, X, y: SampledTasks(X, y, X, y).inner.grad(B @ w),
+                   make_case=_sampled_gradient_case, mistakes=mistakes, forbid=("SampledTasks.inner.grad",), **kwargs)
+
+
+# -- chapter 9 (beyond the theorem): least-squares heads, the inner loop of alternating minimisation ---------
 
 def _ls_heads_case(rng, i):
     d, k, n = [(6, 2, 3), (10, 3, 5), (5, 1, 4), (12, 4, 2), (8, 3, 6)][i % 5]
@@ -705,9 +787,6 @@ def check_least_squares_heads(fn: Callable, **kwargs) -> CheckResult:
     ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t`` for B (d, k), thetas (n, d) (one regressor per row) and
     an input covariance Sigma (d, d); one head per row of the result.
     """
-    from .beyond import fit_heads
-    from .tasks import PopulationTasks
-
     def solve(B, thetas, M, N):
         return np.linalg.solve(B.T @ M @ B, B.T @ N @ thetas.T).T
 
@@ -725,10 +804,10 @@ def check_least_squares_heads(fn: Callable, **kwargs) -> CheckResult:
     }
     return compare("Exercise (least_squares_heads)", fn,
                    reference=lambda B, thetas, Sigma: fit_heads(B, PopulationTasks(thetas, input_cov=Sigma)),
-                   make_case=_ls_heads_case, mistakes=mistakes, **kwargs)
+                   make_case=_ls_heads_case, mistakes=mistakes, forbid=("gbml.beyond.fit_heads",), **kwargs)
 
 
-# -- chapter 10 (the paper's experiments, re-run): iterations to a tolerance -------------------------------
+# -- chapter 10 (the paper's experiments, re-run): iterations to a tolerance -----------------------------------
 
 def _iterations_case(rng, i):
     d0 = float(10 ** rng.uniform(-4, 0))
@@ -755,49 +834,4 @@ def check_iterations_needed(fn: Callable, **kwargs) -> CheckResult:
             lambda d0, rate, tol: np.log(tol / d0) / np.log(rate),
     }
     return compare("Exercise (iterations_needed)", fn, reference=reference, make_case=_iterations_case,
-                   mistakes=mistakes, **kwargs)
-
-
-__all__ += ["check_least_squares_heads", "check_iterations_needed"]
-
-
-# -- chapter 8 (finite samples): the sampled inner gradient of every task ----------------------------
-
-__all__ += ["check_sampled_inner_gradient"]
-
-
-def _sampled_gradient_case(rng, i):
-    d, k, n, m = [(6, 2, 3, 4), (10, 3, 5, 12), (5, 1, 1, 3), (8, 4, 6, 20), (12, 2, 4, 7)][i % 5]
-    return {"B": rng.standard_normal((d, k)), "w": rng.standard_normal(k), "X": rng.standard_normal((n, m, d)),
-            "y": rng.standard_normal((n, m))}
-
-
-def _sampled_gradient(B, w, X, y, *, scale=1.0, sign=1.0, labels=True):
-    r = sign * (X @ (B @ w) - (y if labels else 0.0))          # (n, m) residuals
-    return scale * (r[:, None, :] @ X)[:, 0, :] / len(r[0])     # (n, d): X_t^T r_t / m
-
-
-@checker
-def check_sampled_inner_gradient(fn: Callable, **kwargs) -> CheckResult:
-    """Check ``fn(B, w, X, y) -> (n, d)``: the sampled gradient ``X_t^T (X_t B w - y_t) / m`` of every task (chapter 8).
-
-    B (d, k), w (k,), X (n, m, d) support inputs, y (n, m) support labels; row t of the answer is task t's
-    gradient of ``1/(2m) ||X_t B w - y_t||^2`` with respect to the prediction ``v = B w``.
-    """
-    def reference(B, w, X, y):
-        return SampledTasks(X, y, X, y).inner.grad(B @ w)
-
-    mistakes = {
-        "the loss is an average over the m samples of a task: divide X_t^T (X_t B w - y_t) by m = X.shape[1].":
-            lambda B, w, X, y: _sampled_gradient(B, w, X, y, scale=X.shape[1]),
-        "you divided by n * m: each task has its own gradient, averaged over its own m samples only.":
-            lambda B, w, X, y: _sampled_gradient(B, w, X, y, scale=1.0 / X.shape[0]),
-        "the residual is prediction minus label, X_t B w - y_t; you used y_t - X_t B w.":
-            lambda B, w, X, y: _sampled_gradient(B, w, X, y, sign=-1.0),
-        "the labels are missing: the residual is X_t B w - y_t, not X_t B w.":
-            lambda B, w, X, y: _sampled_gradient(B, w, X, y, labels=False),
-        "you averaged the gradients over the tasks: return one gradient per task, an (n, d) array.":
-            lambda B, w, X, y: np.broadcast_to(_sampled_gradient(B, w, X, y).mean(axis=0), (X.shape[0], X.shape[2])),
-    }
-    return compare("Exercise (sampled_inner_gradient)", fn, reference=reference, make_case=_sampled_gradient_case,
-                   mistakes=mistakes, **kwargs)
+                   mistakes=mistakes, forbid=("gbml.iterations_to",), **kwargs)

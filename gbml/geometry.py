@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _guard
 
 __all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal"]
 
@@ -25,6 +25,7 @@ def orthonormal_basis(B) -> np.ndarray:
     return Q
 
 
+@_guard.reference("gbml.principal_angles")
 def principal_angles(B, B_star) -> np.ndarray:
     """Principal angles (radians, ascending) between ``col(B)`` and ``col(B_star)``.
 
@@ -54,6 +55,7 @@ def _angles(Q, Qs):
     return np.arctan2(sines, cosines)
 
 
+@_guard.reference("gbml.subspace_distance")
 def subspace_distance(B, B_star) -> float:
     """``dist(B, B*) = ||(I - Q Q^T) B*||_2`` for orthonormal ``B*`` (the paper's measure).
 

@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _guard
 
 __all__ = ["PopulationTasks", "SampledTasks"]
 
@@ -39,6 +39,7 @@ class _Samples:
         self.X, self.y = X, y
         self.m = X.shape[1]
 
+    @_guard.reference("SampledTasks.inner.grad")
     def grad(self, V):
         """``X_t^T (X_t v_t - y_t) / m`` for each task; V is (n, d) or (d,)."""
         return _backward(self.X, _forward(self.X, V) - self.y) / self.m

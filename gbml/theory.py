@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _guard
 
 __all__ = ["local_rate", "diversity", "measured_rate", "iterations_to"]
 
@@ -56,6 +56,7 @@ def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
     return float(np.exp(slope))
 
 
+@_guard.reference("gbml.iterations_to")
 def iterations_to(distance, tol: float) -> int | None:
     """First iteration at which the distance is below ``tol`` (None if never)."""
     dist = np.asarray(distance, dtype=float)

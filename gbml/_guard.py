@@ -1,0 +1,47 @@
+"""Reference routines a checker can make unavailable while it runs a learner's answer.
+
+``gbml`` holds the reference answer of every coding exercise, so a learner's function that calls it
+would pass its checker.  Each such routine is decorated with :func:`reference`.  While
+:func:`forbidden` is active for a routine's name (in the current context), calling it records the call
+and raises :class:`ReferenceCalled`, whichever way the learner reached it (``gbml.x``, an earlier
+``from gbml import x``, or another gbml routine that calls it).  Outside that window it runs as usual.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+
+_FORBIDDEN: contextvars.ContextVar = contextvars.ContextVar("gbml_forbidden_references", default=None)
+
+
+class ReferenceCalled(RuntimeError):
+    """A learner's answer called the gbml routine that its exercise asks them to write."""
+
+
+def reference(name: str):
+    """Decorator: the routine is the reference answer ``name`` (as learners call it) of some exercise."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            state = _FORBIDDEN.get()
+            if state is not None and name in state[0]:
+                state[1].append(name)
+                raise ReferenceCalled(f"your function calls gbml's reference {name}; write it yourself")
+            return fn(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+@contextlib.contextmanager
+def forbidden(names):
+    """Within the block, the reference routines ``names`` raise; yields the list of names called."""
+    calls: list[str] = []
+    token = _FORBIDDEN.set((frozenset(names), calls))
+    try:
+        yield calls
+    finally:
+        _FORBIDDEN.reset(token)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gbml import exercises
+import gbml
+from gbml import beyond, exercises
+from gbml import subspace_distance  # as a learner may have done before the check
 
 
 def dist_ok(B, B_star):
@@ -105,3 +107,241 @@ def test_unwritten_exercise_traceback_hides_the_checker():
             getattr(exercises, name)(stub)
         frames = [f for f in traceback.extract_tb(info.value.__traceback__) if f.filename == exercises.__file__]
         assert [f.name for f in frames] == ["wrapper"], (name, [f.name for f in frames])
+
+
+# -- checkers fit for grading ----------------------------------------------------------------------------
+# Correct answers written from the chapters' formulas with NumPy only (never with gbml).
+
+def maml_objective_ok(B, w, X_in, y_in, X_out, y_out, alpha):
+    u = X_in.T @ (X_in @ B @ w - y_in) / len(y_in)
+    e = X_out @ (B - alpha * np.outer(u, w)) @ (w - alpha * B.T @ u) - y_out
+    return float(e @ e / (2 * len(y_out)))
+
+
+def avg_gradient_ok(B, w, thetas):
+    r = B @ w - sum(thetas) / len(thetas)
+    return np.outer(r, w), B.T @ r
+
+
+def fo_anil_ok(B, w, thetas, alpha):
+    pairs = []
+    for theta in thetas:
+        w_t = w - alpha * B.T @ (B @ w - theta)
+        q = B @ w_t - theta
+        pairs.append((np.outer(q, w_t), B.T @ q))
+    return sum(p[0] for p in pairs) / len(thetas), sum(p[1] for p in pairs) / len(thetas)
+
+
+def maml_prediction_ok(B, w, thetas, alpha):
+    rows = []
+    for theta in thetas:
+        r = B @ w - theta
+        rows.append((B - alpha * np.outer(r, w)) @ (w - alpha * B.T @ r))
+    return np.array(rows)
+
+
+def fo_maml_ok(B, w, thetas, alpha):
+    gB, gw = np.zeros_like(B), np.zeros_like(w)
+    for theta in thetas:
+        r = B @ w - theta
+        B_t, w_t = B - alpha * np.outer(r, w), w - alpha * B.T @ r
+        q = B_t @ w_t - theta
+        gB, gw = gB + np.outer(q, w_t), gw + B_t.T @ q
+    return gB / len(thetas), gw / len(thetas)
+
+
+def head_gram_ok(B, w, thetas, alpha):
+    heads = [w - alpha * B.T @ (B @ w - theta) for theta in thetas]
+    return sum(np.outer(h, h) for h in heads) / len(heads)
+
+
+def sampled_gradient_ok(B, w, X, y):
+    return np.stack([Xt.T @ (Xt @ B @ w - yt) / len(yt) for Xt, yt in zip(X, y)])
+
+
+def ls_heads_ok(B, thetas, Sigma):
+    return np.stack([np.linalg.lstsq(B.T @ Sigma @ B, B.T @ Sigma @ theta, rcond=None)[0] for theta in thetas])
+
+
+def iterations_ok(d0, rate, tol):
+    s = 0
+    while d0 * rate**s > tol:
+        s += 1
+    return s
+
+
+def _one_task(X_in, y_in, X_out, y_out):
+    return gbml.SampledTasks(X_in[None], y_in[None], X_out[None], y_out[None])
+
+
+# checker, a correct answer, answers that call the gbml reference of the same exercise
+ALL = [
+    (exercises.check_maml_objective, maml_objective_ok, [
+        lambda B, w, Xi, yi, Xo, yo, a: gbml.meta_objective("maml", B, w, _one_task(Xi, yi, Xo, yo), a),
+        lambda B, w, Xi, yi, Xo, yo, a: float(np.mean((np.einsum("tdk,tk->td", *gbml.adapt(
+            "maml", B, w, _one_task(Xi, yi, Xo, yo), a)) @ Xo.T - yo) ** 2) / 2),
+    ]),
+    (exercises.check_subspace_distance, dist_ok, [
+        lambda B, Bs: gbml.subspace_distance(B, Bs),
+        lambda B, Bs: subspace_distance(B, Bs),  # imported before the check: the original function object
+        lambda B, Bs: float(np.sin(gbml.principal_angles(B, Bs).max())),
+    ]),
+    (exercises.check_head_second_moment, lambda heads: np.einsum("ti,tj->ij", heads, heads) / len(heads), []),
+    (exercises.check_average_loss_gradient, avg_gradient_ok, [
+        lambda B, w, th: gbml.meta_gradient("avg-loss", B, w, gbml.PopulationTasks(th), 0.0),
+        lambda B, w, th: beyond.multistep_gradient(B, w, gbml.PopulationTasks(th), 0.0, steps=0),
+    ]),
+    (exercises.check_anil_inner_step, anil_ok, [
+        lambda B, w, X, y, a: gbml.adapt("anil", B, w, _one_task(X, y, X, y), a)[1][0],
+        lambda B, w, X, y, a: w - a * B.T @ _one_task(X, y, X, y).inner.grad(B @ w)[0],
+    ]),
+    (exercises.check_fo_anil_gradient, fo_anil_ok, [
+        lambda B, w, th, a: gbml.meta_gradient("fo-anil", B, w, gbml.PopulationTasks(th), a),
+        lambda B, w, th, a: beyond.multistep_gradient(B, w, gbml.PopulationTasks(th), a, first_order=True),
+    ]),
+    (exercises.check_maml_adapted_prediction, maml_prediction_ok, [
+        lambda B, w, th, a: np.einsum("tdk,tk->td", *gbml.adapt("maml", B, w, gbml.PopulationTasks(th), a)),
+    ]),
+    (exercises.check_fo_maml_gradient, fo_maml_ok, [
+        lambda B, w, th, a: gbml.meta_gradient("fo-maml", B, w, gbml.PopulationTasks(th), a),
+    ]),
+    (exercises.check_head_gram, head_gram_ok, [
+        lambda B, w, th, a: (lambda h: h.T @ h / len(h))(gbml.adapt("anil", B, w, gbml.PopulationTasks(th), a)[1]),
+        lambda B, w, th, a: (lambda h: h.T @ h / len(h))(beyond.adapt_steps(B, w, gbml.PopulationTasks(th), a)),
+    ]),
+    (exercises.check_sampled_inner_gradient, sampled_gradient_ok, [
+        lambda B, w, X, y: gbml.SampledTasks(X, y, X, y).inner.grad(B @ w),
+    ]),
+    (exercises.check_least_squares_heads, ls_heads_ok, [
+        lambda B, th, S: beyond.fit_heads(B, gbml.PopulationTasks(th, input_cov=S)),
+    ]),
+    (exercises.check_iterations_needed, iterations_ok, [
+        lambda d0, rate, tol: gbml.iterations_to(d0 * rate ** np.arange(10**5), tol),
+    ]),
+]
+IDS = [c.__name__ for c, _, _ in ALL]
+
+
+def test_every_checker_is_covered():
+    assert sorted(IDS) == sorted(n for n in exercises.__all__ if n.startswith("check_"))
+
+
+@pytest.mark.parametrize("check, correct, cheats", ALL, ids=IDS)
+def test_an_answer_that_calls_the_gbml_reference_fails(check, correct, cheats):
+    for cheat in cheats:
+        result = check(cheat, quiet=True)
+        assert not result and "calls gbml's reference" in result.message, result.message
+        assert "write it yourself" in result.message
+    # the references work again once the check is over, and a correct answer passes
+    assert check(correct, quiet=True)
+    B = np.eye(3)[:, :2]
+    assert gbml.subspace_distance(B, B) == 0.0
+
+
+def test_catching_the_guard_does_not_help():
+    def sly(B, B_star):
+        try:
+            return gbml.subspace_distance(B, B_star)
+        except Exception:
+            return dist_ok(B, B_star)
+
+    result = exercises.check_subspace_distance(sly, quiet=True)
+    assert not result and "calls gbml's reference gbml.subspace_distance" in result.message
+
+
+def _texts(x):
+    """Ways the value x could be printed."""
+    x = float(x)
+    return {f"{x:.3g}", f"{x:.4g}", f"{x:g}", repr(x), f"{x:.6f}"}
+
+
+@pytest.mark.parametrize("check, correct, _", ALL, ids=IDS)
+def test_a_wrong_answer_never_shows_the_expected_value(check, correct, _):
+    def zero(*args):
+        out = correct(*args)
+        return tuple(np.zeros_like(g) for g in out) if isinstance(out, tuple) else 0 * np.asarray(out)
+
+    def scaled(c):
+        def fn(*args):
+            out = correct(*args)
+            return tuple(c * g for g in out) if isinstance(out, tuple) else c * np.asarray(out)
+        return fn
+
+    for wrong, words in [(zero, ["zero"]), (scaled(3.0), ["constant factor"]), (scaled(1.3), [""]),
+                         (scaled(-1.0), ["opposite sign", "wrong sign", "you used y_t - X_t B w"])]:
+        result = check(wrong, quiet=True)
+        assert not result
+        assert any(w in result.message for w in words), result.message
+        want = correct(*result.case.values())
+        parts = want if isinstance(want, tuple) else (want,)
+        shown = [np.max(np.abs(p)) for p in parts] + [np.max(p) for p in parts] + [np.min(p) for p in parts]
+        if not isinstance(want, tuple) and np.size(want) == 1:
+            shown.append(float(want))
+        inputs = exercises._shown(result.case)
+        for value in shown:
+            for text in _texts(value) - {"0", "-0"}:
+                assert text in inputs or text not in result.message, (text, result.message)
+
+
+@pytest.mark.parametrize("check, correct, _", ALL, ids=IDS)
+def test_complex_nan_and_infinite_answers_get_their_own_hints(check, correct, _):
+    def spoil(how):
+        def fn(*args):
+            out = correct(*args)
+            parts = list(out) if isinstance(out, tuple) else [np.asarray(out)]
+            parts[0] = how(np.asarray(parts[0], dtype=float))
+            return tuple(parts) if isinstance(out, tuple) else parts[0]
+        return fn
+
+    for how, words in [(lambda a: a + 0j, "complex"), (lambda a: a + 1e-300j, "complex"),
+                       (lambda a: a * np.nan, "NaN"), (lambda a: a + np.inf, "infinite")]:
+        result = check(spoil(how), quiet=True)
+        assert not result and words in result.message, result.message
+
+
+@pytest.mark.parametrize("check, correct, _", ALL, ids=IDS)
+def test_each_case_calls_the_learners_function_once(check, correct, _):
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return correct(*args)
+
+    assert check(counted, quiet=True)
+    assert len(calls) == 5
+    calls.clear()
+    assert check(counted, quiet=True, n_cases=3) and len(calls) == 3
+
+    def wrong_in_case_2(*args):
+        calls.append(1)
+        out = correct(*args)
+        return out if len(calls) < 2 else (tuple(2 * g for g in out) if isinstance(out, tuple) else 2 * out)
+
+    calls.clear()
+    assert not check(wrong_in_case_2, quiet=True) and len(calls) == 2
+
+
+def _helper_that_divides(x):
+    return x / 0  # the learner's bug
+
+
+@pytest.mark.parametrize("check, correct, _", ALL, ids=IDS)
+def test_the_learners_exception_is_reported_as_theirs(check, correct, _):
+    def buggy(*args):
+        return _helper_that_divides(1)
+
+    result = check(buggy, quiet=True)
+    assert not result
+    assert "your function raised ZeroDivisionError" in result.message
+    assert "_helper_that_divides" in result.message and "x / 0" in result.message  # where, in their code
+
+    def singular(*args):
+        return np.linalg.inv(np.zeros((2, 2)))
+
+    result = check(singular, quiet=True)
+    assert not result and "LinAlgError" in result.message and "singular" in result.message
+    assert "np.linalg.inv" in result.message  # the learner's line, not NumPy's internals
+
+    for odd in ([[1.0, 2.0], [3.0]], "0.5", {"a": 1}):
+        result = check(lambda *args, odd=odd: odd, quiet=True)
+        assert not result and result.message.startswith("Not yet"), result.message

@@ -13,6 +13,7 @@ import contextvars
 import functools
 
 _FORBIDDEN: contextvars.ContextVar = contextvars.ContextVar("gbml_forbidden_references", default=None)
+_NAMES: set[str] = set()  # every routine decorated with reference()
 
 
 class ReferenceCalled(RuntimeError):
@@ -21,6 +22,7 @@ class ReferenceCalled(RuntimeError):
 
 def reference(name: str):
     """Decorator: the routine is the reference answer ``name`` (as learners call it) of some exercise."""
+    _NAMES.add(name)
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -39,6 +41,9 @@ def reference(name: str):
 @contextlib.contextmanager
 def forbidden(names):
     """Within the block, the reference routines ``names`` raise; yields the list of names called."""
+    unknown = set(names) - _NAMES
+    if unknown:
+        raise ValueError(f"no gbml reference routine is named {', '.join(sorted(unknown))}; known: {sorted(_NAMES)}")
     calls: list[str] = []
     token = _FORBIDDEN.set((frozenset(names), calls))
     try:

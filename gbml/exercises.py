@@ -191,10 +191,13 @@ def _diagnose(got, want, case, mistakes, structure, rtol, atol) -> str | None:
     """The problem with the learner's output ``got`` (None when it matches the reference ``want``)."""
     if got is None:
         return "your function returned None. Did you forget the `return` statement?"
-    problem = (structure and structure(got, case)) or _structure(got, want)
+    try:
+        problem = (structure and structure(got, case)) or _structure(got, want)
+        raw = _values(got, want)
+    except Exception as err:  # an output NumPy cannot read (ragged lists, odd objects)
+        return f"your function returned {type(got).__name__}, which cannot be read as numbers ({err})."
     if problem:
         return problem
-    raw = _values(got, want)
     if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
         return f"expected a number or an array of numbers, got {type(got).__name__}."
     if np.iscomplexobj(raw):
@@ -279,14 +282,10 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
         case = make_case(rng, i)
         want = reference(**case)
         got, problem = _run(exercise, fn, case, forbid)
-        if problem is None:
-            try:
-                problem = _diagnose(got, want, case, mistakes, structure, rtol, atol)
-            except Exception as err:  # an output numpy cannot read (ragged lists, odd objects)
-                problem = f"your function returned {type(got).__name__}, which cannot be read as numbers ({err})."
+        problem = problem or _diagnose(got, want, case, mistakes, structure, rtol, atol)
         if problem is not None:
-            result = CheckResult(exercise, False, f"Not yet — {exercise}: {problem}\n  (case {i + 1}: {_shown(case)})",
-                                 case)
+            message = f"Not yet — {exercise}: {problem}\n  (case {i + 1}: {_shown(case)})"
+            result = CheckResult(exercise, False, message, case)
             break
     if not quiet:
         print(result.message)

@@ -345,3 +345,17 @@ def test_the_learners_exception_is_reported_as_theirs(check, correct, _):
     for odd in ([[1.0, 2.0], [3.0]], "0.5", {"a": 1}):
         result = check(lambda *args, odd=odd: odd, quiet=True)
         assert not result and result.message.startswith("Not yet"), result.message
+
+
+def test_compare_forbids_only_known_references_and_only_while_the_answer_runs():
+    def case(rng, i):
+        return {"B": rng.standard_normal((4, 2)), "B_star": np.linalg.qr(rng.standard_normal((4, 2)))[0]}
+
+    with pytest.raises(ValueError, match="no gbml reference routine is named gbml.subspace_distanse"):
+        exercises.compare("E", dist_ok, reference=dist_ok, make_case=case, forbid=["gbml.subspace_distanse"])
+    # the reference itself may be gbml's: it runs outside the window in which the answer runs
+    assert exercises.compare("E", dist_ok, reference=gbml.subspace_distance, make_case=case,
+                             forbid=["gbml.subspace_distance"], quiet=True)
+    # not forbidden: a helper the exercise does not ask for stays usable
+    assert exercises.compare("E", lambda B, Bs: np.linalg.norm(Bs - (Q := gbml.orthonormal_basis(B)) @ (Q.T @ Bs), 2),
+                             reference=dist_ok, make_case=case, forbid=["gbml.subspace_distance"], quiet=True)

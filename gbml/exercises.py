@@ -292,7 +292,7 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     return result
 
 
-# -- chapter 1 (gradient-based meta-learning): MAML's objective on one task ------------------------------
+# -- chapter 1 (gradient-based meta-learning): MAML's objective on one task ----------------------------
 
 def _maml_objective_case(rng, i):
     d, k, m_in, m_out = [(5, 2, 4, 7), (8, 3, 10, 5), (4, 1, 3, 6), (10, 4, 12, 20), (6, 2, 9, 2)][i % 5]
@@ -361,7 +361,7 @@ def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
                            "gbml.beyond.multistep_objective", "SampledTasks.inner.grad"), **kwargs)
 
 
-# -- chapter 2 (a linear representation): the subspace distance, the head second moment ------------------
+# -- chapter 2 (a linear representation): the subspace distance, the head second moment ----------------
 
 def _subspace_case(rng, i):
     d, k = [(6, 2), (10, 3), (5, 1), (20, 4), (8, 3)][i % 5]
@@ -422,7 +422,7 @@ def check_head_second_moment(fn: Callable, **kwargs) -> CheckResult:
                    make_case=_heads_case, mistakes=mistakes, **kwargs)
 
 
-# -- chapters 3 and 4 (the average loss, ANIL) -----------------------------------------------------------
+# -- chapters 3 and 4 (the average loss, ANIL) ---------------------------------------------------------
 
 def _pair_structure(names=("grad_B", "grad_w")):
     """A structure hook for answers ``(gradient in B, gradient in w)``: a hint when the pair is malformed."""
@@ -569,7 +569,7 @@ def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
                            "gbml.beyond.multistep_gradient"), **kwargs)
 
 
-# -- chapters 5 and 6 (MAML, first-order methods) --------------------------------------------------------
+# -- chapters 5 and 6 (MAML, first-order methods) ------------------------------------------------------
 
 def _maml_batch_case(rng, i):
     """n population tasks: B (d, k), w (k,), thetas (n, d), alpha (in this order: the learner's arguments)."""
@@ -687,7 +687,7 @@ def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
                    forbid=("gbml.meta_gradient", "gbml.adapt"), **kwargs)
 
 
-# -- chapter 7 (task diversity): the Gram matrix of ANIL's adapted heads -------------------------------------
+# -- chapter 7 (task diversity): the Gram matrix of ANIL's adapted heads -------------------------------
 
 def _head_gram_case(rng, i):
     d, k, n = [(6, 2, 5), (10, 3, 8), (5, 1, 3), (12, 4, 20), (8, 3, 2)][i % 5]
@@ -733,7 +733,7 @@ def check_head_gram(fn: Callable, **kwargs) -> CheckResult:
                    **kwargs)
 
 
-# -- chapter 8 (finite samples): the sampled inner gradient of every task ------------------------------------
+# -- chapter 8 (finite samples): the sampled inner gradient of every task ------------------------------
 
 def _sampled_gradient_case(rng, i):
     d, k, n, m = [(6, 2, 3, 4), (10, 3, 5, 12), (5, 1, 1, 3), (8, 4, 6, 20), (12, 2, 4, 7)][i % 5]
@@ -770,7 +770,7 @@ def check_sampled_inner_gradient(fn: Callable, **kwargs) -> CheckResult:
                    make_case=_sampled_gradient_case, mistakes=mistakes, forbid=("SampledTasks.inner.grad",), **kwargs)
 
 
-# -- chapter 9 (beyond the theorem): least-squares heads, the inner loop of alternating minimisation ---------
+# -- chapter 9 (beyond the theorem): least-squares heads, the inner loop of alternating minimisation ---
 
 def _ls_heads_case(rng, i):
     d, k, n = [(6, 2, 3), (10, 3, 5), (5, 1, 4), (12, 4, 2), (8, 3, 6)][i % 5]
@@ -806,7 +806,7 @@ def check_least_squares_heads(fn: Callable, **kwargs) -> CheckResult:
                    make_case=_ls_heads_case, mistakes=mistakes, forbid=("gbml.beyond.fit_heads",), **kwargs)
 
 
-# -- chapter 10 (the paper's experiments, re-run): iterations to a tolerance -----------------------------------
+# -- chapter 10 (the paper's experiments, re-run): iterations to a tolerance ---------------------------
 
 def _iterations_case(rng, i):
     d0 = float(10 ** rng.uniform(-4, 0))

@@ -302,6 +302,18 @@ def test_used_in_is_added_to_module_level_names(tmp_path):
     assert lines == ["Summary of a module."]
 
 
+def test_a_constant_without_doc_comment_does_not_get_its_types_docstring():
+    import gbml
+    from sphinx.util.docstrings import prepare_docstring
+
+    lines = prepare_docstring(dict.__doc__)  # what autodoc gives gbml.METHODS
+    api.drop_type_docstring(None, "data", "gbml.METHODS", gbml.METHODS, {}, lines)
+    assert lines == []
+    lines = ["Okabe-Ito colours."]  # a #: comment stays
+    api.drop_type_docstring(None, "data", "gbml.plotting.PALETTE", gbml.plotting.PALETTE, {}, lines)
+    assert lines == ["Okabe-Ito colours."]
+
+
 def test_used_names_follows_imports():
     cells = ["import gbml\nfrom gbml import plotting as p\nfrom gbml.book import glue",
              "gbml.Problem(3, 1).sample_heads(2, 0)\np.figure()\nglue('x', 1)\nplotting = None",

@@ -17,7 +17,8 @@ def setup(app):
     app.setup_extension("sphinx.ext.autodoc")  # its event, below
     app.connect("builder-inited", exercise_index.on_builder_inited)
     app.connect("builder-inited", api.on_builder_inited)
-    app.connect("autodoc-process-docstring", api.add_used_in, priority=600)  # after napoleon (500)
+    app.connect("autodoc-process-docstring", api.drop_type_docstring, priority=400)  # before napoleon (500)
+    app.connect("autodoc-process-docstring", api.add_used_in, priority=600)          # after napoleon
     # "Used in" depends on every chapter: read the API page again at every build.
     app.connect("env-get-outdated", lambda app, env, added, changed, removed: [API_PAGE])
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -123,6 +123,15 @@ def used_in(usage: dict[str, list[str]], name: str) -> list[str]:
     return usage.get(_key(name), [])
 
 
+def drop_type_docstring(app, what, name, obj, options, lines):
+    """``autodoc-process-docstring``, before napoleon: a constant without a ``#:`` doc comment gets its
+    type's docstring (``dict() -> new empty dictionary``...), which says nothing about it: drop it."""
+    type_doc = getattr(type(obj), "__doc__", None) if what == "data" else None
+    first = type_doc.strip().splitlines()[:1] if isinstance(type_doc, str) else []
+    if first and lines[:1] == first:
+        lines.clear()
+
+
 def add_used_in(app, what, name, obj, options, lines):
     """``autodoc-process-docstring``: a module keeps the first paragraph of its docstring (the rest is
     written for developers); a module-level name gets "Used in", the pages whose code uses it."""

@@ -32,6 +32,7 @@ def _code_cells(path: Path):
     prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     return code, prose
 
+
 def _dotted(node):
     parts = []
     while isinstance(node, ast.Attribute):
@@ -86,22 +87,25 @@ def _key(dotted: str) -> str | None:
     its defining module (``gbml.subspace_distance`` and ``gbml.geometry.subspace_distance`` are one
     object), anything else by the dotted name itself; None for a module or a name that does not exist."""
     parts = dotted.split(".")
-    obj, n = None, 0
-    while n < len(parts) and (n == 0 or inspect.ismodule(obj)):
+    try:
+        obj = importlib.import_module(parts[0])
+    except ImportError:
+        return None
+    n = 1
+    while n < len(parts) and inspect.ismodule(obj):
         n += 1
-        name = ".".join(parts[:n])
         try:
             obj = getattr(obj, parts[n - 1])
-        except AttributeError:  # the package itself, or a submodule not imported yet
+        except AttributeError:  # a submodule not imported yet, or no such name
             try:
-                obj = importlib.import_module(name)
+                obj = importlib.import_module(".".join(parts[:n]))
             except ImportError:
                 return None
-    if n < 2 or inspect.ismodule(obj):
+    if inspect.ismodule(obj):
         return None
     if inspect.isroutine(obj) or inspect.isclass(obj):
         return f"{obj.__module__}.{obj.__qualname__}"
-    return name
+    return ".".join(parts[:n])
 
 
 def page_usage(root: Path = ROOT) -> dict[str, list[str]]:

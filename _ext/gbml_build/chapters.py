@@ -19,6 +19,7 @@ from pathlib import Path
 
 from docutils.parsers.rst.directives.admonitions import Admonition
 from docutils.parsers.rst.directives.misc import TestDirective
+from docutils.parsers.rst.states import MarkupError
 from markdown_it.renderer import RendererHTML
 from markdown_it.tree import SyntaxTreeNode
 from myst_parser.config.main import MdParserConfig
@@ -78,7 +79,7 @@ class _Directive:
     argument: str
     options: dict
     body: list        # lines after the options
-    line: int         # 0-based line of the opening fence in the file
+    body_line: int    # 0-based line of the body's first line in the file
 
 
 def _directive(token, line):
@@ -87,7 +88,10 @@ def _directive(token, line):
     if token.type not in ("fence", "colon_fence") or not info.startswith("{") or "}" not in info:
         return None
     name, argument = info[1:].split("}", 1)
-    parsed = parse_directive_text(DIRECTIVES.get(name, TestDirective), argument.strip(), token.content)
+    try:
+        parsed = parse_directive_text(DIRECTIVES.get(name, TestDirective), argument.strip(), token.content)
+    except MarkupError:  # e.g. an admonition without a title: Sphinx reports it, read it anyway
+        parsed = parse_directive_text(TestDirective, argument.strip(), token.content)
     return _Directive(name, argument.strip(), parsed.options, parsed.body, line + 1 + parsed.body_offset)
 
 
@@ -102,7 +106,7 @@ def _blocks(text, offset=0):
         directive = _directive(token, line)
         yield token, line, directive
         if directive and directive.name not in LITERAL:
-            yield from _blocks("\n".join(directive.body), directive.line)
+            yield from _blocks("\n".join(directive.body), directive.body_line)
 
 
 def _objectives(body):
@@ -221,7 +225,8 @@ def read_chapter(path: Path, docname: str, root: Path = ROOT) -> Chapter:
         chapter.exercises.append(Exercise(
             docname, label, directive.argument, kind, minutes, numbers,
             tuple(chapter.objectives[n - 1] for n in numbers), line + 1))
-    for line in sorted(metadata):
+    if metadata:
+        line = min(metadata)
         raise ExerciseMetadataError(
             f"{path.relative_to(root) if path.is_relative_to(root) else path}:{line + 1}: an exercise "
             f"metadata line (chapter {docname}) is not directly above an exercise directive; move it to "

@@ -9,11 +9,11 @@ The tests import it through pytest's ``pythonpath``; the Makefile runs its comma
 """
 from __future__ import annotations
 
-from . import api, exercise_index
-from .booktoc import API_PAGE
-
 
 def setup(app):
+    from . import api, exercise_index  # here, not above: `python -m gbml_build.X` runs X only once
+    from .booktoc import API_PAGE
+
     app.setup_extension("sphinx.ext.autodoc")  # its event, below
     app.connect("builder-inited", exercise_index.on_builder_inited)
     app.connect("builder-inited", api.on_builder_inited)

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The book's build package, _ext/gbml_build (a Sphinx extension): its commands run as `python -m gbml_build.X`.
+export PYTHONPATH := $(CURDIR)/_ext$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: book test bench student reproduce clean venv
 
@@ -38,7 +40,7 @@ reproduce: $(STAMP)
 # Student edition (book + notebooks, every cell tagged `solution` removed) under _build/student/.
 student: $(STAMP)
 	tools/fetch_assets.sh
-	$(PY) tools/make_student.py
+	$(PY) -m gbml_build.student
 
 clean:
 	rm -rf _build .pytest_cache

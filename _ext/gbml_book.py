@@ -14,22 +14,14 @@ import os
 from pathlib import Path
 
 import jupytext
-
-
-def _is_notebook(path: Path) -> bool:
-    if path.suffix == ".ipynb":
-        return True
-    if path.suffix != ".md":
-        return False
-    head = path.read_text(encoding="utf-8")[:2000]
-    return head.startswith("---") and "jupytext:" in head and "kernelspec:" in head
+from gbml_build.booktoc import is_notebook
 
 
 def _add_notebook_download(app, pagename, templatename, context, doctree):
     if doctree is None or app.builder.format != "html":
         return
     source = Path(app.env.doc2path(pagename))
-    if not _is_notebook(source):
+    if not is_notebook(source):
         return
     target = Path(app.outdir) / "_notebooks" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ __all__ = [
 
 #: Default figure size in inches (width, height) for every figure of the book.
 FIGSIZE = (6.4, 3.6)
-#: Resolution of PNG frames precomputed for explorers (page-size budget: see gbml.widgets).
+#: Resolution of PNG frames precomputed for explorers (the page-size budget is in gbml.widgets).
 DPI = 80
 
 #: Okabe-Ito colours (Okabe & Ito 2008), safe for deuteranopia, protanopia and tritanopia.
@@ -57,7 +57,7 @@ PALETTE = {
     "black": "#000000",
 }
 
-#: Colour, line style and marker per method: distinguishable in greyscale too.
+#: Colour, line style and marker per method, distinguishable in greyscale too.
 METHOD_STYLES = {
     "anil": dict(color=PALETTE["blue"], linestyle="-", marker="o"),
     "fo-anil": dict(color=PALETTE["sky"], linestyle="--", marker="s"),

@@ -1,6 +1,6 @@
 """Shared helpers for the book tests: chapter discovery, builds, notebook execution, a local server.
 
-Imported by the test modules (pytest puts ``tests/`` on ``sys.path``); fixtures live in the modules.
+Imported by the test modules (pytest puts ``tests/`` and ``_ext/`` on ``sys.path``); fixtures live in the modules.
 """
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-from booktoc import GENERATED, is_notebook, notebook_pages, source, toc_files  # noqa: E402,F401
+from gbml_build.booktoc import GENERATED, ROOT, is_notebook, notebook_pages, source, toc_files  # noqa: F401
+
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -73,8 +72,8 @@ def built_book() -> Path:
 @functools.lru_cache(maxsize=None)
 def built_student() -> Path:
     """Run ``make student`` once per session; return _build/student."""
-    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "make_student.py")], capture_output=True,
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(ROOT / "_ext"))
+    result = subprocess.run([sys.executable, "-m", "gbml_build.student"], capture_output=True,
                             text=True, env=env, cwd=ROOT)
     if result.returncode != 0:
         raise AssertionError(f"make student failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")

@@ -11,7 +11,6 @@ run times, per-seed numbers), ``iterations_to.csv`` and ``table.md`` into ``_bui
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -57,5 +56,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))  # run from a fresh clone without installing gbml
     main()

@@ -8,7 +8,7 @@ instead of failing the build, and that copy is built like ``make book``.  Output
 * ``_build/student/html/``       the student book (its notebook downloads are the stripped notebooks);
 * ``_build/student/notebooks/``  one ``.ipynb`` per chapter, to hand out.
 
-Usage: ``python tools/make_student.py`` (or ``make student``).
+Usage: ``make student`` (``PYTHONPATH=_ext python -m gbml_build.student``).
 """
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 
 import jupytext
-from booktoc import GENERATED, is_notebook, source, toc_files
 
-ROOT = Path(__file__).resolve().parents[1]
+from .booktoc import GENERATED, ROOT, is_notebook, source, toc_files
+
 OUT = ROOT / "_build" / "student"
-COPY = ["_config.yml", "_toc.yml", "references.bib", "_ext", "_vendor", "tools"]
+COPY = ["_config.yml", "_toc.yml", "references.bib", "_ext", "_vendor"]
 
 
 def strip(nb):
@@ -48,7 +48,7 @@ def main() -> int:
     (OUT / "notebooks").mkdir()
     removed = 0
     for name in toc_files():
-        if name in GENERATED:  # written in the copy by tools/exercise_index.py during its build
+        if name in GENERATED:  # written in the copy during its build
             continue
         path = source(name)
         target = src / path.relative_to(ROOT)

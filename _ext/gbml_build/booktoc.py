@@ -1,8 +1,9 @@
-"""The book's table of contents, read in one place for the build tools and the tests.
+"""The book's table of contents, read in one place for the build and the tests.
 
 ``toc_files()`` lists every page of ``_toc.yml`` in reading order (root first) as docnames such as
-``"chapters/intro"``; ``GENERATED`` are the pages ``tools/exercise_index.py`` writes at build time
-(absent from a fresh clone, never executed or stripped); ``notebook_pages()`` are the executable pages.
+``"chapters/intro"``; ``GENERATED`` are the pages the build writes (absent from a fresh clone, never
+executed or stripped); ``notebook_pages()`` are the executable pages; ``chapter_sources()`` the pages read
+for exercises and for the API page's "Used in".
 """
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
-#: Pages generated at build time by tools/exercise_index.py (docnames).
+#: The exercise index, generated at build time by :mod:`gbml_build.exercise_index` (docname).
 EXERCISE_PAGE = "chapters/exercises"
+#: The API reference, written by hand with autodoc (docname): a reference, not a chapter.
 API_PAGE = "chapters/api"
-GENERATED = (EXERCISE_PAGE, API_PAGE)
+GENERATED = (EXERCISE_PAGE,)
 
 
 def toc_files(root: Path = ROOT) -> list[str]:
@@ -47,8 +49,11 @@ def source(name: str, root: Path = ROOT) -> Path:
 
 def is_notebook(path: Path) -> bool:
     """An ``.ipynb``, or a MyST-markdown file with a jupytext header and a kernelspec."""
+    path = Path(path)
     if path.suffix == ".ipynb":
         return True
+    if path.suffix != ".md":
+        return False
     head = path.read_text(encoding="utf-8")[:2000]
     return head.startswith("---") and "jupytext:" in head and "kernelspec:" in head
 
@@ -56,3 +61,14 @@ def is_notebook(path: Path) -> bool:
 def notebook_pages(root: Path = ROOT) -> list[str]:
     """The executable pages of the book, in table-of-contents order (generated pages excluded)."""
     return [name for name in toc_files(root) if name not in GENERATED and is_notebook(source(name, root))]
+
+
+def chapter_sources(root: Path = ROOT) -> list[tuple[str, Path]]:
+    """(docname, path) of every existing MyST-markdown page of the table of contents except the exercise
+    index and the API reference."""
+    found = []
+    for name in toc_files(root):
+        path = Path(root) / f"{name}.md"
+        if name not in (EXERCISE_PAGE, API_PAGE) and path.exists():
+            found.append((name, path))
+    return found

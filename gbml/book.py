@@ -1,7 +1,7 @@
 """Helpers for chapters that must also run as plain notebooks outside the book build."""
 from __future__ import annotations
 
-__all__ = ["glue"]
+__all__ = ["glue", "show_figure"]
 
 
 def glue(name: str, value, display: bool = False):
@@ -18,3 +18,32 @@ def glue(name: str, value, display: bool = False):
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()  # numpy scalars print as np.float64(...), which {glue:text} cannot format
     _glue(name, value, display=display)
+
+
+def show_figure(fig, alt: str):
+    """Show a matplotlib figure in the notebook as an image whose alt text is ``alt``, and close it.
+
+    myst-nb reads a figure's alt text only from the cell's static metadata, so a description that quotes
+    computed numbers would drift from them.  A figure cell whose alt text quotes a number draws the figure,
+    formats ``alt`` from the same values, and ends with ``show_figure(fig, alt)``; the caption and name stay
+    in the cell metadata (``mystnb: figure:``).  The image is the PNG the inline backend would show.
+    """
+    import base64
+    import html
+
+    import matplotlib.pyplot as plt
+
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError(f"alt must be a non-empty description of the figure, got {alt!r}")
+    try:
+        from IPython.core.pylabtools import print_figure
+        from IPython.display import HTML, display
+    except ImportError:  # plain Python: nothing to show
+        plt.close(fig)
+        return None
+    png = print_figure(fig, fmt="png", bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(png).decode("ascii")
+    display(HTML(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+                 'style="max-width:100%;height:auto">'))
+    return None

@@ -19,8 +19,16 @@ def _psi(Psi_or_problem):
 def local_rate(alpha: float, beta: float, Psi) -> float:
     """Predicted contraction factor per round near the solution: ``1 - alpha * beta * lambda_min(Psi)``.
 
-    ``Psi`` is the head second moment ``E[w* w*^T]`` (a k x k array, or a ``Problem``).  Exact for every
-    method at ``B = B* Q / sqrt(alpha)``, ``w = 0`` (derived in chapter 7).
+    ``Psi`` is the head second moment (a k x k array, or a ``Problem``): of a fixed batch,
+    ``(1/n) sum_t w*_t w*_t^T``, or ``E[w* w*^T]`` for fresh tasks each round.
+
+    Chapter 7 (``prop-td-local``) derives it for FO-ANIL and ANIL on a fixed batch, as the contraction of
+    the linearised error outside ``col(B*)`` at ``B = B* Q / sqrt(alpha)``, ``w = 0``, and only under the
+    step-size condition ``alpha * beta * lambda_max(Psi) < 1/2`` (ANIL; ``< 1`` for FO-ANIL), which keeps
+    the linearised ``(A, w)`` block stable.  Outside it the value returned can be below 1 while the
+    solution is unstable and a run diverges (chapter 7: ``Psi = diag(21, 1, 0.3)``, ``alpha = 0.1``,
+    ``beta = 0.5``).  For MAML and FO-MAML, and for fresh tasks each round, it is an approximation that
+    the book checks by measurement, not an identity.
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)

@@ -246,6 +246,34 @@ def test_anil_near_zero_head_is_ojas_subspace_rule():
     assert h.distance[-1] < 1e-8 and h.orth_error[-1] < 1e-8
 
 
+@pytest.mark.parametrize("norm", [0.01, 1.0, 3.7])
+def test_ojas_rule_has_non_orthonormal_fixed_points_at_distance_one(norm):
+    """ch. 4: W = [Q_1, v], Q_1 top k-1 eigenvectors of C, v in col(B*)^perp of any norm, is a fixed point
+    of Oja's rule and of its symmetrised (LMSER) form, at distance 1: written from C, then gbml."""
+    problem = gbml.Problem(20, K, rng=27, mu=0.6)
+    half = problem.sample_heads(15, rng=28)
+    tasks = problem.tasks(np.vstack([half, -half]))
+    C = tasks.thetas.T @ tasks.thetas / tasks.n
+    eigval, eigvec = np.linalg.eigh(C)
+    Q1 = eigvec[:, -(K - 1):]                                  # k - 1 eigenvectors with nonzero eigenvalues
+    u = _rng(29).standard_normal(20)
+    u -= problem.B_star @ (problem.B_star.T @ u)               # in col(B*)^perp = ker C
+    W = np.column_stack([Q1, norm * u / np.linalg.norm(u)])
+    assert np.linalg.norm(W[:, -1]) == pytest.approx(norm)
+    assert gbml.subspace_distance(W, problem.B_star) == pytest.approx(1.0, abs=1e-9)
+    assert abs(np.linalg.det(W.T @ W) - 1.0) > 1e-3 or norm == 1.0   # not orthonormal unless |v| = 1
+    oja_step = (np.eye(20) - W @ W.T) @ C @ W
+    lmser_step = oja_step + C @ W @ (np.eye(K) - W.T @ W)
+    assert np.abs(oja_step).max() < 1e-12 and np.abs(lmser_step).max() < 1e-12
+    alpha = 0.1                                                 # B = W / sqrt(alpha), w = 0: gbml agrees
+    for method in ["fo-anil", "anil"]:
+        gB, gw = gbml.meta_gradient(method, W / np.sqrt(alpha), np.zeros(K), tasks, alpha)
+        assert np.abs(gB).max() < 1e-12 and np.abs(gw).max() < 1e-12
+    # ... while a generic W at the same scale is not a fixed point (the check can fail).
+    gB, _ = gbml.meta_gradient("anil", problem.init(alpha, rng=30)[0], np.zeros(K), tasks, alpha)
+    assert np.abs(gB).max() > 1e-3
+
+
 # -- checkers --------------------------------------------------------------------------------------
 
 def _avg_gradient(B, w, thetas):

@@ -120,6 +120,134 @@ def test_A_and_w_move_at_second_order_only():
     assert moves[0][1] / moves[1][1] == pytest.approx(1e4, rel=1e-6)
 
 
+# -- chapter 7: the (A, w) block of prop-td-local and the step-size condition ----------------------
+
+def _mean_zero_batch(lams):
+    """2k heads +-sqrt(k lambda_i) e_i: mean exactly zero and Psi_hat = diag(lams) exactly."""
+    k = len(lams)
+    heads = np.zeros((2 * k, k))
+    for i, lam in enumerate(lams):
+        heads[2 * i, i], heads[2 * i + 1, i] = np.sqrt(k * lam), -np.sqrt(k * lam)
+    return heads
+
+
+def _predicted_spectrum(lams, c, d):
+    """Eigenvalues of the linearised outer step at (B* Q / sqrt(alpha), 0), written from the proposition."""
+    k, ab = len(lams), ALPHA * BETA
+    e_block = [1 - ab * lam for lam in lams for _ in range(d - k)]
+    s_block = [1 - c * ab * (lams[i] + lams[j]) for i in range(k) for j in range(i, k)]
+    return np.sort(e_block + s_block + [1.0] * (k * (k - 1) // 2 + k))
+
+
+@pytest.mark.parametrize("method, c", [("fo-anil", 1), ("anil", 2)])
+def test_linearisation_spectrum_at_the_solution(method, c):
+    """Central differences of one outer step of gbml: E-block 1 - ab lambda_i, (A, w) block
+    1 - c ab (lambda_i + lambda_j) (c = 1 FO-ANIL, 2 ANIL) and 1 along the solutions."""
+    d = 8
+    rng = np.random.default_rng(11)
+    problem = gbml.Problem(d, K, rng=rng)
+    heads = rng.standard_normal((7, K)) * [2.0, 1.0, 0.5]     # not mean-zero: w is coupled to S
+    lams = np.linalg.eigvalsh(heads.T @ heads / 7)
+    tasks = problem.tasks(heads)
+    x0 = np.concatenate([(problem.B_star @ gbml.random_orthonormal(K, K, rng) / np.sqrt(ALPHA)).ravel(),
+                         np.zeros(K)])
+
+    def step(x):
+        B, w = x[:d * K].reshape(d, K), x[d * K:]
+        grad_B, grad_w = gbml.meta_gradient(method, B, w, tasks, ALPHA)
+        return np.concatenate([(B - BETA * grad_B).ravel(), w - BETA * grad_w])
+
+    h = 1e-5
+    J = np.column_stack([(step(x0 + h * e) - step(x0 - h * e)) / (2 * h) for e in np.eye(len(x0))])
+    eig = np.linalg.eigvals(J)
+    assert np.abs(eig.imag).max() < 1e-8
+    np.testing.assert_allclose(np.sort(eig.real), _predicted_spectrum(lams, c, d), atol=1e-8)
+
+
+def _orth_growth(history):
+    """Per-round growth of ||I - alpha B^T B|| over rounds 2..8 (the unstable mode of the (A, w) block)."""
+    e = history.orth_error
+    return np.exp(np.polyfit(np.arange(2, 9), np.log(e[2:9]), 1)[0])
+
+
+def test_counterexample_rate_below_one_but_exact_anil_diverges():
+    """alpha = 0.1, beta = 0.5, fixed mean-zero batch with Psi_hat = diag(21, 1, 0.3), start at distance
+    1e-3: every |1 - ab lambda_i| < 1, yet 1 - 2ab(21 + 21) = -3.2 and exact ANIL blows up."""
+    lams = (21.0, 1.0, 0.3)
+    heads = _mean_zero_batch(lams)
+    np.testing.assert_allclose(heads.mean(axis=0), 0, atol=1e-15)
+    np.testing.assert_allclose(heads.T @ heads / len(heads), np.diag(lams), atol=1e-13)
+    ab = ALPHA * BETA
+    assert max(abs(1 - ab * lam) for lam in lams) == pytest.approx(0.985)     # the E-block is stable
+    problem = gbml.Problem(D, K, rng=0)
+    B0, _ = problem.init(ALPHA, 1, distance=1e-3)
+    run = dict(alpha=ALPHA, beta=BETA, T=300, n_tasks=len(heads), rng=2, pool=heads, B0=B0)
+    with pytest.raises(gbml.DivergenceError) as err:
+        gbml.train("anil", problem, **run)
+    assert err.value.iteration == 18
+    anil = gbml.train("anil", problem, **run, on_divergence="stop")
+    assert anil.diverged_at == 18
+    # Before it blows up, the (A, w) error grows by |1 - 2 ab (21 + 21)| = 3.2 per round ...
+    assert _orth_growth(anil) == pytest.approx(abs(1 - 2 * ab * 42), rel=1e-2)
+    # ... and FO-ANIL's by |1 - ab (21 + 21)| = 1.1: unstable too, but slowly.
+    fo = gbml.train("fo-anil", problem, **run, on_divergence="stop")
+    assert _orth_growth(fo) == pytest.approx(abs(1 - ab * 42), rel=1e-2)
+
+
+@pytest.mark.parametrize("method, lam_max", [("anil", 9.0), ("fo-anil", 19.0)])
+def test_inside_the_step_size_condition_the_rate_is_rho(method, lam_max):
+    """ab lam_max < 1/2 (ANIL) or < 1 (FO-ANIL): the run converges, at 1 - ab lambda_min = 0.985."""
+    heads = _mean_zero_batch((lam_max, 1.0, 0.3))
+    problem = gbml.Problem(D, K, rng=0)
+    B0, _ = problem.init(ALPHA, 1, distance=1e-3)
+    h = gbml.train(method, problem, alpha=ALPHA, beta=BETA, T=600, n_tasks=len(heads), rng=2, pool=heads, B0=B0)
+    assert h.orth_error[-1] < 1e-6
+    assert gbml.measured_rate(h.distance[300:], low=1e-13, high=1e-4) == pytest.approx(1 - ALPHA * BETA * 0.3, abs=1e-6)
+
+
+# -- alt text quoting numbers is computed (gbml.book.show_figure), static alt text quotes none ------------
+
+def test_show_figure_displays_one_image_with_the_given_alt_text(monkeypatch):
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    from gbml.book import show_figure
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0.27])
+    show_figure(fig, 'a floor at 0.27 & "quotes"')
+    assert len(shown) == 1
+    html = shown[0].data
+    assert html.startswith('<img src="data:image/png;base64,')
+    assert 'alt="a floor at 0.27 &amp; &quot;quotes&quot;"' in html
+    assert not plt.fignum_exists(fig.number)            # closed: the inline backend will not show it twice
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="alt must be a non-empty"):
+        show_figure(fig, "  ")
+    plt.close(fig)
+
+
+def test_static_alt_texts_quote_no_measured_numbers():
+    """A figure's alt text in cell metadata is static; one quoting a measured value ("near 0.1", "1e-12",
+    "85 degrees") must be built from the values with show_figure instead (issue 11: alt said 0.1, glue 0.27)."""
+    import re
+    from pathlib import Path
+
+    measured = re.compile(r"\b(about|near|below|above|around|roughly)\s+(minus\s+)?\d"
+                          r"|\d(\.\d+)?e-?\d+|\d+\s*(degrees|iterations)")
+    chapters = sorted(p for p in (Path(__file__).parent.parent / "chapters").glob("[0-9i]*.md"))
+    assert len(chapters) >= 11
+    offenders = []
+    for path in chapters:
+        for block in re.finditer(r"\n  image:\n    alt: \|\n((?:      .*\n)+)", path.read_text()):
+            text = " ".join(block.group(1).split())
+            if measured.search(text):
+                offenders.append(f"{path.name}: {text[:80]}")
+    assert not offenders, offenders
+
+
 # -- chapter 7: the claims of the experiments and of exercise ex-td-proof ----------------------------
 
 def test_mu_zero_missing_direction_behaves_like_the_orthogonal_complement():

@@ -156,35 +156,26 @@ def seeds(name: str, value) -> tuple:
     return out
 
 
-def grid(name: str, values, *, numeric: bool = False) -> list:
-    """A grid of at least 2 distinct values; a numeric grid must be finite and not all equal."""
+def grid(name: str, values, *, minimum: int = 2, same_kind: bool = True) -> list:
+    """Grid values: at least ``minimum``, hashable, pairwise distinct, numbers finite.
+
+    With ``same_kind`` the values must be all numbers or all labels (a slider cannot mix them).
+    """
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
         raise TypeError(f"{name} must be a sequence of grid values, got {values!r}")
     values = list(values)
-    if len(values) < 2:
-        raise ValueError(f"{name} must hold at least 2 grid values, got {values!r}")
+    if len(values) < minimum:
+        raise ValueError(f"{name} must hold at least {minimum} grid value{'s' * (minimum > 1)}, got {values!r}")
     is_num = [isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values]
-    if any(is_num):
-        if not all(is_num):
-            raise TypeError(f"{name} mixes numbers and other values: give all numbers or all labels, got {values!r}")
-        if not all(np.isfinite(float(v)) for v in values):
-            raise ValueError(f"{name} must hold finite numbers (no NaN or inf), got {values!r}")
-    elif numeric:
-        raise TypeError(f"{name} must hold real numbers, got {values!r}")
+    if same_kind and any(is_num) and not all(is_num):
+        raise TypeError(f"{name} mixes numbers and other values: give all numbers or all labels, got {values!r}")
     for i, v in enumerate(values):
+        try:
+            hash(v)
+        except TypeError:
+            raise TypeError(f"{name} values must be hashable (numbers or strings), got {v!r}") from None
+        if is_num[i] and not np.isfinite(float(v)):
+            raise ValueError(f"{name} must hold finite numbers (no NaN or inf), got {values!r}")
         if any(v == u for u in values[:i]):
             raise ValueError(f"{name} holds the value {v!r} twice: each grid value must be distinct")
     return values
-
-
-def psd_matrix(name: str, value, size: int | None = None, *, copy: bool = False) -> np.ndarray:
-    """Check a symmetric positive semi-definite ``size x size`` matrix (any square size if None)."""
-    M = array(name, value, 2, (size, size), copy=copy)
-    if M.shape[0] != M.shape[1]:
-        raise ValueError(f"{name} must be a square symmetric positive semi-definite matrix, got shape {M.shape}")
-    if not np.allclose(M, M.T, atol=1e-12):
-        raise ValueError(f"{name} must be symmetric positive semi-definite (it is not symmetric)")
-    smallest = np.linalg.eigvalsh(M)[0]
-    if smallest < -1e-12 * max(1.0, np.abs(M).max()):
-        raise ValueError(f"{name} must be symmetric positive semi-definite (smallest eigenvalue {smallest:.3g} < 0)")
-    return M

@@ -179,3 +179,16 @@ def grid(name: str, values, *, minimum: int = 2, same_kind: bool = True) -> list
         if any(v == u for u in values[:i]):
             raise ValueError(f"{name} holds the value {v!r} twice: each grid value must be distinct")
     return values
+
+
+def psd_matrix(name: str, value, size: int | None = None, *, copy: bool = False) -> np.ndarray:
+    """Check a symmetric positive semi-definite ``size x size`` matrix (any square size if None)."""
+    M = array(name, value, 2, (size, size), copy=copy)
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"{name} must be a square symmetric positive semi-definite matrix, got shape {M.shape}")
+    if not np.allclose(M, M.T, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric positive semi-definite (it is not symmetric)")
+    smallest = np.linalg.eigvalsh(M)[0]
+    if smallest < -1e-12 * max(1.0, np.abs(M).max()):
+        raise ValueError(f"{name} must be symmetric positive semi-definite (smallest eigenvalue {smallest:.3g} < 0)")
+    return M

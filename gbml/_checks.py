@@ -56,11 +56,12 @@ def real(name: str, value, *, low: float | None = None, strict_low: bool = False
 
 
 def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: bool = True,
-          copy: bool = False) -> np.ndarray:
+          copy: bool = False, finite: bool = True) -> np.ndarray:
     """Convert to a finite float array with ``ndim`` axes; ``shape`` entries of None are free.
 
     Complex input is refused (never silently truncated to its real part); with ``nonempty`` every axis
-    must have length >= 1; with ``copy`` the result is a read-only copy (never the caller's array).
+    must have length >= 1; with ``copy`` the result is a read-only copy (never the caller's array); with
+    ``finite=False`` NaN and inf are let through (e.g. a distance curve that stops at a divergence).
     """
     if np.iscomplexobj(value) or (isinstance(value, (list, tuple)) and _holds_complex(value)):
         raise TypeError(f"{name} must be a real array, got complex values (pass .real explicitly if meant)")
@@ -80,7 +81,7 @@ def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: 
                 )
     if nonempty and 0 in arr.shape:
         raise ValueError(f"{name} must not be empty (every axis of length >= 1), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
     if copy:
         arr = arr.copy()

@@ -73,7 +73,7 @@ def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
 
 def iterations_to(distance, tol: float) -> int | None:
     """First iteration at which the distance is below ``tol`` (None if never)."""
-    dist = _checks.array("distance", distance, 1)
+    dist = _checks.array("distance", distance, 1, finite=False)  # NaN after a divergence never counts
     tol = _checks.real("tol", tol, low=0.0, strict_low=True)
     hit = np.flatnonzero(dist < tol)
     return int(hit[0]) if hit.size else None

@@ -89,7 +89,10 @@ def subspace_distance(B, B_star) -> float:
     ``||Q Q^T - Q* Q*^T||_2`` when both have k columns; lies in [0, 1]; is 0 iff the column spaces agree.
     """
     Q = orthonormal_basis(B)
-    B_star = orthonormal_basis(B_star, "B_star")
+    B_star = _checks.array("B_star", B_star, 2)
+    k_star = B_star.shape[1]
+    if k_star > B_star.shape[0] or not np.allclose(B_star.T @ B_star, np.eye(k_star), rtol=0, atol=1e-13):
+        B_star = orthonormal_basis(B_star, "B_star")  # an orthonormal B* is its own basis, used as it is
     if B_star.shape[0] != Q.shape[0]:
         raise ValueError(f"B and B_star must have the same number of rows d, got {Q.shape[0]} and {B_star.shape[0]}")
     residual = B_star - Q @ (Q.T @ B_star)

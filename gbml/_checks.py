@@ -1,7 +1,6 @@
 """Argument checks shared by the package: every error names the parameter and what is accepted."""
 from __future__ import annotations
 
-import contextlib
 import numbers
 import os
 
@@ -60,8 +59,8 @@ def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: 
     """Convert to a finite float array with ``ndim`` axes; ``shape`` entries of None are free.
 
     Complex input is refused (never silently truncated to its real part); with ``nonempty`` every axis
-    must have length >= 1; with ``copy`` the result is a read-only copy (never the caller's array); with
-    ``finite=False`` NaN and inf are let through (e.g. a distance curve that stops at a divergence).
+    must have length >= 1; with ``copy`` the result is a read-only copy, never the caller's writeable
+    array (a read-only array owning its data is kept as it is); with ``finite=False`` NaN and inf are let through (e.g. a distance curve that stops at a divergence).
     """
     if np.iscomplexobj(value) or (isinstance(value, (list, tuple)) and _holds_complex(value)):
         raise TypeError(f"{name} must be a real array, got complex values (pass .real explicitly if meant)")
@@ -83,7 +82,7 @@ def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: 
         raise ValueError(f"{name} must not be empty (every axis of length >= 1), got shape {arr.shape}")
     if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
-    if copy:
+    if copy and (arr.flags.writeable or arr.base is not None):  # a read-only array owning its data is kept
         arr = arr.copy()
         arr.setflags(write=False)
     return arr
@@ -122,11 +121,9 @@ def method_name(name: str, value, known) -> str:
     return value
 
 
-@contextlib.contextmanager
 def no_float_warnings():
-    """Silence numpy's overflow/invalid warnings inside a block whose results are then checked."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        yield
+    """Silence numpy's overflow/invalid warnings inside a ``with`` block whose results are then checked."""
+    return np.errstate(all="ignore")
 
 
 def finite_result(what: str, *values, hint: str) -> None:

@@ -125,6 +125,8 @@ class Problem:
             if self._input_root is not None:
                 X = X @ self._input_root.T
             y = (X @ thetas[:, :, None])[:, :, 0] + self.noise_std * rng.standard_normal((n, m))
+            for a in (X, y):
+                a.setflags(write=False)  # fresh and read-only: SampledTasks keeps them without a copy
             data += [X, y]
         return SampledTasks(*data)
 

@@ -12,16 +12,17 @@ from . import _checks
 __all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal"]
 
 
-#: Smallest singular value, after scaling every column to unit length, of a matrix of full column rank.
+#: Smallest distance of a unit column of a full-rank matrix from the span of the columns before it.
 RANK_TOL = 1e-12
 
 
 def _basis(B):
     """Orthonormal basis of col(B) (d x k, finite), or None when B has (numerically) lost rank.
 
-    The one rank test of the package.  It is invariant to the scale of every column: the smallest
-    singular value of ``B`` with unit columns (read off ``R`` of ``B = Q R``) must exceed ``RANK_TOL``,
-    so a full-rank ``B`` with one column scaled by 1e-13 (or the whole of ``B`` by 1e200) keeps its basis.
+    The one rank test of the package.  It is invariant to the scale of every column: with ``B = Q R``,
+    ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span of the columns
+    before it, and every one must exceed ``RANK_TOL``; so a full-rank ``B`` with one column scaled by
+    1e-13 (or the whole of ``B`` by 1e200) keeps its basis.
     """
     big = np.abs(B).max()
     if not 0 < big < np.inf:
@@ -30,10 +31,9 @@ def _basis(B):
         B = B / big
     Q, R = np.linalg.qr(B)
     norms = np.linalg.norm(R, axis=0)  # the column norms of B
-    if norms.min() == 0:
+    if not np.all(norms > 0):
         return None
-    smallest = np.linalg.svd(R / norms, compute_uv=False)[-1]
-    return Q if smallest > RANK_TOL else None
+    return Q if np.min(np.abs(np.diagonal(R)) / norms) > RANK_TOL else None
 
 
 def orthonormal_basis(B, name: str = "B") -> np.ndarray:

@@ -107,6 +107,7 @@ class Problem:
         """
         heads = _checks.array("heads", heads, 2, (None, self.k))
         thetas = heads @ self.B_star.T
+        thetas.setflags(write=False)  # fresh and read-only: the tasks keep it without a copy
         if m_in is None and m_out is None:
             return PopulationTasks(thetas, self.noise_std, self.input_cov)
         if m_in is None or m_out is None:

@@ -35,11 +35,12 @@ class History:
     distance : (T+1,) ``dist(B_s, B*)``
     angles : (T+1, k) principal angles between ``col(B_s)`` and ``col(B*)``, ascending
     loss : (T+1,) outer objective of the round's tasks at ``(B_s, w_s)``; the last entry (there is no round
-        T) uses the tasks of the last round.  None when ``train`` got a custom ``gradient`` and no
-        ``objective`` for a method outside ``gbml.METHODS`` (there is no objective to record).
+        T) uses the tasks of the last round (for T = 0, one round is drawn for it).  None when ``train``
+        got a custom ``gradient`` and no ``objective`` for a method outside ``gbml.METHODS`` (there is no
+        objective to record).
     head_norm : (T+1,) ``||w_s||``
     orth_error : (T+1,) ``||I - alpha B_s^T B_s||_2``
-    B, w : final iterates
+    B, w : final iterates (the last recorded ones, for a run that diverged)
     diverged_at : iteration at which the run stopped diverging, or None
 
     Every recorded value is finite: a run stops (or raises) before recording an iterate whose
@@ -212,6 +213,7 @@ def train(
     if Q is None:
         raise ValueError("B0 must have full column rank")
     tasks = next_round() if T == 0 and objective is not None else None  # the loss of T = 0 needs one round
+    B_prev, w_prev = B, w  # the last recorded iterates
     for s in range(T):
         tasks = next_round()
         if not record(s, tasks, Q):
@@ -219,6 +221,7 @@ def train(
                 raise ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): "
                                  "rescale B0 and w0, use a smaller alpha, or check that objective returns a "
                                  "finite number")
+            B, w = B_prev, w_prev
             return diverge(s, s - 1)
         try:
             out = gradient(B, w, tasks, alpha)
@@ -231,12 +234,13 @@ def train(
         Q = _basis(B_new) if size <= scale else None  # None: exploded, non-finite or rank-deficient
         if Q is None:
             return diverge(s + 1, s)
-        B, w = B_new, w_new
+        B_prev, w_prev, B, w = B, w, B_new, w_new
     if not record(T, tasks, Q):
         if T == 0:
             raise ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): "
                              "rescale B0 and w0, use a smaller alpha, or check that objective returns a "
                              "finite number")
+        B, w = B_prev, w_prev
         return diverge(T, T - 1)
     return history(T)
 

@@ -163,7 +163,8 @@ def grid(name: str, values, *, minimum: int = 2, same_kind: bool = True) -> list
         raise TypeError(f"{name} must be a sequence of grid values, got {values!r}")
     values = list(values)
     if len(values) < minimum:
-        raise ValueError(f"{name} must hold at least {minimum} grid value{'s' * (minimum > 1)}, got {values!r}")
+        raise ValueError(f"{name} must hold at least {minimum} grid value{'s' * (minimum > 1)}, got "
+                         f"{values!r}{' (it is empty)' if not values else ''}")
     is_num = [isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values]
     if same_kind and any(is_num) and not all(is_num):
         raise TypeError(f"{name} mixes numbers and other values: give all numbers or all labels, got {values!r}")

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
+
+
+class NonFiniteError(ValueError):
+    """A computation overflowed (its result holds NaN or inf) although every input was finite."""
 
 
 def as_rng(rng, stream: int | None = None) -> np.random.Generator:
@@ -49,8 +54,16 @@ def real(name: str, value, *, low: float | None = None, strict_low: bool = False
     return value
 
 
-def array(name: str, value, ndim: int, shape: tuple | None = None) -> np.ndarray:
-    """Convert to a finite float array with ``ndim`` axes; ``shape`` entries of None are free."""
+def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: bool = True,
+          copy: bool = False, finite: bool = True) -> np.ndarray:
+    """Convert to a finite float array with ``ndim`` axes; ``shape`` entries of None are free.
+
+    Complex input is refused (never silently truncated to its real part); with ``nonempty`` every axis
+    must have length >= 1; with ``copy`` the result is a read-only copy, never the caller's writeable
+    array (a read-only array owning its data is kept as it is); with ``finite=False`` NaN and inf are let through (e.g. a distance curve that stops at a divergence).
+    """
+    if np.iscomplexobj(value) or (isinstance(value, (list, tuple)) and _holds_complex(value)):
+        raise TypeError(f"{name} must be a real array, got complex values (pass .real explicitly if meant)")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -65,14 +78,113 @@ def array(name: str, value, ndim: int, shape: tuple | None = None) -> np.ndarray
                     f"{name} has shape {arr.shape}, but axis {axis} must have length {want}"
                     " to match the other arguments"
                 )
-    if not np.all(np.isfinite(arr)):
+    if nonempty and 0 in arr.shape:
+        raise ValueError(f"{name} must not be empty (every axis of length >= 1), got shape {arr.shape}")
+    if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
+    if copy and (arr.flags.writeable or arr.base is not None):  # a read-only array owning its data is kept
+        arr = arr.copy()
+        arr.setflags(write=False)
     return arr
 
 
-def psd_matrix(name: str, value, size: int) -> np.ndarray:
-    """Check a symmetric positive semi-definite ``size x size`` matrix."""
-    M = array(name, value, 2, (size, size))
+def _holds_complex(value) -> bool:
+    """True if a (nested) list or tuple holds a complex number."""
+    return any(isinstance(v, complex) or (isinstance(v, (list, tuple)) and _holds_complex(v)) for v in value)
+
+
+#: Largest request (bytes) accepted before allocating: half the machine's memory (8 GB if unknown).
+def _memory_budget() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 2
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return 8 * 2**30
+
+
+MAX_BYTES = _memory_budget()
+
+
+def fits(what: str, count: int, itemsize: int = 8) -> None:
+    """Refuse, before allocating, a request of ``count`` numbers that cannot fit in memory."""
+    nbytes = int(count) * itemsize
+    if nbytes > MAX_BYTES:
+        raise ValueError(
+            f"{what} needs {nbytes / 1e9:.3g} GB ({nbytes} bytes), more than the {MAX_BYTES / 1e9:.3g} GB "
+            "this machine can spare; use smaller sizes"
+        )
+
+
+def method_name(name: str, value, known) -> str:
+    """Check that ``value`` is one of the names in ``known`` (any other type is refused, not hashed)."""
+    if not isinstance(value, str) or value not in known:
+        raise ValueError(f"{name} must be one of {', '.join(repr(m) for m in known)}; got {value!r}")
+    return value
+
+
+def no_float_warnings():
+    """Silence numpy's overflow/invalid warnings inside a ``with`` block whose results are then checked."""
+    return np.errstate(all="ignore")
+
+
+def finite_result(what: str, *values, hint: str) -> None:
+    """Raise :class:`NonFiniteError` naming ``what`` if any of ``values`` holds NaN or inf."""
+    for v in values:
+        if not np.all(np.isfinite(v)):
+            raise NonFiniteError(f"{what} overflowed (the result holds NaN or inf): {hint}")
+
+
+def orthonormal(name: str, value, shape: tuple | None = None, *, atol: float = 1e-10) -> np.ndarray:
+    """Check a d x k matrix with orthonormal columns (``M^T M = I``)."""
+    M = array(name, value, 2, shape)
+    if M.shape[1] > M.shape[0] or not np.allclose(M.T @ M, np.eye(M.shape[1]), atol=atol):
+        raise ValueError(f"{name} must have orthonormal columns ({name}^T {name} = I_k), e.g. from "
+                         "gbml.orthonormal_basis")
+    return M
+
+
+def seeds(name: str, value) -> tuple:
+    """A non-empty sequence of non-negative int seeds (not a bare int, not floats)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, range, np.ndarray)):
+        raise TypeError(f"{name} must be a non-empty sequence of int seeds, e.g. (0, 1, 2), got {value!r}")
+    out = tuple(positive_int(f"{name}[{i}]", v, minimum=0) for i, v in enumerate(value))
+    if not out:
+        raise ValueError(f"{name} must hold at least one seed, e.g. (0, 1, 2)")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a seed, got {out}")
+    return out
+
+
+def grid(name: str, values, *, minimum: int = 2, same_kind: bool = True) -> list:
+    """Grid values: at least ``minimum``, hashable, pairwise distinct, numbers finite.
+
+    With ``same_kind`` the values must be all numbers or all labels (a slider cannot mix them).
+    """
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise TypeError(f"{name} must be a sequence of grid values, got {values!r}")
+    values = list(values)
+    if len(values) < minimum:
+        raise ValueError(f"{name} must hold at least {minimum} grid value{'s' * (minimum > 1)}, got "
+                         f"{values!r}{' (it is empty)' if not values else ''}")
+    is_num = [isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values]
+    if same_kind and any(is_num) and not all(is_num):
+        raise TypeError(f"{name} mixes numbers and other values: give all numbers or all labels, got {values!r}")
+    for i, v in enumerate(values):
+        try:
+            hash(v)
+        except TypeError:
+            raise TypeError(f"{name} values must be hashable (numbers or strings), got {v!r}") from None
+        if is_num[i] and not np.isfinite(float(v)):
+            raise ValueError(f"{name} must hold finite numbers (no NaN or inf), got {values!r}")
+        if any(v == u for u in values[:i]):
+            raise ValueError(f"{name} holds the value {v!r} twice: each grid value must be distinct")
+    return values
+
+
+def psd_matrix(name: str, value, size: int | None = None, *, copy: bool = False) -> np.ndarray:
+    """Check a symmetric positive semi-definite ``size x size`` matrix (any square size if None)."""
+    M = array(name, value, 2, (size, size), copy=copy)
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"{name} must be a square symmetric positive semi-definite matrix, got shape {M.shape}")
     if not np.allclose(M, M.T, atol=1e-12):
         raise ValueError(f"{name} must be symmetric positive semi-definite (it is not symmetric)")
     smallest = np.linalg.eigvalsh(M)[0]

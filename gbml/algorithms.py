@@ -46,9 +46,13 @@ METHODS: dict[str, Method] = {
 
 
 def _method(method) -> Method:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(repr(m) for m in METHODS)}; got {method!r}")
-    return METHODS[method]
+    return METHODS[_checks.method_name("method", method, METHODS)]
+
+
+def _finite(what, *values, alpha):
+    """Refuse a result that overflowed, naming what and suggesting the fix."""
+    _checks.finite_result(what, *values, hint=f"alpha = {alpha:g} or the scale of B and w is too large for "
+                          "floating point; use a smaller alpha or rescale B and w")
 
 
 def _check(B, w, tasks, alpha):
@@ -92,10 +96,13 @@ def adapt(method: str, B, w, tasks, alpha: float):
     B, w, alpha = _check(B, w, tasks, alpha)
     if not spec.adapts:
         alpha = 0.0
-    r, w_t, _ = _inner_step(spec, B, w, tasks.inner, alpha)
-    B_t = np.broadcast_to(B, (tasks.n,) + B.shape).copy()
-    if spec.adapt_body:
-        B_t -= alpha * r[:, :, None] * w[None, None, :]
+    _checks.fits("adapt's adapted bodies (n, d, k)", tasks.n * B.size)
+    with _checks.no_float_warnings():
+        r, w_t, _ = _inner_step(spec, B, w, tasks.inner, alpha)
+        B_t = np.broadcast_to(B, (tasks.n,) + B.shape).copy()
+        if spec.adapt_body:
+            B_t -= alpha * r[:, :, None] * w[None, None, :]
+    _finite("adapt", B_t, w_t, alpha=alpha)
     return B_t, w_t
 
 
@@ -109,10 +116,14 @@ def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
     """
     spec = _method(method)
     B, w, alpha = _check(B, w, tasks, alpha)
-    if not spec.adapts:
-        return float(np.mean(tasks.pooled.loss(B @ w)))
-    B_t, w_t = adapt(method, B, w, tasks, alpha)
-    return float(np.mean(tasks.outer.loss(np.einsum("tdk,tk->td", B_t, w_t))))
+    with _checks.no_float_warnings():
+        if not spec.adapts:
+            value = float(np.mean(tasks.pooled.loss(B @ w)))
+        else:
+            B_t, w_t = adapt(method, B, w, tasks, alpha)
+            value = float(np.mean(tasks.outer.loss(np.einsum("tdk,tk->td", B_t, w_t))))
+    _finite("meta_objective", value, alpha=alpha)
+    return value
 
 
 def _objective(spec: Method, B, w, tasks, alpha) -> float:
@@ -121,10 +132,11 @@ def _objective(spec: Method, B, w, tasks, alpha) -> float:
     The fast form used to record the loss during training; ``meta_objective`` (from the definition) is
     what tests hold it to.
     """
-    if not spec.adapts:
-        return float(np.mean(tasks.pooled.loss(B @ w)))
-    _, _, v_t = _inner_step(spec, B, w, tasks.inner, alpha)
-    return float(np.mean(tasks.outer.loss(v_t)))
+    with _checks.no_float_warnings():
+        if not spec.adapts:
+            return float(np.mean(tasks.pooled.loss(B @ w)))
+        _, _, v_t = _inner_step(spec, B, w, tasks.inner, alpha)
+        return float(np.mean(tasks.outer.loss(v_t)))
 
 
 @_guard.reference("gbml.meta_gradient")
@@ -147,9 +159,23 @@ def meta_gradient(method: str, B, w, tasks, alpha: float):
     grad_B : array (d, k)
     grad_w : array (k,)
         For "fo-anil" and "fo-maml", the first-order surrogate ``(G_B, G_w)``.
+
+    Raises
+    ------
+    ValueError
+        For bad input (naming the parameter), or ``gbml._checks.NonFiniteError`` (a ValueError) when the
+        gradient overflows floating point (too large an ``alpha`` or scale of ``B``): never NaN or inf.
     """
     spec = _method(method)
     B, w, alpha = _check(B, w, tasks, alpha)
+    with _checks.no_float_warnings():
+        grad_B, grad_w = _gradient(spec, B, w, tasks, alpha)
+    _finite("meta_gradient", grad_B, grad_w, alpha=alpha)
+    return grad_B, grad_w
+
+
+def _gradient(spec: Method, B, w, tasks, alpha):
+    """The body of :func:`meta_gradient`, on checked arguments."""
     inner, outer = tasks.inner, tasks.outer
     if not spec.adapts:  # average loss: no inner step, every sample of every task
         alpha, inner = 0.0, tasks.pooled

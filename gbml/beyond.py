@@ -52,8 +52,22 @@ def _body(B, tasks) -> np.ndarray:
     return _check(B, np.zeros(B.shape[1]), tasks, 0.0)[0]
 
 
-def _steps(steps) -> int:
-    return _checks.positive_int("steps", steps, minimum=0)
+#: Most inner steps accepted (each one is a full pass over the support data of every task).
+MAX_STEPS = 100_000
+
+
+def _steps(steps, tasks=None, k: int = 0) -> int:
+    steps = _checks.positive_int("steps", steps, minimum=0)
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be <= {MAX_STEPS} (MAX_STEPS), got {steps}")
+    if tasks is not None:  # the inner path keeps every head and residual
+        _checks.fits(f"{steps} inner steps on {tasks.n} tasks", (steps + 1) * tasks.n * (k + tasks.d))
+    return steps
+
+
+def _finite(what, *values, alpha):
+    _checks.finite_result(what, *values, hint=f"alpha = {alpha:g}, the number of steps or the scale of B and w "
+                          "is too large for floating point; use a smaller alpha, fewer steps or rescale B")
 
 
 @_guard.reference("gbml.beyond.adapt_steps")
@@ -78,7 +92,11 @@ def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
     w_t : array (n, k)
     """
     B, w, alpha = _check(B, w, tasks, alpha)
-    return _inner_path(B, w, tasks.inner, alpha, _steps(steps), tasks.n)[0][-1]
+    steps = _steps(steps, tasks, B.shape[1])
+    with _checks.no_float_warnings():
+        w_t = _inner_path(B, w, tasks.inner, alpha, steps, tasks.n)[0][-1]
+    _finite("adapt_steps", w_t, alpha=alpha)
+    return w_t
 
 
 def _inner_path(B, w, inner, alpha, steps, n):
@@ -112,7 +130,10 @@ def multistep_objective(B, w, tasks, alpha: float, steps: int = 1) -> float:
     float
     """
     w_t = adapt_steps(B, w, tasks, alpha, steps)
-    return float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
+    with _checks.no_float_warnings():
+        value = float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
+    _finite("multistep_objective", value, alpha=alpha)
+    return value
 
 
 @_guard.reference("gbml.beyond.multistep_gradient")
@@ -144,7 +165,15 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     grad_w : array (k,)
     """
     B, w, alpha = _check(B, w, tasks, alpha)
-    steps, n = _steps(steps), tasks.n
+    steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
+    with _checks.no_float_warnings():
+        grad_B, grad_w = _multistep(B, w, tasks, alpha, steps, n, first_order)
+    _finite("multistep_gradient", grad_B, grad_w, alpha=alpha)
+    return grad_B, grad_w
+
+
+def _multistep(B, w, tasks, alpha, steps, n, first_order):
+    """The body of :func:`multistep_gradient`, on checked arguments."""
     heads, residuals = _inner_path(B, w, tasks.inner, alpha, steps, n)
     q = tasks.outer.grad(heads[-1] @ B.T)  # (n, d)
     grad_B = q.T @ heads[-1]
@@ -176,6 +205,13 @@ def fit_heads(B, tasks) -> np.ndarray:
     w_t : array (n, k)
     """
     B = _body(B, tasks)
+    with _checks.no_float_warnings():
+        heads = _fit_heads(B, tasks)
+    _checks.finite_result("fit_heads", heads, hint="the scale of B is too large for floating point; rescale B")
+    return heads
+
+
+def _fit_heads(B, tasks):
     n, (d, k) = tasks.n, B.shape
     inner = tasks.inner
     # Gram matrices B^T Sigma_t B (n, k, k), one column at a time, and right-hand sides B^T Sigma_t theta_t.
@@ -201,7 +237,10 @@ def altmin_objective(B, tasks) -> float:
     float
     """
     w_t = fit_heads(B, tasks)
-    return float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
+    with _checks.no_float_warnings():
+        value = float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
+    _checks.finite_result("altmin_objective", value, hint="the scale of B is too large for floating point; rescale B")
+    return value
 
 
 def altmin_gradient(B, tasks) -> np.ndarray:
@@ -223,8 +262,10 @@ def altmin_gradient(B, tasks) -> np.ndarray:
     """
     B = _body(B, tasks)
     w_t = fit_heads(B, tasks)
-    q = tasks.outer.grad(w_t @ B.T)
-    return q.T @ w_t / tasks.n
+    with _checks.no_float_warnings():
+        grad_B = tasks.outer.grad(w_t @ B.T).T @ w_t / tasks.n
+    _checks.finite_result("altmin_gradient", grad_B, hint="the scale of B is too large for floating point; rescale B")
+    return grad_B
 
 
 def _variant_step(variant, steps):
@@ -281,8 +322,7 @@ def train_variant(
         ``"altmin"``; ``loss`` is the variant's own objective (the exact multi-step or altmin objective);
         ``settings`` also holds ``steps``.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(repr(v) for v in VARIANTS)}; got {variant!r}")
+    _checks.method_name("variant", variant, VARIANTS)
     steps = _steps(steps)
     gradient, objective = _variant_step(variant, steps)
     label = variant if variant == "altmin" or steps == 1 else f"{variant} ({steps} steps)"
@@ -327,7 +367,7 @@ def train_with_snapshots(method: str, problem: Problem, *, T: int, every: int, r
     every = _checks.positive_int("every", every)
     rng = _checks.as_rng(rng)
     variant = steps is not None or method == "altmin"
-    if not variant and method not in METHODS:
+    if not variant and (not isinstance(method, str) or method not in METHODS):
         raise ValueError(f"method must be one of {', '.join(repr(m) for m in METHODS)} or 'altmin'; got {method!r}")
     if kwargs.get("B0") is None:
         alpha = _checks.real("alpha", kwargs.get("alpha", 0.0), low=0.0)
@@ -386,7 +426,7 @@ def outside_singular_values(B, B_star) -> np.ndarray:
     array (k',)
     """
     B = _checks.array("B", B, 2)
-    B_star = _checks.array("B_star", B_star, 2, (B.shape[0], None))
+    B_star = _checks.orthonormal("B_star", B_star, (B.shape[0], None))
     return np.linalg.svd(B - B_star @ (B_star.T @ B), compute_uv=False)
 
 
@@ -412,7 +452,7 @@ def invariant_rate(alpha: float, beta: float, Psi, input_cov, B_star, *, tol: fl
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    B_star = _checks.array("B_star", B_star, 2)
+    B_star = _checks.orthonormal("B_star", B_star)
     d, k = B_star.shape
     Psi = _checks.psd_matrix("Psi", Psi, k)
     Sigma = _checks.psd_matrix("input_cov", input_cov, d)

@@ -47,7 +47,7 @@ def grid_points(grid) -> list[dict]:
     >>> grid_points({"m": [5, 10], "sigma": [0.0, 1.0]})
     [{'m': 5, 'sigma': 0.0}, {'m': 5, 'sigma': 1.0}, {'m': 10, 'sigma': 0.0}, {'m': 10, 'sigma': 1.0}]
     """
-    if not isinstance(grid, Mapping) or not grid:
+    if not isinstance(grid, Mapping) or not grid or not all(isinstance(name, str) for name in grid):
         raise TypeError("grid must be a non-empty dict name -> sequence of values, e.g. {'m_in': [5, 10, 20]}")
     names = list(grid)
     values = []
@@ -55,10 +55,7 @@ def grid_points(grid) -> list[dict]:
         vals = grid[name]
         if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence | np.ndarray):
             raise TypeError(f"grid[{name!r}] must be a sequence of values (a list, tuple or 1-d array), got {vals!r}")
-        vals = list(vals)
-        if not vals:
-            raise ValueError(f"grid[{name!r}] is empty: give at least one value")
-        values.append(vals)
+        values.append(_checks.grid(f"grid[{name!r}]", vals, minimum=1, same_kind=False))
     return [dict(zip(names, combo)) for combo in itertools.product(*values)]
 
 
@@ -130,14 +127,14 @@ def sweep(fn: Callable, grid, *, progress=True, description: str = "sweep") -> d
     """
     if not callable(fn):
         raise TypeError(f"fn must be a function of the grid's parameters, got {type(fn).__name__}")
+    if not isinstance(description, str):
+        raise TypeError(f"description must be a str (the progress bar's label), got {description!r}")
     if isinstance(grid, Mapping):
         points = grid_points(grid)
         single = len(grid) == 1
         calls = [((p[next(iter(p))] if single else tuple(p.values())), p, True) for p in points]
     elif isinstance(grid, Sequence | np.ndarray) and not isinstance(grid, (str, bytes)):
-        if len(grid) == 0:
-            raise ValueError("grid is empty: give at least one value")
-        calls = [(v, v, False) for v in grid]
+        calls = [(v, v, False) for v in _checks.grid("grid", grid, minimum=1, same_kind=False)]
     else:
         raise TypeError(f"grid must be a dict name -> values or a sequence of values, got {type(grid).__name__}")
     total = len(calls)

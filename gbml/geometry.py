@@ -12,16 +12,42 @@ from . import _checks, _guard
 __all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal"]
 
 
-def orthonormal_basis(B) -> np.ndarray:
-    """Orthonormal basis ``Q`` (d x k) of the column space of a full-rank ``B`` (d x k)."""
-    B = _checks.array("B", B, 2)
+#: Smallest distance of a unit column of a full-rank matrix from the span of the columns before it.
+RANK_TOL = 1e-12
+
+
+def _basis(B):
+    """Orthonormal basis of col(B) (d x k, finite), or None when B has (numerically) lost rank.
+
+    The one rank test of the package.  It is invariant to the scale of every column: with ``B = Q R``,
+    ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span of the columns
+    before it, and every one must exceed ``RANK_TOL``; so a full-rank ``B`` with one column scaled by
+    1e-13 (or the whole of ``B`` by 1e200) keeps its basis.
+    """
+    big = np.abs(B).max()
+    if not 0 < big < np.inf:
+        return None
+    if not 1e-100 < big < 1e100:  # keep the squares of the entries representable
+        B = B / big
+    Q, R = np.linalg.qr(B)
+    norms = np.linalg.norm(R, axis=0)  # the column norms of B
+    if not np.all(norms > 0):
+        return None
+    return Q if np.min(np.abs(np.diagonal(R)) / norms) > RANK_TOL else None
+
+
+def orthonormal_basis(B, name: str = "B") -> np.ndarray:
+    """Orthonormal basis ``Q`` (d x k) of the column space of a full-rank ``B`` (d x k).
+
+    The rank test does not depend on the scale of ``B`` or of any of its columns.
+    """
+    B = _checks.array(name, B, 2)
     d, k = B.shape
     if k > d:
-        raise ValueError(f"B must have at most as many columns as rows (k <= d), got shape {B.shape}")
-    Q, R = np.linalg.qr(B)
-    diag = np.abs(np.diag(R))
-    if diag.min() <= 1e-12 * max(diag.max(), 1e-300):
-        raise ValueError("B must have full column rank: its columns are linearly dependent")
+        raise ValueError(f"{name} must have at most as many columns as rows (k <= d), got shape {B.shape}")
+    Q = _basis(B)
+    if Q is None:
+        raise ValueError(f"{name} must have full column rank: its columns are linearly dependent (or zero)")
     return Q
 
 
@@ -39,7 +65,7 @@ def principal_angles(B, B_star) -> np.ndarray:
     angles : array of shape (min(k, k*),), values in [0, pi/2], smallest first.
     """
     Q = orthonormal_basis(B)
-    Qs = orthonormal_basis(B_star)
+    Qs = orthonormal_basis(B_star, "B_star")
     if Q.shape[0] != Qs.shape[0]:
         raise ValueError(f"B and B_star must have the same number of rows d, got {Q.shape[0]} and {Qs.shape[0]}")
     return _angles(Q, Qs)
@@ -57,13 +83,18 @@ def _angles(Q, Qs):
 
 @_guard.reference("gbml.subspace_distance")
 def subspace_distance(B, B_star) -> float:
-    """``dist(B, B*) = ||(I - Q Q^T) B*||_2`` for orthonormal ``B*`` (the paper's measure).
+    """``dist(B, B*) = ||(I - Q Q^T) Q*||_2`` with ``Q``, ``Q*`` orthonormal bases of ``col(B)``, ``col(B*)``.
 
-    Equals the sine of the largest principal angle and ``||Q Q^T - B* B*^T||_2`` when both have k
-    columns; lies in [0, 1]; is 0 iff the column spaces agree; invariant to ``B -> B R``.
+    The paper's measure (for orthonormal ``B*``, ``Q* = B*``).  Both arguments must have full column rank;
+    only their column spaces matter, so it is invariant to ``B -> B R`` and ``B* -> B* R`` for any
+    invertible R (a rescaling included).  Equals the sine of the largest principal angle and
+    ``||Q Q^T - Q* Q*^T||_2`` when both have k columns; lies in [0, 1]; is 0 iff the column spaces agree.
     """
     Q = orthonormal_basis(B)
     B_star = _checks.array("B_star", B_star, 2)
+    k_star = B_star.shape[1]
+    if k_star > B_star.shape[0] or not np.allclose(B_star.T @ B_star, np.eye(k_star), rtol=0, atol=1e-13):
+        B_star = orthonormal_basis(B_star, "B_star")  # an orthonormal B* is its own basis, used as it is
     if B_star.shape[0] != Q.shape[0]:
         raise ValueError(f"B and B_star must have the same number of rows d, got {Q.shape[0]} and {B_star.shape[0]}")
     residual = B_star - Q @ (Q.T @ B_star)
@@ -76,6 +107,7 @@ def random_orthonormal(d: int, k: int, rng) -> np.ndarray:
     k = _checks.positive_int("k", k)
     if k > d:
         raise ValueError(f"k must be <= d, got k={k}, d={d}")
+    _checks.fits(f"random_orthonormal({d}, {k})", 2 * d * k)
     G = _checks.as_rng(rng).standard_normal((d, k))
     Q, R = np.linalg.qr(G)
     return Q * np.sign(np.diag(R))

@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import io
+import numbers
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -20,6 +21,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from . import _checks
 from .training import DivergenceError, History
 
 __all__ = [
@@ -93,9 +95,28 @@ def method_style(method: str, index: int = 0) -> dict:
     Unknown names (e.g. "mu = 0.5") get the ``index``-th fallback style, so several curves of one
     method can still be told apart.
     """
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a method name or a curve label (str), got {method!r}")
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        raise TypeError(f"index must be an int (which fallback style), got {index!r}")
     if method in METHOD_STYLES:
         return dict(METHOD_STYLES[method])
     return dict(_FALLBACK[index % len(_FALLBACK)])
+
+
+def _curve(name: str, values) -> np.ndarray:
+    """Values to plot as floats (NaN allowed: not drawn); labels or complex numbers are refused."""
+    if np.iscomplexobj(values):
+        raise TypeError(f"{name} must hold real numbers, got complex values")
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must hold real numbers to plot, got {np.asarray(values).dtype} values") from None
+
+
+def _axes(ax) -> None:
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes to draw on (e.g. from gbml.plotting.figure()), got {type(ax).__name__}")
 
 
 def _style_context():
@@ -167,13 +188,23 @@ def plot_distance(ax: Axes, histories, *, predicted_rate: float | None = None, a
     A run that diverged is drawn up to its last finite iterate and a readable message is written on
     the axes.  If nothing finite is left to draw, the axes show a message instead of a blank plot.
     """
+    _axes(ax)
     runs = _as_histories(histories)
     if not runs:
         raise ValueError("histories must contain at least one run")
+    for label, h in runs.items():
+        if not isinstance(h, History):
+            raise TypeError(f"histories[{label!r}] must be a gbml.History, got {type(h).__name__}")
+    if predicted_rate is not None:
+        rate = _checks.real("predicted_rate", predicted_rate)
+        if not 0 < rate < 1:
+            raise ValueError(f"predicted_rate must lie in (0, 1), got {predicted_rate}")
+    anchor = _checks.real("anchor", anchor, low=0.0, strict_low=True)
+    floor = _checks.real("floor", floor, low=0.0, strict_low=True)
     diverged = []
     for i, (label, h) in enumerate(runs.items()):
         style = method_style(label if label in METHOD_STYLES else h.method if len(runs) == 1 else label, i)
-        d = np.asarray(h.distance, dtype=float)
+        d = _curve(f"histories[{label!r}].distance", h.distance)
         s = np.arange(len(d))
         ok = np.isfinite(d)
         if ok.any():
@@ -182,9 +213,6 @@ def plot_distance(ax: Axes, histories, *, predicted_rate: float | None = None, a
         if h.diverged_at is not None:
             diverged.append(h)
     if predicted_rate is not None:
-        rate = float(predicted_rate)
-        if not 0 < rate < 1:
-            raise ValueError(f"predicted_rate must lie in (0, 1), got {predicted_rate}")
         first = next(iter(runs.values()))
         d = np.asarray(first.distance, dtype=float)
         below = np.flatnonzero(np.isfinite(d) & (d <= anchor))
@@ -210,9 +238,12 @@ def plot_angles(ax: Axes, history: History, *, degrees: bool = True, legend: boo
 
     The largest angle (its sine is the distance) is drawn solid, the others with other line styles.
     """
+    _axes(ax)
     if not isinstance(history, History):
         raise TypeError(f"history must be a gbml.History, got {type(history).__name__}")
-    A = np.asarray(history.angles, dtype=float)
+    A = _curve("history.angles", history.angles)
+    if A.ndim != 2:
+        raise ValueError(f"history.angles must have shape (T+1, k), got {A.shape}")
     if degrees:
         A = np.degrees(A)
     s = np.arange(len(A))
@@ -239,6 +270,9 @@ def show_message(ax: Axes, text: str, *, overlay: bool = False) -> Axes:
 
     With ``overlay=False`` the axes are cleared of ticks and frame first.
     """
+    _axes(ax)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     if not overlay:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -263,6 +297,13 @@ def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta
     elif isinstance(iteration, History):
         h = iteration
         iteration, method, beta = h.diverged_at, method or h.method, h.beta if beta is None else beta
+    _axes(ax)
+    if iteration is not None and (isinstance(iteration, bool) or not isinstance(iteration, numbers.Integral)):
+        raise TypeError(f"iteration must be an int, a History or a DivergenceError, got {iteration!r}")
+    if method is not None and not isinstance(method, str):
+        raise TypeError(f"method must be a str, got {method!r}")
+    if beta is not None:
+        beta = _checks.real("beta", beta, low=0.0, strict_low=True)
     who = f"{LABELS.get(method, method)} " if method else "This run "
     at = f" at iteration {iteration}" if iteration is not None else ""
     hint = f"try a smaller β (here β = {beta:g})" if beta is not None else "try a smaller β"

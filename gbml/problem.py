@@ -66,23 +66,25 @@ class Problem:
             raise ValueError(f"k must be <= d (the representation is lower-dimensional), got k={k}, d={d}")
         if mu is not None and head_cov is not None:
             raise ValueError("give either mu or head_cov, not both")
+        # B*, its draw and an input covariance (d x d) must fit in memory: refuse before allocating.
+        _checks.fits(f"Problem(d={self.d}, k={self.k})", 3 * self.d * self.k + (0 if input_cov is None else 3 * self.d**2))
         if head_cov is None:
             head_cov = paper_head_cov(self.k, 1.0 if mu is None else mu)
-        self.head_cov = _checks.psd_matrix("head_cov", head_cov, self.k)
+        # Read-only copies: mutating the caller's arrays afterwards cannot desynchronise Psi and the draws.
+        self.head_cov = _checks.psd_matrix("head_cov", head_cov, self.k, copy=True)
         self.head_mean = (
-            np.zeros(self.k) if head_mean is None else _checks.array("head_mean", head_mean, 1, (self.k,))
+            np.zeros(self.k) if head_mean is None else _checks.array("head_mean", head_mean, 1, (self.k,), copy=True)
         )
         self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
         if B_star is None:
             # Its own stream of the seed: Problem(rng=s) and train(rng=s) draw different numbers.
             B_star = random_orthonormal(self.d, self.k, _checks.as_rng(rng, stream=1))
+            B_star.setflags(write=False)
         else:
-            B_star = _checks.array("B_star", B_star, 2, (self.d, self.k))
-            if not np.allclose(B_star.T @ B_star, np.eye(self.k), atol=1e-10):
-                raise ValueError("B_star must have orthonormal columns (B_star^T B_star = I_k)")
+            B_star = _checks.orthonormal("B_star", _checks.array("B_star", B_star, 2, (self.d, self.k), copy=True))
         self.B_star = B_star
         self._cov_root = _sqrt_psd(self.head_cov)
-        self.input_cov = None if input_cov is None else _checks.psd_matrix("input_cov", input_cov, self.d)
+        self.input_cov = None if input_cov is None else _checks.psd_matrix("input_cov", input_cov, self.d, copy=True)
         self._input_root = None if input_cov is None else _sqrt_psd(self.input_cov)
 
     @property
@@ -93,6 +95,7 @@ class Problem:
     def sample_heads(self, n, rng) -> np.ndarray:
         """Draw n heads ``w*_t``, shape (n, k)."""
         n = _checks.positive_int("n", n)
+        _checks.fits(f"sample_heads(n={n})", 2 * n * self.k)
         z = _checks.as_rng(rng).standard_normal((n, self.k))
         return self.head_mean + z @ self._cov_root.T
 
@@ -104,12 +107,15 @@ class Problem:
         """
         heads = _checks.array("heads", heads, 2, (None, self.k))
         thetas = heads @ self.B_star.T
+        thetas.setflags(write=False)  # fresh and read-only: the tasks keep it without a copy
         if m_in is None and m_out is None:
             return PopulationTasks(thetas, self.noise_std, self.input_cov)
         if m_in is None or m_out is None:
             raise ValueError("give both m_in and m_out (finite samples) or neither (population)")
         m_in = _checks.positive_int("m_in", m_in)
         m_out = _checks.positive_int("m_out", m_out)
+        _checks.fits(f"tasks with n={len(thetas)}, m_in={m_in}, m_out={m_out}, d={self.d}",
+                     3 * len(thetas) * (m_in + m_out) * (self.d + 1))
         if rng is None:
             raise TypeError("rng is required to draw finite samples (an int seed or a numpy Generator)")
         rng = _checks.as_rng(rng)
@@ -120,6 +126,8 @@ class Problem:
             if self._input_root is not None:
                 X = X @ self._input_root.T
             y = (X @ thetas[:, :, None])[:, :, 0] + self.noise_std * rng.standard_normal((n, m))
+            for a in (X, y):
+                a.setflags(write=False)  # fresh and read-only: SampledTasks keeps them without a copy
             data += [X, y]
         return SampledTasks(*data)
 

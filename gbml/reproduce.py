@@ -118,10 +118,28 @@ def _settings(**overrides) -> dict:
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(SETTINGS)}")
     s = {**SETTINGS, **{k: v for k, v in overrides.items() if v is not None}}
-    s["seeds"] = tuple(int(x) for x in s["seeds"])
-    if not s["seeds"]:
-        raise ValueError("seeds must hold at least one seed")
+    s["seeds"] = _checks.seeds("seeds", s["seeds"])
+    for key in ("d", "k", "n_tasks", "T", "T_diversity"):
+        s[key] = _checks.positive_int(key, s[key])
+    for key in ("alpha", "beta", "beta_avg"):
+        s[key] = _checks.real(key, s[key], low=0.0, strict_low=True)
+    if s["k"] > s["d"]:
+        raise ValueError(f"k must be <= d, got k={s['k']}, d={s['d']}")
+    s["mus"] = _values("mus", s["mus"], "diversities mu in [0, 1], e.g. (1.0, 0.5)", 0.0, 1.0, closed=True)
+    s["tolerances"] = _values("tolerances", s["tolerances"], "tolerances in (0, 1), e.g. (1e-3, 1e-6)", 0.0, 1.0)
+    _checks.method_name("method_diversity", s["method_diversity"], METHOD_ORDER)
     return s
+
+
+def _values(name, values, what, low, high, closed=False) -> tuple:
+    """A non-empty tuple of distinct reals in (low, high) (or [low, high] when ``closed``)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, np.ndarray)):
+        raise TypeError(f"{name} must be a non-empty sequence of {what}, got {values!r}")
+    out = tuple(_checks.real(f"{name}[{i}]", v) for i, v in enumerate(values))
+    inside = (lambda v: low <= v <= high) if closed else (lambda v: low < v < high)
+    if not out or not all(map(inside, out)) or len(set(out)) != len(out):
+        raise ValueError(f"{name} must be a non-empty sequence of distinct {what}, got {values!r}")
+    return out
 
 
 def run_methods(**overrides) -> Experiment:
@@ -188,9 +206,11 @@ def iterations_table(experiments, tolerances=None) -> list[dict]:
     for exp in experiments:
         tols = tuple(tolerances or exp.settings["tolerances"])
         for label, runs in exp.runs.items():
-            row = {"experiment": exp.name, "label": label, "mu": exp.mu.get(label), "T": len(runs[0].distance) - 1,
+            row = {"experiment": exp.name, "label": label, "mu": exp.mu.get(label),
+                   "T": max(h.settings.get("T", len(h.distance) - 1) for h in runs),
                    "method": label if exp.name == "methods" else exp.settings["method_diversity"],
-                   "reused_from": exp.reused.get(label), "tolerances": {}}
+                   "reused_from": exp.reused.get(label), "diverged_at": [h.diverged_at for h in runs],
+                   "tolerances": {}}
             rate = exp.predicted_rate(label)
             for j, tol in enumerate(tols):
                 hits = [iterations_to(h.distance, tol) for h in runs]
@@ -217,6 +237,9 @@ def _label(exp, label):
 
 def table_markdown(rows) -> str:
     """A Markdown table of :func:`iterations_table` rows: median (min–max) iterations per tolerance."""
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)) or not rows:
+        raise ValueError("rows must be a non-empty list of rows from gbml.reproduce.iterations_table, "
+                         f"got {rows!r}")
     tols = list(rows[0]["tolerances"])
     head = "| run | " + " | ".join(f"iterations to {_pow10(t)}" for t in tols) + " |"
     lines = [head, "|" + "---|" * (len(tols) + 1)]
@@ -236,6 +259,13 @@ def table_markdown(rows) -> str:
                 cells.append(f"{reached} of {len(c['per_seed'])} seeds within T = {row['T']}")
             else:
                 cells.append(f"not within T = {row['T']}")
+            diverged = [x for x in row.get("diverged_at") or [] if x is not None]
+            if diverged and c["median"] is None:
+                at = f"{min(diverged)}" if min(diverged) == max(diverged) else f"{min(diverged)}–{max(diverged)}"
+                if len(diverged) == len(c["per_seed"]) and not reached:
+                    cells[-1] = f"diverged (iteration {at})"
+                else:
+                    cells[-1] += f"; {len(diverged)} of {len(c['per_seed'])} seeds diverged (iteration {at})"
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -356,7 +386,15 @@ def write_outputs(experiments, outdir) -> list:
     from matplotlib.figure import Figure
     import matplotlib
 
+    if not isinstance(outdir, (str, Path)):
+        raise TypeError(f"outdir must be a folder path (str or pathlib.Path), got {type(outdir).__name__}")
     outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise ValueError(f"outdir must be a folder, but {outdir} is an existing file")
+    if outdir.is_dir():  # a previous run's outputs are replaced; anything else with their names is an error
+        for name in _OUTPUT_NAMES:
+            if (outdir / name).exists() and not (outdir / name).is_file():
+                raise ValueError(f"outdir holds {outdir / name}, which is not a file; it cannot be overwritten")
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     draw = {"methods": draw_methods, "diversity": draw_diversity}
@@ -391,6 +429,11 @@ def write_outputs(experiments, outdir) -> list:
     path.write_text(table_markdown(rows) + "\n")
     written.append(path)
     return written
+
+
+#: The files write_outputs writes (a second run into the same folder overwrites them).
+_OUTPUT_NAMES = ("methods.png", "methods.pdf", "diversity.png", "diversity.pdf", "results.json",
+                 "iterations_to.csv", "table.md")
 
 
 def _wrap(text, width=110):

@@ -80,7 +80,7 @@ class PopulationTasks:
     Parameters
     ----------
     thetas : array (n, d)
-        Task regressors ``theta_t = B* w*_t``.
+        Task regressors ``theta_t = B* w*_t`` (n, d >= 1; real; copied).
     noise_std : float, default 0
         Label noise sigma; in population it only adds the constant ``sigma^2/2`` to each loss.
     input_cov : array (d, d), optional
@@ -88,10 +88,10 @@ class PopulationTasks:
     """
 
     def __init__(self, thetas, noise_std: float = 0.0, input_cov=None):
-        self.thetas = _checks.array("thetas", thetas, 2)
+        self.thetas = _checks.array("thetas", thetas, 2, copy=True)  # a read-only copy: never the caller's
         self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
         self.n, self.d = self.thetas.shape
-        self.input_cov = None if input_cov is None else _checks.psd_matrix("input_cov", input_cov, self.d)
+        self.input_cov = None if input_cov is None else _checks.psd_matrix("input_cov", input_cov, self.d, copy=True)
         data = _Population(self.thetas, self.noise_std, self.input_cov)
         # Support, query and pooled data are the same distribution in population.
         self.inner = self.outer = self.pooled = data
@@ -106,17 +106,19 @@ class SampledTasks:
     Parameters
     ----------
     X_in : array (n, m_in, d)
+        Every size >= 1; real.  The four arrays are copied (read-only).
     y_in : array (n, m_in)
     X_out : array (n, m_out, d)
     y_out : array (n, m_out)
     """
 
     def __init__(self, X_in, y_in, X_out, y_out):
-        X_in = _checks.array("X_in", X_in, 3)
+        # Read-only copies: mutating the caller's arrays later cannot change these tasks.
+        X_in = _checks.array("X_in", X_in, 3, copy=True)
         n, m_in, d = X_in.shape
-        y_in = _checks.array("y_in", y_in, 2, (n, m_in))
-        X_out = _checks.array("X_out", X_out, 3, (n, None, d))
-        y_out = _checks.array("y_out", y_out, 2, (n, X_out.shape[1]))
+        y_in = _checks.array("y_in", y_in, 2, (n, m_in), copy=True)
+        X_out = _checks.array("X_out", X_out, 3, (n, None, d), copy=True)
+        y_out = _checks.array("y_out", y_out, 2, (n, X_out.shape[1]), copy=True)
         self.X_in, self.y_in, self.X_out, self.y_out = X_in, y_in, X_out, y_out
         self.n, self.d = n, d
         self.m_in, self.m_out = m_in, X_out.shape[1]

@@ -1,6 +1,8 @@
 """What the theory predicts, and how to read it off a run (book chapters 4 and 7)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from . import _checks, _guard
@@ -9,11 +11,9 @@ __all__ = ["local_rate", "diversity", "measured_rate", "iterations_to"]
 
 
 def _psi(Psi_or_problem):
+    """A head second moment: a symmetric positive semi-definite k x k array (k >= 1), or a Problem's."""
     Psi = getattr(Psi_or_problem, "Psi", Psi_or_problem)
-    Psi = _checks.array("Psi", Psi, 2)
-    if Psi.shape[0] != Psi.shape[1] or not np.allclose(Psi, Psi.T, atol=1e-12):
-        raise ValueError(f"Psi must be a symmetric k x k matrix, got shape {Psi.shape}")
-    return Psi
+    return _checks.psd_matrix("Psi", Psi)
 
 
 def local_rate(alpha: float, beta: float, Psi) -> float:
@@ -32,17 +32,32 @@ def local_rate(alpha: float, beta: float, Psi) -> float:
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    return float(1.0 - alpha * beta * np.linalg.eigvalsh(_psi(Psi))[0])
+    rate = float(1.0 - alpha * beta * np.linalg.eigvalsh(_psi(Psi))[0])
+    if rate <= -1:  # rate > 1 cannot happen: Psi is PSD; rate = 1 (lambda_min = 0) means no contraction
+        warnings.warn(f"local_rate: the factor {rate:.4g} lies outside (-1, 1): alpha * beta * lambda_min(Psi) "
+                      ">= 2, so the iteration does not contract near the solution; use a smaller alpha or beta",
+                      RuntimeWarning, stacklevel=2)
+    return rate
 
 
-def diversity(heads_or_Psi) -> dict:
-    """Diversity statistics of a batch of heads (n, k) or of a second-moment matrix (k, k).
+def diversity(heads=None, *, Psi=None) -> dict:
+    """Diversity statistics of a batch of heads (n, k), or of a second-moment matrix given as ``Psi=``.
 
-    For a batch, ``Psi_hat = (1/n) sum_t w*_t w*_t^T``.  Returns ``mu2 = lambda_min``, ``L2 = lambda_max``
-    and ``kappa = sqrt(L2 / mu2)`` (the paper's ``mu*^2``, ``L*^2`` and ``kappa*``; inf when ``mu2 = 0``).
+    ``diversity(heads)`` uses ``Psi_hat = (1/n) sum_t w*_t w*_t^T`` (every array passed positionally is a
+    batch of heads, square or not); ``diversity(Psi=M)`` uses a symmetric PSD ``M`` (k, k) or a Problem's
+    ``Psi``.  Returns ``mu2 = lambda_min``, ``L2 = lambda_max`` and ``kappa = sqrt(L2 / mu2)`` (the paper's
+    ``mu*^2``, ``L*^2`` and ``kappa*``; inf when ``mu2 = 0``).
     """
-    A = _checks.array("heads_or_Psi", heads_or_Psi, 2)
-    Psi = A if A.shape[0] == A.shape[1] and np.allclose(A, A.T) else A.T @ A / A.shape[0]
+    if (heads is None) == (Psi is None):
+        raise TypeError("diversity takes a batch of heads (n, k) positionally or a second moment as Psi=, "
+                        "exactly one of them")
+    if Psi is not None:
+        Psi = _psi(Psi)
+    elif hasattr(heads, "Psi"):  # a Problem: its Psi
+        Psi = _psi(heads)
+    else:
+        A = _checks.array("heads", heads, 2)
+        Psi = A.T @ A / A.shape[0]
     eig = np.linalg.eigvalsh(Psi)
     mu2, L2 = max(float(eig[0]), 0.0), float(eig[-1])
     return {"mu2": mu2, "L2": L2, "kappa": float(np.sqrt(L2 / mu2)) if mu2 > 0 else float("inf"),
@@ -67,7 +82,7 @@ def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
 @_guard.reference("gbml.iterations_to")
 def iterations_to(distance, tol: float) -> int | None:
     """First iteration at which the distance is below ``tol`` (None if never)."""
-    dist = np.asarray(distance, dtype=float)
+    dist = _checks.array("distance", distance, 1, finite=False)  # NaN after a divergence never counts
     tol = _checks.real("tol", tol, low=0.0, strict_low=True)
     hit = np.flatnonzero(dist < tol)
     return int(hit[0]) if hit.size else None

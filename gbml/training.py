@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks
-from .algorithms import _method, _objective, meta_gradient
-from .geometry import _angles
+from .algorithms import METHODS, _method, _objective, meta_gradient
+from .geometry import _angles, _basis
 from .problem import Problem
 
 __all__ = ["DivergenceError", "History", "train"]
@@ -18,6 +18,8 @@ class DivergenceError(RuntimeError):
 
     def __init__(self, method, iteration, alpha, beta, history):
         self.method, self.iteration, self.history = method, iteration, history
+        if history is not None and history.diverged_at is None:
+            history.diverged_at = iteration
         super().__init__(
             f"{method} diverged at iteration {iteration} (alpha={alpha:g}, beta={beta:g}): the iterates "
             "became non-finite or exploded. Try a smaller outer step beta or inner step alpha."
@@ -32,11 +34,17 @@ class History:
     ----------
     distance : (T+1,) ``dist(B_s, B*)``
     angles : (T+1, k) principal angles between ``col(B_s)`` and ``col(B*)``, ascending
-    loss : (T+1,) outer objective of the round's tasks at ``(B_s, w_s)`` (NaN at the last entry: no round)
+    loss : (T+1,) outer objective of the round's tasks at ``(B_s, w_s)``; the last entry (there is no round
+        T) uses the tasks of the last round (for T = 0, one round is drawn for it).  None when ``train``
+        got a custom ``gradient`` and no ``objective`` for a method outside ``gbml.METHODS`` (there is no
+        objective to record).
     head_norm : (T+1,) ``||w_s||``
     orth_error : (T+1,) ``||I - alpha B_s^T B_s||_2``
-    B, w : final iterates
+    B, w : final iterates (the last recorded ones, for a run that diverged)
     diverged_at : iteration at which the run stopped diverging, or None
+
+    Every recorded value is finite: a run stops (or raises) before recording an iterate whose
+    distance, loss, head norm or ``orth_error`` would overflow.
     """
 
     method: str
@@ -44,7 +52,7 @@ class History:
     beta: float
     distance: np.ndarray
     angles: np.ndarray
-    loss: np.ndarray
+    loss: np.ndarray | None
     head_norm: np.ndarray
     orth_error: np.ndarray
     B: np.ndarray
@@ -109,12 +117,15 @@ def train(
         each round uses n_tasks of them (all of them, in population, when n_tasks == P: a fixed batch)
     B0, w0 : initial iterates; default the theory's ``problem.init(alpha, rng)`` (random subspace)
     on_divergence : "raise" (DivergenceError) or "stop" (return the history so far, ``diverged_at`` set)
-    blowup : a run stops when ``||B||`` or ``||w||`` exceeds ``blowup`` times its initial scale
+    blowup : float > 1; a run stops when ``||B||`` or ``||w||`` exceeds ``blowup`` times its initial scale
+        (or when a recorded value or the gradient overflows)
     gradient : callable ``gradient(B, w, tasks, alpha) -> (grad_B, grad_w)``, optional
         Replaces ``meta_gradient(method, ...)`` (the variants of ``gbml.beyond``); ``method`` is then
-        only the run's label.
+        only the run's label.  It must return arrays shaped like ``B`` and ``w``.
     objective : callable ``objective(B, w, tasks, alpha) -> float``, optional
-        The loss recorded each round (default: the method's outer objective).
+        The loss recorded each round (default: the method's outer objective; with a custom ``gradient``,
+        the objective of ``method`` if it is a name of ``gbml.METHODS``, else none: ``History.loss`` is
+        None).  It must return a finite real number at the start.
     settings : dict, optional
         Extra entries for ``History.settings``.
     """
@@ -125,6 +136,9 @@ def train(
             objective = lambda B, w, tasks, alpha: _objective(spec, B, w, tasks, alpha)  # noqa: E731
     elif not callable(gradient):
         raise TypeError(f"gradient must be a callable gradient(B, w, tasks, alpha), got {type(gradient).__name__}")
+    elif objective is None and isinstance(method, str) and method in METHODS:
+        spec = METHODS[method]
+        objective = lambda B, w, tasks, alpha: _objective(spec, B, w, tasks, alpha)  # noqa: E731
     if objective is not None and not callable(objective):
         raise TypeError(f"objective must be a callable objective(B, w, tasks, alpha), got {type(objective).__name__}")
     if not isinstance(problem, Problem):
@@ -133,6 +147,7 @@ def train(
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
     T = _checks.positive_int("T", T, minimum=0)
     n = _checks.positive_int("n_tasks", n_tasks)
+    blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
     rng = _checks.as_rng(rng)
@@ -149,10 +164,14 @@ def train(
     if w0 is None and B.shape[1] != problem.k:
         w0_default = np.zeros(B.shape[1])
     w = (w0_default if w0 is None else _checks.array("w0", w0, 1, (B.shape[1],))).copy()
-    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
-    scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
-
     k = B.shape[1]
+    _checks.fits(f"train's record of T={T} rounds", (T + 1) * (k + 4))
+    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    with _checks.no_float_warnings():
+        scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
+    if not np.isfinite(scale):
+        raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
+
     rec = {
         "distance": np.full(T + 1, np.nan),
         "angles": np.full((T + 1, min(k, problem.k)), np.nan),
@@ -164,42 +183,90 @@ def train(
     B_star = problem.B_star  # orthonormal columns
 
     def record(s, tasks, Q):
-        ang = _angles(Q, B_star)
-        rec["angles"][s] = ang
-        rec["distance"][s] = np.sin(ang[-1])
-        rec["head_norm"][s] = np.linalg.norm(w)
-        rec["orth_error"][s] = np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()
-        if tasks is not None and objective is not None:
-            rec["loss"][s] = objective(B, w, tasks, alpha)
+        """Record iterate s; False (nothing recorded) if a value overflowed."""
+        with _checks.no_float_warnings():
+            ang = _angles(Q, B_star)
+            values = {"angles": ang, "distance": np.sin(ang[-1]), "head_norm": np.linalg.norm(w),
+                      "orth_error": np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()}
+            if objective is not None:
+                values["loss"] = _loss(objective, B, w, tasks, alpha)
+        if not all(np.all(np.isfinite(v)) for v in values.values()):
+            return False
+        for name, v in values.items():
+            rec[name][s] = v
+        return True
 
     def history(upto, diverged_at=None):
         return History(
-            method, alpha, beta, *(v[: upto + 1] for v in rec.values()), B=B.copy(), w=w.copy(),
+            method, alpha, beta, *(v[: upto + 1] if name != "loss" or objective is not None else None
+                                   for name, v in rec.items()), B=B.copy(), w=w.copy(),
             diverged_at=diverged_at,
             settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T, **(settings or {})),
         )
 
+    def diverge(iteration, upto):
+        if on_divergence == "raise":
+            raise DivergenceError(method, iteration, alpha, beta, history(upto, diverged_at=iteration))
+        return history(upto, diverged_at=iteration)
+
     Q = _basis(B)
     if Q is None:
         raise ValueError("B0 must have full column rank")
+    tasks = next_round() if T == 0 and objective is not None else None  # the loss of T = 0 needs one round
+    B_prev, w_prev = B, w  # the last recorded iterates
     for s in range(T):
         tasks = next_round()
-        record(s, tasks, Q)
-        gB, gw = gradient(B, w, tasks, alpha)
-        B_new, w_new = B - beta * gB, w - beta * gw
-        size = np.linalg.norm(B_new) + np.linalg.norm(w_new)  # NaN if any entry is
+        if not record(s, tasks, Q):
+            if s == 0:
+                raise ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): "
+                                 "rescale B0 and w0, use a smaller alpha, or check that objective returns a "
+                                 "finite number")
+            B, w = B_prev, w_prev
+            return diverge(s, s - 1)
+        try:
+            out = gradient(B, w, tasks, alpha)
+        except _checks.NonFiniteError:  # the gradient overflowed: the run diverges at the next iterate
+            return diverge(s + 1, s)
+        gB, gw = _checked_gradient(out, B, w)
+        with _checks.no_float_warnings():
+            B_new, w_new = B - beta * gB, w - beta * gw
+            size = np.linalg.norm(B_new) + np.linalg.norm(w_new)  # NaN if any entry is
         Q = _basis(B_new) if size <= scale else None  # None: exploded, non-finite or rank-deficient
         if Q is None:
-            if on_divergence == "raise":
-                raise DivergenceError(method, s + 1, alpha, beta, history(s))
-            return history(s, diverged_at=s + 1)
-        B, w = B_new, w_new
-    record(T, None, Q)
+            return diverge(s + 1, s)
+        B_prev, w_prev, B, w = B, w, B_new, w_new
+    if not record(T, tasks, Q):
+        if T == 0:
+            raise ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): "
+                             "rescale B0 and w0, use a smaller alpha, or check that objective returns a "
+                             "finite number")
+        B, w = B_prev, w_prev
+        return diverge(T, T - 1)
     return history(T)
 
 
-def _basis(B):
-    """Orthonormal basis of col(B), or None when B has (numerically) lost rank."""
-    Q, R = np.linalg.qr(B)
-    diag = np.abs(np.diag(R))
-    return Q if diag.min() > 1e-12 * diag.max() else None
+def _loss(objective, B, w, tasks, alpha) -> float:
+    """The objective's value as a float (NaN when it overflowed); a non-number is refused."""
+    try:
+        value = objective(B, w, tasks, alpha)
+    except _checks.NonFiniteError:
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"objective must return a real number, got {type(value).__name__}") from None
+
+
+def _checked_gradient(out, B, w):
+    """A custom gradient must return two real arrays shaped like B and w."""
+    try:
+        gB, gw = out
+        if np.iscomplexobj(gB) or np.iscomplexobj(gw):
+            raise TypeError
+        gB, gw = np.asarray(gB, dtype=float), np.asarray(gw, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("gradient must return two real arrays (grad_B, grad_w)") from None
+    if gB.shape != B.shape or gw.shape != w.shape:
+        raise ValueError(f"gradient must return (grad_B, grad_w) shaped like B {B.shape} and w {w.shape}, "
+                         f"got shapes {gB.shape} and {gw.shape}")
+    return gB, gw

@@ -41,7 +41,7 @@ import ipywidgets as widgets
 import matplotlib
 from IPython.display import HTML, display
 
-from . import plotting
+from . import _checks, plotting
 from .training import DivergenceError
 
 __all__ = ["Param", "Explorer", "explore", "EXPLORERS", "MAX_FRAMES"]
@@ -78,9 +78,19 @@ class Param:
     fmt: str = "{:g}"
 
     def __post_init__(self):
-        self.values = list(self.values)
-        if len(self.values) < 2:
-            raise ValueError(f"values must hold at least 2 grid values, got {self.values!r}")
+        # At least 2 distinct values, all numbers (finite) or all labels: every frame can be shown.
+        self.values = _checks.grid("values", self.values)
+        if self.step is not None and (not self.numeric or isinstance(self.step, bool)
+                                      or not isinstance(self.step, numbers.Real) or not 0 < self.step < float("inf")):
+            raise ValueError(f"step must be a number > 0 (for a numeric grid), got {self.step!r}")
+        if not isinstance(self.fmt, str):
+            raise TypeError(f"fmt must be a format string such as '{{:.2f}}', got {self.fmt!r}")
+        try:
+            self.fmt.format(self.values[0])
+        except (KeyError, IndexError, AttributeError):
+            raise ValueError(f"fmt must format one value with a positional field such as '{{:.2f}}', got {self.fmt!r}") from None
+        except (ValueError, TypeError):
+            pass  # e.g. '{:g}' on a label: format() falls back to str
         if self.default is None:
             self.default = self.values[len(self.values) // 2]
         if self.default not in self.values:
@@ -125,7 +135,12 @@ class Explorer:
             raise TypeError(f"plot must be a function plot(ax, **values), got {type(plot).__name__}")
         if not isinstance(params, Mapping) or not 1 <= len(params) <= 2:
             raise ValueError("params must be a dict of one or two parameters: name -> Param or list of values")
-        self.params = {name: p if isinstance(p, Param) else Param(p) for name, p in params.items()}
+        self.params = {}
+        for name, p in params.items():
+            try:
+                self.params[name] = p if isinstance(p, Param) else Param(p)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"params[{name!r}]: {err} (give a list of grid values or a widgets.Param)") from None
         sig = inspect.signature(plot).parameters
         accepts_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.values())
         for name in self.params:

@@ -164,7 +164,7 @@ def test_search_page_has_one_search_field(site, browser):
     page.goto(f"{server.origin}/search.html", wait_until="load")
     page.wait_for_load_state("networkidle")
     assert _visible_search_entries(page) == 1
-    assert page.locator("form.bd-search input").is_visible()
+    assert page.locator(".bd-search-container form.bd-search input").is_visible()
     assert not [e for e in errors if not _console_ok(e)], errors
     context.close()
 

@@ -7,6 +7,10 @@
   page's own MyST source (no outputs, runs top to bottom) into ``_notebooks/`` of the output, and a
   header button links to it.  Page sources (``_sources``) are not copied (``html_copy_source: false``),
   so the notebook is the only source a reader can download.
+* Serves the book's stylesheet, favicon and a MathJax 2 shim from ``_ext/static/`` (not a root
+  ``_static/``: Jupyter Book 1.x would inject every script found there into every page).
+* Switches sphinx-thebe off: Jupyter Book loads it unconditionally, the book has no live kernel to
+  offer, and its inline script declares ``THEBE_JS_URL`` twice per page (a console error).
 """
 from __future__ import annotations
 
@@ -45,7 +49,26 @@ def _static_explorers(app, config):
     os.environ["GBML_EXPLORER"] = "static"
 
 
+STATIC = Path(__file__).parent / "static"
+
+
+def _static_files(app, config):
+    config.html_static_path.append(str(STATIC))
+
+
+def _drop_thebe(app, config):
+    for listeners in app.events.listeners.values():
+        for listener in list(listeners):
+            if getattr(listener.handler, "__module__", "").startswith("sphinx_thebe"):
+                app.disconnect(listener.id)
+    app.registry.css_files = [c for c in app.registry.css_files if c[0] != "sphinx-thebe.css"]
+
+
 def setup(app):
     app.connect("config-inited", _static_explorers)
+    app.connect("config-inited", _static_files)
+    app.connect("config-inited", _drop_thebe)
+    app.add_css_file("book.css")
+    app.add_js_file("mathjax2-shim.js")
     app.connect("html-page-context", _add_notebook_download, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -147,7 +147,7 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
         a^(j)   = a^(j+1) - alpha B^T Sigma_in B a^(j+1)
 
     starting from ``grad_B = q_t w_t^(S)^T``; then ``grad_w = a^(0)`` (all averaged over tasks).  For
-    ``S = 1`` this is the exact-ANIL formula of paper-notes Section 2.  First order: ``(q_t w_t^(S)^T,
+    ``S = 1`` this is exact ANIL's gradient (chapter 4 derives it).  First order: ``(q_t w_t^(S)^T,
     B^T q_t)`` averaged, i.e. FO-ANIL with S inner steps.
 
     Parameters

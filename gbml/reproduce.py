@@ -2,7 +2,7 @@
 
 One place for the settings, the runs, the numbers and the figures of chapter 10, so that the chapter
 and ``tools/reproduce.py`` (which writes every figure as PNG and PDF plus the numbers as JSON and CSV)
-cannot drift apart.  Settings follow paper-notes Section 4: population tasks, ``d = 20``, ``k = 3``,
+cannot drift apart.  Settings (chapter 10): population tasks, ``d = 20``, ``k = 3``,
 ``n = 20`` fresh tasks per round, ``alpha = 0.1``, ``beta = 0.5`` (``0.05`` for the average loss, its
 stable step), ``w_0 = 0``, a random ``B_0 = Q / sqrt(alpha)``, heads ``N(0, diag(1, ..., 1, mu^2))``.
 
@@ -40,7 +40,7 @@ __all__ = [
     "write_outputs",
 ]
 
-#: The chapter's defaults (the paper-notes' settings; seeds and T chosen so the chapter runs in < 20 s).
+#: The chapter's defaults (the settings above; seeds and T chosen so the chapter runs in < 20 s).
 SETTINGS = dict(
     d=20, k=3, n_tasks=20, alpha=0.1, beta=0.5, beta_avg=0.05,
     seeds=(0, 1, 2), T=530, T_diversity=1350, mus=(1.0, 0.5), method_diversity="anil",
@@ -92,7 +92,7 @@ class Experiment:
         return out
 
     def predicted_rate(self, label) -> float | None:
-        """``1 - alpha beta mu^2`` (paper-notes Section 3, item 4); None for the average loss."""
+        """``1 - alpha beta mu^2`` (the local rate of chapter 4); None for the average loss."""
         if label == "avg-loss" or label not in self.mu:
             return None
         s = self.settings

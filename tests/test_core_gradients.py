@@ -1,5 +1,5 @@
 """meta_gradient against finite differences of the meta-objective, and the first-order surrogates
-against an independent per-task transcription of their definition (paper-notes Section 2)."""
+against an independent per-task transcription of their definition (chapters 4 to 6)."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
-"""The identities of paper-notes Section 3 (items 1, 2, 4, 6, 7), checked to ~1e-12."""
+"""The identities the chapters build on (orthogonal dynamics, the average loss's rank-one step, the local
+rate, MAML's inner step at w = 0, one-step adaptation at the solution), checked to ~1e-12."""
 import numpy as np
 import pytest
 

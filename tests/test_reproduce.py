@@ -1,5 +1,5 @@
 """`make reproduce` (tools/reproduce.py + gbml.reproduce): every file is written, and the numbers have the
-shape paper-notes Section 4 reports (all four methods reach 1e-6, the average loss stays near 1, less
+shape chapter 10 reports (all four methods reach 1e-6, the average loss stays near 1, less
 diversity is slower, the local rate is 1 - alpha beta mu^2)."""
 import csv
 import json

@@ -16,6 +16,7 @@ def _psi(Psi_or_problem):
     return _checks.psd_matrix("Psi", Psi)
 
 
+@_guard.reference("gbml.local_rate")
 def local_rate(alpha: float, beta: float, Psi) -> float:
     """Predicted contraction factor per round near the solution: ``1 - alpha * beta * lambda_min(Psi)``.
 

@@ -47,6 +47,7 @@ def _add_notebook_download(app, pagename, templatename, context, doctree):
 
 def _static_explorers(app, config):
     os.environ["GBML_EXPLORER"] = "static"
+    os.environ["GBML_BOOK_BUILD"] = "1"  # gbml.book.glue records values only in this build
 
 
 STATIC = Path(__file__).parent / "static"

@@ -1,20 +1,25 @@
 """Helpers for chapters that must also run as plain notebooks outside the book build."""
 from __future__ import annotations
 
+import os
+
 __all__ = ["glue", "show_figure"]
 
 
 def glue(name: str, value, display: bool = False):
-    """Record ``value`` (a number; numpy scalars are converted) under ``name`` for ``{glue:text}`name``` in the book's prose.
+    """Record ``value`` (a number; numpy scalars are converted) under ``name`` for ``{glue:text}`name```.
 
-    Uses ``myst_nb.glue`` when it is installed (the book build); in a plain Jupyter session without
-    myst-nb it does nothing, so a downloaded chapter notebook runs top to bottom.  Returns None (so a glue call ending a cell
-    prints nothing).
+    Records only in the book's build, which sets ``GBML_BOOK_BUILD=1`` (``_ext/gbml_book.py``); anywhere
+    else (JupyterLab, VS Code, Colab, a test) it records and prints nothing, whether or not myst-nb is
+    installed, so a chapter run as a notebook shows no stray ``papermill.record`` outputs.  Returns None
+    (so a glue call ending a cell prints nothing).
     """
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if os.environ.get("GBML_BOOK_BUILD") != "1":
         return None
+    from myst_nb import glue as _glue
+
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()  # numpy scalars print as np.float64(...), which {glue:text} cannot format
     _glue(name, value, display=display)

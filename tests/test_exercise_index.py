@@ -134,6 +134,19 @@ def test_finds_every_exercise_of_a_page_with_its_metadata(docname, path):
         assert lines[e.line - 1] == f":::{{exercise}} {e.title}"
 
 
+@pytest.mark.parametrize("docname, path", PAGES, ids=[name for name, _ in PAGES])
+def test_a_chapter_header_computes_its_exercise_time(docname, path):
+    """The header's exercise time is the role, never a typed number, and the role sums the metadata."""
+    text = path.read_text(encoding="utf-8")
+    minutes = [int(m) for m in re.findall(r"^% exercise: kind=\w+; minutes=(\d+);", _outside_examples(text),
+                                          flags=re.M)]
+    if not minutes:
+        return
+    header = re.findall(r"^\*Time: .*\*$", text, flags=re.M)
+    assert header == [header[0]] and "{exercise-minutes}`total` for the exercises" in header[0], header
+    assert exercise_index.exercise_minutes(path, docname) == sum(minutes)
+
+
 def test_the_book_has_exercises_in_ten_chapters():
     assert sum(bool(chapters.read_chapter(path, name, ROOT).exercises) for name, path in PAGES) >= 10
 

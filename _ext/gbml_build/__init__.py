@@ -16,6 +16,7 @@ def setup(app):
 
     app.setup_extension("sphinx.ext.autodoc")  # its event, below
     app.connect("builder-inited", exercise_index.on_builder_inited)
+    app.add_role("exercise-minutes", exercise_index.exercise_minutes_role)
     app.connect("builder-inited", api.on_builder_inited)
     app.connect("autodoc-process-docstring", api.drop_type_docstring, priority=400)  # before napoleon (500)
     app.connect("autodoc-process-docstring", api.add_used_in, priority=600)          # after napoleon

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .booktoc import EXERCISE_PAGE, ROOT
-from .chapters import KINDS, Chapter, ExerciseMetadataError, check_student_cells, collect
+from .chapters import KINDS, Chapter, ExerciseMetadataError, check_student_cells, collect, read_chapter
 
 
 def _minutes(total):
@@ -92,6 +92,28 @@ def on_builder_inited(app):
         generate(Path(app.srcdir))
     except ExerciseMetadataError as err:
         raise ExtensionError(f"exercise index: {err}") from None
+
+
+def exercise_minutes(path: Path, docname: str) -> int:
+    """The total estimated time of a chapter's exercises, from their metadata lines."""
+    return sum(e.minutes for e in read_chapter(path, docname).exercises)
+
+
+def exercise_minutes_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """The role ``{exercise-minutes}`total```: "N minutes", the sum of the page's exercise times.
+
+    Chapter headers use it ("*Time: about 40 minutes of reading, {exercise-minutes}`total` for the
+    exercises.*") so the header can never disagree with the exercise index.
+    """
+    from docutils import nodes
+
+    env = inliner.document.settings.env
+    total = exercise_minutes(Path(env.doc2path(env.docname)), env.docname)
+    if text.strip() != "total" or not total:
+        msg = inliner.reporter.error(
+            "exercise-minutes: write {exercise-minutes}`total` on a page that has exercises", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.Text(f"{total} minutes")], []
 
 
 def main(argv=None) -> int:

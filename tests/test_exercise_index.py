@@ -248,9 +248,25 @@ def test_cli_and_sphinx_hook_report_the_error(tmp_path, capsys):
 
 def test_generate_writes_the_index_only_when_it_changed(tmp_path):
     root = _book(tmp_path, GOOD)
-    assert exercise_index.generate(root) == [root / "chapters" / "exercises.md"]
+    assert exercise_index.generate(root) == [root / "chapters" / f"exercises.{s}" for s in ("md", "csv", "json")]
     assert "{ref}`ex-toy-proof`" in (root / "chapters" / "exercises.md").read_text()
     assert exercise_index.generate(root) == []  # unchanged content is not rewritten
+
+
+def test_csv_and_json_exports_list_every_exercise_with_its_label(tmp_path):
+    import csv
+    import json
+    root = _book(tmp_path, GOOD)
+    exercise_index.generate(root)
+    page = (root / "chapters" / "exercises.md").read_text()
+    assert "(`ex-toy-proof`)" in page and "{download}`exercises.csv" in page
+    rows = list(csv.DictReader((root / "chapters" / "exercises.csv").open()))
+    data = json.loads((root / "chapters" / "exercises.json").read_text())
+    assert [r["label"] for r in rows] == [d["label"] for d in data] == ["ex-toy-proof", "ex-toy-code"]
+    assert rows[1]["kind"] == data[1]["kind"] == "coding"
+    assert rows[1]["minutes"] == "20" and data[1]["minutes"] == 20
+    assert rows[1]["objectives"] == "1;3" and data[1]["objectives"] == [1, 3]
+    assert data[0]["title"] == "Nonnegative loss"
 
 
 def test_exercises_inside_directives_count_and_inside_code_they_do_not(tmp_path):

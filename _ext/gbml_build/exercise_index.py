@@ -9,6 +9,9 @@ from :func:`gbml_build.chapters.read_chapter`.  Without building::
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 import sys
 from pathlib import Path
 
@@ -34,7 +37,11 @@ def render_exercises(chapters: list[Chapter]) -> str:
         "objective it serves. Proofs are written on paper, computations are done by hand and checked in a "
         "code cell, coding exercises are checked by a function of `gbml.exercises` that gives hints. "
         "Solutions are folded directly after each exercise (the student edition has none); "
-        "{doc}`instructors` explains how to combine exercises into homework.",
+        "{doc}`instructors` explains how to combine exercises into homework. Each exercise shows its label "
+        "(`ex-…`), which names it for `make problem-set`.",
+        "",
+        "The same data for spreadsheets and learning platforms: {download}`exercises.csv <exercises.csv>`, "
+        "{download}`exercises.json <exercises.json>`.",
         "",
         "| Chapter | Exercises | Proofs | Computations | Coding | Time |",
         "|:---|---:|---:|---:|---:|---:|",
@@ -52,7 +59,8 @@ def render_exercises(chapters: list[Chapter]) -> str:
         for e in c.exercises:
             noun = "Objective" if len(e.objectives) == 1 else "Objectives"
             served = "; ".join(f"{n}. {text}" for n, text in zip(e.objectives, e.objective_texts))
-            out.append(f"- {{ref}}`{e.label}` **{e.title or 'untitled'}** — {e.kind}, about {e.minutes} min.  ")
+            out.append(f"- {{ref}}`{e.label}` **{e.title or 'untitled'}** (`{e.label}`) — {e.kind}, "
+                       f"about {e.minutes} min.  ")
             out.append(f"  *{noun} served:* {served}")
         unserved = [str(n) for n in range(1, len(c.objectives) + 1)
                     if not any(n in e.objectives for e in c.exercises)]
@@ -64,8 +72,33 @@ def render_exercises(chapters: list[Chapter]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+FIELDS = ("label", "title", "chapter", "chapter_title", "kind", "minutes", "objectives", "objective_texts")
+
+
+def records(chapters: list[Chapter]) -> list[dict]:
+    """One flat record per exercise, in book order: the rows of the CSV and JSON exports."""
+    return [{"label": e.label, "title": e.title, "chapter": c.docname, "chapter_title": c.title, "kind": e.kind,
+             "minutes": e.minutes, "objectives": list(e.objectives), "objective_texts": list(e.objective_texts)}
+            for c in chapters for e in c.exercises]
+
+
+def render_csv(chapters: list[Chapter]) -> str:
+    """The exercises as CSV (objectives joined with ';')."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in records(chapters):
+        writer.writerow({**row, "objectives": ";".join(map(str, row["objectives"])),
+                         "objective_texts": "; ".join(row["objective_texts"])})
+    return out.getvalue()
+
+
+def render_json(chapters: list[Chapter]) -> str:
+    return json.dumps(records(chapters), indent=1, ensure_ascii=False) + "\n"
+
+
 def generate(root: Path = ROOT, *, check: bool = False) -> list[Path]:
-    """Validate every chapter and write ``chapters/exercises.md`` under ``root``.
+    """Validate every chapter and write ``chapters/exercises.md`` (and its ``.csv``/``.json`` exports).
 
     With ``check=True`` nothing is written.  Returns the paths written (the page is rewritten only when its
     content changed, which keeps Sphinx's incremental build quiet).  Raises :class:`ExerciseMetadataError`
@@ -76,12 +109,16 @@ def generate(root: Path = ROOT, *, check: bool = False) -> list[Path]:
     chapters = collect(root)
     for chapter in chapters:
         check_student_cells(chapter, root)
-    path = root / f"{EXERCISE_PAGE}.md"
-    text = render_exercises(chapters)
-    if check or (path.exists() and path.read_text(encoding="utf-8") == text):
+    if check:
         return []
-    path.write_text(text, encoding="utf-8")
-    return [path]
+    written = []
+    for suffix, text in ((".md", render_exercises(chapters)), (".csv", render_csv(chapters)),
+                         (".json", render_json(chapters))):
+        path = root / f"{EXERCISE_PAGE}{suffix}"
+        if not (path.exists() and path.read_text(encoding="utf-8") == text):
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
 
 
 def on_builder_inited(app):

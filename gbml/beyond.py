@@ -10,7 +10,8 @@ Three things are added on top of the core (:mod:`gbml.algorithms`), all for the 
   least-squares head on its support data, ``w_t = argmin_w L_in(B, w)`` (population:
   ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``), and the body takes a gradient step on the outer loss
   at those heads (:func:`altmin_gradient`).
-* a training loop for these variants, :func:`train_variant`, returning a :class:`gbml.History`, and two
+* each variant as the ``(gradient, objective)`` pair that :func:`gbml.train` accepts, run by
+  :func:`train_variant` (a labelled call of ``gbml.train``), and two
   measurements for wide models and non-isotropic inputs (:func:`outside_singular_values`,
   :func:`invariant_rate`).
 
@@ -24,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks, _guard
-from .algorithms import METHODS, _check
+from .algorithms import _check
 from .problem import Problem
-from .training import DivergenceError, History, train
+from .training import History, train
 
 __all__ = [
     "VARIANTS",
@@ -37,7 +38,6 @@ __all__ = [
     "altmin_objective",
     "altmin_gradient",
     "train_variant",
-    "train_with_snapshots",
     "outside_singular_values",
     "invariant_rate",
 ]
@@ -278,25 +278,8 @@ def _variant_step(variant, steps):
             lambda B, w, tasks, alpha: multistep_objective(B, w, tasks, alpha, steps))
 
 
-def train_variant(
-    variant: str,
-    problem: Problem,
-    *,
-    alpha: float,
-    beta: float,
-    T: int,
-    n_tasks: int,
-    rng,
-    steps: int = 1,
-    m_in: int | None = None,
-    m_out: int | None = None,
-    pool=None,
-    B0=None,
-    w0=None,
-    on_divergence: str = "raise",
-    blowup: float = 1e6,
-) -> History:
-    """Run a variant of chapter 9 for T rounds; the same arguments and record as :func:`gbml.train`.
+def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
+    """Run a variant of chapter 9 with :func:`gbml.train`: its ``(gradient, objective)`` pair, labelled.
 
     Parameters
     ----------
@@ -306,14 +289,11 @@ def train_variant(
         heads in the inner loop and a gradient step on the body only (``w`` is unused and stays ``w0``;
         ``alpha`` only sets the default initial scale ``B0 = Q / sqrt(alpha)`` and ``orth_error``).
     problem : Problem
-    alpha, beta : inner (>= 0) and outer (> 0) step sizes
-    T : number of rounds
-    n_tasks : tasks per round
-    rng : int or Generator
     steps : int >= 0
         Inner steps (ignored by "altmin").
-    m_in, m_out, pool, B0, w0, on_divergence, blowup :
-        As in :func:`gbml.train`.
+    **kwargs :
+        The arguments of :func:`gbml.train` (``alpha``, ``beta``, ``T``, ``n_tasks``, ``rng``, ``m_in``,
+        ``pool``, ``B0``, ``snapshot_every``, ...), except ``gradient``, ``objective`` and ``settings``.
 
     Returns
     -------
@@ -324,90 +304,12 @@ def train_variant(
     """
     _checks.method_name("variant", variant, VARIANTS)
     steps = _steps(steps)
+    taken = sorted({"gradient", "objective", "settings"} & set(kwargs))
+    if taken:
+        raise TypeError(f"train_variant sets {', '.join(taken)} itself; call gbml.train to pass your own")
     gradient, objective = _variant_step(variant, steps)
     label = variant if variant == "altmin" or steps == 1 else f"{variant} ({steps} steps)"
-    return train(label, problem, alpha=alpha, beta=beta, T=T, n_tasks=n_tasks, rng=rng, m_in=m_in, m_out=m_out,
-                 pool=pool, B0=B0, w0=w0, on_divergence=on_divergence, blowup=blowup,
-                 gradient=gradient, objective=objective, settings={"steps": steps})
-
-
-def train_with_snapshots(method: str, problem: Problem, *, T: int, every: int, rng, steps: int | None = None,
-                         on_divergence: str = "raise", **kwargs):
-    """Train in chunks of ``every`` rounds and keep the body after each chunk.
-
-    The run is the same, bit for bit, as one call of :func:`gbml.train` (or :func:`train_variant` when
-    ``steps`` is given or ``method == "altmin"``) with the same arguments: every chunk continues from the
-    last iterates and draws its tasks from the same Generator.
-
-    Parameters
-    ----------
-    method : a name of ``gbml.METHODS`` or of :data:`VARIANTS`
-    problem : Problem
-    T : int
-        Total number of rounds.
-    every : int >= 1
-        Rounds between snapshots.
-    rng : int or Generator
-    steps : int, optional
-        Inner steps (runs :func:`train_variant`).
-    on_divergence : "raise" or "stop"
-    **kwargs :
-        The other arguments of :func:`gbml.train` (``alpha``, ``beta``, ``n_tasks``, ``m_in``, ``B0``, ...).
-
-    Returns
-    -------
-    history : History
-        The whole run, as one call would return it.
-    iterations : array (S,)
-        Iterations of the snapshots (0, every, 2 every, ..., T).
-    bodies : array (S, d, k')
-        ``B`` at those iterations.
-    """
-    T = _checks.positive_int("T", T, minimum=0)
-    every = _checks.positive_int("every", every)
-    rng = _checks.as_rng(rng)
-    variant = steps is not None or method == "altmin"
-    if not variant and (not isinstance(method, str) or method not in METHODS):
-        raise ValueError(f"method must be one of {', '.join(repr(m) for m in METHODS)} or 'altmin'; got {method!r}")
-    if kwargs.get("B0") is None:
-        alpha = _checks.real("alpha", kwargs.get("alpha", 0.0), low=0.0)
-        if alpha == 0:
-            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
-        kwargs["B0"], kwargs["w0"] = problem.init(alpha, rng)  # as train() would draw it
-    pool = kwargs.get("pool")
-    if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool):
-        kwargs["pool"] = problem.sample_heads(_checks.positive_int("pool", pool), rng)  # drawn once, as train() does
-    run = (lambda **kw: train_variant(method, problem, steps=1 if steps is None else steps, **kw)) if variant \
-        else (lambda **kw: train(method, problem, **kw))
-    chunks, iterations, bodies, done = [], [0], [np.array(kwargs["B0"], dtype=float)], 0
-    while done < T:
-        size = min(every, T - done)
-        try:
-            h = run(T=size, rng=rng, on_divergence=on_divergence, **kwargs)
-        except DivergenceError as err:
-            whole = _join(chunks + [err.history], T)
-            raise DivergenceError(err.method, done + err.iteration, whole.alpha, whole.beta, whole) from None
-        chunks.append(h)
-        if h.diverged_at is not None:
-            whole = _join(chunks, T)
-            whole.diverged_at = done + h.diverged_at
-            return whole, np.array(iterations), np.array(bodies)
-        done += size
-        kwargs["B0"], kwargs["w0"] = h.B, h.w
-        iterations.append(done)
-        bodies.append(h.B.copy())
-    whole = _join(chunks, T) if chunks else run(T=0, rng=rng, on_divergence=on_divergence, **kwargs)
-    return whole, np.array(iterations), np.array(bodies)
-
-
-def _join(chunks, T) -> History:
-    """One History from consecutive chunks (the last entry of a chunk is the first of the next)."""
-    names = ("distance", "angles", "loss", "head_norm", "orth_error")
-    last = chunks[-1]
-    fields = {name: np.concatenate([getattr(h, name)[:-1] for h in chunks[:-1]] + [getattr(last, name)])
-              for name in names}
-    settings = dict(last.settings, T=T)
-    return History(last.method, last.alpha, last.beta, **fields, B=last.B, w=last.w, settings=settings)
+    return train(label, problem, gradient=gradient, objective=objective, settings={"steps": steps}, **kwargs)
 
 
 def outside_singular_values(B, B_star) -> np.ndarray:

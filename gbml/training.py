@@ -42,6 +42,8 @@ class History:
     orth_error : (T+1,) ``||I - alpha B_s^T B_s||_2``
     B, w : final iterates (the last recorded ones, for a run that diverged)
     diverged_at : iteration at which the run stopped diverging, or None
+    snapshot_iterations, snapshots : (S,) iterations and (S, d, k') bodies ``B`` kept there, when ``train``
+        got ``snapshot_every``: iterations 0, every, 2 every, ... and the last recorded one; else None
 
     Every recorded value is finite: a run stops (or raises) before recording an iterate whose
     distance, loss, head norm or ``orth_error`` would overflow.
@@ -59,6 +61,8 @@ class History:
     w: np.ndarray
     diverged_at: int | None = None
     settings: dict = field(default_factory=dict)
+    snapshot_iterations: np.ndarray | None = None
+    snapshots: np.ndarray | None = None
 
     @property
     def iterations(self) -> np.ndarray:
@@ -101,6 +105,7 @@ def train(
     gradient=None,
     objective=None,
     settings: dict | None = None,
+    snapshot_every: int | None = None,
 ) -> History:
     """Run ``(B, w) <- (B, w) - beta * meta_gradient(method, B, w, tasks, alpha)`` for T rounds.
 
@@ -128,6 +133,9 @@ def train(
         None).  It must return a finite real number at the start.
     settings : dict, optional
         Extra entries for ``History.settings``.
+    snapshot_every : int >= 1, optional
+        Keep the body ``B`` every ``snapshot_every`` rounds, and at the last recorded iteration, in
+        ``History.snapshots`` (chapter 9 follows the directions of a wide body this way).
     """
     if gradient is None:
         spec = _method(method)
@@ -148,6 +156,8 @@ def train(
     T = _checks.positive_int("T", T, minimum=0)
     n = _checks.positive_int("n_tasks", n_tasks)
     blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
+    if snapshot_every is not None:
+        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
     rng = _checks.as_rng(rng)
@@ -166,6 +176,10 @@ def train(
     w = (w0_default if w0 is None else _checks.array("w0", w0, 1, (B.shape[1],))).copy()
     k = B.shape[1]
     _checks.fits(f"train's record of T={T} rounds", (T + 1) * (k + 4))
+    if snapshot_every is not None:
+        _checks.fits(f"the snapshots of B every {snapshot_every} rounds",
+                     (T // snapshot_every + 2) * problem.d * k)
+    snapshots = {}  # iteration -> B
     next_round = _round_source(problem, n, pool, rng, m_in, m_out)
     with _checks.no_float_warnings():
         scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
@@ -194,14 +208,22 @@ def train(
             return False
         for name, v in values.items():
             rec[name][s] = v
+        if snapshot_every is not None and (s % snapshot_every == 0 or s == T):
+            snapshots[s] = B.copy()
         return True
 
     def history(upto, diverged_at=None):
+        kept = {}
+        if snapshot_every is not None:
+            snapshots.setdefault(upto, B.copy())  # the last recorded iterate
+            its = sorted(i for i in snapshots if i <= upto)
+            kept = dict(snapshot_iterations=np.array(its), snapshots=np.array([snapshots[i] for i in its]))
         return History(
             method, alpha, beta, *(v[: upto + 1] if name != "loss" or objective is not None else None
                                    for name, v in rec.items()), B=B.copy(), w=w.copy(),
             diverged_at=diverged_at,
             settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T, **(settings or {})),
+            **kept,
         )
 
     def diverge(iteration, upto):

@@ -166,27 +166,38 @@ def test_more_steps_help_from_a_small_initial_scale():
     assert hit[3] is not None and hit[1] is not None and hit[3] < 0.8 * hit[1]
 
 
-def test_train_with_snapshots_is_one_run():
+def test_snapshots_are_the_bodies_of_shorter_runs():
+    """train(snapshot_every=10) keeps B at 0, 10, 20, 30 and T: each equals the final B of a run of that length."""
     problem = gbml.Problem(20, 3, rng=0)
-    kw = dict(alpha=0.1, beta=0.3, n_tasks=10, m_in=10, m_out=10)
-    one = gbml.train("fo-anil", problem, T=37, rng=2, pool=15, **kw)
-    h, its, bodies = beyond.train_with_snapshots("fo-anil", problem, T=37, every=10, rng=2, pool=15, **kw)
-    assert list(its) == [0, 10, 20, 30, 37] and bodies.shape == (5, 20, 3)
-    assert np.array_equal(h.B, one.B) and np.array_equal(h.distance, one.distance)
-    assert np.array_equal(h.loss, one.loss, equal_nan=True) and np.array_equal(bodies[-1], one.B)
-    v = beyond.train_variant("altmin", problem, T=12, rng=3, **kw)
-    hv, _, _ = beyond.train_with_snapshots("altmin", problem, T=12, every=5, rng=3, **kw)
-    assert np.array_equal(hv.B, v.B) and np.array_equal(hv.distance, v.distance)
+    kw = dict(alpha=0.1, beta=0.3, n_tasks=10, m_in=10, m_out=10, pool=15, rng=2)
+    h = gbml.train("fo-anil", problem, T=37, snapshot_every=10, **kw)
+    plain = gbml.train("fo-anil", problem, T=37, **kw)
+    assert list(h.snapshot_iterations) == [0, 10, 20, 30, 37] and h.snapshots.shape == (5, 20, 3)
+    assert np.array_equal(h.distance, plain.distance) and plain.snapshots is None
+    B0 = problem.init(0.1, np.random.default_rng(2))[0]  # train's default start, drawn first from rng
+    assert np.array_equal(h.snapshots[0], B0)
+    for i, T in enumerate([10, 20, 30, 37]):
+        assert np.array_equal(h.snapshots[i + 1], gbml.train("fo-anil", problem, T=T, **kw).B)
+    v = beyond.train_variant("altmin", problem, T=12, snapshot_every=5, **kw)
+    assert list(v.snapshot_iterations) == [0, 5, 10, 12]
+    assert np.array_equal(v.snapshots[-1], v.B)
 
 
-def test_train_with_snapshots_reports_divergence_at_the_right_iteration():
+def test_snapshots_of_a_diverged_run_stop_at_the_last_recorded_iterate():
     problem = gbml.Problem(20, 3, rng=0)
     B0 = 1.6 * problem.init(0.1, 5)[0]
     with pytest.raises(gbml.DivergenceError) as err:
-        gbml.train("anil", problem, alpha=0.1, beta=0.5, T=50, n_tasks=20, rng=1, B0=B0)
-    h, _, _ = beyond.train_with_snapshots("anil", problem, alpha=0.1, beta=0.5, T=50, every=2, n_tasks=20, rng=1,
-                                          B0=B0, on_divergence="stop")
-    assert h.diverged_at == err.value.iteration and len(h.distance) == h.diverged_at
+        gbml.train("anil", problem, alpha=0.1, beta=0.5, T=50, n_tasks=20, rng=1, B0=B0, snapshot_every=2)
+    h = err.value.history
+    last = len(h.distance) - 1
+    assert h.diverged_at == err.value.iteration and h.snapshot_iterations[-1] == last
+    assert all(i % 2 == 0 for i in h.snapshot_iterations[:-1]) and np.array_equal(h.snapshots[-1], h.B)
+
+
+def test_train_variant_refuses_the_arguments_it_sets():
+    problem = gbml.Problem(20, 3, rng=0)
+    with pytest.raises(TypeError, match="objective"):
+        beyond.train_variant("anil", problem, alpha=0.1, beta=0.5, T=2, n_tasks=5, rng=0, objective=len)
 
 
 def test_outside_singular_values():
@@ -249,8 +260,8 @@ def test_bad_input():
         beyond.adapt_steps(np.ones((10, 2)), np.zeros(2), problem.sample_round(2, 0), 0.1, -1)
     with pytest.raises(TypeError, match="tasks must be"):
         beyond.fit_heads(np.ones((10, 2)), "tasks")
-    with pytest.raises(ValueError, match="every must be"):
-        beyond.train_with_snapshots("anil", problem, alpha=0.1, beta=0.5, T=3, every=0, n_tasks=2, rng=0)
+    with pytest.raises(ValueError, match="snapshot_every must be"):
+        gbml.train("anil", problem, alpha=0.1, beta=0.5, T=3, snapshot_every=0, n_tasks=2, rng=0)
 
 
 def test_least_squares_heads_checker_accepts_the_answer_and_names_the_mistakes():

@@ -325,22 +325,18 @@ def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta
 
 
 def fit_log_ylim(ax: Axes, *, top: float | None = None) -> Axes:
-    """Fit a log y-axis to the finite positive data of the axes' lines, out to whole decades.
+    """Fit a log y-axis to the finite positive data of the axes' lines.
 
-    Use it instead of fixed limits such as ``set_ylim(1e-12, 2)``: the axis then ends a decade or
-    less beyond what is drawn, and the power-of-ten labels of :func:`fast_log_ticks` always show at
-    both ends.  ``top`` (optional) is a minimum for the upper limit.
+    Use it instead of fixed limits such as ``set_ylim(1e-12, 2)``: the bottom is the power of ten
+    just below the smallest value drawn (so a power-of-ten label always shows there), the top a
+    little above the largest value (or ``top``, if that is higher).
     """
     values = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
     values = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values] or [np.empty(0)])
     if values.size == 0:
         return ax
     low = 10.0 ** np.floor(np.log10(values.min()))
-    high = 10.0 ** np.ceil(np.log10(values.max()))
-    if top is not None:
-        high = max(high, top)
-    if high <= low:
-        high = low * 10
+    high = max(values.max() * 1.6, top or 0.0, low * 10)
     ax.set_ylim(low, high)
     return ax
 

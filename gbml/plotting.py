@@ -12,6 +12,8 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import numbers
 from collections.abc import Mapping, Sequence
@@ -38,14 +40,16 @@ __all__ = [
     "show_message",
     "show_divergence",
     "ensure_not_blank",
+    "fit_log_ylim",
     "fast_log_ticks",
     "to_png",
 ]
 
 #: Default figure size in inches (width, height) for every figure of the book.
 FIGSIZE = (6.4, 3.6)
-#: Resolution of PNG frames precomputed for explorers (the page-size budget is in gbml.widgets).
-DPI = 80
+#: Resolution of every PNG of the book, static figures and explorer frames alike, so a default-size
+#: figure is 640 x 360 px whether it is static or an explorer frame (page-size budget in gbml.widgets).
+DPI = 100
 
 #: Okabe-Ito colours (Okabe & Ito 2008), safe for deuteranopia, protanopia and tritanopia.
 PALETTE = {
@@ -78,6 +82,7 @@ _FALLBACK = [
 
 _RC = {
     "font.size": 10,
+    "figure.dpi": DPI,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -130,8 +135,20 @@ def _style_context():
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style globally (fonts, grid, colour cycle, line widths)."""
+    """Apply the book's matplotlib style globally (fonts, grid, colour cycle, line widths).
+
+    In a notebook it also makes inline figures keep their full size (no ``bbox_inches="tight"``
+    cropping): a figure of ``FIGSIZE`` is then exactly as many pixels as an explorer frame.
+    """
     matplotlib.rcParams.update(_RC)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with every notebook
+        return
+    if get_ipython() is not None and "inline" in matplotlib.get_backend():
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png", bbox_inches=None)
 
 
 def figure(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
@@ -265,10 +282,15 @@ def plot_angles(ax: Axes, history: History, *, degrees: bool = True, legend: boo
     return ax
 
 
-def show_message(ax: Axes, text: str, *, overlay: bool = False) -> Axes:
-    """Write a readable message in the middle of the axes (instead of an empty or broken plot).
+_MESSAGE_BOX = dict(boxstyle="round,pad=0.4", facecolor="#FFF4E0", edgecolor=PALETTE["orange"])
 
-    With ``overlay=False`` the axes are cleared of ticks and frame first.
+
+def show_message(ax: Axes, text: str, *, overlay: bool = False) -> Axes:
+    """Write a readable message on the axes (instead of an empty or broken plot).
+
+    With ``overlay=False`` the axes are cleared of ticks and frame and the message sits in their
+    middle.  With ``overlay=True`` (curves are drawn) it sits *above* the axes, left-aligned, so it
+    never covers a curve; a figure without a layout engine gets the room for it at the top.
     """
     _axes(ax)
     if not isinstance(text, str):
@@ -279,9 +301,35 @@ def show_message(ax: Axes, text: str, *, overlay: bool = False) -> Axes:
         ax.grid(False)
         for spine in ax.spines.values():
             spine.set_visible(False)
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11, wrap=True,
-            bbox=dict(boxstyle="round,pad=0.6", facecolor="#FFF4E0", edgecolor=PALETTE["orange"]))
+        ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11,
+                wrap=True, bbox=dict(_MESSAGE_BOX, boxstyle="round,pad=0.6"))
+        return ax
+    ax.text(0.0, 1.03, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9,
+            clip_on=False, bbox=_MESSAGE_BOX)
+    fig = ax.figure
+    if fig is not None and fig.get_layout_engine() is None:
+        lines = text.count("\n") + 1
+        top = 1 - (0.2 + 0.18 * lines) / fig.get_figheight()  # inches: padding + one line at 9 pt
+        top = min(top, fig.subplotpars.top)
+        fig.subplots_adjust(top=top)
+    # Constrained layout does not count axes texts: a title of the same height reserves the room.
+    elif fig is not None:
+        ax.set_title("\n" * text.count("\n") + " ", fontsize=9, pad=8)
     return ax
+
+
+_HINT = contextvars.ContextVar("gbml_divergence_hint", default=None)
+
+
+@contextlib.contextmanager
+def divergence_hint(hint: str | None):
+    """Within the block, divergence messages end with ``hint`` (``""``: no hint) instead of the
+    default "try a smaller β".  Explorers use it so a message names only controls they have."""
+    token = _HINT.set(hint)
+    try:
+        yield
+    finally:
+        _HINT.reset(token)
 
 
 def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta: float | None = None,
@@ -289,6 +337,8 @@ def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta
     """The book's message for a run that blew up: "... diverged at iteration N — try a smaller β".
 
     ``iteration`` may be an int, a ``History`` with ``diverged_at`` or a ``gbml.DivergenceError``.
+    Inside :func:`divergence_hint` the hint is the one given there (an explorer without a β slider
+    never suggests moving β).
     """
     if isinstance(iteration, DivergenceError):
         err = iteration
@@ -306,8 +356,30 @@ def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta
         beta = _checks.real("beta", beta, low=0.0, strict_low=True)
     who = f"{LABELS.get(method, method)} " if method else "This run "
     at = f" at iteration {iteration}" if iteration is not None else ""
-    hint = f"try a smaller β (here β = {beta:g})" if beta is not None else "try a smaller β"
-    return show_message(ax, f"{who}diverged{at}:\nthe iterates blew up — {hint}.", overlay=overlay)
+    hint = _HINT.get()
+    if hint is None:
+        hint = f"try a smaller β (here β = {beta:g})" if beta is not None else "try a smaller β"
+    elif "{beta" in hint:
+        hint = hint.format(beta=beta) if beta is not None else hint.split(" (")[0]
+    tail = f" — {hint}." if hint else "."
+    return show_message(ax, f"{who}diverged{at}:\nthe iterates blew up{tail}", overlay=overlay)
+
+
+def fit_log_ylim(ax: Axes, *, top: float | None = None) -> Axes:
+    """Fit a log y-axis to the finite positive data of the axes' lines.
+
+    Use it instead of fixed limits such as ``set_ylim(1e-12, 2)``: the bottom is the power of ten
+    just below the smallest value drawn (so a power-of-ten label always shows there), the top a
+    little above the largest value (or ``top``, if that is higher).
+    """
+    values = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
+    values = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values] or [np.empty(0)])
+    if values.size == 0:
+        return ax
+    low = 10.0 ** np.floor(np.log10(values.min()))
+    high = max(values.max() * 1.6, top or 0.0, low * 10)
+    ax.set_ylim(low, high)
+    return ax
 
 
 def ensure_not_blank(ax: Axes, text: str = "Nothing to show for these parameters.") -> Axes:

@@ -172,7 +172,7 @@ class Explorer:
         """PNG of the figure for the given parameter values (missing ones take their defaults)."""
         values = {**self.defaults, **values}
         fig, axes = plotting._new_figure(self.figsize, self.nrows, self.ncols, self.dpi)
-        with plotting._style_context():
+        with plotting._style_context(), plotting.divergence_hint(self._divergence_hint()):
             try:
                 self.plot(axes, **values)
             except DivergenceError as err:
@@ -184,6 +184,10 @@ class Explorer:
                 plotting.ensure_not_blank(ax)
                 plotting.fast_log_ticks(ax)
             return plotting.to_png(fig, self.dpi)
+
+    def _divergence_hint(self) -> str:
+        """The hint of a divergence message: move the β slider if there is one, else no hint."""
+        return "try a smaller β (here β = {beta:g})" if "beta" in self.params else ""
 
     def _frame_html(self, values) -> str:
         return _img_html(self.render(**values), self.alt_text(values))

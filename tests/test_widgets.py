@@ -2,6 +2,7 @@
 explorer has a figure, alt text and a caption whatever its plotting function does."""
 from __future__ import annotations
 
+import inspect
 import re
 import statistics
 import time
@@ -112,3 +113,100 @@ def test_budget_of_a_two_parameter_explorer_and_live_update_speed():
         times.append(time.perf_counter() - t)
     # The 100 ms budget is measured by `make bench`; here only a gross regression fails (shared CI cores).
     assert statistics.median(times) < 0.3
+
+
+# -- what the reader sees: frame size, y-limits, divergence messages -------------------------------
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Width and height from the PNG header (IHDR chunk)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_explorer_frames_are_as_wide_as_the_static_figures():
+    """In a real kernel, as the book executes a chapter: a figure from plotting.figure() shown inline
+    and a precomputed explorer frame have the same pixel size (no shrunken, illegible frames)."""
+    import base64
+
+    import nbformat
+    from booksupport import ROOT, execute
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from gbml import plotting, widgets\nplotting.use_style()\n"
+                                  "fig, ax = plotting.figure()\nax.plot([0, 1], [0, 1]);"),
+        nbformat.v4.new_code_cell(
+            "import base64\n"
+            "ex = widgets.explore(lambda ax, a: ax.plot([0, 1], [0, a]), {'a': [1.0, 2.0]},\n"
+            "                     caption='A line.', alt='A line', mode='static')\n"
+            "print('FRAME' + base64.b64encode(ex.png).decode())"),
+    ])
+    execute(nb, ROOT)
+    static = [base64.b64decode(o["data"]["image/png"]) for o in nb.cells[0].outputs
+              if "image/png" in o.get("data", {})]
+    assert len(static) == 1, "the static figure is shown once"
+    frame = base64.b64decode(nb.cells[1].outputs[0]["text"].split("FRAME", 1)[1].strip())
+    width, height = _png_size(frame)
+    assert (width, height) == _png_size(static[0])
+    # Legible: the text column shows a frame at this width without shrinking it (about 680 px at
+    # desktop width), so 10-point tick labels are 10 * dpi / 72 px high, at least 13 px.
+    assert 600 <= width <= 700
+    assert 10 * gbml.plotting.DPI / 72 >= 13
+
+
+def test_fit_log_ylim_ends_within_a_decade_of_the_data():
+    fig, ax = gbml.plotting._new_figure()
+    ax.semilogy(np.arange(50), 0.8 * 0.8 ** np.arange(50))  # from 0.8 down to about 1.4e-5
+    ax.set_ylim(1e-12, 2)
+    gbml.plotting.fit_log_ylim(ax)
+    low, high = ax.get_ylim()
+    assert low == pytest.approx(1e-5) and 0.8 <= high <= 1.6
+
+
+def _diverging(name):
+    """A plot function with parameter `name` whose training run blows up, and the axes it drew on."""
+    seen = []
+
+    def plot(ax, **values):
+        seen.append(ax)
+        problem = gbml.Problem(10, 2, rng=0)
+        gbml.train("fo-maml", problem, alpha=0.1, beta=50.0, T=50, n_tasks=5, rng=1)  # raises
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    plot.__signature__ = inspect.Signature([inspect.Parameter("ax", kind), inspect.Parameter(name, kind)])
+    return plot, seen
+
+
+def test_divergence_hint_names_only_a_control_the_explorer_has():
+    plot, seen = _diverging("w0_norm")
+    widgets.explore(plot, {"w0_norm": [1.0, 2.0]}, caption="c", alt="a", mode="live")
+    text = seen[-1].texts[0].get_text()
+    assert "diverged at iteration" in text and "β" not in text
+    plot, seen = _diverging("beta")
+    widgets.explore(plot, {"beta": [10.0, 50.0]}, caption="c", alt="a", mode="live")
+    assert "try a smaller β" in seen[-1].texts[0].get_text()
+
+
+def test_divergence_message_over_curves_sits_above_the_axes():
+    problem = gbml.Problem(10, 2, rng=0)
+    seen = []
+
+    def plot(ax, beta):
+        seen.append(ax)
+        h = gbml.train("fo-maml", problem, alpha=0.1, beta=beta, T=50, n_tasks=5, rng=1,
+                       on_divergence="stop")
+        gbml.plotting.plot_distance(ax, h)
+
+    ex = widgets.explore(plot, {"beta": [40.0, 50.0]}, caption="c", alt="a", mode="live")
+    ax = seen[-1]
+    assert ax.lines, "the run is drawn up to where it diverged"
+    message = [t for t in ax.texts if "diverged" in t.get_text()]
+    assert len(message) == 1
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(ax.figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box, axes_box = message[0].get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.y0 >= axes_box.y1, "the message overlaps the plotting area"
+    assert box.y1 <= ax.figure.bbox.y1 + 1, "the message is cut off at the top of the frame"
+    assert _png_size(ex.png) == (640, 360)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import jupytext
@@ -49,11 +50,41 @@ def _add_notebook_download(app, pagename, templatename, context, doctree):
     })
 
 
+_HERE = Path(__file__).resolve().parent
+
+
+def _accessibility_config(app, config):
+    """a11y.css (contrast, visible focus) and template overrides of two theme buttons (_ext/templates)."""
+    config.html_static_path.append(str(_HERE / "static"))
+    config.templates_path.insert(0, str(_HERE / "templates"))
+
+
+_FOLD_SUMMARY = '<summary aria-label="Toggle hidden content">'
+_BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry">')
+
+
+def _accessible_markup(app, pagename, templatename, context, doctree):
+    """Two fixes of generated markup that axe-core reports and no option turns off:
+
+    * myst-nb names every code fold "Toggle hidden content" while it shows "Show code cell source":
+      drop the aria-label so the visible text is the name (label-content-name-mismatch);
+    * docutils marks bibliography entries role="doc-biblioentry", a deprecated role not allowed in the
+      role="list" around them (aria-required-children, critical): they are list items.
+    """
+    body = context.get("body")
+    if body:
+        body = body.replace(_FOLD_SUMMARY, "<summary>")
+        context["body"] = _BIBLIOENTRY.sub(r'\1 role="listitem">', body)
+
+
 def _static_explorers(app, config):
     os.environ["GBML_EXPLORER"] = "static"
 
 
 def setup(app):
     app.connect("config-inited", _static_explorers)
+    app.connect("config-inited", _accessibility_config)
+    app.add_css_file("a11y.css")
+    app.connect("html-page-context", _accessible_markup)
     app.connect("html-page-context", _add_notebook_download, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

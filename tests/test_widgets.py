@@ -112,3 +112,21 @@ def test_budget_of_a_two_parameter_explorer_and_live_update_speed():
         times.append(time.perf_counter() - t)
     # The 100 ms budget is measured by `make bench`; here only a gross regression fails (shared CI cores).
     assert statistics.median(times) < 0.3
+
+
+@pytest.mark.parametrize("mode", ["live", "static"])
+def test_explorer_announces_each_new_frame_in_a_polite_live_region(mode, monkeypatch):
+    ex = widgets.explore(line, {"a": widgets.Param([0.0, 1.0, 2.0], label="slope a")}, caption="A line.",
+                         alt="Line plot", mode=mode)
+    assert ex.live in ex.widget.children and "gbml-live" in ex.live._dom_classes
+    assert ex.live.value == "", "nothing is announced before the reader moves a slider"
+    ex.controls["a"].value = 2.0  # what the kernel does when the reader moves the slider
+    assert ex.live.value == "Line plot (slope a = 2)"
+    assert ex.controls["a"].description == "slope a"  # the slider's accessible name (set by the script)
+    shown = []
+    monkeypatch.setattr(widgets, "display", shown.append)
+    ex._ipython_display_()
+    script = [s for s in shown if isinstance(s, widgets.Javascript)]
+    assert len(script) == 1
+    for needed in ("aria-label", "aria-valuetext", "'aria-live', 'polite'", "'role', 'status'"):
+        assert needed in script[0].data

@@ -130,3 +130,25 @@ def test_explorer_announces_each_new_frame_in_a_polite_live_region(mode, monkeyp
     assert len(script) == 1
     for needed in ("aria-label", "aria-valuetext", "'aria-live', 'polite'", "'role', 'status'"):
         assert needed in script[0].data
+
+
+def test_in_a_kernel_the_explorer_ships_its_script_and_announces_from_python(tmp_path):
+    """A real kernel (as in Jupyter): the explorer's outputs carry the accessibility script, and moving
+    a slider puts the new frame's alt text in the live region from the Python callback."""
+    import nbformat
+    from booksupport import execute
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from gbml import widgets\n"
+                                  "def draw(ax, mu):\n    ax.plot([0, 1], [0, mu])\n"
+                                  "ex = widgets.explore(draw, {'mu': widgets.Param([0.0, 0.5, 1.0], label='task diversity μ')},\n"
+                                  "                     caption='A line.', alt='A line of slope μ')\nex"),
+        nbformat.v4.new_code_cell("ex.controls['mu'].value = 0.8\nprint(repr(ex.live.value))"),
+    ])
+    execute(nb, tmp_path)
+    mimes = [m for out in nb.cells[0].outputs for m in out.get("data", {})]
+    assert "application/vnd.jupyter.widget-view+json" in mimes and "application/javascript" in mimes
+    script = next(o["data"]["application/javascript"] for o in nb.cells[0].outputs
+                  if "application/javascript" in o.get("data", {}))
+    assert "aria-valuetext" in script
+    assert nb.cells[1].outputs[0]["text"].strip() == "'A line of slope μ (task diversity μ = 0.8)'"

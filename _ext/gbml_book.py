@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import jupytext
@@ -45,16 +46,39 @@ def _add_notebook_download(app, pagename, templatename, context, doctree):
     })
 
 
+_HERE = Path(__file__).resolve().parent
+
+
+_FOLD_SUMMARY = '<summary aria-label="Toggle hidden content">'
+_BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry">')
+
+
+def _accessible_markup(app, pagename, templatename, context, doctree):
+    """Two fixes of generated markup that axe-core reports and no option turns off:
+
+    * myst-nb names every code fold "Toggle hidden content" while it shows "Show code cell source":
+      drop the aria-label so the visible text is the name (label-content-name-mismatch);
+    * docutils marks bibliography entries role="doc-biblioentry", a deprecated role not allowed in the
+      role="list" around them (aria-required-children, critical): they are list items.
+    """
+    body = context.get("body")
+    if body:
+        body = body.replace(_FOLD_SUMMARY, "<summary>")
+        context["body"] = _BIBLIOENTRY.sub(r'\1 role="listitem">', body)
+
+
 def _static_explorers(app, config):
     os.environ["GBML_EXPLORER"] = "static"
     os.environ["GBML_BOOK_BUILD"] = "1"  # gbml.book.glue records values only in this build
 
 
-STATIC = Path(__file__).parent / "static"
+STATIC = _HERE / "static"
 
 
 def _static_files(app, config):
+    """_ext/static (book.css, a11y.css, the shim, the favicon) and the theme-button templates (_ext/templates)."""
     config.html_static_path.append(str(STATIC))
+    config.templates_path.insert(0, str(_HERE / "templates"))
 
 
 def _drop_thebe(app, config):
@@ -71,5 +95,7 @@ def setup(app):
     app.connect("config-inited", _drop_thebe)
     app.add_css_file("book.css")
     app.add_js_file("mathjax2-shim.js")
+    app.add_css_file("a11y.css")
+    app.connect("html-page-context", _accessible_markup)
     app.connect("html-page-context", _add_notebook_download, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 import matplotlib
-from IPython.display import HTML, display
+from IPython.display import HTML, Javascript, display
 
 from . import _checks, plotting
 from .training import DivergenceError
@@ -115,6 +115,51 @@ def _img_html(png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode("ascii")
     return (f'<img class="gbml-frame" src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
             'style="max-width:100%;height:auto">')
+
+
+# Accessibility (ipywidgets names no slider handle): this script, displayed with every explorer (so it
+# runs in the built book and in Jupyter alike, once per page), gives each slider handle the control's
+# description as its accessible name and "description = value" as aria-valuetext, makes the explorer's
+# status line a polite live region, and puts the shown frame's alt text there when the frame changes
+# (in the static book no kernel does that; with a kernel ``Explorer`` also sets it from Python).
+_A11Y_JS = """(() => {
+  if (window.gbmlExplorerA11y) return;
+  window.gbmlExplorerA11y = true;
+  const seen = new WeakMap();
+  const set = (el, name, value) => { if (el.getAttribute(name) !== value) el.setAttribute(name, value); };
+  const refresh = (ex) => {
+    for (const s of ex.querySelectorAll('.widget-slider')) {
+      const handle = s.querySelector('.noUi-handle[role="slider"]');
+      const label = s.querySelector('.widget-label');
+      const readout = s.querySelector('.widget-readout');
+      if (!handle || !label || !label.textContent.trim()) continue;
+      const name = label.textContent.trim();
+      set(handle, 'aria-label', name);
+      if (readout) set(handle, 'aria-valuetext', name + ' = ' + readout.textContent.trim());
+    }
+    const live = ex.querySelector('.gbml-live');
+    const img = [...ex.querySelectorAll('img.gbml-frame')].find(i => i.getClientRects().length);
+    if (!live || !img) return;
+    set(live, 'role', 'status');
+    set(live, 'aria-live', 'polite');
+    if (!seen.has(ex)) { seen.set(ex, img.alt); return; }
+    if (seen.get(ex) === img.alt) return;
+    seen.set(ex, img.alt);
+    const box = live.querySelector('.widget-html-content') || live;
+    if (box.textContent !== img.alt) box.textContent = img.alt;
+  };
+  const all = () => document.querySelectorAll('.gbml-explorer').forEach(refresh);
+  new MutationObserver(all).observe(document.documentElement,
+    {subtree: true, childList: true, characterData: true, attributes: true});
+  all();
+})();"""
+
+
+def _live_region() -> widgets.HTML:
+    """The explorer's status line: announces the new frame's alt text; visually hidden (1 px, clipped)."""
+    live = widgets.HTML("", layout=widgets.Layout(width="1px", height="1px", overflow="hidden", margin="0"))
+    live.add_class("gbml-live")
+    return live
 
 
 class Explorer:
@@ -214,7 +259,8 @@ class Explorer:
             self.controls[name] = c
         self.png = self.render(**self.defaults)
         self.frame = widgets.HTML(_img_html(self.png, self.alt_text(self.defaults)))
-        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.frame])
+        self.live = _live_region()
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.frame, self.live])
         self.widget.add_class("gbml-explorer")
 
     def _on_change(self, change):
@@ -227,6 +273,7 @@ class Explorer:
         values = {**self.defaults, **values}
         self.png = self.render(**values)
         self.frame.value = _img_html(self.png, self.alt_text(values))
+        self.live.value = html.escape(self.alt_text(values))
 
     # -- static ----------------------------------------------------------------------------------
     def _build_static(self):
@@ -265,7 +312,8 @@ class Explorer:
             self.links.append(widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index")))
         for c in self.controls.values():
             c.observe(self._on_static_change, names="value")
-        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.stack])
+        self.live = _live_region()
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.stack, self.live])
         self.widget.add_class("gbml-explorer")
         self._on_static_change(None)
 
@@ -278,6 +326,8 @@ class Explorer:
             self.stack.children[idx[0]].selected_index = idx[1]
         html_frame = self.frames[key]
         self.png = base64.b64decode(html_frame.split("base64,", 1)[1].split('"', 1)[0])
+        if change is not None:  # announce a new frame, not the first one
+            self.live.value = html.escape(self.alt_text(dict(zip(self.params, key))))
 
     # -- display ---------------------------------------------------------------------------------
     @property
@@ -302,6 +352,7 @@ class Explorer:
     def _ipython_display_(self):
         display(self.widget)
         display(HTML(self.fallback_html()))
+        display(Javascript(_A11Y_JS))
 
     def __repr__(self):
         return f"Explorer({', '.join(self.params)}; mode={self.mode!r})"

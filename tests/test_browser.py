@@ -9,12 +9,11 @@ Chromium missing is a failure, never a skip.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
-from booksupport import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, built_book, toc_files
+from booksupport import ROOT, toc_files
 
 SHOTS = ROOT / "_build" / "screenshots"
 BUDGET = 1.5e6  # bytes a precomputed explorer may add to its page
@@ -29,26 +28,7 @@ ALLOWED_CONSOLE = {
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-def site():
-    html = built_book()
-    server = Server(html)
-    yield server, html
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
-                    "browser tests are never skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
+# The `site` (built book, served once per session) and `browser` fixtures are in conftest.py.
 
 PAGES = toc_files()
 

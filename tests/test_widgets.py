@@ -210,3 +210,43 @@ def test_divergence_message_over_curves_sits_above_the_axes():
     assert box.y0 >= axes_box.y1, "the message overlaps the plotting area"
     assert box.y1 <= ax.figure.bbox.y1 + 1, "the message is cut off at the top of the frame"
     assert _png_size(ex.png) == (640, 360)
+
+
+@pytest.mark.parametrize("mode", ["live", "static"])
+def test_explorer_announces_each_new_frame_in_a_polite_live_region(mode, monkeypatch):
+    ex = widgets.explore(line, {"a": widgets.Param([0.0, 1.0, 2.0], label="slope a")}, caption="A line.",
+                         alt="Line plot", mode=mode)
+    assert ex.live in ex.widget.children and "gbml-live" in ex.live._dom_classes
+    assert ex.live.value == "", "nothing is announced before the reader moves a slider"
+    ex.controls["a"].value = 2.0  # what the kernel does when the reader moves the slider
+    assert ex.live.value == "Line plot (slope a = 2)"
+    assert ex.controls["a"].description == "slope a"  # the slider's accessible name (set by the script)
+    shown = []
+    monkeypatch.setattr(widgets, "display", shown.append)
+    ex._ipython_display_()
+    script = [s for s in shown if isinstance(s, widgets.Javascript)]
+    assert len(script) == 1
+    for needed in ("aria-label", "aria-valuetext", "'aria-live', 'polite'", "'role', 'status'"):
+        assert needed in script[0].data
+
+
+def test_in_a_kernel_the_explorer_ships_its_script_and_announces_from_python(tmp_path):
+    """A real kernel (as in Jupyter): the explorer's outputs carry the accessibility script, and moving
+    a slider puts the new frame's alt text in the live region from the Python callback."""
+    import nbformat
+    from booksupport import execute
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from gbml import widgets\n"
+                                  "def draw(ax, mu):\n    ax.plot([0, 1], [0, mu])\n"
+                                  "ex = widgets.explore(draw, {'mu': widgets.Param([0.0, 0.5, 1.0], label='task diversity μ')},\n"
+                                  "                     caption='A line.', alt='A line of slope μ')\nex"),
+        nbformat.v4.new_code_cell("ex.controls['mu'].value = 0.8\nprint(repr(ex.live.value))"),
+    ])
+    execute(nb, tmp_path)
+    mimes = [m for out in nb.cells[0].outputs for m in out.get("data", {})]
+    assert "application/vnd.jupyter.widget-view+json" in mimes and "application/javascript" in mimes
+    script = next(o["data"]["application/javascript"] for o in nb.cells[0].outputs
+                  if "application/javascript" in o.get("data", {}))
+    assert "aria-valuetext" in script
+    assert nb.cells[1].outputs[0]["text"].strip() == "'A line of slope μ (task diversity μ = 0.8)'"

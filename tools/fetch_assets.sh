@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Fetch the JavaScript the rendered book serves itself (MathJax 3 and the ipywidgets embed
 # manager), pinned, from the npm registry into _vendor/ (git-ignored), so that a page of the
-# book makes no request outside its own origin.  Idempotent: does nothing when the pinned
+# book makes no request outside its own origin; also axe-core, which only the accessibility
+# tests use (never served).  Idempotent: does nothing when the pinned
 # versions are already there.  Used by `make book`, `make student` and the test session.
 set -euo pipefail
 MATHJAX=3.2.2
 HTML_MANAGER=1.0.15
+AXE=4.14.1
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEST="$ROOT/_vendor"
 STAMP="$DEST/.versions"
-WANT="mathjax@$MATHJAX @jupyter-widgets/html-manager@$HTML_MANAGER"
+WANT="mathjax@$MATHJAX @jupyter-widgets/html-manager@$HTML_MANAGER axe-core@$AXE"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   exit 0
@@ -18,10 +20,11 @@ command -v npm >/dev/null || { echo "fetch_assets: npm is required (Node.js 18+)
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-(cd "$TMP" && npm pack --silent "mathjax@$MATHJAX" "@jupyter-widgets/html-manager@$HTML_MANAGER" >/dev/null)
-mkdir -p "$TMP/mj" "$TMP/hm"
+(cd "$TMP" && npm pack --silent "mathjax@$MATHJAX" "@jupyter-widgets/html-manager@$HTML_MANAGER" "axe-core@$AXE" >/dev/null)
+mkdir -p "$TMP/mj" "$TMP/hm" "$TMP/axe"
 tar xzf "$TMP/mathjax-$MATHJAX.tgz" -C "$TMP/mj"
 tar xzf "$TMP/jupyter-widgets-html-manager-$HTML_MANAGER.tgz" -C "$TMP/hm"
+tar xzf "$TMP/axe-core-$AXE.tgz" -C "$TMP/axe"
 
 rm -rf "$DEST"
 mkdir -p "$DEST/mathjax" "$DEST/widgets"
@@ -36,5 +39,10 @@ HM="$TMP/hm/package/dist"
 cp "$HM/embed.js" "$HM/embed.js.LICENSE.txt" "$DEST/widgets/"
 find "$HM" -maxdepth 1 \( -name '*.woff' -o -name '*.woff2' -o -name '*.ttf' -o -name '*.eot' -o -name '*.svg' \) \
   -exec cp {} "$DEST/widgets/" \;
+# axe-core: the accessibility audit that tests/test_accessibility.py injects into each page.  A
+# hidden folder, because Sphinx copies _vendor/ (html_static_path) into the site except dot-names:
+# the test tool is never shipped with the book.
+mkdir -p "$DEST/.axe-core"
+cp "$TMP/axe/package/axe.min.js" "$TMP/axe/package/LICENSE" "$DEST/.axe-core/"
 echo "$WANT" > "$STAMP"
 echo "fetch_assets: $WANT -> _vendor/"

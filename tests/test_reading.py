@@ -1,14 +1,13 @@
 """What a reader sees: solutions stay folded until opened, and no code block scrolls sideways.
 
 The browser test reuses the session's one build of the book and the Chromium of ``test_browser.py``
-(its ``site`` and ``browser`` fixtures); the line-length test reads the chapter sources only.
+(its ``site`` and ``browser`` fixtures, in conftest.py); the line-length test reads the chapter sources only.
 """
 from __future__ import annotations
 
 import jupytext
 import pytest
 from booksupport import notebook_pages, source
-from test_browser import browser, site  # noqa: F401  (fixtures shared with the browser tests)
 
 MAX_LINE = 88  # characters: a code block this wide fits the book's text column without scrolling
 

@@ -147,6 +147,13 @@ def test_a_chapter_header_computes_its_exercise_time(docname, path):
     assert exercise_index.exercise_minutes(path, docname) == sum(minutes)
 
 
+def test_exercise_titles_are_distinct_across_the_book():
+    """Near-duplicate exercises are merged or made distinct: no two exercises share a title."""
+    titles = [e.title for name, path in PAGES for e in chapters.read_chapter(path, name, ROOT).exercises]
+    assert len(titles) >= 30
+    assert sorted(t for t in set(titles) if titles.count(t) > 1) == []
+
+
 def test_the_book_has_exercises_in_ten_chapters():
     assert sum(bool(chapters.read_chapter(path, name, ROOT).exercises) for name, path in PAGES) >= 10
 

@@ -63,3 +63,20 @@ def test_solution_code_and_output_stay_folded_until_opened(site, browser, page_n
     context.close()
     if page_name.endswith("04_anil"):
         assert outputs_seen >= 1, "chapter 4's computed answer (rounds to 1e-6) is a folded output"
+
+
+@pytest.mark.parametrize("page_name", ["chapters/04_anil", "chapters/09_beyond"])
+def test_code_blocks_do_not_scroll_sideways_at_desktop_width(site, browser, page_name):
+    """An 88-character line fits the text column at 1280 px (the book's font size for code cells)."""
+    server, _ = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.origin}/{page_name}.html", wait_until="load")
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    wide = page.evaluate("""() => [...document.querySelectorAll('.cell_input pre')]
+        .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.textContent.split('\\n').reduce((a, b) => a.length > b.length ? a : b))""")
+    count = page.locator(".cell_input pre").count()
+    context.close()
+    assert count >= 5
+    assert not wide, f"{page_name}: code blocks that scroll sideways (longest line of each): {wide}"

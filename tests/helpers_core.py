@@ -1,4 +1,4 @@
-"""Small shared fixtures for the core tests (no conftest, so helper modules stay explicit)."""
+"""Small shared fixtures for the core and chapter tests (no conftest, so helper modules stay explicit)."""
 import numpy as np
 
 import gbml
@@ -40,3 +40,20 @@ def numerical_gradient(f, B, w, h=1e-5):
 
 def rel_err(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+def avg_gradient(B, w, thetas):
+    """Written independently of gbml: the average of the per-task gradients of the average loss."""
+    gB, gw = np.zeros_like(B), np.zeros_like(w)
+    for theta in thetas:
+        r = B @ w - theta
+        gB += np.outer(r, w)
+        gw += B.T @ r
+    return gB / len(thetas), gw / len(thetas)
+
+
+def failure_message(check, fn):
+    """The message of a checker that must reject fn."""
+    result = check(fn, quiet=True)
+    assert not result.passed
+    return result.message

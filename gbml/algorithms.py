@@ -45,7 +45,11 @@ METHODS: dict[str, Method] = {
 }
 
 
-def _method(method) -> Method:
+def method_spec(method) -> Method:
+    """The switches of a method named in ``METHODS`` (the name checked: an unknown one is a clear error).
+
+    Not part of ``gbml``'s reader-facing API; ``gbml.training`` uses it to pick a method's objective.
+    """
     return METHODS[_checks.method_name("method", method, METHODS)]
 
 
@@ -55,7 +59,13 @@ def _finite(what, *values, alpha):
                           "floating point; use a smaller alpha or rescale B and w")
 
 
-def _check(B, w, tasks, alpha):
+def checked_point(B, w, tasks, alpha):
+    """Check a point ``(B, w)`` and an inner step ``alpha`` against the tasks; return them as arrays and a float.
+
+    ``tasks`` must be a ``PopulationTasks`` or ``SampledTasks``; ``B`` is (d, k) with ``k <= d``, ``w`` is
+    (k,) and ``alpha >= 0``.  Every error names the parameter.  Not part of ``gbml``'s reader-facing API;
+    ``gbml.beyond`` checks its arguments with it.
+    """
     if not isinstance(tasks, (PopulationTasks, SampledTasks)):
         raise TypeError(f"tasks must be a gbml.PopulationTasks or gbml.SampledTasks, got {type(tasks).__name__}")
     B = _checks.array("B", B, 2, (tasks.d, None))
@@ -92,8 +102,8 @@ def adapt(method: str, B, w, tasks, alpha: float):
     w_t : array (n, k)
         Adapted heads (equal to ``w`` for the average loss).
     """
-    spec = _method(method)
-    B, w, alpha = _check(B, w, tasks, alpha)
+    spec = method_spec(method)
+    B, w, alpha = checked_point(B, w, tasks, alpha)
     if not spec.adapts:
         alpha = 0.0
     _checks.fits("adapt's adapted bodies (n, d, k)", tasks.n * B.size)
@@ -114,8 +124,8 @@ def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
     :func:`meta_gradient`, so that tests can differentiate it numerically.  For first-order methods this is
     the objective of the corresponding exact method: their gradient is only a surrogate of its gradient.
     """
-    spec = _method(method)
-    B, w, alpha = _check(B, w, tasks, alpha)
+    spec = method_spec(method)
+    B, w, alpha = checked_point(B, w, tasks, alpha)
     with _checks.no_float_warnings():
         if not spec.adapts:
             value = float(np.mean(tasks.pooled.loss(B @ w)))
@@ -126,11 +136,11 @@ def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
     return value
 
 
-def _objective(spec: Method, B, w, tasks, alpha) -> float:
+def unchecked_objective(spec: Method, B, w, tasks, alpha) -> float:
     """The outer objective from the inner step's adapted predictions, without argument checks.
 
-    The fast form used to record the loss during training; ``meta_objective`` (from the definition) is
-    what tests hold it to.
+    The fast form used to record the loss during training (``gbml.train``); ``meta_objective`` (from the
+    definition) is what tests hold it to.  Not part of ``gbml``'s reader-facing API.
     """
     with _checks.no_float_warnings():
         if not spec.adapts:
@@ -166,8 +176,8 @@ def meta_gradient(method: str, B, w, tasks, alpha: float):
         For bad input (naming the parameter), or ``gbml._checks.NonFiniteError`` (a ValueError) when the
         gradient overflows floating point (too large an ``alpha`` or scale of ``B``): never NaN or inf.
     """
-    spec = _method(method)
-    B, w, alpha = _check(B, w, tasks, alpha)
+    spec = method_spec(method)
+    B, w, alpha = checked_point(B, w, tasks, alpha)
     with _checks.no_float_warnings():
         grad_B, grad_w = _gradient(spec, B, w, tasks, alpha)
     _finite("meta_gradient", grad_B, grad_w, alpha=alpha)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks, _guard
-from .algorithms import _check
+from .algorithms import checked_point
 from .problem import Problem
 from .training import History, train
 
@@ -47,9 +47,9 @@ VARIANTS = ("anil", "fo-anil", "altmin")
 
 
 def _body(B, tasks) -> np.ndarray:
-    """Check a body B (d, k) against the tasks (as ``_check`` does, without a head)."""
+    """Check a body B (d, k) against the tasks (as ``checked_point`` does, without a head)."""
     B = _checks.array("B", B, 2)
-    return _check(B, np.zeros(B.shape[1]), tasks, 0.0)[0]
+    return checked_point(B, np.zeros(B.shape[1]), tasks, 0.0)[0]
 
 
 #: Most inner steps accepted (each one is a full pass over the support data of every task).
@@ -91,7 +91,7 @@ def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
     -------
     w_t : array (n, k)
     """
-    B, w, alpha = _check(B, w, tasks, alpha)
+    B, w, alpha = checked_point(B, w, tasks, alpha)
     steps = _steps(steps, tasks, B.shape[1])
     with _checks.no_float_warnings():
         w_t = _inner_path(B, w, tasks.inner, alpha, steps, tasks.n)[0][-1]
@@ -164,7 +164,7 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     grad_B : array (d, k)
     grad_w : array (k,)
     """
-    B, w, alpha = _check(B, w, tasks, alpha)
+    B, w, alpha = checked_point(B, w, tasks, alpha)
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():
         grad_B, grad_w = _multistep(B, w, tasks, alpha, steps, n, first_order)

@@ -16,13 +16,15 @@ __all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random
 RANK_TOL = 1e-12
 
 
-def _basis(B):
+def basis_or_none(B):
     """Orthonormal basis of col(B) (d x k, finite), or None when B has (numerically) lost rank.
 
-    The one rank test of the package.  It is invariant to the scale of every column: with ``B = Q R``,
-    ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span of the columns
-    before it, and every one must exceed ``RANK_TOL``; so a full-rank ``B`` with one column scaled by
-    1e-13 (or the whole of ``B`` by 1e200) keeps its basis.
+    The one rank test of the package: ``orthonormal_basis`` raises where this returns None, and
+    ``gbml.train`` stops a run whose body lost rank.  It is invariant to the scale of every column: with
+    ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span of
+    the columns before it, and every one must exceed ``RANK_TOL``; so a full-rank ``B`` with one column
+    scaled by 1e-13 (or the whole of ``B`` by 1e200) keeps its basis.  No argument checks; not part of
+    ``gbml``'s reader-facing API.
     """
     big = np.abs(B).max()
     if not 0 < big < np.inf:
@@ -45,7 +47,7 @@ def orthonormal_basis(B, name: str = "B") -> np.ndarray:
     d, k = B.shape
     if k > d:
         raise ValueError(f"{name} must have at most as many columns as rows (k <= d), got shape {B.shape}")
-    Q = _basis(B)
+    Q = basis_or_none(B)
     if Q is None:
         raise ValueError(f"{name} must have full column rank: its columns are linearly dependent (or zero)")
     return Q
@@ -68,11 +70,15 @@ def principal_angles(B, B_star) -> np.ndarray:
     Qs = orthonormal_basis(B_star, "B_star")
     if Q.shape[0] != Qs.shape[0]:
         raise ValueError(f"B and B_star must have the same number of rows d, got {Q.shape[0]} and {Qs.shape[0]}")
-    return _angles(Q, Qs)
+    return angles_between_bases(Q, Qs)
 
 
-def _angles(Q, Qs):
-    """Principal angles between the column spaces of two matrices with orthonormal columns."""
+def angles_between_bases(Q, Qs):
+    """Principal angles (radians, ascending) between the column spaces of two matrices with orthonormal columns.
+
+    ``principal_angles`` without the argument checks and the orthonormalisation (``gbml.train`` calls it
+    every round).  Not part of ``gbml``'s reader-facing API.
+    """
     A, C = (Q, Qs) if Q.shape[1] <= Qs.shape[1] else (Qs, Q)
     # Cosines alone lose small angles to rounding (arccos(1 - eps) ~ 1e-8); pairing them with the sines
     # (singular values of the part of A outside col(C)) keeps every angle accurate.

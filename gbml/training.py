@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks
-from .algorithms import METHODS, _method, _objective, meta_gradient
-from .geometry import _angles, _basis
+from .algorithms import METHODS, meta_gradient, method_spec, unchecked_objective
+from .geometry import angles_between_bases, basis_or_none
 from .problem import Problem
 
 __all__ = ["DivergenceError", "History", "train"]
@@ -138,15 +138,15 @@ def train(
         ``History.snapshots`` (chapter 9 follows the directions of a wide body this way).
     """
     if gradient is None:
-        spec = _method(method)
+        spec = method_spec(method)
         gradient = lambda B, w, tasks, alpha: meta_gradient(method, B, w, tasks, alpha)  # noqa: E731
         if objective is None:
-            objective = lambda B, w, tasks, alpha: _objective(spec, B, w, tasks, alpha)  # noqa: E731
+            objective = lambda B, w, tasks, alpha: unchecked_objective(spec, B, w, tasks, alpha)  # noqa: E731
     elif not callable(gradient):
         raise TypeError(f"gradient must be a callable gradient(B, w, tasks, alpha), got {type(gradient).__name__}")
     elif objective is None and isinstance(method, str) and method in METHODS:
         spec = METHODS[method]
-        objective = lambda B, w, tasks, alpha: _objective(spec, B, w, tasks, alpha)  # noqa: E731
+        objective = lambda B, w, tasks, alpha: unchecked_objective(spec, B, w, tasks, alpha)  # noqa: E731
     if objective is not None and not callable(objective):
         raise TypeError(f"objective must be a callable objective(B, w, tasks, alpha), got {type(objective).__name__}")
     if not isinstance(problem, Problem):
@@ -199,7 +199,7 @@ def train(
     def record(s, tasks, Q):
         """Record iterate s; False (nothing recorded) if a value overflowed."""
         with _checks.no_float_warnings():
-            ang = _angles(Q, B_star)
+            ang = angles_between_bases(Q, B_star)
             values = {"angles": ang, "distance": np.sin(ang[-1]), "head_norm": np.linalg.norm(w),
                       "orth_error": np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()}
             if objective is not None:
@@ -231,7 +231,7 @@ def train(
             raise DivergenceError(method, iteration, alpha, beta, history(upto, diverged_at=iteration))
         return history(upto, diverged_at=iteration)
 
-    Q = _basis(B)
+    Q = basis_or_none(B)
     if Q is None:
         raise ValueError("B0 must have full column rank")
     tasks = next_round() if T == 0 and objective is not None else None  # the loss of T = 0 needs one round
@@ -253,7 +253,7 @@ def train(
         with _checks.no_float_warnings():
             B_new, w_new = B - beta * gB, w - beta * gw
             size = np.linalg.norm(B_new) + np.linalg.norm(w_new)  # NaN if any entry is
-        Q = _basis(B_new) if size <= scale else None  # None: exploded, non-finite or rank-deficient
+        Q = basis_or_none(B_new) if size <= scale else None  # None: exploded, non-finite or rank-deficient
         if Q is None:
             return diverge(s + 1, s)
         B_prev, w_prev, B, w = B, w, B_new, w_new

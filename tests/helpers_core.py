@@ -1,5 +1,6 @@
-"""Small shared fixtures for the core tests (no conftest, so helper modules stay explicit)."""
+"""Small shared fixtures for the core and chapter tests (no conftest, so helper modules stay explicit)."""
 import numpy as np
+import pytest
 
 import gbml
 
@@ -40,3 +41,39 @@ def numerical_gradient(f, B, w, h=1e-5):
 
 def rel_err(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+def avg_gradient(B, w, thetas):
+    """Written independently of gbml: the average of the per-task gradients of the average loss."""
+    gB, gw = np.zeros_like(B), np.zeros_like(w)
+    for theta in thetas:
+        r = B @ w - theta
+        gB += np.outer(r, w)
+        gw += B.T @ r
+    return gB / len(thetas), gw / len(thetas)
+
+
+def failure_message(check, fn):
+    """The message of a checker that must reject fn."""
+    result = check(fn, quiet=True)
+    assert not result.passed
+    return result.message
+
+
+def assert_checker_explains(checker, correct, wrongs):
+    """The checker accepts ``correct`` and rejects every ``(wrong, hint)`` with a message naming the hint."""
+    ok = checker(correct, quiet=True)
+    assert ok and ok.message.startswith("Correct")
+    for wrong, hint in wrongs:
+        res = checker(wrong, quiet=True)
+        assert not res, f"{checker.__name__} accepted a wrong answer ({hint})"
+        assert hint in res.message, f"expected a hint about {hint!r}, got: {res.message}"
+
+
+def assert_stub_is_named(checker, name):
+    """On a student's unwritten stub the checker raises NotImplementedError naming the exercise."""
+    def stub(*args):
+        raise NotImplementedError("placeholder")
+
+    with pytest.raises(NotImplementedError, match=rf"Exercise \({name}\)"):
+        checker(stub)

@@ -1,4 +1,4 @@
-"""gbml.book: glue records only in the book's build (issue 9), in a real kernel."""
+"""gbml.book: glue records only in the book's build (issue 9), in a real kernel; figures show computed alt text."""
 from __future__ import annotations
 
 import nbformat
@@ -34,3 +34,46 @@ def test_glue_refuses_a_bad_name():
     from gbml.book import glue
     with pytest.raises(ValueError, match="name"):
         glue("", 1)
+
+
+# -- alt text quoting numbers is computed (gbml.book.show_figure), static alt text quotes none ------------
+
+def test_show_figure_displays_one_image_with_the_given_alt_text(monkeypatch):
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    from gbml.book import show_figure
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0.27])
+    show_figure(fig, 'a floor at 0.27 & "quotes"')
+    assert len(shown) == 1
+    html = shown[0].data
+    assert html.startswith('<img src="data:image/png;base64,')
+    assert 'alt="a floor at 0.27 &amp; &quot;quotes&quot;"' in html
+    assert not plt.fignum_exists(fig.number)            # closed: the inline backend will not show it twice
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="alt must be a non-empty"):
+        show_figure(fig, "  ")
+    plt.close(fig)
+
+
+def test_static_alt_texts_quote_no_measured_numbers():
+    """A figure's alt text in cell metadata is static; one quoting a measured value ("near 0.1", "1e-12",
+    "85 degrees") must be built from the values with show_figure instead (issue 11: alt said 0.1, glue 0.27)."""
+    import re
+    from pathlib import Path
+
+    measured = re.compile(r"\b(about|near|below|above|around|roughly)\s+(minus\s+)?\d"
+                          r"|\d(\.\d+)?e-?\d+|\d+\s*(degrees|iterations)")
+    chapters = sorted(p for p in (Path(__file__).parent.parent / "chapters").glob("[0-9i]*.md"))
+    assert len(chapters) >= 11
+    offenders = []
+    for path in chapters:
+        for block in re.finditer(r"\n  image:\n    alt: \|\n((?:      .*\n)+)", path.read_text()):
+            text = " ".join(block.group(1).split())
+            if measured.search(text):
+                offenders.append(f"{path.name}: {text[:80]}")
+    assert not offenders, offenders

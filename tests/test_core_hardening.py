@@ -183,7 +183,7 @@ def test_full_rank_with_a_tiny_column_is_full_rank(name):
 def test_one_rank_test_in_the_package():
     from gbml import geometry, training
 
-    assert training._basis is geometry._basis
+    assert training.basis_or_none is geometry.basis_or_none
 
 
 # -- 6. diversity and local_rate ---------------------------------------------------------------------------

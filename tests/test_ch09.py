@@ -1,6 +1,7 @@
-"""gbml.beyond (chapter 9): finite differences and closed forms for every function, and the behaviour the
-chapter claims (one step is exact at the fixed point, frozen extra directions, the rate under an
-invariant input covariance, altmin's robustness to the initial scale)."""
+"""Chapter 9 (beyond the theorem) and its module gbml.beyond: finite differences and closed forms for every
+function, the chapter's checker, and the behaviour the chapter claims (one step is exact at the fixed point,
+frozen extra directions, the rate under an invariant input covariance, altmin's robustness to the initial
+scale)."""
 import numpy as np
 import pytest
 from helpers_core import numerical_gradient, random_point, rel_err, sampled

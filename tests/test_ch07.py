@@ -1,0 +1,280 @@
+"""Chapter 7 (task diversity): its propositions, the numerical claims of its prose and its coding-exercise
+checker.
+
+Already tested elsewhere and cited by chapter 7 rather than repeated here:
+* the orthogonal dynamics of FO-ANIL and ANIL (eq-td-orthogonal, proved as prop-anil-orthogonal in chapter 4):
+  ``test_core_identities.py::test_fo_anil_orthogonal_dynamics`` and ``::test_exact_anil_orthogonal_dynamics``;
+* the head Gram matrix at w = 0 and when it is positive definite (prop-anil-diversity):
+  ``test_ch04.py::test_adapted_head_gram_formula_and_positive_definiteness`` and its neighbours;
+* measured vs predicted local rate on a fixed batch for all four methods:
+  ``test_core_identities.py::test_local_rate_on_a_fixed_batch``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gbml
+from gbml import exercises
+from helpers_core import assert_checker_explains, assert_stub_is_named
+
+D, K, ALPHA, BETA = 20, 3, 0.1, 0.5
+
+
+def _perp(B_star):
+    """Orthonormal basis of col(B*)^perp (from a full SVD, independent of the chapters' helper)."""
+    return np.linalg.svd(B_star, full_matrices=True)[0][:, B_star.shape[1]:]
+
+
+def _split(B, B_star):
+    return B_star.T @ B, _perp(B_star).T @ B
+
+
+# -- chapter 7: lemma lem-td-distance -------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_distance_from_A_and_E(seed):
+    """tan(theta_i) = sigma_i(E A^-1) and dist = t / sqrt(1 + t^2), t = ||E A^-1||."""
+    rng = np.random.default_rng(seed)
+    B_star = gbml.random_orthonormal(D, K, rng)
+    B = rng.standard_normal((D, K)) * rng.uniform(0.2, 3, size=K)
+    A, E = _split(B, B_star)
+    F = E @ np.linalg.inv(A)
+    t = np.linalg.norm(F, 2)
+    assert gbml.subspace_distance(B, B_star) == pytest.approx(t / np.sqrt(1 + t**2), abs=1e-12)
+    np.testing.assert_allclose(np.tan(gbml.principal_angles(B, B_star)),
+                               np.sort(np.linalg.svd(F, compute_uv=False)), rtol=1e-9)
+
+
+def test_distance_at_the_theory_scale_and_singular_A():
+    """alpha A^T A = I gives t = sqrt(alpha) ||E||; a singular A gives distance 1."""
+    rng = np.random.default_rng(3)
+    B_star = gbml.random_orthonormal(D, K, rng)
+    Q = gbml.random_orthonormal(K, K, rng)
+    E = 0.01 * rng.standard_normal((D - K, K))
+    B = B_star @ Q / np.sqrt(ALPHA) + _perp(B_star) @ E
+    t = np.sqrt(ALPHA) * np.linalg.norm(E, 2)
+    assert gbml.subspace_distance(B, B_star) == pytest.approx(t / np.sqrt(1 + t**2), rel=1e-10)
+    A_singular = rng.standard_normal((K, K))
+    A_singular[:, -1] = A_singular[:, 0] - A_singular[:, 1]  # rank k - 1
+    B = B_star @ A_singular + _perp(B_star) @ rng.standard_normal((D - K, K))
+    assert gbml.subspace_distance(B, B_star) == pytest.approx(1.0, abs=1e-8)
+
+
+# -- chapter 7: eq-td-heads (the Gram formula and its definiteness are prop-anil-diversity, tested in
+#    test_ch04.py; here the chapter's extra claim: at w = 0 the error E does not enter) -------------
+
+@pytest.mark.parametrize("method", ["anil", "fo-anil", "maml", "fo-maml"])
+def test_adapted_heads_at_zero_do_not_see_the_error(method):
+    """At w = 0: w_t = alpha A^T w*_t for any E; Gram = alpha^2 A^T Psi_hat A."""
+    rng = np.random.default_rng(4)
+    problem = gbml.Problem(D, K, rng=rng, mu=0.6)
+    heads = problem.sample_heads(12, rng)
+    B = rng.standard_normal((D, K))
+    A, E = _split(B, problem.B_star)
+    assert np.linalg.norm(E, 2) > 1
+    tasks = problem.tasks(heads)
+    _, w_t = gbml.adapt(method, B, np.zeros(K), tasks, ALPHA)
+    _, w_inside = gbml.adapt(method, problem.B_star @ A, np.zeros(K), tasks, ALPHA)
+    np.testing.assert_allclose(w_t, ALPHA * heads @ A, atol=1e-13)
+    np.testing.assert_allclose(w_t, w_inside, atol=1e-13)
+    np.testing.assert_allclose(w_t.T @ w_t / 12, ALPHA**2 * A.T @ (heads.T @ heads / 12) @ A, atol=1e-13)
+
+
+# -- chapter 7: proposition prop-td-local ---------------------------------------------------------
+
+def _near_solution(scale, rng_seed=6):
+    rng = np.random.default_rng(rng_seed)
+    problem = gbml.Problem(D, K, rng=rng, mu=0.5)
+    heads = problem.sample_heads(40, rng)
+    Q = gbml.random_orthonormal(K, K, rng)
+    E = scale * rng.standard_normal((D - K, K))
+    B = problem.B_star @ Q / np.sqrt(ALPHA) + _perp(problem.B_star) @ E
+    return problem, problem.tasks(heads), heads, Q, E, B
+
+
+@pytest.mark.parametrize("method", ["anil", "fo-anil", "maml", "fo-maml"])
+def test_one_step_near_the_solution(method):
+    """E+ = E (I - alpha beta Q^T Psi_hat Q); A+ - A and w+ as in the proposition's table (exact)."""
+    problem, tasks, heads, Q, E, B = _near_solution(0.05)
+    Psi_hat, w_bar = heads.T @ heads / len(heads), heads.mean(axis=0)
+    grad_B, grad_w = gbml.meta_gradient(method, B, np.zeros(K), tasks, ALPHA)
+    A_next, E_next = _split(B - BETA * grad_B, problem.B_star)
+    EtE = E.T @ E
+    np.testing.assert_allclose(E_next, E @ (np.eye(K) - ALPHA * BETA * Q.T @ Psi_hat @ Q), atol=1e-14)
+    if method.startswith("fo"):
+        dA, w_next = np.zeros((K, K)), -BETA * np.sqrt(ALPHA) * EtE @ Q.T @ w_bar
+    else:
+        dA, w_next = -BETA * ALPHA**1.5 * Psi_hat @ Q @ EtE, BETA * ALPHA**1.5 * EtE @ EtE @ Q.T @ w_bar
+    np.testing.assert_allclose(A_next - Q / np.sqrt(ALPHA), dA, atol=1e-14)
+    np.testing.assert_allclose(-BETA * grad_w, w_next, atol=1e-15)
+
+
+def test_A_and_w_move_at_second_order_only():
+    """Dividing E by 10 divides ANIL's move of A by 100 and of w by 10^4 (the chapter's glued ratios)."""
+    moves = []
+    for scale in [0.05, 0.005]:
+        problem, tasks, _, Q, _, B = _near_solution(scale)
+        grad_B, grad_w = gbml.meta_gradient("anil", B, np.zeros(K), tasks, ALPHA)
+        moves.append((np.linalg.norm(problem.B_star.T @ grad_B, 2), np.linalg.norm(grad_w)))
+    assert moves[0][0] / moves[1][0] == pytest.approx(100, rel=1e-6)
+    assert moves[0][1] / moves[1][1] == pytest.approx(1e4, rel=1e-6)
+
+
+# -- chapter 7: the (A, w) block of prop-td-local and the step-size condition ----------------------
+
+def _mean_zero_batch(lams):
+    """2k heads +-sqrt(k lambda_i) e_i: mean exactly zero and Psi_hat = diag(lams) exactly."""
+    k = len(lams)
+    heads = np.zeros((2 * k, k))
+    for i, lam in enumerate(lams):
+        heads[2 * i, i], heads[2 * i + 1, i] = np.sqrt(k * lam), -np.sqrt(k * lam)
+    return heads
+
+
+def _predicted_spectrum(lams, c, d):
+    """Eigenvalues of the linearised outer step at (B* Q / sqrt(alpha), 0), written from the proposition."""
+    k, ab = len(lams), ALPHA * BETA
+    e_block = [1 - ab * lam for lam in lams for _ in range(d - k)]
+    s_block = [1 - c * ab * (lams[i] + lams[j]) for i in range(k) for j in range(i, k)]
+    return np.sort(e_block + s_block + [1.0] * (k * (k - 1) // 2 + k))
+
+
+@pytest.mark.parametrize("method, c", [("fo-anil", 1), ("anil", 2)])
+def test_linearisation_spectrum_at_the_solution(method, c):
+    """Central differences of one outer step of gbml: E-block 1 - ab lambda_i, (A, w) block
+    1 - c ab (lambda_i + lambda_j) (c = 1 FO-ANIL, 2 ANIL) and 1 along the solutions."""
+    d = 8
+    rng = np.random.default_rng(11)
+    problem = gbml.Problem(d, K, rng=rng)
+    heads = rng.standard_normal((7, K)) * [2.0, 1.0, 0.5]     # not mean-zero: w is coupled to S
+    lams = np.linalg.eigvalsh(heads.T @ heads / 7)
+    tasks = problem.tasks(heads)
+    x0 = np.concatenate([(problem.B_star @ gbml.random_orthonormal(K, K, rng) / np.sqrt(ALPHA)).ravel(),
+                         np.zeros(K)])
+
+    def step(x):
+        B, w = x[:d * K].reshape(d, K), x[d * K:]
+        grad_B, grad_w = gbml.meta_gradient(method, B, w, tasks, ALPHA)
+        return np.concatenate([(B - BETA * grad_B).ravel(), w - BETA * grad_w])
+
+    h = 1e-5
+    J = np.column_stack([(step(x0 + h * e) - step(x0 - h * e)) / (2 * h) for e in np.eye(len(x0))])
+    eig = np.linalg.eigvals(J)
+    assert np.abs(eig.imag).max() < 1e-8
+    np.testing.assert_allclose(np.sort(eig.real), _predicted_spectrum(lams, c, d), atol=1e-8)
+
+
+def _orth_growth(history):
+    """Per-round growth of ||I - alpha B^T B|| over rounds 2..8 (the unstable mode of the (A, w) block)."""
+    e = history.orth_error
+    return np.exp(np.polyfit(np.arange(2, 9), np.log(e[2:9]), 1)[0])
+
+
+def test_counterexample_rate_below_one_but_exact_anil_diverges():
+    """alpha = 0.1, beta = 0.5, fixed mean-zero batch with Psi_hat = diag(21, 1, 0.3), start at distance
+    1e-3: every |1 - ab lambda_i| < 1, yet 1 - 2ab(21 + 21) = -3.2 and exact ANIL blows up."""
+    lams = (21.0, 1.0, 0.3)
+    heads = _mean_zero_batch(lams)
+    np.testing.assert_allclose(heads.mean(axis=0), 0, atol=1e-15)
+    np.testing.assert_allclose(heads.T @ heads / len(heads), np.diag(lams), atol=1e-13)
+    ab = ALPHA * BETA
+    assert max(abs(1 - ab * lam) for lam in lams) == pytest.approx(0.985)     # the E-block is stable
+    problem = gbml.Problem(D, K, rng=0)
+    B0, _ = problem.init(ALPHA, 1, distance=1e-3)
+    run = dict(alpha=ALPHA, beta=BETA, T=300, n_tasks=len(heads), rng=2, pool=heads, B0=B0)
+    with pytest.raises(gbml.DivergenceError) as err:
+        gbml.train("anil", problem, **run)
+    assert err.value.iteration == 18
+    anil = gbml.train("anil", problem, **run, on_divergence="stop")
+    assert anil.diverged_at == 18
+    # Before it blows up, the (A, w) error grows by |1 - 2 ab (21 + 21)| = 3.2 per round ...
+    assert _orth_growth(anil) == pytest.approx(abs(1 - 2 * ab * 42), rel=1e-2)
+    # ... and FO-ANIL's by |1 - ab (21 + 21)| = 1.1: unstable too, but slowly.
+    fo = gbml.train("fo-anil", problem, **run, on_divergence="stop")
+    assert _orth_growth(fo) == pytest.approx(abs(1 - ab * 42), rel=1e-2)
+
+
+@pytest.mark.parametrize("method, lam_max", [("anil", 9.0), ("fo-anil", 19.0)])
+def test_inside_the_step_size_condition_the_rate_is_rho(method, lam_max):
+    """ab lam_max < 1/2 (ANIL) or < 1 (FO-ANIL): the run converges, at 1 - ab lambda_min = 0.985."""
+    heads = _mean_zero_batch((lam_max, 1.0, 0.3))
+    problem = gbml.Problem(D, K, rng=0)
+    B0, _ = problem.init(ALPHA, 1, distance=1e-3)
+    h = gbml.train(method, problem, alpha=ALPHA, beta=BETA, T=600, n_tasks=len(heads), rng=2, pool=heads, B0=B0)
+    assert h.orth_error[-1] < 1e-6
+    assert gbml.measured_rate(h.distance[300:], low=1e-13, high=1e-4) == pytest.approx(1 - ALPHA * BETA * 0.3, abs=1e-6)
+
+
+# -- chapter 7: the claims of the experiments and of exercise ex-td-proof ----------------------------
+
+def test_mu_zero_missing_direction_behaves_like_the_orthogonal_complement():
+    """Exercise ex-td-proof: with mu = 0, b^T B+ = b^T B (I - beta/n sum w_t w_t^T) for FO-ANIL, any (B, w)."""
+    rng = np.random.default_rng(7)
+    problem = gbml.Problem(D, K, rng=rng, mu=0.0)
+    tasks = problem.sample_round(9, rng)
+    B, w = rng.standard_normal((D, K)), rng.standard_normal(K)
+    b = problem.B_star[:, -1]
+    grad_B, _ = gbml.meta_gradient("fo-anil", B, w, tasks, ALPHA)
+    _, w_t = gbml.adapt("fo-anil", B, w, tasks, ALPHA)
+    np.testing.assert_allclose(b @ (B - BETA * grad_B), b @ B @ (np.eye(K) - BETA / 9 * w_t.T @ w_t), atol=1e-13)
+    # ... and at w = 0 the bracket leaves u = A^{-1} e_k unchanged.
+    _, w_t = gbml.adapt("fo-anil", B, np.zeros(K), tasks, ALPHA)
+    u = np.linalg.solve(problem.B_star.T @ B, np.eye(K)[-1])
+    np.testing.assert_allclose((np.eye(K) - BETA / 9 * w_t.T @ w_t) @ u, u, atol=1e-13)
+
+
+def test_mu_zero_largest_angle_never_shrinks_while_the_others_do():
+    rng = np.random.default_rng(8)
+    problem = gbml.Problem(D, K, rng=rng, mu=0.0)
+    h = gbml.train("anil", problem, alpha=ALPHA, beta=BETA, T=200, n_tasks=20, rng=rng)
+    angles = np.degrees(h.angles)
+    assert angles[-1, :-1].max() < 0.1 < angles[0, :-1].min()
+    assert angles[-1, -1] > 45 and abs(angles[-1, -1] - angles[0, -1]) < 5
+    assert np.ptp(angles[100:, -1]) < 1e-2
+
+
+def test_fewer_tasks_than_k_fresh_converges_fixed_pair_does_not():
+    rng = np.random.default_rng(9)
+    problem = gbml.Problem(D, K, rng=rng, mu=1.0)
+    B0, _ = problem.init(ALPHA, rng)
+    fresh = gbml.train("anil", problem, alpha=ALPHA, beta=BETA, T=300, n_tasks=2, rng=rng, B0=B0)
+    pair = gbml.train("anil", problem, alpha=ALPHA, beta=BETA, T=300, n_tasks=2, rng=rng, B0=B0,
+                      pool=problem.sample_heads(2, rng))
+    assert fresh.distance[-1] < 1e-3
+    assert pair.distance[-1] > 0.5
+    # The fixed pair leaves at least one angle at its start: Psi_hat of two heads has rank 2 < k.
+    assert np.degrees(pair.angles[-1, -1]) > 30
+
+
+def test_zero_diversity_measured_rate_is_one_on_a_fixed_batch():
+    rng = np.random.default_rng(10)
+    problem = gbml.Problem(D, K, rng=rng, mu=0.0)
+    heads = problem.sample_heads(50, rng)
+    B0, _ = problem.init(ALPHA, rng, distance=1e-3)
+    h = gbml.train("anil", problem, alpha=ALPHA, beta=BETA, T=120, n_tasks=50, rng=rng, pool=heads, B0=B0)
+    assert gbml.local_rate(ALPHA, BETA, heads.T @ heads / 50) == pytest.approx(1.0, abs=1e-12)
+    assert gbml.measured_rate(h.distance[60:], low=1e-13, high=1e-2) == pytest.approx(1.0, abs=1e-6)
+
+
+# -- the checker -----------------------------------------------------------------------------------
+
+def head_gram_ok(B, w, thetas, alpha):
+    """Written with a loop over tasks, independently of gbml."""
+    heads = [w - alpha * B.T @ (B @ w - theta) for theta in thetas]
+    return sum(np.outer(h, h) for h in heads) / len(heads)
+
+
+def test_check_head_gram_accepts_the_answer_and_explains_mistakes():
+    assert_checker_explains(exercises.check_head_gram, head_gram_ok, [
+        (lambda B, w, thetas, alpha: np.outer(w, w), "before adaptation"),
+        (lambda B, w, thetas, alpha: (alpha * thetas @ B).T @ (alpha * thetas @ B) / len(thetas), "w = 0 formula"),
+        (lambda B, w, thetas, alpha: head_gram_ok(B, w, thetas, -alpha), "descent"),
+        (lambda B, w, thetas, alpha: head_gram_ok(B, w, thetas, 1.0), "alpha is missing"),
+        (lambda B, w, thetas, alpha: len(thetas) * head_gram_ok(B, w, thetas, alpha), "divide by the number"),
+        (lambda B, w, thetas, alpha: np.zeros((len(thetas), len(thetas))), "shape"),
+    ])
+
+
+def test_check_head_gram_stops_on_the_unwritten_exercise_naming_it():
+    assert_stub_is_named(exercises.check_head_gram, "head_gram")

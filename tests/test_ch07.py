@@ -278,3 +278,20 @@ def test_check_head_gram_accepts_the_answer_and_explains_mistakes():
 
 def test_check_head_gram_stops_on_the_unwritten_exercise_naming_it():
     assert_stub_is_named(exercises.check_head_gram, "head_gram")
+
+
+# -- chapter 7: exercise ex-td-compute (the largest safe step) -------------------------------------
+
+def test_largest_safe_step_rounds_grow_with_the_eigenvalue_ratio():
+    """At ANIL's largest allowed step beta = 1/(2 alpha lam_max), rho = 1 - lam_min/(2 lam_max): with
+    lam_min = 0.25, about 104 rounds for lam_max = 1 and 1099 for lam_max = 10 to gain a factor 1e6,
+    close to 2 ln(1e6) lam_max / lam_min when the ratio is large."""
+    alpha, lam_min, rounds = 0.1, 0.25, {}
+    for lam_max in (1.0, 10.0):
+        beta = 1 / (2 * alpha * lam_max)
+        rho = gbml.local_rate(alpha, beta, np.diag([lam_max, 1.0, lam_min]))
+        assert rho == pytest.approx(1 - lam_min / (2 * lam_max), abs=1e-12)
+        rounds[lam_max] = int(np.ceil(np.log(1e6) / -np.log(rho)))
+    assert rounds == {1.0: 104, 10.0: 1099}
+    assert 9 < rounds[10.0] / rounds[1.0] < 11
+    assert rounds[10.0] == pytest.approx(2 * np.log(1e6) * 10.0 / lam_min, rel=0.01)

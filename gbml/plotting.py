@@ -34,6 +34,8 @@ __all__ = [
     "LABELS",
     "method_style",
     "figure",
+    "frame_figure",
+    "style_context",
     "use_style",
     "plot_distance",
     "plot_angles",
@@ -124,9 +126,9 @@ def _axes(ax) -> None:
         raise TypeError(f"ax must be a matplotlib Axes to draw on (e.g. from gbml.plotting.figure()), got {type(ax).__name__}")
 
 
-def _style_context():
-    """The book's rcParams for the duration of a block (free when ``use_style()`` already applied them:
-    ``rc_context`` copies every rcParam, ~10 ms, too slow for live updates)."""
+def style_context():
+    """A context manager applying the book's rcParams for the duration of a block (free when
+    ``use_style()`` already applied them: ``rc_context`` copies every rcParam, too slow for live updates)."""
     import contextlib
 
     if all(matplotlib.rcParams[key] == value for key, value in _RC.items()):
@@ -426,14 +428,15 @@ def to_png(fig: Figure, dpi: int = DPI) -> bytes:
     return buf.getvalue()
 
 
-def _new_figure(figsize=None, nrows: int = 1, ncols: int = 1, dpi: int = DPI):
-    """A figure outside pyplot (never shown twice inline), in the book's style.
+def frame_figure(figsize=None, nrows: int = 1, ncols: int = 1, dpi: int = DPI):
+    """A figure outside pyplot (never shown twice inline), in the book's style: explorer frames draw on it.
 
+    Returns ``(fig, axes)``.
     A single axes gets fixed margins (constrained layout costs ~50 ms per frame, too slow for a live
     update); grids of axes use constrained layout.
     """
     layout = "constrained" if nrows * ncols > 1 else None
-    with _style_context():
+    with style_context():
         fig = Figure(figsize=figsize or FIGSIZE, dpi=dpi, layout=layout)
         axes = fig.subplots(nrows, ncols)
     if layout is None:

@@ -163,7 +163,23 @@ def _live_region() -> widgets.HTML:
 
 
 class Explorer:
-    """A figure with controls; see the module docstring.  Build it with :func:`explore`.
+    """A figure drawn by ``plot`` with a slider per parameter; see the module docstring.
+
+    Parameters
+    ----------
+    plot : callable ``plot(ax, **values)``
+        Draws on the given Axes (an array of Axes if ``nrows * ncols > 1``); must not create figures.
+        May raise ``gbml.DivergenceError`` (the frame then shows the divergence message).
+    params : dict name -> Param or list of grid values
+        One or two parameters; each name must be an argument of ``plot``.
+    caption : str
+        One sentence shown under the figure (also without JavaScript).
+    alt : str
+        What is plotted; the parameter values are appended for each frame.
+    mode : "live", "static" or None
+        None reads ``GBML_EXPLORER`` (the book build sets "static"), defaulting to "live".
+    figsize, dpi, nrows, ncols :
+        Figure layout; defaults are the book's (``plotting.FIGSIZE``, ``plotting.DPI``).
 
     Attributes
     ----------
@@ -171,6 +187,10 @@ class Explorer:
         Setting ``controls[name].value`` redraws (live) or selects a frame (static), as a reader would.
     widget : ipywidgets.VBox
         Controls and figure.
+    png : bytes
+        The PNG shown now.
+    frames : dict (values, ...) -> bytes
+        Static mode: the precomputed PNG of every grid point.
     mode : "live" or "static"
     """
 
@@ -216,8 +236,8 @@ class Explorer:
     def render(self, **values) -> bytes:
         """PNG of the figure for the given parameter values (missing ones take their defaults)."""
         values = {**self.defaults, **values}
-        fig, axes = plotting._new_figure(self.figsize, self.nrows, self.ncols, self.dpi)
-        with plotting._style_context(), plotting.divergence_hint(self._divergence_hint()):
+        fig, axes = plotting.frame_figure(self.figsize, self.nrows, self.ncols, self.dpi)
+        with plotting.style_context(), plotting.divergence_hint(self._divergence_hint()):
             try:
                 self.plot(axes, **values)
             except DivergenceError as err:
@@ -234,8 +254,11 @@ class Explorer:
         """The hint of a divergence message: move the β slider if there is one, else no hint."""
         return "try a smaller β (here β = {beta:g})" if "beta" in self.params else ""
 
-    def _frame_html(self, values) -> str:
-        return _img_html(self.render(**values), self.alt_text(values))
+    def _frame(self, values) -> widgets.HTML:
+        """Render the frame for ``values``, keep its PNG in ``self.frames`` and return it as an <img>."""
+        key = tuple(values.values())
+        self.frames[key] = self.render(**values)
+        return widgets.HTML(_img_html(self.frames[key], self.alt_text(values)))
 
     # -- live ------------------------------------------------------------------------------------
     def _build_live(self):
@@ -293,8 +316,7 @@ class Explorer:
         if len(names) == 1:
             children = []
             for v in grids[0]:
-                self.frames[(v,)] = self._frame_html({first: v})
-                children.append(widgets.HTML(self.frames[(v,)]))
+                children.append(self._frame({first: v}))
             self.stack = widgets.Stack(children, selected_index=grids[0].index(self.defaults[first]))
             self.links.append(widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index")))
         else:
@@ -303,8 +325,7 @@ class Explorer:
             for a in grids[0]:
                 children = []
                 for b in grids[1]:
-                    self.frames[(a, b)] = self._frame_html({first: a, second: b})
-                    children.append(widgets.HTML(self.frames[(a, b)]))
+                    children.append(self._frame({first: a, second: b}))
                 inner = widgets.Stack(children, selected_index=grids[1].index(self.defaults[second]))
                 self.links.append(widgets.jslink((self.controls[second], "index"), (inner, "selected_index")))
                 inner_stacks.append(inner)
@@ -324,8 +345,7 @@ class Explorer:
         self.stack.selected_index = idx[0]
         if len(idx) == 2:
             self.stack.children[idx[0]].selected_index = idx[1]
-        html_frame = self.frames[key]
-        self.png = base64.b64decode(html_frame.split("base64,", 1)[1].split('"', 1)[0])
+        self.png = self.frames[key]
         if change is not None:  # announce a new frame, not the first one
             self.live.value = html.escape(self.alt_text(dict(zip(self.params, key))))
 
@@ -358,25 +378,8 @@ class Explorer:
         return f"Explorer({', '.join(self.params)}; mode={self.mode!r})"
 
 
-def explore(plot: Callable, params: Mapping, *, caption: str, alt: str, mode: str | None = None,
-            figsize=None, dpi: int = plotting.DPI, nrows: int = 1, ncols: int = 1) -> Explorer:
-    """Make an explorer: a figure drawn by ``plot`` with a slider per parameter.
-
-    Parameters
-    ----------
-    plot : callable ``plot(ax, **values)``
-        Draws on the given Axes (an array of Axes if ``nrows * ncols > 1``); must not create figures.
-        May raise ``gbml.DivergenceError`` (the frame then shows the divergence message).
-    params : dict name -> Param or list of grid values
-        One or two parameters; each name must be an argument of ``plot``.
-    caption : str
-        One sentence shown under the figure (also without JavaScript).
-    alt : str
-        What is plotted; the parameter values are appended for each frame.
-    mode : "live", "static" or None
-        None reads ``GBML_EXPLORER`` (the book build sets "static"), defaulting to "live".
-    figsize, dpi, nrows, ncols :
-        Figure layout; defaults are the book's (``plotting.FIGSIZE``, ``plotting.DPI``).
+def explore(plot: Callable, params: Mapping, **options) -> Explorer:
+    """Make an explorer: ``Explorer(plot, params, caption=..., alt=..., ...)``; the arguments are Explorer's.
 
     Returns
     -------
@@ -390,5 +393,4 @@ def explore(plot: Callable, params: Mapping, *, caption: str, alt: str, mode: st
     >>> ex = explore(draw, {"mu": [0.0, 0.5, 1.0]}, caption="A line of slope mu.", alt="A line", mode="live")
     >>> ex.controls["mu"].value = 0.7   # redraws
     """
-    return Explorer(plot, params, caption=caption, alt=alt, mode=mode, figsize=figsize, dpi=dpi,
-                    nrows=nrows, ncols=ncols)
+    return Explorer(plot, params, **options)

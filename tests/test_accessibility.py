@@ -192,7 +192,7 @@ def test_multi_series_figures_differ_in_line_style_or_marker():
                  ax, {f"μ = {mu}": anil for mu in (0.25, 0.5, 0.75, 1.0)}),
              "principal angles": lambda ax: plotting.plot_angles(ax, anil)}
     for what, draw in cases.items():
-        fig, ax = plotting._new_figure()
+        fig, ax = plotting.frame_figure()
         draw(ax)
         looks = [(str(line.get_linestyle()), str(line.get_marker())) for line in ax.lines
                  if len(line.get_xdata()) > 1]

@@ -287,7 +287,7 @@ def test_a_finished_run_holds_only_finite_values():
 
 # -- 8. plotting, explorers, experiments, reproduce ----------------------------------------------------------
 def _ax():
-    return plotting._new_figure()[1]
+    return plotting.frame_figure()[1]
 
 
 def _line(ax, a, b=1.0):

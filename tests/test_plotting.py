@@ -23,7 +23,7 @@ def test_method_styles_differ_in_more_than_colour():
 
 
 def test_distance_plot_draws_every_run_and_the_prediction(runs):
-    fig, ax = plotting._new_figure()
+    fig, ax = plotting.frame_figure()
     plotting.plot_distance(ax, runs, predicted_rate=0.95)
     labels = [line.get_label() for line in ax.lines]
     assert labels[:5] == [plotting.LABELS[m] for m in gbml.METHODS]
@@ -38,28 +38,28 @@ def test_diverged_run_is_drawn_with_a_message():
     problem = gbml.Problem(10, 2, rng=0)
     h = gbml.train("fo-maml", problem, alpha=0.1, beta=50.0, T=50, n_tasks=5, rng=1, on_divergence="stop")
     assert h.diverged_at is not None
-    fig, ax = plotting._new_figure()
+    fig, ax = plotting.frame_figure()
     plotting.plot_distance(ax, h)
     text = " ".join(t.get_text() for t in ax.texts)
     assert f"diverged at iteration {h.diverged_at}" in text and "β = 50" in text
 
 
 def test_angles_plot_has_one_line_per_angle(runs):
-    fig, ax = plotting._new_figure()
+    fig, ax = plotting.frame_figure()
     plotting.plot_angles(ax, runs["anil"])
     assert len(ax.lines) == 2
     assert np.allclose(ax.lines[0].get_ydata(), np.degrees(runs["anil"].angles[:, -1]))
 
 
 def test_empty_axes_get_a_message():
-    fig, ax = plotting._new_figure()
+    fig, ax = plotting.frame_figure()
     ax.plot([np.nan, np.nan])
     plotting.ensure_not_blank(ax)
     assert ax.texts and "Nothing to show" in ax.texts[0].get_text()
 
 
 def test_bad_input():
-    fig, ax = plotting._new_figure()
+    fig, ax = plotting.frame_figure()
     with pytest.raises(ValueError, match="predicted_rate"):
         plotting.plot_distance(ax, gbml.train("anil", gbml.Problem(6, 2, rng=0), alpha=0.1, beta=0.5, T=3,
                                               n_tasks=4, rng=0), predicted_rate=1.5)
@@ -74,7 +74,7 @@ def test_fast_log_ticks_plain_power_of_ten_labels():
 
     assert _p._power_of_ten(1e-3) == "10⁻³" and _p._power_of_ten(100.0) == "10²" and _p._power_of_ten(1.0) == "10⁰"
     assert _p._power_of_ten(3e-3) == "" and _p._power_of_ten(0.0) == ""
-    fig, ax = _p._new_figure()
+    fig, ax = _p.frame_figure()
     ax.semilogy([0, 1, 2], [1.0, 1e-2, 1e-4])
     _p.fast_log_ticks(ax)
     _p.to_png(fig)  # renders the figure, so the tick labels exist

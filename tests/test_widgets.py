@@ -33,7 +33,8 @@ def test_live_explorer_redraws_for_values_off_the_grid():
 def test_static_explorer_links_one_slider_to_a_stack_of_distinct_frames():
     ex = widgets.explore(line, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="static")
     assert isinstance(ex.stack, ipywidgets.Stack) and len(ex.stack.children) == 3
-    assert len({f for f in ex.frames.values()}) == 3, "frames must differ"
+    assert len(set(ex.frames.values())) == 3, "frames must differ"
+    assert all(png.startswith(b"\x89PNG") for png in ex.frames.values()), "frames are kept as PNG bytes"
     assert [(link.source, link.target) for link in ex.links] == [((ex.controls["a"], "index"), (ex.stack, "selected_index"))]
     assert ex.stack.selected_index == 1  # default: middle of the grid
     ex.controls["a"].value = 2.0
@@ -55,7 +56,7 @@ def test_static_explorer_with_two_parameters_nests_stacks():
 def test_frames_have_alt_text_with_values_and_a_noscript_fallback_with_caption():
     ex = widgets.explore(line, {"a": [0.0, 1.0, 2.0]}, caption="A line of slope a.", alt="Line plot",
                          mode="static")
-    alts = [re.search(r'alt="([^"]*)"', f).group(1) for f in ex.frames.values()]
+    alts = [re.search(r'alt="([^"]*)"', child.value).group(1) for child in ex.stack.children]
     assert alts == ["Line plot (a = 0)", "Line plot (a = 1)", "Line plot (a = 2)"]
     fallback = ex.fallback_html()
     assert fallback.startswith("<noscript>") and "data:image/png;base64," in fallback
@@ -71,10 +72,10 @@ def test_divergence_and_empty_plots_show_a_message_not_a_blank():
 
     ex = widgets.explore(run, {"beta": [5.0, 50.0]}, caption="Diverging.", alt="Distance", mode="live")
     blank = widgets.explore(lambda ax, a: None, {"a": [0, 1]}, caption="Nothing.", alt="Nothing", mode="live")
-    empty_png = gbml.plotting.to_png(gbml.plotting._new_figure()[0])
+    empty_png = gbml.plotting.to_png(gbml.plotting.frame_figure()[0])
     for png in (ex.png, blank.png):
         assert png != empty_png
-    fig, ax = gbml.plotting._new_figure()
+    fig, ax = gbml.plotting.frame_figure()
     with pytest.raises(gbml.DivergenceError) as err:
         gbml.train("fo-maml", problem, alpha=0.1, beta=50.0, T=50, n_tasks=5, rng=1)
     gbml.plotting.show_divergence(ax, err.value)
@@ -154,7 +155,7 @@ def test_explorer_frames_are_as_wide_as_the_static_figures():
 
 
 def test_fit_log_ylim_ends_within_a_decade_of_the_data():
-    fig, ax = gbml.plotting._new_figure()
+    fig, ax = gbml.plotting.frame_figure()
     ax.semilogy(np.arange(50), 0.8 * 0.8 ** np.arange(50))  # from 0.8 down to about 1.4e-5
     ax.set_ylim(1e-12, 2)
     gbml.plotting.fit_log_ylim(ax)

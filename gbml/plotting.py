@@ -339,7 +339,7 @@ def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta
     """The book's message for a run that blew up: "... diverged at iteration N — try a smaller β".
 
     ``iteration`` may be an int, a ``History`` with ``diverged_at`` or a ``gbml.DivergenceError``.
-    Inside :func:`divergence_hint` the hint is the one given there (an explorer without a β slider
+    Inside ``divergence_hint(...)`` the hint is the one given there (an explorer without a β slider
     never suggests moving β).
     """
     if isinstance(iteration, DivergenceError):

@@ -71,7 +71,7 @@ def _slider_names(page) -> list[dict]:
         valuetext: s.querySelector('.noUi-handle').getAttribute('aria-valuetext')}))""")
 
 
-def test_axe_core_is_fetched_pinned():
+def test_axe_core_is_fetched_pinned(site):  # the session's build fetches the assets first
     assert AXE.exists(), "run tools/fetch_assets.sh (axe-core is fetched with MathJax)"
     pinned = re.search(r"^AXE=(\S+)$", (ROOT / "tools" / "fetch_assets.sh").read_text(), re.M).group(1)
     assert f"axe v{pinned}" in AXE.read_text(encoding="utf-8")[:300]

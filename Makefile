@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test bench student reproduce clean venv
+.PHONY: book test bench student reproduce pdf clean venv
 
 venv: $(STAMP)
 
@@ -39,6 +39,11 @@ reproduce: $(STAMP)
 student: $(STAMP)
 	tools/fetch_assets.sh
 	$(PY) tools/make_student.py
+
+# PDF edition: Chromium prints the built pages of both editions (README, "PDF edition") into
+# _build/pdf/book.pdf and _build/pdf/book-student.pdf.
+pdf: book student
+	$(PY) tools/make_pdf.py
 
 clean:
 	rm -rf _build .pytest_cache

@@ -101,8 +101,13 @@ PREPARE_JS = """(live) => {
   return c.textContent.trim();
 }"""
 
-# Scales display equations that are wider than the printed column (called with print media on).
+# Scales display equations that are wider than the printed column and keeps short code blocks on one
+# page (called with print media on).
 FIT_JS = """() => {
+  document.querySelectorAll('div[class*="highlight-"]').forEach(h => {
+    const box = h.closest('.cell_input') || h;
+    if (box.getBoundingClientRect().height < 320) box.classList.add('gbml-keep');
+  });
   let n = 0;
   document.querySelectorAll('mjx-container[display="true"]').forEach(m => {
     const box = m.parentElement.getBoundingClientRect().width;

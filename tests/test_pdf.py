@@ -51,23 +51,30 @@ def _text(pdf: Path, first: int | None = None, last: int | None = None) -> str:
     return subprocess.run(["pdftotext", *pages, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def _make(html_dir: Path, out: Path, *extra) -> Path:
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "make_pdf.py"), "--html", str(html_dir),
-                             "--out", str(out), *extra], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, f"make_pdf failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return out
-
-
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    html_dir = built_book()
-    return html_dir, _make(html_dir, tmp_path_factory.mktemp("pdf") / "book.pdf")
+def pdfs(tmp_path_factory):
+    """Both PDFs, printed at the same time (one Chromium each) from the session's built editions."""
+    out = tmp_path_factory.mktemp("pdf")
+    jobs = {"book": (built_book(), out / "book.pdf", []),
+            "student": (built_student() / "html", out / "book-student.pdf", ["--student"])}
+    procs = {name: subprocess.Popen([sys.executable, str(ROOT / "tools" / "make_pdf.py"), "--html", str(html_dir),
+                                     "--out", str(pdf), *extra], cwd=ROOT, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for name, (html_dir, pdf, extra) in jobs.items()}
+    for name, proc in procs.items():
+        log = proc.communicate()[0]
+        assert proc.returncode == 0, f"make_pdf ({name}) failed:\n{log[-4000:]}"
+    return {name: (html_dir, pdf) for name, (html_dir, pdf, _) in jobs.items()}
 
 
-@pytest.fixture(scope="module")
-def student(tmp_path_factory):
-    html_dir = built_student() / "html"
-    return html_dir, _make(html_dir, tmp_path_factory.mktemp("pdf") / "book-student.pdf", "--student")
+@pytest.fixture
+def book(pdfs):
+    return pdfs["book"]
+
+
+@pytest.fixture
+def student(pdfs):
+    return pdfs["student"]
 
 
 @pytest.fixture(params=["book", "student"])

@@ -21,6 +21,7 @@ Usage: ``python tools/make_pdf.py`` (or ``make pdf``, which builds both editions
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime
 import functools
 import html
@@ -36,7 +37,8 @@ from urllib.parse import unquote, urlsplit
 import yaml
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import ArrayObject, NameObject, NullObject, NumberObject, TextStringObject
+from pypdf.generic import (ArrayObject, ByteStringObject, FloatObject, NameObject, NullObject,
+                           TextStringObject)
 
 ROOT = Path(__file__).resolve().parents[1]
 PRINT_CSS = ROOT / "_ext" / "static" / "print.css"
@@ -230,36 +232,68 @@ def _copy_outline(writer, reader, items, parent, offset):
                                            is_open=False)
 
 
-def _jump(annot, writer, target: int):
+def _jump(annot, writer, target):
+    """Make ``annot`` a jump to ``target``: a page index, or ``(page index, left, top)``."""
+    page, left, top = target if isinstance(target, tuple) else (target, None, None)
+    def num(v):
+        try:
+            return FloatObject(float(v))
+        except (TypeError, ValueError):
+            return NullObject()
+
     annot.pop(NameObject("/A"), None)
-    annot[NameObject("/Dest")] = ArrayObject([writer.pages[target].indirect_reference, NameObject("/XYZ"),
-                                              NullObject(), NullObject(), NullObject()])
+    annot[NameObject("/Dest")] = ArrayObject([writer.pages[page].indirect_reference, NameObject("/XYZ"),
+                                              num(left), num(top), NullObject()])
 
 
-def _relink(writer, origin: str, starts: dict[str, int], first: int, baseurl: str) -> dict:
-    """Contents entries and links between the book's pages jump inside the PDF; other site-local links
-    point at the live site (``baseurl``) or are dropped; external links are kept."""
+def anchors(reader, offset: int) -> dict[str, tuple]:
+    """The named destinations Chromium wrote for a printed page (its ids), as positions in the book."""
+    out = {}
+    for name, dest in reader.named_destinations.items():
+        number = reader.get_destination_page_number(dest)
+        if number is not None and number >= 0:
+            out[str(name).lstrip("/")] = (offset + number, dest.left, dest.top)
+    return out
+
+
+def _relink(writer, origin: str, entries: list[dict], baseurl: str) -> dict:
+    """Contents entries and links inside and between the book's pages jump inside the PDF (to the
+    anchor when the target page has it, else to the page's start); other site-local links point at the
+    live site (``baseurl``) or are dropped; external links are kept."""
     counts = {"contents": 0, "internal": 0, "live": 0, "dropped": 0}
-    order = list(starts.values())
-    for page in writer.pages:
+    starts = {e["name"]: e["start"] for e in entries}
+    owner = {}
+    for e in entries:
+        owner.update({i: e for i in range(e["start"], e["start"] + e["pages"])})
+    for index, page in enumerate(writer.pages):
         if "/Annots" not in page:
             continue
         keep = ArrayObject()
         for ref in page["/Annots"]:
             annot = ref.get_object()
+            dest = annot.get("/Dest")
+            if isinstance(dest, (NameObject, TextStringObject, ByteStringObject)) and index in owner:
+                here = owner[index]  # a link inside the page: Chromium names its target
+                target = here["anchors"].get(str(dest).lstrip("/"), here["start"])
+                _jump(annot, writer, target)
+                counts["internal"] += 1
+                keep.append(ref)
+                continue
             uri = annot.get("/A", {}).get("/URI") if "/A" in annot else None
             if uri is None:
                 keep.append(ref)
                 continue
             uri = str(uri)
             if uri.startswith(CONTENTS_LINK):
-                _jump(annot, writer, order[int(uri[len(CONTENTS_LINK):])])
+                _jump(annot, writer, entries[int(uri[len(CONTENTS_LINK):])]["start"])
                 counts["contents"] += 1
             elif uri.startswith(origin):
-                path = unquote(urlsplit(uri).path).lstrip("/")
+                parts = urlsplit(uri)
+                path = unquote(parts.path).lstrip("/")
                 doc = path.removesuffix(".html")
                 if doc in starts:
-                    _jump(annot, writer, starts[doc])
+                    there = next(e for e in entries if e["name"] == doc)
+                    _jump(annot, writer, there["anchors"].get(unquote(parts.fragment), there["start"]))
                     counts["internal"] += 1
                 elif baseurl:
                     annot[NameObject("/A")][NameObject("/URI")] = TextStringObject(baseurl + path)
@@ -355,12 +389,13 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
                 item = writer.add_outline_item(title=e["title"], page_number=e["start"], parent=parent,
                                                is_open=False)
                 reader = PdfReader(e["pdf"])
+                e["anchors"] = anchors(reader, e["start"])
                 own = reader.outline
                 # Chromium's outline of a page is its h1 with the sections below it: keep the sections.
                 if len(own) == 2 and not isinstance(own[0], list) and isinstance(own[1], list):
                     own = own[1]
                 _copy_outline(writer, reader, own, item, e["start"])
-            links = _relink(writer, server.origin, {e["name"]: e["start"] for e in entries}, 0, baseurl)
+            links = _relink(writer, server.origin, entries, baseurl)
             _number_pages(writer, browser, tmp, str(cfg.get("title", "")))
             browser.close()
             writer.add_metadata({"/Title": str(cfg.get("title", "")) + (" (student edition)" if student else ""),
@@ -373,8 +408,8 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
     total = len(PdfReader(out).pages)
     seconds = time.perf_counter() - t0
     log(f"make_pdf: wrote {out} ({total} pages, {seconds:.0f} s; links: {links})")
-    return {"pages": total, "seconds": seconds, "entries": [{k: v for k, v in e.items() if k != "pdf"}
-                                                           for e in entries], "links": links}
+    entries = [{k: v for k, v in e.items() if k not in ("pdf", "anchors")} for e in entries]
+    return {"pages": total, "seconds": seconds, "entries": entries, "links": links}
 
 
 def main(argv=None) -> int:
@@ -390,8 +425,11 @@ def main(argv=None) -> int:
     else:
         jobs = [(ROOT / "_build" / "html", ROOT / "_build" / "pdf" / "book.pdf", False),
                 (ROOT / "_build" / "student" / "html", ROOT / "_build" / "pdf" / "book-student.pdf", True)]
-    for html_dir, out, student in jobs:
-        make_pdf(html_dir, out, student=student)
+    # The two editions print at the same time, one Chromium each.
+    with concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(make_pdf, html_dir, out, student=student) for html_dir, out, student in jobs]
+        for future in futures:
+            future.result()
     return 0
 
 

@@ -40,6 +40,8 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (ArrayObject, ByteStringObject, FloatObject, NameObject, NullObject,
                            TextStringObject)
 
+import gbml  # its version is printed on the title page
+
 ROOT = Path(__file__).resolve().parents[1]
 PRINT_CSS = ROOT / "_ext" / "static" / "print.css"
 CHROMIUM = "/usr/bin/chromium"
@@ -208,7 +210,10 @@ def print_page(page, url: str, live: str, css: str, out: Path) -> dict:
     """Print one built page to ``out``; return its title and what was checked."""
     page.emulate_media(media="screen")
     page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
-    state = page.evaluate(READY_JS)
+    try:
+        state = page.evaluate(READY_JS)
+    except Exception as exc:  # MathJax or the widgets never finished: name the page
+        raise RuntimeError(f"{url}: not ready to print: {exc}") from exc
     if state["typeset"] < state["math"]:
         raise RuntimeError(f"{url}: MathJax typeset {state['typeset']} of {state['math']} formulas")
     title = page.evaluate(PREPARE_JS, live)
@@ -331,8 +336,8 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
     pages = toc(root)
     missing = [name for _, name, _ in pages if not (html_dir / f"{name}.html").exists()]
     if missing:
-        raise SystemExit(f"make_pdf: {html_dir} lacks {', '.join(missing)}.html: build the book first "
-                         f"(make book / make student)")
+        raise SystemExit(f"make_pdf: {html_dir} lacks {len(missing)} of the {len(pages)} pages of _toc.yml "
+                         f"(e.g. {missing[0]}.html): build the book first (make book / make student)")
     if not PRINT_CSS.exists():
         raise SystemExit(f"make_pdf: missing print rules {PRINT_CSS}")
     css = PRINT_CSS.read_text(encoding="utf-8")
@@ -340,7 +345,6 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
     baseurl = str((cfg.get("html") or {}).get("baseurl") or "").strip()
     if baseurl and not baseurl.endswith("/"):
         baseurl += "/"
-    import gbml  # the version printed on the title page
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     day = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch else \
         datetime.datetime.now(datetime.timezone.utc)
@@ -365,7 +369,7 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
             title_pdf, contents_pdf = tmp / "title.pdf", tmp / "contents.pdf"
             print_html(page, title_html(cfg, gbml.__version__, student, day.strftime("%d %B %Y")), title_pdf)
             n_contents = 1
-            while True:
+            for _ in range(5):
                 start = 1 + n_contents
                 for e in entries:
                     e["start"], start = start, start + e["pages"]
@@ -373,6 +377,8 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
                 if got == n_contents:
                     break
                 n_contents = got
+            else:
+                raise RuntimeError("make_pdf: the contents pages do not settle on a page count")
 
             writer = PdfWriter()
             writer.append(title_pdf, import_outline=False)

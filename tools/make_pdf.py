@@ -109,7 +109,7 @@ PREPARE_JS = """(live) => {
 # page (called with print media on).
 FIT_JS = """() => {
   document.querySelectorAll('div[class*="highlight-"]').forEach(h => {
-    const box = h.closest('.cell_input') || h;
+    const box = h.closest('.cell_input, .cell_output') || h;
     if (box.getBoundingClientRect().height < 320) box.classList.add('gbml-keep');
   });
   let n = 0;

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The book's build package, _ext/gbml_build (a Sphinx extension): its commands run as `python -m gbml_build.X`.
 export PYTHONPATH := $(CURDIR)/_ext$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: book test bench student reproduce clean venv
+.PHONY: book test bench student reproduce pdf clean venv
 
 venv: $(STAMP)
 
@@ -41,6 +41,11 @@ reproduce: $(STAMP)
 student: $(STAMP)
 	tools/fetch_assets.sh
 	$(PY) -m gbml_build.student
+
+# PDF edition: Chromium prints the built pages of both editions (README, "PDF edition") into
+# _build/pdf/book.pdf and _build/pdf/book-student.pdf.
+pdf: book student
+	$(PY) tools/make_pdf.py
 
 clean:
 	rm -rf _build .pytest_cache

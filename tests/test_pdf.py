@@ -1,0 +1,199 @@
+"""The PDF edition (make pdf, tools/make_pdf.py): printed from the session's built book and student edition.
+
+Checked on the PDFs themselves with poppler's ``pdftotext`` and pypdf: every page of ``_toc.yml`` is there
+in order with its title, reachable from the outline and the contents page; no raw TeX or MyST syntax
+outside code listings; every figure and explorer frame is printed; solutions are printed in the book and
+absent from the student edition.
+"""
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+import yaml
+from booksupport import ROOT, built_book, built_student
+from pypdf import PdfReader
+from test_student import _grams, _solution_grams, _words
+
+pytestmark = pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler-utils (pdftotext)")
+
+RAW = [r"\frac", r"\mathbb", "$$", "{eq}", ":::", "{glue", "{prf:", "{math}", "{ref}", "{cite", "{numref}"]
+
+
+def _toc_pages() -> list[str]:
+    """Docnames of _toc.yml in reading order, read here independently of tools/make_pdf.py."""
+    data = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    out = [data["root"]]
+    for part in data.get("parts", []):
+        out += [c["file"] for c in part["chapters"]]
+    return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _flat(text: str) -> str:
+    """Text without spaces or hyphens (pdftotext joins a word hyphenated at a line end)."""
+    return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text))
+
+
+def _title(page: Path) -> str:
+    """The page's title as the built site shows it (its h1 with the heading link)."""
+    heads = [h for h in re.findall(r"<h1>(.*?)</h1>", page.read_text(encoding="utf-8"), re.S) if "headerlink" in h]
+    assert heads, f"no title in {page}"
+    return _norm(html.unescape(re.sub(r"<[^>]+>", "", heads[0].split('<a class="headerlink"')[0])))
+
+
+def _text(pdf: Path, first: int | None = None, last: int | None = None, layout: bool = False) -> str:
+    pages = ["-f", str(first), "-l", str(last)] if first else []
+    pages += ["-layout"] if layout else []
+    return subprocess.run(["pdftotext", *pages, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def pdfs(tmp_path_factory):
+    """Both PDFs, printed at the same time (one Chromium each) from the session's built editions."""
+    out = tmp_path_factory.mktemp("pdf")
+    jobs = {"book": (built_book(), out / "book.pdf", []),
+            "student": (built_student() / "html", out / "book-student.pdf", ["--student"])}
+    procs = {name: subprocess.Popen([sys.executable, str(ROOT / "tools" / "make_pdf.py"), "--html", str(html_dir),
+                                     "--out", str(pdf), *extra], cwd=ROOT, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for name, (html_dir, pdf, extra) in jobs.items()}
+    for name, proc in procs.items():
+        log = proc.communicate()[0]
+        assert proc.returncode == 0, f"make_pdf ({name}) failed:\n{log[-4000:]}"
+    return {name: (html_dir, pdf) for name, (html_dir, pdf, _) in jobs.items()}
+
+
+@pytest.fixture
+def book(pdfs):
+    return pdfs["book"]
+
+
+@pytest.fixture
+def student(pdfs):
+    return pdfs["student"]
+
+
+@pytest.fixture(params=["book", "student"])
+def edition(request):
+    return request.getfixturevalue(request.param)
+
+
+def _outline(reader) -> list[tuple[str, int]]:
+    out = []
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                if depth < 1:
+                    walk(item, depth + 1)
+            else:
+                out.append((_norm(item.title), reader.get_destination_page_number(item)))
+
+    walk(reader.outline, 0)
+    return out
+
+
+def test_every_page_in_order_with_outline_and_contents_links(edition):
+    html_dir, pdf = edition
+    titles = [_title(html_dir / f"{name}.html") for name in _toc_pages()]
+    reader = PdfReader(pdf)
+    text = _norm(_text(pdf))
+    for title in titles:
+        assert title in text, f"chapter title {title!r} not in the PDF text"
+    # Outline: one bookmark per page of _toc.yml, in order, each on a page that starts with that title.
+    marks = dict(_outline(reader))
+    starts = []
+    for title in titles:
+        assert title in marks, f"no bookmark for {title!r}; bookmarks: {list(marks)}"
+        starts.append(marks[title])
+        assert _flat(title) in _flat(_text(pdf, marks[title] + 1, marks[title] + 1)), \
+            f"bookmark {title!r} points at page {marks[title] + 1}, which does not show the title"
+    assert starts == sorted(starts) and len(set(starts)) == len(starts), f"pages out of order: {starts}"
+    # The printed contents (page 2) lists every page with its number, each entry a link to that page.
+    contents = _flat(_text(pdf, 2, 2, layout=True))
+    for title, start in zip(titles, starts):
+        assert re.search(re.escape(_flat(title)) + str(start + 1) + r"(?!\d)", contents), \
+            f"contents entry of {title!r} lacks page {start + 1}"
+    page_of = {p.indirect_reference.idnum: i for i, p in enumerate(reader.pages)}
+    targets = [page_of[a.get_object()["/Dest"][0].idnum] for a in reader.pages[1].get("/Annots", [])
+               if "/Dest" in a.get_object()]
+    assert targets == starts, f"contents links go to {targets}, chapters start at {starts}"
+
+
+def _in_code(html_dir: Path, pattern: str) -> int:
+    """How often ``pattern`` occurs inside code listings (<pre>, <code>) of the built pages."""
+    n = 0
+    for name in _toc_pages():
+        page = (html_dir / f"{name}.html").read_text(encoding="utf-8")
+        for block in re.findall(r"<(pre|code)[^>]*>(.*?)</\1>", page, re.S):
+            n += html.unescape(re.sub(r"<[^>]+>", "", block[1])).count(pattern)
+    return n
+
+
+def test_no_raw_tex_or_myst_outside_code_listings(edition):
+    html_dir, pdf = edition
+    text = _text(pdf)
+    for pattern in RAW:
+        found, listed = text.count(pattern), _in_code(html_dir, pattern)
+        assert found <= listed, (f"{pattern!r} printed {found} times, but only {listed} occurrences are in "
+                                 f"code listings: raw TeX or MyST syntax in the text")
+
+
+def _expected_figures(html_dir: Path) -> int:
+    """Images the pages show: <img> elements (not the no-JavaScript copies) plus one frame per explorer."""
+    n = 0
+    for name in _toc_pages():
+        page = (html_dir / f"{name}.html").read_text(encoding="utf-8")
+        n += page.count('class="gbml-explorer-caption"')
+        n += len(re.findall(r'<img\s[^>]*\bsrc="', re.sub(r"<noscript>.*?</noscript>", "", page, flags=re.S)))
+    return n
+
+
+def test_page_and_figure_counts(book, student):
+    n_toc = len(_toc_pages())
+    counts = {}
+    for name, (html_dir, pdf) in {"book": book, "student": student}.items():
+        reader = PdfReader(pdf)
+        pages = len(reader.pages)
+        assert n_toc + 2 <= pages <= 40 * n_toc, f"{name}: {pages} pages for {n_toc} pages of _toc.yml"
+        images = sum(len(p.images) for p in reader.pages)
+        expected = _expected_figures(html_dir)
+        assert expected >= 10, f"{name}: only {expected} figures in the built pages"
+        assert images == expected, f"{name}: {images} images printed, the pages show {expected}"
+        counts[name] = pages
+    assert counts["student"] < counts["book"], f"the student edition is not shorter: {counts}"
+
+
+def test_explorers_print_a_frame_caption_and_live_link(edition):
+    html_dir, pdf = edition
+    text = _norm(_text(pdf))
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    baseurl = str((config.get("html") or {}).get("baseurl") or "")
+    for name in _toc_pages():
+        page = (html_dir / f"{name}.html").read_text(encoding="utf-8")
+        for caption in re.findall(r'class="gbml-explorer-caption"><strong>Explorer\.</strong> (.*?)</p>', page):
+            caption = _norm(html.unescape(caption))
+            live = f"Interactive version: {baseurl.rstrip('/') + '/' if baseurl else ''}{name}.html"
+            assert f"{caption} {live}" in text, f"{name}: explorer caption or its live-version line missing"
+
+
+def test_solutions_in_the_book_and_not_in_the_student_pdf(book, student):
+    grams = _solution_grams()
+    printed = _grams(_words(_text(book[1])))
+    for chapter, g in grams.items():
+        if g:  # folded solutions are printed opened
+            assert g & printed, f"{chapter}: no solution text in book.pdf"
+    leaked_from = _grams(_words(_text(student[1])))
+    for chapter, g in grams.items():
+        leaked = g & leaked_from
+        assert not leaked, f"{chapter}: solution text in book-student.pdf, e.g. {' '.join(sorted(leaked)[0])!r}"

@@ -7,7 +7,6 @@ each a function computing what a plausible wrong answer would return, with the h
 learner's output matches it.  Adding a checker for a new chapter is one small function (see
 ``CONTRIBUTING.md``)::
 
-    @checker
     def check_my_step(fn, **kwargs):
         return compare("Exercise 5.2 (my_step)", fn, reference=my_reference, make_case=my_case,
                        mistakes={"the sign of the step is flipped": my_wrong_sign})
@@ -21,12 +20,12 @@ Checkers are fit for grading:
 * an exception raised by the learner's code is reported as theirs, with their traceback summarised.
 
 A checker prints its verdict and returns a :class:`CheckResult` (truthy when every case passed).  A
-function that still raises ``NotImplementedError`` (the student edition's placeholder) is re-raised
-with the exercise name, so an untouched exercise stops a notebook with a clear message.
+function that still raises ``NotImplementedError`` (the student edition's placeholder) gets the plain
+verdict that the exercise is not written yet, with no traceback, so Run All on an untouched student
+notebook runs to the end.
 """
 from __future__ import annotations
 
-import functools
 import os
 import traceback
 from collections.abc import Callable, Mapping
@@ -41,8 +40,6 @@ from .geometry import random_orthonormal, subspace_distance
 from .tasks import PopulationTasks, SampledTasks
 
 __all__ = [
-    "ExerciseNotWritten",
-    "checker",
     "CheckResult",
     "compare",
     "check_maml_objective",  # chapter 1
@@ -76,29 +73,8 @@ class CheckResult:
         return self.message
 
 
-class ExerciseNotWritten(NotImplementedError):
-    """The learner's function is still the placeholder of an exercise."""
-
-    def __init__(self, exercise: str, err: BaseException):
-        super().__init__(f"{exercise}: not written yet ({err}). Replace the placeholder with your code.")
-
-
-def checker(check: Callable) -> Callable:
-    """Decorator for every ``check_*`` function: an unwritten exercise stops the cell with a short error.
-
-    The error is raised again from this wrapper, so the traceback a notebook shows has no frame of the
-    checker itself: the checker's source (its reference answer, i.e. the solution) never appears in the
-    student edition's output.
-    """
-
-    @functools.wraps(check)
-    def wrapper(fn, *args, **kwargs):
-        try:
-            return check(fn, *args, **kwargs)
-        except ExerciseNotWritten as err:
-            raise NotImplementedError(str(err)) from None
-
-    return wrapper
+class _NotWritten(Exception):
+    """The learner's function is still the placeholder of an exercise (it raised NotImplementedError)."""
 
 
 # -- the comparison ------------------------------------------------------------------------------------
@@ -126,7 +102,7 @@ def _run(exercise, fn, case, forbid):
     """Call ``fn`` once on copies of the case, with the references ``forbid`` unavailable.
 
     Returns ``(output, None)``, or ``(None, problem)`` when the call failed; an unwritten exercise raises
-    :class:`ExerciseNotWritten`.
+    :class:`_NotWritten`.
     """
     args = [np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()]
     with _guard.forbidden(forbid) as calls:
@@ -134,7 +110,7 @@ def _run(exercise, fn, case, forbid):
             out = fn(*args)
         except NotImplementedError as err:
             if not calls:
-                raise ExerciseNotWritten(exercise, err) from None
+                raise _NotWritten() from None
         except Exception as err:  # the learner's bug: report it as theirs, not as a crash of the checker
             if not calls:
                 return None, _raised(err)
@@ -281,7 +257,13 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     for i in range(n_cases):
         case = make_case(rng, i)
         want = reference(**case)
-        got, problem = _run(exercise, fn, case, forbid)
+        try:
+            got, problem = _run(exercise, fn, case, forbid)
+        except _NotWritten:
+            result = CheckResult(exercise, False, f"Not yet — {exercise} is not written yet: replace the "
+                                 "`raise NotImplementedError(...)` line of its cell with your code, run that "
+                                 "cell, then run this check again.")
+            break
         problem = problem or _diagnose(got, want, case, mistakes, structure, rtol, atol)
         if problem is not None:
             message = f"Not yet — {exercise}: {problem}\n  (case {i + 1}: {_shown(case)})"
@@ -326,7 +308,6 @@ def _maml_objective_variant(B, w, X_in, y_in, X_out, y_out, alpha, *, adapt=True
     return float(residual @ residual * (0.5 if outer_half else 1.0) / (len(y) if outer_mean else 1.0))
 
 
-@checker
 def check_maml_objective(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, X_in, y_in, X_out, y_out, alpha) -> float``: MAML's objective on one task (chapter 1).
 
@@ -376,7 +357,6 @@ def _orth(B):
     return np.linalg.qr(B)[0]
 
 
-@checker
 def check_subspace_distance(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, B_star) -> float``, the distance ``||(I - Q Q^T) B*||_2`` (chapter 2).
 
@@ -406,7 +386,6 @@ def _heads_case(rng, i):
     return {"heads": rng.standard_normal((n, k)) + rng.standard_normal(k)}
 
 
-@checker
 def check_head_second_moment(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(heads) -> (k, k)``, the batch second moment ``(1/n) sum_t w_t w_t^T`` of heads (n, k)."""
     mistakes = {
@@ -460,7 +439,6 @@ def _average_loss_gradient(B, w, thetas, *, target=None):
     return np.outer(residual, w), B.T @ residual
 
 
-@checker
 def check_average_loss_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas) -> (grad_B, grad_w)``: the gradient of the population average loss (chapter 3).
 
@@ -498,7 +476,6 @@ def _anil_reference(B, w, X, y, alpha):
     return adapt("anil", B, w, SampledTasks(X[None], y[None], X[None], y[None]), alpha)[1][0]
 
 
-@checker
 def check_anil_inner_step(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, X, y, alpha) -> w_t``: ANIL's inner step on one task's support data (chapter 4).
 
@@ -534,7 +511,6 @@ def _fo_anil_variant(B, w, thetas, alpha, *, inner_sign=-1.0, inner_alpha=True, 
     return scale * q.T @ heads / n, scale * (q @ B).mean(axis=0)
 
 
-@checker
 def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-ANIL's population outer gradient (chapter 4).
 
@@ -607,7 +583,6 @@ def _rows_per_task(out, case):
     return None
 
 
-@checker
 def check_maml_adapted_prediction(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (n, d)``: MAML's adapted predictions ``B_t w_t`` of n population tasks
     (chapter 5).
@@ -657,7 +632,6 @@ def _fo_maml_variant(B, w, thetas, alpha, *, adapt_body=True, outer_adapted=True
     return scale * q.T @ heads / n, scale * G_w.mean(axis=0)
 
 
-@checker
 def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-MAML's population outer gradient (chapter 6).
 
@@ -705,7 +679,6 @@ def _gram(heads):
     return heads.T @ heads / len(heads)
 
 
-@checker
 def check_head_gram(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (k, k)``: the Gram matrix ``(1/n) sum_t w_t w_t^T`` of ANIL's adapted heads.
 
@@ -746,7 +719,6 @@ def _sampled_gradient(B, w, X, y, *, scale=1.0, sign=1.0, labels=True):
     return scale * (r[:, None, :] @ X)[:, 0, :] / len(r[0])     # (n, d): X_t^T r_t / m
 
 
-@checker
 def check_sampled_inner_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, X, y) -> (n, d)``: the sampled gradient ``X_t^T (X_t B w - y_t) / m`` of every task (chapter 8).
 
@@ -779,7 +751,6 @@ def _ls_heads_case(rng, i):
     return {"B": rng.standard_normal((d, k)), "thetas": rng.standard_normal((n, d)), "Sigma": Sigma}
 
 
-@checker
 def check_least_squares_heads(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, thetas, Sigma) -> (n, k)``: the population least-squares heads of chapter 9.
 
@@ -813,7 +784,6 @@ def _iterations_case(rng, i):
     return {"d0": d0, "rate": float(rng.uniform(0.9, 0.999)), "tol": d0 * float(10 ** -rng.uniform(1, 9))}
 
 
-@checker
 def check_iterations_needed(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(d0, rate, tol) -> int``: the fewest s >= 0 with ``d0 * rate**s <= tol`` (0 < tol < d0, 0 < rate < 1)."""
     def reference(d0, rate, tol):

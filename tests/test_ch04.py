@@ -192,13 +192,13 @@ def test_ojas_rule_has_non_orthonormal_fixed_points_at_distance_one(norm):
 
 # -- checkers --------------------------------------------------------------------------------------
 
-def test_checkers_stop_on_the_student_stub():
+def test_checkers_say_the_student_stub_is_not_written():
     def stub(*args):
         raise NotImplementedError("Exercise 'x' (y) is not written yet")
 
     for check in [exercises.check_average_loss_gradient, exercises.check_fo_anil_gradient]:
-        with pytest.raises(NotImplementedError, match="Exercise"):
-            check(stub, quiet=True)
+        res = check(stub, quiet=True)
+        assert not res and "is not written yet" in res.message
 
 
 def _fo_anil(B, w, thetas, alpha, *, outer_adapted=True, head_adapted=True, inner_sign=-1.0, use_alpha=True):

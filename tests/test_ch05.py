@@ -214,5 +214,5 @@ def test_check_maml_adapted_prediction_other_failures():
     def todo(B, w, thetas, alpha):
         raise NotImplementedError("Exercise: not yet")
 
-    with pytest.raises(NotImplementedError, match="maml_adapted_prediction"):
-        exercises.check_maml_adapted_prediction(todo, quiet=True)
+    unwritten = exercises.check_maml_adapted_prediction(todo, quiet=True)
+    assert not unwritten and "(maml_adapted_prediction) is not written yet" in unwritten.message

@@ -240,5 +240,5 @@ def test_check_fo_maml_gradient_other_failures():
     def todo(B, w, thetas, alpha):
         raise NotImplementedError("Exercise: not yet")
 
-    with pytest.raises(NotImplementedError, match="fo_maml_gradient"):
-        exercises.check_fo_maml_gradient(todo, quiet=True)
+    unwritten = exercises.check_fo_maml_gradient(todo, quiet=True)
+    assert not unwritten and "(fo_maml_gradient) is not written yet" in unwritten.message

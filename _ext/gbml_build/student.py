@@ -1,9 +1,9 @@
 """Write the student edition under _build/student/: the book and the chapter notebooks without solutions.
 
 From the same sources as the full book: every cell tagged ``solution`` (code or markdown) is removed
-with jupytext from a throw-away copy of the book (``_build/student/src``), check cells (tagged
-``check``) are tagged ``raises-exception`` so an unanswered exercise shows its NotImplementedError
-instead of failing the build, and that copy is built like ``make book``.  Output:
+with jupytext from a throw-away copy of the book (``_build/student/src``), and that copy is built like
+``make book``.  An unanswered coding exercise's check cell prints that the exercise is not written yet
+(the checkers never raise on the placeholder), so the build, and Run All, go on.  Output:
 
 * ``_build/student/html/``       the student book (its notebook downloads are the stripped notebooks);
 * ``_build/student/notebooks/``  one ``.ipynb`` per chapter, to hand out.
@@ -30,10 +30,6 @@ def strip(nb):
     """Remove solution cells in place; return how many were removed."""
     before = len(nb.cells)
     nb.cells = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
-    for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if "check" in tags and "raises-exception" not in tags:
-            cell.metadata["tags"] = tags + ["raises-exception"]
     return before - len(nb.cells)
 
 

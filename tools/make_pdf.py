@@ -98,7 +98,8 @@ PREPARE_JS = """(live) => {
     p.textContent = 'Interactive version: ' + live;
     cap.after(p);
   });
-  const h1 = document.querySelector('main h1, article h1, h1');
+  const h1 = [...document.querySelectorAll('h1')].find(h => h.querySelector('.headerlink'))
+    || document.querySelector('h1');  // the page's own heading, with its chapter number
   if (!h1) return document.title;
   const c = h1.cloneNode(true);
   c.querySelectorAll('.headerlink').forEach(a => a.remove());

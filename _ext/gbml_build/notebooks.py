@@ -90,7 +90,7 @@ def run_builder() -> None:
 # -- in the builder: admonitions and dropdowns become marked blocks, quoted in the pass below ----------
 
 _ADMONITIONS = (nodes.note, nodes.tip, nodes.hint, nodes.important, nodes.warning, nodes.caution,
-                nodes.attention, nodes.danger, nodes.error, nodes.seealso)
+                nodes.attention, nodes.danger, nodes.error)
 _START, _TITLE_END, _END = "GBMLBLOCK", "GBMLTITLE", "GBMLEND"
 
 
@@ -167,7 +167,7 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
     for cell in nb.cells:
         tags = list(meta.get(cell.source.strip(), {}).get("tags", [])) if cell.cell_type == "code" else []
         if cell.cell_type == "markdown":
-            cell.source = _EXERCISE.sub(r"\1 \3 (\2)", cell.source)
+            cell.source = _EXERCISE.sub(r"\1 \3 (\2)", cell.source).replace("**Proof.**\n\nProof. ", "**Proof.** ")
             solution = _SOLUTION.search(cell.source)
             if solution:
                 if student:

@@ -57,8 +57,12 @@ except ImportError:
 def _not_written(shell, etype, value, tb, tb_offset=None):
     """An exercise left unanswered: say so in one line, without a traceback."""
     if "not written yet" in str(value):
-        return [str(value)]
-    return shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+        print(value, file=sys.stderr)
+    else:
+        shell._showtraceback(etype, value, shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset))
+
+
+import sys
 
 
 get_ipython().set_custom_exc((NotImplementedError,), _not_written)
@@ -83,7 +87,7 @@ def run_builder() -> None:
     venv_bin = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}")
     shutil.rmtree(ROOT / "_build" / "jupyter", ignore_errors=True)
-    subprocess.run([str(venv_bin / "jupyter-book"), "build", str(ROOT), "--config", str(build_config()),
+    subprocess.run([str(venv_bin / "jupyter-book"), "build", "--all", str(ROOT), "--config", str(build_config()),
                     "--builder", "custom", "--custom-builder", "jupyter"], env=env, cwd=ROOT, check=True)
 
 

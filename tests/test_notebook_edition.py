@@ -239,3 +239,70 @@ def test_first_cell_explains_how_to_install_gbml_when_it_is_missing(built, tmp_p
     assert "pip install -r requirements.txt" in run.stdout
     assert run.stderr.strip().splitlines()[-1] == \
         "ModuleNotFoundError: gbml is not installed: see the message above"
+
+
+# -- a real client: JupyterLab (from the course pack's environment) driven by Chromium -------------------
+
+LAB_STATE = """() => ({
+    prompts: [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent.trim()),
+    errors: [...document.querySelectorAll('[data-mime-type="application/vnd.jupyter.error"]')].map(e => e.textContent),
+    stderr: [...document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')].map(e => e.textContent),
+    math: document.querySelectorAll('.jp-RenderedMarkdown mjx-container').length,
+    math_errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
+    undefined_macros: [...document.querySelectorAll('mjx-mtext[style*="color: red"]')].length,
+    images: [...document.querySelectorAll('.jp-OutputArea img')].filter(i => i.complete && i.naturalWidth > 0).length,
+    sliders: document.querySelectorAll('.jp-OutputArea .widget-slider').length,
+    markdown: [...document.querySelectorAll('.jp-RenderedMarkdown')].map(e => e.textContent).join('\\n'),
+})"""
+
+
+def test_run_all_in_jupyterlab(built, pack_python, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian's chromium is not installed")
+    import socket
+    import urllib.request
+    name = "07_task_diversity.ipynb"          # has math, figures, an explorer and an unanswered exercise
+    shutil.copy(OUT / "student" / name, tmp_path / name)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lab = subprocess.Popen(
+        [str(pack_python.parent / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", "--IdentityProvider.token=", "--LabApp.expose_app_in_browser=True",
+         f"--ServerApp.root_dir={tmp_path}"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}")
+            page.wait_for_function("""() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+                return k && k.status === 'idle'; }""", timeout=120_000)
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.wait_for_function("""() => { const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+                return prompts.every(e => /\\[\\d+\\]/.test(e.textContent)) &&
+                       window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'; }""",
+                                   timeout=300_000, polling=1000)
+            state = page.evaluate(LAB_STATE)
+            page.screenshot(path=str(tmp_path / "jupyterlab.png"))
+            browser.close()
+    finally:
+        lab.terminate()
+        lab.wait(10)
+    assert len(state["prompts"]) > 10 and all(re.fullmatch(r"\[\d+\]:", p) for p in state["prompts"])
+    assert state["errors"] == []
+    assert len(state["stderr"]) == 1 and "not written yet" in state["stderr"][0]   # the unanswered exercise
+    assert state["math"] > 100 and state["math_errors"] == 0 and state["undefined_macros"] == 0
+    assert state["images"] >= 3 and state["sliders"] >= 1
+    for what, pattern in LEFTOVERS.items():
+        assert not re.search(pattern, state["markdown"], re.M), what

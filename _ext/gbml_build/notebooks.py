@@ -44,6 +44,8 @@ PACK_PINS = ("numpy", "matplotlib", "ipywidgets", "jupyterlab", "ipykernel")
 
 SETUP = '''\
 # Setup: this notebook needs the book's package `gbml` (nothing is installed for you).
+import sys
+
 try:
     import gbml
 except ImportError:
@@ -60,9 +62,6 @@ def _not_written(shell, etype, value, tb, tb_offset=None):
         print(value, file=sys.stderr)
     else:
         shell._showtraceback(etype, value, shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset))
-
-
-import sys
 
 
 get_ipython().set_custom_exc((NotImplementedError,), _not_written)

@@ -108,6 +108,9 @@ def test_admonitions_exercises_figures_references(built):
     assert re.search(r"^\*\*Figure 1\.1\.\*\* \S", text, re.M)      # caption under its figure
     assert cells[-1].startswith("## References") and "Collins" in cells[-1]
     assert "references.ipynb" not in text                            # citations point to the list at the end
+    for path in built["full"]:                                       # links to exercises carry their number
+        assert "[Exercise](" not in "\n".join(_markdown(path)[1]), path.name
+    assert "[Exercise 5.1](#ex-maml-head-gap)" in "\n".join(_markdown(OUT / "full" / "05_maml.ipynb")[1])
 
 
 def test_full_edition_folds_every_solution_student_edition_has_none(built):

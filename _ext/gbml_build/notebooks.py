@@ -140,10 +140,26 @@ def _quote_blocks(cells) -> None:
         cell.source = "\n".join(lines).strip("\n")
 
 
+def _number_exercises(cells, name: str, fignums: dict) -> None:
+    """Links to exercises carry the exercise's number ("Exercise 5.1"); each exercise heading gets its anchor."""
+    def numbered(m):
+        doc = f"chapters/{m.group(1)[:-6]}" if m.group(1) else name
+        num = fignums.get(doc, {}).get("exercise", {}).get(m.group(2))
+        return f"[Exercise {'.'.join(map(str, num))}]" if num else m.group(0)
+
+    anchors = {".".join(map(str, n)): label for label, n in fignums.get(name, {}).get("exercise", {}).items()}
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = re.sub(r"\[Exercise\](?=\((\w+\.ipynb)?#([\w-]+)\))", numbered, cell.source)
+            heading = re.match(r"#+ Exercise ([\d.]+) ", cell.source)
+            if heading and heading.group(1) in anchors:
+                cell.source = f"<a id='{anchors[heading.group(1)]}'></a>\n\n{cell.source}"
+
+
 def _figure_numbers() -> dict:
     with open(ROOT / "_build" / ".doctrees" / "environment.pickle", "rb") as f:
         env = pickle.load(f)
-    return {doc: nums.get("figure", {}) for doc, nums in env.toc_fignumbers.items()}
+    return env.toc_fignumbers  # docname -> {"figure": {id: (7, 1)}, "exercise": {...}, ...}
 
 
 def _source_cells(name: str) -> dict[str, dict]:
@@ -190,11 +206,12 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
         cells.append(cell)
         figure = meta.get(cell.source.strip(), {}).get("mystnb", {}).get("figure") if cell.cell_type == "code" else None
         if figure and figure.get("caption"):
-            num = fignums.get(name, {}).get(figure.get("name"))
+            num = fignums.get(name, {}).get("figure", {}).get(figure.get("name"))
             label = "Figure " + ".".join(map(str, num)) + "." if num else "Figure."
             caption = " ".join(figure["caption"].split())
             cells.append(nbformat.v4.new_markdown_cell(f"**{label}** {caption}"))
     _quote_blocks(cells)
+    _number_exercises(cells, name, fignums)
     cited = []
     for cell in cells:
         if cell.cell_type == "markdown":

@@ -12,7 +12,9 @@ A pass over the generated cells (nbformat) then does what the builder cannot be 
 * exercise headings in book order ("Exercise 7.1 (title)"), solutions folded in ``<details>`` (full
   edition; solution code cells are collapsed) or removed (student edition: every cell the sources tag
   ``solution``, found by matching the generated code cells with the source cells);
-* figure captions, with their book numbers, as Markdown under their figure;
+* admonitions as quoted blocks with a bold title, dropdowns as ``<details>`` (marked in the doctree by
+  this module's ``setup``, which only the notebook build loads);
+* figure captions, with their book numbers, as Markdown under their figure; links to exercises numbered;
 * the works cited by the notebook listed at its end (from the generated ``references`` page).
 
 Output: ``_build/notebooks/{full,student}/*.ipynb`` and ``_build/notebooks/course-pack{,-student}.zip``

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The book's build package, _ext/gbml_build (a Sphinx extension): its commands run as `python -m gbml_build.X`.
 export PYTHONPATH := $(CURDIR)/_ext$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: book test bench student reproduce pdf clean venv
+.PHONY: book test bench student notebooks reproduce pdf clean venv
 
 venv: $(STAMP)
 
@@ -46,6 +46,12 @@ student: $(STAMP)
 # _build/pdf/book.pdf and _build/pdf/book-student.pdf.
 pdf: book student
 	$(PY) tools/make_pdf.py
+
+# Notebook edition (built from the book with sphinx-tojupyter): _build/notebooks/{full,student}/*.ipynb and the
+# course packs _build/notebooks/course-pack.zip (full) and course-pack-student.zip.
+notebooks: $(STAMP)
+	tools/fetch_assets.sh
+	$(PY) -m gbml_build.notebooks
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,0 +1,295 @@
+"""The notebook edition: chapter notebooks built from the *built* book, plus two course packs.
+
+``sphinx-tojupyter`` (a Sphinx builder over the doctree) writes each chapter as plain Jupyter
+Markdown and code: the book's macros in a first ``$$\\newcommand…$$`` cell, glued numbers as values,
+references and citations as text and links, numbered propositions and exercises.  It is run on this
+book with the configuration of ``_config.yml`` plus the builder (a copy written to
+``_build/notebooks/_config.notebooks.yml``), so the HTML build is unchanged.
+
+A pass over the generated cells (nbformat) then does what the builder cannot be configured to do:
+
+* a first code cell that imports ``gbml`` or says how to install it (never installs anything);
+* exercise headings in book order ("Exercise 7.1 (title)"), solutions folded in ``<details>`` (full
+  edition; solution code cells are collapsed) or removed (student edition: every cell the sources tag
+  ``solution``, found by matching the generated code cells with the source cells);
+* admonitions as quoted blocks with a bold title, dropdowns as ``<details>`` (marked in the doctree by
+  this module's ``setup``, which only the notebook build loads);
+* figure captions, with their book numbers, as Markdown under their figure; links to exercises numbered;
+* the works cited by the notebook listed at its end (from the generated ``references`` page).
+
+Output: ``_build/notebooks/{full,student}/*.ipynb`` and ``_build/notebooks/course-pack{,-student}.zip``
+(notebooks, the ``gbml`` wheel, a pinned ``requirements.txt``, a README).
+
+Usage: ``make notebooks`` (``PYTHONPATH=_ext python -m gbml_build.notebooks``).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+from docutils import nodes
+
+from .booktoc import ROOT, is_notebook, source, toc_files
+
+OUT = ROOT / "_build" / "notebooks"
+BUILT = ROOT / "_build" / "jupyter" / "chapters"
+PACK_PINS = ("numpy", "matplotlib", "ipywidgets", "jupyterlab", "ipykernel")
+
+SETUP = '''\
+# Setup: this notebook needs the book's package `gbml` (nothing is installed for you).
+try:
+    import gbml
+except ImportError:
+    print("This notebook needs the package gbml (distribution maml-anil-book), which is not installed.\\n"
+          "Install it from the course pack, in the folder holding its requirements.txt:\\n\\n"
+          "    pip install -r requirements.txt\\n\\n"
+          "then restart the kernel and run the notebook again.")
+    raise ModuleNotFoundError("gbml is not installed: see the message above") from None
+
+'''
+
+
+def build_config() -> Path:
+    """``_config.yml`` plus the sphinx-tojupyter builder, written under ``_build/notebooks``."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    cfg["sphinx"]["extra_extensions"] += ["sphinx_tojupyter", "gbml_build.notebooks"]
+    cfg["sphinx"]["config"].update(
+        # without the synonyms every ```ipython3 cell comes out as a Markdown code fence
+        tojupyter_lang_synonyms=["ipython3", "ipython", "python"],
+        tojupyter_drop_solutions=False, tojupyter_drop_tests=False)
+    path = OUT / "_config.notebooks.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_builder() -> None:
+    venv_bin = Path(sys.executable).parent
+    env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+    shutil.rmtree(ROOT / "_build" / "jupyter", ignore_errors=True)
+    subprocess.run([str(venv_bin / "jupyter-book"), "build", "--all", str(ROOT), "--config", str(build_config()),
+                    "--builder", "custom", "--custom-builder", "jupyter"], env=env, cwd=ROOT, check=True)
+
+
+# -- in the builder: admonitions and dropdowns become marked blocks, quoted in the pass below ----------
+
+_ADMONITIONS = (nodes.note, nodes.tip, nodes.hint, nodes.important, nodes.warning, nodes.caution,
+                nodes.attention, nodes.danger, nodes.error)
+_START, _TITLE_END, _END = "GBMLBLOCK", "GBMLTITLE", "GBMLEND"
+
+
+def _mark_blocks(app, doctree, docname):
+    if app.builder.name != "jupyter":
+        return
+    for node in list(doctree.findall(nodes.Element)):
+        if node.get("design_component") == "dropdown":
+            kind, title = "details", next(iter(node.findall(nodes.rubric)), None)
+        elif (type(node) is nodes.admonition and "proof" not in node["classes"]) or isinstance(node, _ADMONITIONS):
+            kind, title = "quote", next((c for c in node.children if isinstance(c, nodes.title)), None)
+        else:
+            continue
+        label = list(title.children) if title is not None else [nodes.Text(type(node).__name__.capitalize())]
+        body = [c for c in node.children if c is not title]
+        start = nodes.paragraph("", "", nodes.Text(f"{_START}:{kind}:"), *label, nodes.Text(_TITLE_END))
+        node.replace_self([start, *body, nodes.paragraph("", _END)])
+
+
+def setup(app):
+    """Loaded only by the notebook build (``build_config``), never by the HTML book."""
+    app.connect("doctree-resolved", _mark_blocks)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _quote_blocks(cells) -> None:
+    """Turn the builder's marked blocks into quoted blocks with a bold title (or ``<details>``)."""
+    kind = None
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = []
+        for line in cell.source.split("\n"):
+            start = re.match(rf"\s*{_START}:(\w+):(.*){_TITLE_END}\s*$", line)
+            if start:
+                kind, title = start.groups()
+                lines.append(f"> **{title.strip()}**\n>" if kind == "quote" else
+                             f"<details>\n<summary><b>{title.strip()}</b></summary>\n")
+            elif line.strip() == _END:
+                lines.append("</details>" if kind == "details" else "")
+                kind = None
+            else:
+                lines.append(("> " + line).rstrip() if kind == "quote" else line)
+        cell.source = "\n".join(lines).strip("\n")
+
+
+def _number_exercises(cells, name: str, fignums: dict) -> None:
+    """Links to exercises carry the exercise's number ("Exercise 5.1"); each exercise heading gets its anchor."""
+    def numbered(m):
+        doc = f"chapters/{m.group(1)[:-6]}" if m.group(1) else name
+        num = fignums.get(doc, {}).get("exercise", {}).get(m.group(2))
+        return f"[Exercise {'.'.join(map(str, num))}]" if num else m.group(0)
+
+    anchors = {".".join(map(str, n)): label for label, n in fignums.get(name, {}).get("exercise", {}).items()}
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = re.sub(r"\[Exercise\](?=\((\w+\.ipynb)?#([\w-]+)\))", numbered, cell.source)
+            heading = re.match(r"#+ Exercise ([\d.]+) ", cell.source)
+            if heading and heading.group(1) in anchors:
+                cell.source = f"<a id='{anchors[heading.group(1)]}'></a>\n\n{cell.source}"
+
+
+def _figure_numbers() -> dict:
+    with open(ROOT / "_build" / ".doctrees" / "environment.pickle", "rb") as f:
+        env = pickle.load(f)
+    return env.toc_fignumbers  # docname -> {"figure": {id: (7, 1)}, "exercise": {...}, ...}
+
+
+def _source_cells(name: str) -> dict[str, dict]:
+    """Code of every source code cell -> its metadata (tags, mystnb figure)."""
+    nb = jupytext.read(source(name))
+    return {c.source.strip(): c.metadata for c in nb.cells if c.cell_type == "code"}
+
+
+def _references() -> dict[str, str]:
+    """Anchor id -> entry text, from the generated references page."""
+    nb = nbformat.read(BUILT / "references.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return dict(re.findall(r"<a id='([^']+)'></a>\n(.+)", text))
+
+
+_EXERCISE = re.compile(r"^(#+)\s+\((.*)\)(Exercise [\d.]+)\s*$", re.M)
+_SOLUTION = re.compile(r"^#+\s+Solution to\s*\[\s*(.*?)\]\([^)]*\)\s*$", re.M)
+
+
+def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nbformat.NotebookNode:
+    nb = nbformat.read(BUILT / f"{Path(name).name}.ipynb", as_version=4)
+    meta = _source_cells(name)
+    cells = []
+    for cell in nb.cells:
+        tags = list(meta.get(cell.source.strip(), {}).get("tags", [])) if cell.cell_type == "code" else []
+        if cell.cell_type == "markdown":
+            cell.source = _EXERCISE.sub(r"\1 \3 (\2)", cell.source).replace("**Proof.**\n\nProof. ", "**Proof.** ")
+            solution = _SOLUTION.search(cell.source)
+            if solution:
+                if student:
+                    continue
+                body = _SOLUTION.sub("", cell.source, count=1).strip()
+                cell.source = (f"<details>\n<summary><b>Solution to {solution.group(1)}</b></summary>\n\n"
+                               f"{body}\n\n</details>")
+        if "solution" in tags:
+            if student:
+                continue
+            cell.metadata["jupyter"] = {"source_hidden": True}  # collapsed in JupyterLab and Notebook 7
+        cell.metadata.pop("hide-output", None)
+        if tags:
+            cell.metadata["tags"] = tags
+        cells.append(cell)
+        figure = meta.get(cell.source.strip(), {}).get("mystnb", {}).get("figure") if cell.cell_type == "code" else None
+        if figure and figure.get("caption"):
+            num = fignums.get(name, {}).get("figure", {}).get(figure.get("name"))
+            label = "Figure " + ".".join(map(str, num)) + "." if num else "Figure."
+            caption = " ".join(figure["caption"].split())
+            cells.append(nbformat.v4.new_markdown_cell(f"**{label}** {caption}"))
+    _quote_blocks(cells)
+    _number_exercises(cells, name, fignums)
+    cited = []
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            for ref in re.findall(r"references\.ipynb#([\w-]+)", cell.source):
+                if ref in refs and ref not in cited:
+                    cited.append(ref)
+    if cited:
+        entries = "\n\n".join(f"<a id='{r}'></a>\n{refs[r]}" for r in sorted(cited, key=lambda r: refs[r]))
+        cells.append(nbformat.v4.new_markdown_cell(f"## References\n\n{entries}"))
+        for cell in cells:  # the works cited are now at the end of this notebook
+            if cell.cell_type == "markdown":
+                cell.source = cell.source.replace("(references.ipynb#", "(#")
+    title = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("# "))
+    cells.insert(title + 1, nbformat.v4.new_code_cell(SETUP, metadata={"tags": ["setup"]}))
+    nb.cells = cells
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                   "language_info": {"name": "python"}, "title": nb.metadata.get("title", "")}
+    return nb
+
+
+def chapters() -> list[str]:
+    return [n for n in toc_files() if Path(n).name[:2].isdigit() and is_notebook(source(n))]
+
+
+def write_editions() -> dict[str, list[Path]]:
+    fignums, refs = _figure_numbers(), _references()
+    written = {}
+    for edition in ("full", "student"):
+        folder = OUT / edition
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        written[edition] = []
+        for name in chapters():
+            nb = convert(name, fignums, refs, student=edition == "student")
+            path = folder / f"{Path(name).name}.ipynb"
+            nbformat.write(nb, path)
+            written[edition].append(path)
+    return written
+
+
+def pins() -> dict[str, str]:
+    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    found = dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
+    return {name: found[name] for name in PACK_PINS}
+
+
+README = """\
+# Course pack: MAML and ANIL provably learn representations ({edition} edition)
+
+The chapter notebooks of the book and its package `gbml` (as the wheel `{wheel}`).
+In an empty folder holding this pack, with Python 3.11 or later (a virtual environment is best):
+
+    pip install -r requirements.txt
+    jupyter lab
+
+Then open a chapter notebook and run all cells. {note}
+"""
+
+
+def write_packs(written: dict[str, list[Path]]) -> list[Path]:
+    wheels = OUT / "wheel"
+    shutil.rmtree(wheels, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(ROOT), "-w", str(wheels)],
+                   check=True)
+    (wheel,) = wheels.glob("maml_anil_book-*.whl")
+    requirements = "".join(f"{n}=={v}\n" for n, v in pins().items()) + f"./{wheel.name}\n"
+    packs = []
+    for edition, zname in (("full", "course-pack.zip"), ("student", "course-pack-student.zip")):
+        note = ("Each exercise's solution is folded under it." if edition == "full" else
+                "Exercises have no solutions: an exercise's check says when it is not written yet.")
+        path = OUT / zname
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for nb in written[edition]:
+                z.write(nb, nb.name)
+            z.write(wheel, wheel.name)
+            z.writestr("requirements.txt", requirements)
+            z.writestr("README.md", README.format(edition=edition, wheel=wheel.name, note=note))
+        packs.append(path)
+    return packs
+
+
+def main(build: bool = True) -> int:
+    if build:
+        run_builder()
+    written = write_editions()
+    packs = write_packs(written)
+    print(f"make notebooks: {len(written['full'])} full and {len(written['student'])} student notebooks "
+          f"in {OUT}; packs: {', '.join(p.name for p in packs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(build="--no-build" not in sys.argv))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import statistics
-import time
 
 import ipywidgets
 import numpy as np
@@ -102,18 +100,11 @@ def test_param_default_must_be_on_the_grid():
         widgets.Param([0, 1], default=3)
 
 
-def test_budget_of_a_two_parameter_explorer_and_live_update_speed():
+def test_page_budget_of_a_two_parameter_explorer():
+    # Speed (the 100 ms live-update budget) is measured by `make bench`, never asserted in a test.
     ex = widgets.explore(line, {"a": [0.0, 0.5, 1.0, 1.5, 2.0], "b": [-1.0, 0.0, 1.0]}, caption="c", alt="a",
                          mode="static")
-    assert ex.embedded_size() <= 1.5e6
-    live = widgets.explore(line, {"a": [0.0, 2.0]}, caption="c", alt="a", mode="live")
-    times = []
-    for v in np.linspace(0.1, 1.9, 7):
-        t = time.perf_counter()
-        live.controls["a"].value = float(v)
-        times.append(time.perf_counter() - t)
-    # The 100 ms budget is measured by `make bench`; here only a gross regression fails (shared CI cores).
-    assert statistics.median(times) < 0.3
+    assert len(ex.frames) == 15 and ex.embedded_size() <= 1.5e6
 
 
 # -- what the reader sees: frame size, y-limits, divergence messages -------------------------------

@@ -267,9 +267,9 @@ def test_maml_objective_checker_accepts_a_correct_answer_and_reports_others():
     assert not forgot_return and "return" in forgot_return.message
 
 
-def test_maml_objective_checker_stops_on_an_unwritten_exercise():
+def test_maml_objective_checker_says_an_unwritten_exercise_is_not_written():
     def stub(B, w, X_in, y_in, X_out, y_out, alpha):
         raise NotImplementedError("Exercise 'The MAML objective in code' (maml_objective) is not written yet")
 
-    with pytest.raises(NotImplementedError, match="maml_objective"):
-        exercises.check_maml_objective(stub)
+    res = exercises.check_maml_objective(stub, quiet=True)
+    assert not res and "(maml_objective) is not written yet" in res.message

@@ -260,10 +260,8 @@ LAB_STATE = """() => ({
 })"""
 
 
-def test_run_all_in_jupyterlab(built, pack_python, tmp_path):
-    import playwright.sync_api as playwright
-    if not Path("/usr/bin/chromium").exists():
-        pytest.fail("Debian's chromium is missing (apt-get install -y chromium): this test is never skipped")
+def test_run_all_in_jupyterlab(built, pack_python, tmp_path, browser):
+    """The session's one Chromium (conftest.py) drives a real JupyterLab from the student pack's venv."""
     import socket
     import urllib.request
     name = "07_task_diversity.ipynb"          # has math, figures, an explorer and an unanswered exercise
@@ -283,23 +281,20 @@ def test_run_all_in_jupyterlab(built, pack_python, tmp_path):
                 break
             except OSError:
                 time.sleep(0.5)
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}")
-            page.wait_for_function("""() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                return k && k.status === 'idle'; }""", timeout=120_000)
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_function("""() => { const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-                return prompts.every(e => /\\[\\d+\\]/.test(e.textContent)) &&
-                       window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'; }""",
-                                   timeout=300_000, polling=1000)
-            state = page.evaluate(LAB_STATE)
-            page.screenshot(path=str(tmp_path / "jupyterlab.png"))
-            browser.close()
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}")
+        page.wait_for_function("""() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+            return k && k.status === 'idle'; }""", timeout=120_000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_function("""() => { const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+            return prompts.every(e => /\\[\\d+\\]/.test(e.textContent)) &&
+                   window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'; }""",
+                               timeout=300_000, polling=1000)
+        state = page.evaluate(LAB_STATE)
+        page.screenshot(path=str(tmp_path / "jupyterlab.png"))
+        context.close()
     finally:
         lab.terminate()
         lab.wait(10)

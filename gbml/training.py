@@ -240,9 +240,7 @@ def train(
         tasks = next_round()
         if not record(s, tasks, Q):
             if s == 0:
-                raise ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): "
-                                 "rescale B0 and w0, use a smaller alpha, or check that objective returns a "
-                                 "finite number")
+                raise _start_overflows()
             B, w = B_prev, w_prev
             return diverge(s, s - 1)
         try:
@@ -259,12 +257,15 @@ def train(
         B_prev, w_prev, B, w = B, w, B_new, w_new
     if not record(T, tasks, Q):
         if T == 0:
-            raise ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): "
-                             "rescale B0 and w0, use a smaller alpha, or check that objective returns a "
-                             "finite number")
+            raise _start_overflows()
         B, w = B_prev, w_prev
         return diverge(T, T - 1)
     return history(T)
+
+
+def _start_overflows() -> ValueError:
+    return ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): rescale B0 and "
+                      "w0, use a smaller alpha, or check that objective returns a finite number")
 
 
 def _loss(objective, B, w, tasks, alpha) -> float:

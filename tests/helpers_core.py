@@ -77,3 +77,28 @@ def assert_stub_is_named(checker, name):
 
     res = checker(stub, quiet=True)
     assert not res and f"({name}) is not written yet" in res.message
+
+
+def complex_step_gradient(objective, B, w, h=1e-30):
+    """Gradient of a real-analytic ``objective(B, w)`` by complex steps, exact to rounding:
+    ``Im f(x + i h e_j) / h`` for every entry of B and w."""
+    B, w = B.astype(complex), w.astype(complex)
+    grads = []
+    for x in (B, w):
+        g = np.zeros(x.shape)
+        for idx in np.ndindex(x.shape):
+            x[idx] += 1j * h
+            g[idx] = objective(B, w).imag / h
+            x[idx] -= 1j * h
+        grads.append(g)
+    return tuple(grads)
+
+
+def solution_body(problem, rng, alpha):
+    """A ground-truth body: col(B) = col(B*) and alpha B^T B = I."""
+    return problem.B_star @ gbml.random_orthonormal(problem.k, problem.k, rng) / np.sqrt(alpha)
+
+
+def perp_basis(B_star):
+    """An orthonormal basis of col(B*)^perp."""
+    return np.linalg.svd(B_star, full_matrices=True)[0][:, B_star.shape[1]:]

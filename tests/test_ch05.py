@@ -12,7 +12,7 @@ import pytest
 
 import gbml
 from gbml import exercises
-from helpers_core import random_point, rel_err
+from helpers_core import perp_basis, random_point, rel_err, solution_body
 
 D, K, N, ALPHA = 12, 3, 8, 0.2
 
@@ -23,12 +23,9 @@ def problem():
 
 
 def _solution(problem, rng, alpha=ALPHA):
-    """A ground-truth body: col(B) = col(B*) and alpha B^T B = I."""
-    return problem.B_star @ gbml.random_orthonormal(problem.k, problem.k, rng) / np.sqrt(alpha)
+    return solution_body(problem, rng, alpha)
 
 
-def _perp(B_star):
-    return np.linalg.svd(B_star, full_matrices=True)[0][:, B_star.shape[1]:]
 
 
 def _adapted_prediction(method, B, w, tasks, alpha):
@@ -152,7 +149,7 @@ def test_maml_degenerate_minimisers(problem):
     tasks = problem.sample_round(N, rng=18)
     w = np.random.default_rng(19).standard_normal(K)
     w *= 1 / (np.sqrt(ALPHA) * np.linalg.norm(w))
-    p = _perp(problem.B_star)[:, 0]
+    p = perp_basis(problem.B_star)[:, 0]
     c = np.cross(w, np.random.default_rng(20).standard_normal(K))           # c orthogonal to w (k = 3)
     anil_level = 0.5 * np.mean(np.sum(tasks.thetas**2, axis=1))
     for B in (np.zeros((D, K)), np.outer(p, c)):

@@ -15,7 +15,7 @@ import pytest
 
 import gbml
 from gbml import exercises
-from helpers_core import random_point, rel_err
+from helpers_core import complex_step_gradient, perp_basis, random_point, rel_err, solution_body
 
 D, K, N, ALPHA = 12, 3, 8, 0.2
 METHODS4 = ("anil", "fo-anil", "maml", "fo-maml")
@@ -27,12 +27,9 @@ def problem():
 
 
 def _solution(problem, rng, alpha=ALPHA):
-    """A ground-truth body: col(B) = col(B*) and alpha B^T B = I."""
-    return problem.B_star @ gbml.random_orthonormal(problem.k, problem.k, rng) / np.sqrt(alpha)
+    return solution_body(problem, rng, alpha)
 
 
-def _perp(B_star):
-    return np.linalg.svd(B_star, full_matrices=True)[0][:, B_star.shape[1]:]
 
 
 # -- chapter 6 -------------------------------------------------------------------------------------
@@ -86,7 +83,7 @@ def test_four_methods_share_the_orthogonal_update_at_zero_head(problem):
     """prop-fo-keep: at w = 0 all four methods give B*perp^T B+ = B*perp^T B (I - beta/n sum w_t w_t^T)."""
     tasks = problem.sample_round(N, rng=25)
     B, _ = random_point(D, K, rng=26)
-    P, beta = _perp(problem.B_star), 0.7
+    P, beta = perp_basis(problem.B_star), 0.7
     zero = np.zeros(K)
     _, w_t = gbml.adapt("anil", B, zero, tasks, ALPHA)
     assert np.abs(w_t - ALPHA * tasks.thetas @ B).max() < 1e-12
@@ -197,16 +194,7 @@ def _exact_maml(B, w, thetas, alpha):
             total = total + 0.5 * np.sum(e * e)
         return total / len(thetas)
 
-    h, B, w = 1e-30, B.astype(complex), w.astype(complex)
-    grads = []
-    for x in (B, w):
-        g = np.zeros(x.shape)
-        for idx in np.ndindex(x.shape):
-            x[idx] += 1j * h
-            g[idx] = objective(B, w).imag / h
-            x[idx] -= 1j * h
-        grads.append(g)
-    return tuple(grads)
+    return complex_step_gradient(objective, B, w)
 
 
 def test_check_fo_maml_gradient_accepts_a_correct_answer():

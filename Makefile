@@ -19,9 +19,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Build the HTML book from a clean _build, warnings are errors.
+# Build the HTML book from a clean _build, warnings are errors.  The notebook edition is built first:
+# the book's download buttons serve its notebooks and the landing page links its course packs.
 book: $(STAMP)
 	tools/fetch_assets.sh
+	$(PY) -m gbml_build.notebooks
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
 	@echo "Book built: open _build/html/index.html"
@@ -37,7 +39,8 @@ bench: $(STAMP)
 reproduce: $(STAMP)
 	$(PY) tools/reproduce.py
 
-# Student edition (book + notebooks, every cell tagged `solution` removed) under _build/student/.
+# Student edition (book + notebooks, every cell tagged `solution` removed) under _build/student/; builds the
+# notebook edition first if it is missing or older than the sources (the student book serves its notebooks).
 student: $(STAMP)
 	tools/fetch_assets.sh
 	$(PY) -m gbml_build.student

@@ -3,10 +3,13 @@
 * Runs every explorer in its *static* mode during the build: ``gbml.widgets`` reads
   ``GBML_EXPLORER=static`` (kernels inherit this process's environment) and precomputes frames
   that JavaScript links to the controls, so the rendered page works without a kernel.
-* Offers every notebook page as a download: the ``.ipynb`` is generated with jupytext from the
-  page's own MyST source (no outputs, runs top to bottom) into ``_notebooks/`` of the output, and a
-  header button links to it.  Page sources (``_sources``) are not copied (``html_copy_source: false``),
-  so the notebook is the only source a reader can download.
+* Serves the notebook edition (``make notebooks``, :mod:`gbml_build.notebooks`; ``make book`` builds it
+  first): each chapter's header button downloads that chapter's notebook of the edition, copied into
+  ``_notebooks/`` of the output, and the ``{course-packs}`` directive links the course packs, copied into
+  ``packs/``.  The full book serves the full edition and both packs; the student book
+  (``GBML_EDITION=student``, set by :mod:`gbml_build.student`) the student notebooks and the student pack
+  only.  A missing edition is a build warning (an error under ``-W``).  Page sources (``_sources``) are
+  not copied (``html_copy_source: false``), so the notebooks are the only sources a reader can download.
 * Serves the book's stylesheet, favicon and a MathJax 2 shim from ``_ext/static/`` (not a root
   ``_static/``: Jupyter Book 1.x would inject every script found there into every page).
 * Switches sphinx-thebe off: Jupyter Book loads it unconditionally, the book has no live kernel to
@@ -16,34 +19,82 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
-import jupytext
-from gbml_build.booktoc import is_notebook
+from docutils import nodes
+from gbml_build import notebooks
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
+
+
+def _edition() -> tuple[str, Path]:
+    """The edition this book serves ("full" or "student") and the notebook edition's output folder."""
+    edition = os.environ.get("GBML_EDITION", "full")
+    if edition not in ("full", "student"):
+        raise ValueError(f"GBML_EDITION must be 'full' or 'student', got {edition!r}")
+    return edition, Path(os.environ.get("GBML_NOTEBOOKS", notebooks.OUT))
+
+
+def _packs() -> list[tuple[str, str]]:
+    """(file name, description) of the course packs this book links."""
+    student = ("course-pack-student.zip", "student edition: exercises without solutions")
+    full = ("course-pack.zip", "full edition: every solution folded under its exercise")
+    return [student] if _edition()[0] == "student" else [full, student]
 
 
 def _add_notebook_download(app, pagename, templatename, context, doctree):
-    if doctree is None or app.builder.format != "html":
+    if doctree is None or app.builder.format != "html" or pagename not in notebooks.pages():
         return
-    source = Path(app.env.doc2path(pagename))
-    if not is_notebook(source):
+    edition, folder = _edition()
+    notebook = folder / edition / f"{Path(pagename).name}.ipynb"
+    if not notebook.exists():
+        logger.warning(f"{pagename}: the notebook edition has no {notebook}; run `make notebooks` first "
+                       "(`make book` does)", type="gbml", subtype="notebooks")
         return
     target = Path(app.outdir) / "_notebooks" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    nb = jupytext.read(source)
-    nb.metadata.pop("jupytext", None)
-    jupytext.write(nb, target, fmt="ipynb")
+    shutil.copyfile(notebook, target)
     url = context["pathto"](f"_notebooks/{pagename}.ipynb", 1)
     context["gbml_notebook_url"] = url
     buttons = context.setdefault("header_buttons", [])
     buttons.insert(0, {
         "type": "link",
         "url": url,
-        "tooltip": "Download this chapter as a Jupyter notebook (.ipynb)",
+        "tooltip": "Download this page as a Jupyter notebook (.ipynb)",
         "icon": "fas fa-download",
         "label": "download-notebook-button",
         "text": "",
     })
+
+
+class CoursePacks(SphinxDirective):
+    """``{course-packs}``: a list linking the course packs this edition serves (copied by ``_copy_packs``)."""
+
+    def run(self):
+        up = "../" * self.env.docname.count("/")
+        items = nodes.bullet_list()
+        for name, what in _packs():
+            para = nodes.paragraph("", "", nodes.reference("", name, refuri=f"{up}packs/{name}", internal=False),
+                                   nodes.Text(f": {what}."))
+            items += nodes.list_item("", para)
+        return [items]
+
+
+def _copy_packs(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    folder = _edition()[1]
+    out = Path(app.outdir) / "packs"
+    out.mkdir(exist_ok=True)
+    for name, _ in _packs():
+        if not (folder / name).exists():
+            logger.warning(f"course pack {folder / name} is missing; run `make notebooks` first (`make book` does)",
+                           type="gbml", subtype="notebooks")
+            continue
+        shutil.copyfile(folder / name, out / name)
 
 
 _HERE = Path(__file__).resolve().parent
@@ -98,4 +149,6 @@ def setup(app):
     app.add_css_file("a11y.css")
     app.connect("html-page-context", _accessible_markup)
     app.connect("html-page-context", _add_notebook_download, priority=600)
+    app.add_directive("course-packs", CoursePacks)
+    app.connect("build-finished", _copy_packs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

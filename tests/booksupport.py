@@ -61,8 +61,23 @@ def run_build(srcdir: Path, env_extra=None) -> subprocess.CompletedProcess:
 
 
 @functools.lru_cache(maxsize=None)
+def built_notebooks() -> Path:
+    """Run ``make notebooks`` once per session (GBML_REUSE_NOTEBOOKS=1 reuses _build/notebooks, for local
+    iteration); return _build/notebooks."""
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(ROOT / "_ext"))
+    if os.environ.get("GBML_REUSE_NOTEBOOKS") != "1":
+        result = subprocess.run([sys.executable, "-m", "gbml_build.notebooks"], capture_output=True,
+                                text=True, env=env, cwd=ROOT)
+        if result.returncode != 0:
+            raise AssertionError(f"make notebooks failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    return ROOT / "_build" / "notebooks"
+
+
+@functools.lru_cache(maxsize=None)
 def built_book() -> Path:
-    """Build the book once per test session (clean build, as ``make book``) and return _build/html."""
+    """Build the book once per test session as ``make book`` does (the notebook edition, then a clean HTML
+    build) and return _build/html."""
+    built_notebooks()
     result = run_build(ROOT)
     if result.returncode != 0:
         raise AssertionError(f"book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from booksupport import ROOT, toc_files
+from gbml_build import notebooks
 
 SHOTS = ROOT / "_build" / "screenshots"
 BUDGET = 1.5e6  # bytes a precomputed explorer may add to its page
@@ -110,13 +111,16 @@ def test_page_in_browser(site, browser, page_name):
                               ".map(s => s.textContent.length).reduce((a, b) => a + b, 0)")
         assert state <= BUDGET * n_captions, f"explorers add {state / 1e6:.2f} MB to {page_name}"
 
-    # Notebook download offered and valid (notebook pages only).
+    # Notebook download: the notebook edition's notebook on its pages (chapters, notation), none elsewhere.
     link = page.locator("a[href*='_notebooks/']")
-    if (html / "_notebooks" / f"{page_name}.ipynb").exists():
+    if page_name in notebooks.pages():
         assert link.count() >= 1, "no notebook download button"
         href = link.first.get_attribute("href")
-        body = page.request.get(f"{server.origin}/{page_name}.html".rsplit("/", 1)[0] + "/" + href).text()
-        assert json.loads(body)["nbformat"] == 4
+        body = page.request.get(f"{server.origin}/{page_name}.html".rsplit("/", 1)[0] + "/" + href).body()
+        edition = ROOT / "_build" / "notebooks" / "full" / f"{page_name.rsplit('/', 1)[-1]}.ipynb"
+        assert body == edition.read_bytes(), "the download is not the full edition's notebook"
+    else:
+        assert link.count() == 0, "a notebook download on a page outside the notebook edition"
 
     outside = [u for u in requests if not (u.startswith(server.origin) or u.startswith("data:") or u.startswith("blob:"))]
     assert not outside, f"requests left the local server: {outside}"
@@ -269,3 +273,17 @@ def test_numbering_is_per_chapter(site):
         text = (html / f"{name}.html").read_text(encoding="utf-8")
         article = text[text.find("<article"):text.find("</article>")]
         assert 'class="section-number"' not in article, f"{name} carries a chapter number"
+
+
+def test_landing_page_links_both_course_packs(site, browser):
+    """The packs linked from the landing page download, and each is the zip ``make notebooks`` wrote."""
+    server, html = site
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server.origin}/chapters/intro.html")
+    hrefs = page.eval_on_selector_all("a[href$='.zip']", "as => as.map(a => a.getAttribute('href'))")
+    assert [h.rsplit("/", 1)[-1] for h in hrefs] == ["course-pack.zip", "course-pack-student.zip"]
+    for href in hrefs:
+        body = page.request.get(f"{server.origin}/chapters/{href}").body()
+        assert body == (ROOT / "_build" / "notebooks" / href.rsplit("/", 1)[-1]).read_bytes()
+    context.close()

@@ -1,5 +1,5 @@
-"""The student edition (make student): no solution text anywhere in it, and its notebooks run top to
-bottom, each unanswered coding exercise's check saying plainly (no traceback) that it is not written yet."""
+"""The student edition (make student): no solution text anywhere in it; it serves the student notebook
+edition and pack.  (Its notebooks run top to bottom in JupyterLab: tests/test_notebook_edition.py.)"""
 from __future__ import annotations
 
 import html
@@ -9,7 +9,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-from booksupport import ROOT, built_book, built_student, execute, notebook_chapters, source
+from booksupport import ROOT, built_book, built_student, notebook_chapters, source
+from gbml_build import notebooks
 
 N = 8  # solution text is looked for as runs of N consecutive words (at least 4 of them real words)
 
@@ -76,27 +77,17 @@ def test_student_edition_leaks_no_solution(student):
         assert not [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
 
 
-@pytest.mark.parametrize("chapter", notebook_chapters())
-def test_student_notebook_runs_to_the_end_and_says_what_is_unwritten(student, chapter):
-    """Run All on an untouched student notebook: no error at all; each unanswered coding exercise's check
-    cell prints, without a traceback, that that exercise is not written yet."""
-    path = student / "notebooks" / f"{Path(chapter).name}.ipynb"
-    assert path.exists(), f"make student wrote no notebook for {chapter}"
-    nb = nbformat.read(path, as_version=4)
-    stubs = sum("raise NotImplementedError" in c.source for c in nb.cells
-                if c.cell_type == "code" and "exercise" in c.metadata.get("tags", []))
-    execute(nb, ROOT / Path(chapter).parent)  # raises on the first error output
-    checks = [c for c in nb.cells if c.cell_type == "code" and "check" in c.metadata.get("tags", [])]
-    said = ["".join(o.get("text", "") for o in c.outputs if o.get("output_type") == "stream") for c in checks]
-    unwritten = [text for text in said if "is not written yet" in text]
-    assert len(unwritten) == stubs, f"{chapter}: {len(unwritten)} 'not written yet' checks for {stubs} stubs"
-    assert all(text.startswith("Not yet — Exercise") and "Traceback" not in text for text in unwritten)
-    assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), "not run top to bottom"
-
-
-def test_student_book_download_is_the_stripped_notebook(student):
-    for chapter in notebook_chapters():
-        dl = student / "html" / "_notebooks" / f"{chapter}.ipynb"
-        assert dl.exists()
-        nb = nbformat.read(dl, as_version=4)
-        assert not [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+def test_student_book_serves_the_student_notebook_edition_and_pack(student):
+    """Its download buttons serve the student edition's notebooks (`make notebooks`), also copied to
+    notebooks/ for handing out; the student course pack is the only pack it links and ships."""
+    edition = ROOT / "_build" / "notebooks" / "student"
+    names = [Path(n).name for n in notebooks.pages()]
+    for name in notebooks.pages():
+        served = (student / "html" / "_notebooks" / f"{name}.ipynb").read_bytes()
+        assert served == (edition / f"{Path(name).name}.ipynb").read_bytes(), name
+    assert sorted(p.stem for p in (student / "notebooks").glob("*.ipynb")) == sorted(names)
+    for path in (student / "notebooks").glob("*.ipynb"):
+        assert path.read_bytes() == (edition / path.name).read_bytes()
+    assert [p.name for p in (student / "html" / "packs").iterdir()] == ["course-pack-student.zip"]
+    landing = (student / "html" / "chapters" / "intro.html").read_text()
+    assert re.findall(r'href="[^"]*?([\w-]+\.zip)"', landing) == ["course-pack-student.zip"]

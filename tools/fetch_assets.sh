@@ -8,10 +8,11 @@ set -euo pipefail
 MATHJAX=3.2.2
 HTML_MANAGER=1.0.15
 AXE=4.14.1
+MATHJAX2=2.7.9
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEST="$ROOT/_vendor"
 STAMP="$DEST/.versions"
-WANT="mathjax@$MATHJAX @jupyter-widgets/html-manager@$HTML_MANAGER axe-core@$AXE"
+WANT="mathjax@$MATHJAX @jupyter-widgets/html-manager@$HTML_MANAGER axe-core@$AXE mathjax@$MATHJAX2"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   exit 0
@@ -20,8 +21,9 @@ command -v npm >/dev/null || { echo "fetch_assets: npm is required (Node.js 18+)
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-(cd "$TMP" && npm pack --silent "mathjax@$MATHJAX" "@jupyter-widgets/html-manager@$HTML_MANAGER" "axe-core@$AXE" >/dev/null)
-mkdir -p "$TMP/mj" "$TMP/hm" "$TMP/axe"
+(cd "$TMP" && npm pack --silent "mathjax@$MATHJAX" "@jupyter-widgets/html-manager@$HTML_MANAGER" "axe-core@$AXE" \
+  "mathjax@$MATHJAX2" >/dev/null)
+mkdir -p "$TMP/mj" "$TMP/hm" "$TMP/axe" "$TMP/mj2"
 tar xzf "$TMP/mathjax-$MATHJAX.tgz" -C "$TMP/mj"
 tar xzf "$TMP/jupyter-widgets-html-manager-$HTML_MANAGER.tgz" -C "$TMP/hm"
 tar xzf "$TMP/axe-core-$AXE.tgz" -C "$TMP/axe"
@@ -44,5 +46,11 @@ find "$HM" -maxdepth 1 \( -name '*.woff' -o -name '*.woff2' -o -name '*.ttf' -o 
 # the test tool is never shipped with the book.
 mkdir -p "$DEST/.axe-core"
 cp "$TMP/axe/package/axe.min.js" "$TMP/axe/package/LICENSE" "$DEST/.axe-core/"
+# MathJax 2: what nbconvert's HTML export loads from a CDN (TeX-AMS_CHTML-full); the notebook-edition test
+# serves it from here in place of the CDN.  Hidden, like axe-core.
+tar xzf "$TMP/mathjax-$MATHJAX2.tgz" -C "$TMP/mj2" package/MathJax.js package/latest.js package/LICENSE \
+  package/config package/extensions package/jax/input/TeX package/jax/output/CommonHTML package/jax/element \
+  package/localization/en package/fonts/HTML-CSS/TeX/woff
+mv "$TMP/mj2/package" "$DEST/.mathjax2"
 echo "$WANT" > "$STAMP"
 echo "fetch_assets: $WANT -> _vendor/"

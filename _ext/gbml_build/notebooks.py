@@ -10,15 +10,20 @@ A pass over the generated cells (nbformat) then does what the builder cannot be 
 
 * a first code cell that imports ``gbml`` or says how to install it (never installs anything);
 * exercise headings in book order ("Exercise 7.1 (title)"), solutions folded in ``<details>`` (full
-  edition; solution code cells are collapsed) or removed (student edition: every cell the sources tag
+  edition; solution code cells are collapsed, like the figure code the book folds) or removed (student edition: every cell the sources tag
   ``solution``, found by matching the generated code cells with the source cells);
 * admonitions as quoted blocks with a bold title, dropdowns as ``<details>`` (marked in the doctree by
   this module's ``setup``, which only the notebook build loads);
-* figure captions, with their book numbers, as Markdown under their figure; links to exercises numbered;
-* the works cited by the notebook listed at its end (from the generated ``references`` page).
+* figure captions, with their book numbers, as Markdown under their figure; table captions (with their
+  math and number) above their table, code and emphasis in table cells kept; links to exercises numbered;
+* the works cited by the notebook listed at its end (from the generated ``references`` page);
+* when ``html.baseurl`` is set in ``_config.yml``: a link to the chapter's page of the online book under
+  its title, and links to pages that are not in the edition pointing there (without it they become text).
 
-Output: ``_build/notebooks/{full,student}/*.ipynb`` and ``_build/notebooks/course-pack{,-student}.zip``
-(notebooks, the ``gbml`` wheel, a pinned ``requirements.txt``, a README).
+Each edition has the chapters plus the notation page (chapters link to it).  Output:
+``_build/notebooks/{full,student}/*.ipynb`` and ``_build/notebooks/course-pack{,-student}.zip`` (notebooks,
+the ``gbml`` wheel, a pinned ``requirements.txt``, a README).  ``make book`` builds the edition first:
+the book's download buttons serve these notebooks and its pages link the packs.
 
 Usage: ``make notebooks`` (``PYTHONPATH=_ext python -m gbml_build.notebooks``).
 """
@@ -38,7 +43,7 @@ import nbformat
 import yaml
 from docutils import nodes
 
-from .booktoc import ROOT, is_notebook, source, toc_files
+from .booktoc import GENERATED, ROOT, is_notebook, source, toc_files
 
 OUT = ROOT / "_build" / "notebooks"
 BUILT = ROOT / "_build" / "jupyter" / "chapters"
@@ -103,9 +108,72 @@ def _mark_blocks(app, doctree, docname):
         node.replace_self([start, *body, nodes.paragraph("", _END)])
 
 
+def _table_captions(app, doctree, docname):
+    """A table's caption becomes a paragraph above it, "**Table 7.1.** …" with its math (the builder
+    writes a caption as a heading of plain text, dropping the ``$`` of its math and its number)."""
+    if app.builder.name != "jupyter":
+        return
+    numbers = app.env.toc_fignumbers.get(docname, {}).get("table", {})
+    for table in list(doctree.findall(nodes.table)):
+        title = next((c for c in table.children if isinstance(c, nodes.title)), None)
+        if title is None:
+            continue
+        num = next((numbers[i] for i in table["ids"] if i in numbers), None)
+        label = "Table " + ".".join(map(str, num)) + "." if num else "Table."
+        table.remove(title)
+        table.parent.insert(table.parent.index(table),
+                            nodes.paragraph("", "", nodes.strong("", label), nodes.Text(" "), *title.children))
+
+
+def _anchors(app, doctree, docname):
+    """Every labelled block (proposition, theorem, proof, equation, figure, ...) gets an ``<a id>`` anchor
+    before it, so that links to it land there: the builder writes anchors for section labels only."""
+    if app.builder.name != "jupyter":
+        return
+    seen = {t["refid"] for t in doctree.findall(nodes.target) if t.get("refid")}  # the hook may run twice
+    for node in list(doctree.findall(nodes.Element)):
+        if isinstance(node, (nodes.section, nodes.document)) or isinstance(node.parent, nodes.TextElement) \
+                or node.parent is None or not isinstance(node, (nodes.Body, nodes.target)) or node.get("refid"):
+            continue
+        ids = [i for i in node["ids"] if not re.fullmatch(r"id\d+", i) and i not in seen]
+        seen.update(ids)
+        if ids:
+            node.parent.insert(node.parent.index(node), [nodes.target("", "", refid=i) for i in ids])
+
+
+def _aligned_math(app, doctree, docname):
+    """A display equation of several aligned lines (``&``, ``\\\\``) and no environment of its own is set
+    in ``aligned``, as Sphinx's MathJax output does with ``split``; the builder writes it bare, which
+    MathJax reports as a misplaced ``&``."""
+    if app.builder.name != "jupyter":
+        return
+    for node in doctree.findall(nodes.math_block):
+        tex = node.astext()
+        if ("&" in tex or "\\\\" in tex) and "\\begin{" not in tex:
+            node.children = [nodes.Text(f"\\begin{{aligned}}\n{tex.strip()}\n\\end{{aligned}}")]
+
+
+_INLINE = {nodes.literal: "`", nodes.emphasis: "*", nodes.strong: "**"}
+
+
+def _table_inline_markup(app, doctree, docname):
+    """Code and emphasis inside table cells become Markdown text (the builder writes their markers before
+    the table and drops them from the cell)."""
+    if app.builder.name != "jupyter":
+        return
+    for table in doctree.findall(nodes.table):
+        for node in list(table.findall(lambda n: type(n) in _INLINE)):
+            mark = _INLINE[type(node)]
+            node.replace_self(nodes.Text(f"{mark}{node.astext()}{mark}"))
+
+
 def setup(app):
     """Loaded only by the notebook build (``build_config``), never by the HTML book."""
     app.connect("doctree-resolved", _mark_blocks)
+    app.connect("doctree-resolved", _table_captions)
+    app.connect("doctree-resolved", _table_inline_markup)
+    app.connect("doctree-resolved", _anchors)
+    app.connect("doctree-resolved", _aligned_math)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -131,25 +199,42 @@ def _quote_blocks(cells) -> None:
 
 
 def _number_exercises(cells, name: str, fignums: dict) -> None:
-    """Links to exercises carry the exercise's number ("Exercise 5.1"); each exercise heading gets its anchor."""
+    """Links to exercises carry the exercise's number ("Exercise 5.1")."""
     def numbered(m):
         doc = f"chapters/{m.group(1)[:-6]}" if m.group(1) else name
         num = fignums.get(doc, {}).get("exercise", {}).get(m.group(2))
         return f"[Exercise {'.'.join(map(str, num))}]" if num else m.group(0)
 
-    anchors = {".".join(map(str, n)): label for label, n in fignums.get(name, {}).get("exercise", {}).items()}
     for cell in cells:
         if cell.cell_type == "markdown":
             cell.source = re.sub(r"\[Exercise\](?=\((\w+\.ipynb)?#([\w-]+)\))", numbered, cell.source)
-            heading = re.match(r"#+ Exercise ([\d.]+) ", cell.source)
-            if heading and heading.group(1) in anchors:
-                cell.source = f"<a id='{anchors[heading.group(1)]}'></a>\n\n{cell.source}"
 
 
 def _figure_numbers() -> dict:
+    """docname -> {"figure": {id: (7, 1)}, "exercise": {...}, "equation": {id: "7.6"}, ...}"""
     with open(ROOT / "_build" / ".doctrees" / "environment.pickle", "rb") as f:
         env = pickle.load(f)
-    return env.toc_fignumbers  # docname -> {"figure": {id: (7, 1)}, "exercise": {...}, ...}
+    numbers = {doc: dict(kinds) for doc, kinds in env.toc_fignumbers.items()}
+    for label, (doc, number) in env.domaindata["math"]["objects"].items():
+        chapter = env.toc_secnumbers.get(doc, {}).get("", ())
+        tag = ".".join(map(str, (*chapter[:1], number)))
+        numbers.setdefault(doc, {}).setdefault("equation", {})[nodes.make_id(f"equation-{label}")] = tag
+    return numbers
+
+
+def _equation_anchors(cells, name: str, fignums: dict) -> None:
+    """Numbered equations the builder wrote without an anchor (those inside list items) get one, on the
+    line before their ``$$``."""
+    have = {a for c in cells if c.cell_type == "markdown" for a in re.findall(r"<a id='([\w-]+)'>", c.source)}
+    for anchor, tag in fignums.get(name, {}).get("equation", {}).items():
+        if anchor in have:
+            continue
+        block = re.compile(r"^([ \t>]*)\$\$\n((?:(?!.*\$\$).*\n)*?.*\\tag\{" + re.escape(tag) + r"\})", re.M)
+        for cell in cells:
+            if cell.cell_type == "markdown" and block.search(cell.source):
+                cell.source = block.sub(lambda m: f"{m.group(1)}<a id='{anchor}'></a>\n{m.group(1)}$$\n{m.group(2)}",
+                                        cell.source, count=1)
+                break
 
 
 def _source_cells(name: str) -> dict[str, dict]:
@@ -169,8 +254,23 @@ _EXERCISE = re.compile(r"^(#+)\s+\((.*)\)(Exercise [\d.]+)\s*$", re.M)
 _SOLUTION = re.compile(r"^#+\s+Solution to\s*\[\s*(.*?)\]\([^)]*\)\s*$", re.M)
 
 
+_TRAILING_ANCHORS = re.compile(r"(?:\s*<a id='[\w-]+'></a>)+\s*$")
+
+
+def _anchors_to_next_cell(cells) -> None:
+    """Anchors the builder leaves at the end of a Markdown cell belong to the next cell (the block they
+    label starts there): move them, so that they stay when the cell before is dropped (a solution)."""
+    for cell, after in zip(cells, cells[1:]):
+        found = _TRAILING_ANCHORS.search(cell.source) if cell.cell_type == "markdown" else None
+        if found and after.cell_type == "markdown":
+            cell.source = cell.source[:found.start()]
+            after.source = found.group(0).strip() + "\n\n" + after.source
+
+
 def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nbformat.NotebookNode:
     nb = nbformat.read(BUILT / f"{Path(name).name}.ipynb", as_version=4)
+    _anchors_to_next_cell(nb.cells)
+    nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source.strip()]
     meta = _source_cells(name)
     cells = []
     for cell in nb.cells:
@@ -184,9 +284,9 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
                 body = _SOLUTION.sub("", cell.source, count=1).strip()
                 cell.source = (f"<details>\n<summary><b>Solution to {solution.group(1)}</b></summary>\n\n"
                                f"{body}\n\n</details>")
-        if "solution" in tags:
-            if student:
-                continue
+        if "solution" in tags and student:
+            continue
+        if {"solution", "hide-input", "hide-cell"} & set(tags):  # folded in the book
             cell.metadata["jupyter"] = {"source_hidden": True}  # collapsed in JupyterLab and Notebook 7
         cell.metadata.pop("hide-output", None)
         if tags:
@@ -200,6 +300,7 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
             cells.append(nbformat.v4.new_markdown_cell(f"**{label}** {caption}"))
     _quote_blocks(cells)
     _number_exercises(cells, name, fignums)
+    _equation_anchors(cells, name, fignums)
     cited = []
     for cell in cells:
         if cell.cell_type == "markdown":
@@ -212,8 +313,10 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
         for cell in cells:  # the works cited are now at the end of this notebook
             if cell.cell_type == "markdown":
                 cell.source = cell.source.replace("(references.ipynb#", "(#")
-    title = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("# "))
-    cells.insert(title + 1, nbformat.v4.new_code_cell(SETUP, metadata={"tags": ["setup"]}))
+    title = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M))
+    if any(c.cell_type == "code" for c in cells):
+        cells.insert(title + 1, nbformat.v4.new_code_cell(SETUP, metadata={"tags": ["setup"]}))
+    link_pages(cells, name, baseurl())
     nb.cells = cells
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python"}, "title": nb.metadata.get("title", "")}
@@ -224,6 +327,47 @@ def chapters() -> list[str]:
     return [n for n in toc_files() if Path(n).name[:2].isdigit() and is_notebook(source(n))]
 
 
+#: Pages of each edition besides the chapters (the chapters link to them).
+EXTRA_PAGES = ("chapters/notation",)
+
+
+def pages() -> list[str]:
+    """The docnames of an edition's notebooks, in book order."""
+    return [n for n in toc_files() if n in chapters() or n in EXTRA_PAGES]
+
+
+def baseurl() -> str:
+    """``html.baseurl`` of ``_config.yml`` (the online book), without a trailing slash; "" if unset."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return str((cfg.get("html") or {}).get("baseurl") or "").rstrip("/")
+
+
+_LINK = re.compile(r"\[([^\]]*)\]\(([\w-]+)\.ipynb(#[\w-]+)?\)")
+
+
+def link_pages(cells, name: str, online: str, edition: tuple[str, ...] | None = None) -> None:
+    """Links to notebooks of the edition stay (the pack holds them); a link to any other page of the book
+    points to the online book when ``online`` (the base URL) is given, and becomes its text otherwise.
+    With ``online``, the title cell also links the page's online version."""
+    names = {Path(n).name for n in (pages() if edition is None else edition)}
+    docnames = {Path(n).name: n for n in toc_files()}
+
+    def relink(m):
+        text, page, anchor = m.group(1), m.group(2), m.group(3) or ""
+        if page in names:
+            return m.group(0)
+        if online and page in docnames:
+            return f"[{text}]({online}/{docnames[page]}.html{anchor})"
+        return text
+
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = _LINK.sub(relink, cell.source)
+    if online:
+        title = next(c for c in cells if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M))
+        title.source += f"\n\n*Read this page in the online book: <{online}/{name}.html>*"
+
+
 def write_editions() -> dict[str, list[Path]]:
     fignums, refs = _figure_numbers(), _references()
     written = {}
@@ -232,7 +376,7 @@ def write_editions() -> dict[str, list[Path]]:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         written[edition] = []
-        for name in chapters():
+        for name in pages():
             nb = convert(name, fignums, refs, student=edition == "student")
             path = folder / f"{Path(name).name}.ipynb"
             nbformat.write(nb, path)
@@ -279,6 +423,27 @@ def write_packs(written: dict[str, list[Path]]) -> list[Path]:
             z.writestr("README.md", README.format(edition=edition, wheel=wheel.name, note=note))
         packs.append(path)
     return packs
+
+
+#: What the edition is built from: a change to any of these makes it stale.
+INPUTS = ("_config.yml", "_toc.yml", "references.bib", "pyproject.toml", "chapters/*.md", "gbml/*.py",
+          "_ext/*.py", "_ext/gbml_build/*.py")
+
+
+def is_stale() -> bool:
+    """True when the packs are missing or older than a file they are built from."""
+    packs = [OUT / "course-pack.zip", OUT / "course-pack-student.zip"]
+    if not all(p.exists() for p in packs):
+        return True
+    built = min(p.stat().st_mtime for p in packs)
+    generated = {source(n) for n in GENERATED if source(n).exists()}  # the HTML build writes these
+    return any(f.stat().st_mtime > built for pattern in INPUTS for f in ROOT.glob(pattern) if f not in generated)
+
+
+def ensure_built() -> None:
+    """Build the edition unless it is up to date (for the student book and the problem sets)."""
+    if is_stale():
+        main()
 
 
 def main(build: bool = True) -> int:

@@ -5,8 +5,9 @@ with jupytext from a throw-away copy of the book (``_build/student/src``), and t
 ``make book``.  An unanswered coding exercise's check cell prints that the exercise is not written yet
 (the checkers never raise on the placeholder), so the build, and Run All, go on.  Output:
 
-* ``_build/student/html/``       the student book (its notebook downloads are the stripped notebooks);
-* ``_build/student/notebooks/``  one ``.ipynb`` per chapter, to hand out.
+* ``_build/student/html/``       the student book: its download buttons serve the student notebook edition
+  (:mod:`gbml_build.notebooks`, built first if missing or stale) and it links the student course pack only;
+* ``_build/student/notebooks/``  the student edition's notebooks, to hand out.
 
 Usage: ``make student`` (``PYTHONPATH=_ext python -m gbml_build.student``).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import jupytext
 
+from . import notebooks
 from .booktoc import GENERATED, ROOT, is_notebook, source, toc_files
 
 OUT = ROOT / "_build" / "student"
@@ -34,6 +36,7 @@ def strip(nb):
 
 
 def main() -> int:
+    notebooks.ensure_built()
     src = OUT / "src"
     shutil.rmtree(OUT, ignore_errors=True)
     src.mkdir(parents=True)
@@ -55,13 +58,13 @@ def main() -> int:
         nb = jupytext.read(path)
         removed += strip(nb)
         jupytext.write(nb, target, fmt="md:myst" if path.suffix == ".md" else "ipynb")
-        plain = jupytext.read(target)
-        plain.metadata.pop("jupytext", None)
-        jupytext.write(plain, OUT / "notebooks" / f"{Path(name).name}.ipynb", fmt="ipynb")
+    for nb in sorted((notebooks.OUT / "student").glob("*.ipynb")):
+        shutil.copy2(nb, OUT / "notebooks" / nb.name)
     print(f"make_student: removed {removed} solution cells")
 
     venv_bin = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+               GBML_EDITION="student", GBML_NOTEBOOKS=str(notebooks.OUT))
     build = subprocess.run([str(venv_bin / "jupyter-book"), "build", "-W", "-n", "--keep-going", str(src)],
                            env=env)
     if build.returncode != 0:

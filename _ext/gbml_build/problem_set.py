@@ -1,7 +1,7 @@
 """A problem set from exercises of the book: ``make problem-set EXERCISES="ex-… ex-…" NAME=hw1``.
 
 The exercises are taken, in the order given, from the notebook edition (``_build/notebooks/full``, rebuilt
-by :func:`gbml_build.notebooks.main` when missing or older than its sources); their kind and minutes come
+by ``make notebooks`` when missing or older than its sources); their kind and minutes come
 from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets/NAME/``:
 
 * ``NAME.ipynb``, the student sheet: the book's macros cell, a title with the total time, the setup cells
@@ -29,6 +29,7 @@ import contextlib
 import copy
 import difflib
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -96,7 +97,8 @@ def ensure_notebooks() -> None:
             min(p.stat().st_mtime for p in built) > max(p.stat().st_mtime for p in sources):
         return
     print("make problem-set: the notebook edition is missing or older than its sources: building it", flush=True)
-    notebooks.main()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "_ext"), os.environ.get("PYTHONPATH")])))
+    subprocess.run([sys.executable, "-m", "gbml_build.notebooks"], cwd=ROOT, env=env, check=True)  # make notebooks
 
 
 # -- an exercise's cells in the notebook edition ----------------------------------------------------------

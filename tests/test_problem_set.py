@@ -269,3 +269,16 @@ def test_unknown_label_names_it_and_the_labels_near_it(tmp_path):
 def test_empty_list_and_bad_name_are_errors(tmp_path):
     assert "EXERCISES is empty: give one or more exercise labels" in _cli(tmp_path, "--name", "hw1")
     assert "NAME='' cannot name a problem set" in _cli(tmp_path, "--name", "", "ex-lr-code")
+
+
+def test_every_exercise_of_the_book_gets_its_setup():
+    """The slice resolves every name the code of each exercise uses, e.g. a function of chapter 8 that calls
+    one defined below it; the sheet's setup never comes from a solution cell."""
+    for label, e in EXERCISES.items():
+        it = problem_set.item(e)
+        imports, sheet = problem_set.setup_for(it, key=False)
+        solutions = "\n".join(c.source for c in it.before if "solution" in c.metadata.get("tags", []))
+        assert all(line not in solutions for code in sheet for line in code.splitlines()), label
+        problem_set.setup_for(it, key=True)
+    chapter8 = "\n".join(problem_set.setup_for(problem_set.item(EXERCISES["ex-fs-compute"]), key=True)[1])
+    assert "def run(" in chapter8 and "def _run(" in chapter8 and "T, window = 140, 90" in chapter8

@@ -194,15 +194,12 @@ def statements(cells) -> list[Statement]:
             changed |= {_base(n.value.func.value) for n in ast.walk(node)  # a statement `x.append(...)`
                         if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
                         and isinstance(n.value.func, ast.Attribute) and n.value.func.attr in _MUTATORS}
-            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.FunctionDef, ast.ClassDef, ast.Import,
-                                 ast.ImportFrom)):
-                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-                kills = {n.id for t in targets if t is not None for n in ast.walk(t)
-                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-                if not isinstance(node, (ast.Assign, ast.AnnAssign)):
-                    kills = assigned
-            else:
-                kills = set()
+            kills = set()
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                kills = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                kills = assigned
             out.append(Statement(text, node, assigned | (changed - {None}), kills, read))
     return out
 

@@ -48,6 +48,11 @@ def _text(nb) -> str:
     return "\n".join(c.source for c in nb.cells)
 
 
+def _unlinked(text: str) -> str:
+    """Markdown without link targets (the set points links into the chapter at the chapter's notebook)."""
+    return re.sub(r"\]\([^)]*\)", "]", text)
+
+
 def _solutions():
     """The solution cells of the three exercises in the notebook edition: (markdown bodies, code)."""
     markdown, code = [], []
@@ -72,17 +77,22 @@ def test_the_folder_holds_the_five_files(built):
 def test_sheet_has_no_solution_and_key_has_every_one(built):
     markdown, code = _solutions()
     assert len(markdown) == 2 and len(code) == 2  # computation: text and code; coding: code; proof: text
-    sheet, key = _text(_read(built["sheet"])), _text(_read(built["key"]))
+    sheet, key = (_unlinked(_text(_read(built[which]))) for which in ("sheet", "key"))
     assert "Solution to" not in sheet and "<details" not in sheet
-    for text in markdown + code:
+    for text in map(_unlinked, markdown + code):
         assert text not in sheet
         assert text in key
 
 
-def test_plain_jupyter_markdown_macros_first(built):
+def test_plain_jupyter_markdown_macros_first_links_work(built):
     for which in ("sheet", "key", "nbgrader"):
         nb = _read(built[which])
         assert nb.cells[0].source.startswith("$$\n\\newcommand{\\R}"), which
+        text = _text(nb)
+        for target in re.findall(r"\]\(([^)]*)\)", text):  # into this notebook, or a chapter notebook
+            page, _, anchor = target.partition("#")
+            assert (not page and f"<a id='{anchor}'></a>" in text) or re.fullmatch(r"\d\d_\w+\.ipynb", page), \
+                (which, target)
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 for what, pattern in LEFTOVERS.items():
@@ -193,12 +203,12 @@ def graded(built, tmp_path_factory):
 
 
 def test_release_has_stubs_no_solution(built, graded):
-    release = _text(graded[1])
+    release = _unlinked(_text(graded[1]))
     markdown, code = _solutions()
     assert "BEGIN SOLUTION" not in release and "YOUR ANSWER HERE" in release
     assert "def my_subspace_distance(B, B_star):\n    # Your code here" in release
     assert "raise NotImplementedError()" in release
-    for text in markdown + code:
+    for text in map(_unlinked, markdown + code):
         assert text not in release
 
 

@@ -255,8 +255,13 @@ def _statement(item: Item, index: int, baseurl: str) -> str:
     e, stem = item.exercise, Path(item.exercise.chapter).name
     info = (f"*Exercise {item.number} of chapter {item.chapter}, [{item.chapter_title}]({_page(stem, baseurl)}"
             f"#{e.label}) · {e.kind} · about {e.minutes} minutes*")
-    text = _HEADING.sub(lambda m: f"## Problem {index}: {item.title}\n\n{info}\n", item.cells[0].source, count=1)
-    text = re.sub(r"\]\(#", f"]({_page(stem, baseurl)}#", text)  # links inside the chapter
+    return _relink(_HEADING.sub(lambda m: f"## Problem {index}: {item.title}\n\n{info}\n", item.cells[0].source,
+                                count=1), item, baseurl)
+
+
+def _relink(text: str, item: Item, baseurl: str) -> str:
+    """Links into the exercise's chapter (``#anchor``) or another chapter's notebook, made to work from the set."""
+    text = re.sub(r"\]\(#", f"]({_page(Path(item.exercise.chapter).name, baseurl)}#", text)
     return re.sub(r"\]\((\d\d_\w+)\.ipynb#", lambda m: f"]({_page(m.group(1), baseurl)}#", text)
 
 
@@ -307,7 +312,7 @@ def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = 
             cell = copy.deepcopy(cell)
             cell.metadata.pop("jupyter", None)  # solution code shown, not collapsed
             if cell.cell_type == "markdown":
-                cell.source = cell.source.replace("<details>", "<details open>", 1)
+                cell.source = _relink(cell.source.replace("<details>", "<details open>", 1), it, baseurl)
             cells.append(cell)
     return _notebook(cells, f"Problem set {name}" + (" (key)" if key else ""))
 
@@ -356,7 +361,7 @@ def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "") -> nbform
             cells.append(_nbgrader(_code(_assertion(by_tag["check"].source), ["check"]), f"{label}-test",
                                    grade=True, locked=True, points=points))
         else:
-            written = [_SOLUTION_MD.match(c.source).group(2).strip() for c in it.cells[1:]
+            written = [_relink(_SOLUTION_MD.match(c.source).group(2).strip(), it, baseurl) for c in it.cells[1:]
                        if c.cell_type == "markdown" and _SOLUTION_MD.match(c.source)]
             cells.append(_nbgrader(nbformat.v4.new_markdown_cell(
                 "### BEGIN SOLUTION\n\n" + "\n\n".join(written) + "\n\n### END SOLUTION"),

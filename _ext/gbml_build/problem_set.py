@@ -97,7 +97,8 @@ def ensure_notebooks() -> None:
             min(p.stat().st_mtime for p in built) > max(p.stat().st_mtime for p in sources):
         return
     print("make problem-set: the notebook edition is missing or older than its sources: building it", flush=True)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "_ext"), os.environ.get("PYTHONPATH")])))
+    path = os.pathsep.join(filter(None, [str(ROOT / "_ext"), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
     subprocess.run([sys.executable, "-m", "gbml_build.notebooks"], cwd=ROOT, env=env, check=True)  # make notebooks
 
 
@@ -406,7 +407,8 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}
   body { font-size: 10.5pt; }
   .jp-InputPrompt, .jp-OutputPrompt { display: none; }
   .celltag_macros { height: 0; overflow: hidden; }
-  .celltag_answer { display: block; box-sizing: border-box; border: 1px solid #999; border-radius: 3px; padding: 4pt 8pt; margin-top: 6pt; }
+  .celltag_answer { display: block; box-sizing: border-box; border: 1px solid #999; border-radius: 3px;
+                    padding: 4pt 8pt; margin-top: 6pt; }
   .jp-CodeCell pre, .jp-OutputArea pre { font-size: 8.5pt; }
   .celltag_answer-proof { min-height: 13cm; }
   .celltag_answer-computation { min-height: 8cm; }
@@ -475,8 +477,9 @@ def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None
                     if state["errors"] or state["raw"]:
                         raise RuntimeError(f"{out.name}: MathJax left {state['errors']} errors or raw TeX")
                     page.emulate_media(media="print")
-                    footer = ("<div style='width:100%;font:7.5pt DejaVu Sans,sans-serif;color:#666;text-align:center'>"
-                              f"{label} · page <span class='pageNumber'></span> of <span class='totalPages'></span></div>")
+                    footer = ("<div style='width:100%;font:7.5pt DejaVu Sans,sans-serif;color:#666;"
+                              f"text-align:center'>{label} · page <span class='pageNumber'></span> of "
+                              "<span class='totalPages'></span></div>")
                     page.pdf(path=str(out), format="A4", print_background=True, margin=make_pdf.MARGIN,
                              display_header_footer=True, header_template="<span></span>", footer_template=footer)
         finally:
@@ -506,8 +509,8 @@ def build(labels: list[str], name: str, out: Path = OUT, browser=None) -> dict[s
     nbformat.write(sheet, paths["sheet"])
     nbformat.write(key, paths["key"])
     nbformat.write(nbgrader_notebook(items, name, baseurl), paths["nbgrader"])
-    print_pdfs([(sheet, paths["sheet_pdf"], f"Problem set {name}"), (key, paths["key_pdf"], f"Problem set {name} — key")],
-               browser)
+    print_pdfs([(sheet, paths["sheet_pdf"], f"Problem set {name}"),
+                (key, paths["key_pdf"], f"Problem set {name} — key")], browser)
     return paths
 
 
@@ -523,8 +526,9 @@ def main(argv=None) -> int:
     except ProblemSetError as err:
         print(f"make problem-set: error: {err}", file=sys.stderr)
         return 2
-    print(f"make problem-set: wrote {paths['sheet'].parent} ({', '.join(str(p.relative_to(paths['sheet'].parent)) for p in paths.values())}) "
-          f"in {time.perf_counter() - start:.0f} s")
+    folder = paths["sheet"].parent
+    files = ", ".join(str(p.relative_to(folder)) for p in paths.values())
+    print(f"make problem-set: wrote {folder} ({files}) in {time.perf_counter() - start:.0f} s")
     return 0
 
 

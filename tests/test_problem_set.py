@@ -290,3 +290,12 @@ def test_every_exercise_of_the_book_gets_its_setup():
         problem_set.setup_for(it, key=True)
     chapter8 = "\n".join(problem_set.setup_for(problem_set.item(EXERCISES["ex-fs-compute"]), key=True)[1])
     assert "def run(" in chapter8 and "def _run(" in chapter8 and "T, window = 140, 90" in chapter8
+
+
+def test_links_go_to_the_online_book_when_html_baseurl_is_set():
+    items = [problem_set.item(EXERCISES[label]) for label in ("ex-td-compute", "ex-avg-minimisers")]
+    text = _text(problem_set.problem_notebook(items, "hw1", key=True, baseurl="https://example.org/book/"))
+    assert "(https://example.org/book/chapters/07_task_diversity.html#ex-td-compute)" in text
+    assert "(https://example.org/book/chapters/07_task_diversity.html#equation-eq-td-step)" in text
+    assert "(https://example.org/book/chapters/03_average_loss.html#prop-avg-mean-head)" in text  # a solution's
+    assert ".ipynb" not in text and "](#" not in text and "the links lead to the online book" in text

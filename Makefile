@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The book's build package, _ext/gbml_build (a Sphinx extension): its commands run as `python -m gbml_build.X`.
 export PYTHONPATH := $(CURDIR)/_ext$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: book test bench student notebooks reproduce pdf clean venv
+.PHONY: book test bench student notebooks problem-set reproduce pdf clean venv
 
 venv: $(STAMP)
 
@@ -55,6 +55,11 @@ pdf: book student
 notebooks: $(STAMP)
 	tools/fetch_assets.sh
 	$(PY) -m gbml_build.notebooks
+
+# A problem set from exercise labels, in order (the exercise index lists them), under _build/problem-sets/NAME/:
+# the sheet, the key, their PDFs and the nbgrader source.  make problem-set EXERCISES="ex-lr-code ex-td-proof" NAME=hw1
+problem-set: $(STAMP)
+	$(PY) -m gbml_build.problem_set --name "$(NAME)" -- $(EXERCISES)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -4,6 +4,7 @@
 * :mod:`.exercise_index` writes ``chapters/exercises.md`` before Sphinx reads the sources;
 * :mod:`.api` adds "Used in" to the autodoc entries of ``chapters/api.md``;
 * :mod:`.student` builds the student edition (``make student``).
+* :mod:`.problem_set` assembles a problem set from exercise labels (``make problem-set``).
 
 The tests import it through pytest's ``pythonpath``; the Makefile runs its commands with ``PYTHONPATH=_ext``.
 """

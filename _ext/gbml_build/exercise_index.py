@@ -38,7 +38,7 @@ def render_exercises(chapters: list[Chapter]) -> str:
         "code cell, coding exercises are checked by a function of `gbml.exercises` that gives hints. "
         "Solutions are folded directly after each exercise (the student edition has none); "
         "{doc}`instructors` explains how to combine exercises into homework. Each exercise shows its label "
-        "(`ex-…`), its stable name in the book's sources and in the exports below.",
+        "(`ex-…`): the name `make problem-set` takes to put it in a problem set, also used in the exports below.",
         "",
         "The same data for spreadsheets and learning platforms: {download}`exercises.csv <exercises.csv>`, "
         "{download}`exercises.json <exercises.json>`.",

@@ -1,0 +1,536 @@
+"""A problem set from exercises of the book: ``make problem-set EXERCISES="ex-… ex-…" NAME=hw1``.
+
+The exercises are taken, in the order given, from the notebook edition (``_build/notebooks/full``, rebuilt
+by ``make notebooks`` when missing or older than its sources); their kind and minutes come
+from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets/NAME/``:
+
+* ``NAME.ipynb``, the student sheet: the book's macros cell, a title with the total time, the setup cells
+  the exercises need, then per exercise its chapter (with a link), kind and minutes, the statement, an
+  answer cell (proofs and computations), the stub and the check cell;
+* ``NAME-key.ipynb``, the same with every solution, executed: it must run clean (no error, every check
+  "Correct") or the build fails;
+* ``NAME.pdf`` and ``NAME-key.pdf``: nbconvert's HTML of the two notebooks, typeset by the vendored
+  MathJax and printed by Chromium (offline);
+* ``nbgrader/source/NAME/NAME.ipynb``, the nbgrader source: solution regions between ``### BEGIN
+  SOLUTION`` and ``### END SOLUTION``, an autograded test cell per coding exercise (``assert`` on its
+  checker's result), a manually graded answer cell per proof and computation; points = minutes.
+
+The setup cells are sliced from the chapter's code above the exercise: the statements that define what
+the exercise's code cells use, transitively (imports trimmed to the names used, gathered in one cell).
+
+Usage: ``PYTHONPATH=_ext python -m gbml_build.problem_set --name hw1 ex-lr-code ex-td-compute …``
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import builtins
+import contextlib
+import copy
+import difflib
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import symtable
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import nbformat
+import yaml
+from IPython.core.inputtransformer2 import TransformerManager
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+from . import notebooks
+from .booktoc import ROOT, source
+from .chapters import Exercise, collect
+
+OUT = ROOT / "_build" / "problem-sets"
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+#: What the notebook edition is built from, besides the chapters: a newer file makes it stale.
+SOURCES = ("_config.yml", "_toc.yml", "references.bib", "gbml/*.py", "_ext/gbml_book.py",
+           "_ext/gbml_build/notebooks.py")
+_HEADING = re.compile(r"^#+ Exercise (\d+)\.(\d+) \((.*)\)[ \t]*$", re.M)
+_SOLUTION_MD = re.compile(r"<details>\n<summary><b>Solution to (.*?)</b></summary>\n(.*)\n</details>\s*", re.S)
+_MUTATORS = {"append", "extend", "insert", "update", "add", "setdefault", "pop", "remove", "clear", "sort"}
+_BUILTINS = set(dir(builtins)) | {"get_ipython", "display"}
+
+
+class ProblemSetError(ValueError):
+    """Bad input to the problem-set builder (the message says what is accepted)."""
+
+
+# -- input ----------------------------------------------------------------------------------------------
+
+def select(labels: list[str], name: str) -> list[Exercise]:
+    """The exercises named by ``labels``, in that order; a :class:`ProblemSetError` on bad input."""
+    if not re.fullmatch(NAME_PATTERN, name or ""):
+        raise ProblemSetError(f"NAME={name!r} cannot name a problem set: use letters, digits, '.', '_' or '-', "
+                              "starting with a letter or digit (e.g. NAME=hw1)")
+    if not labels:
+        raise ProblemSetError("EXERCISES is empty: give one or more exercise labels, e.g. "
+                              'EXERCISES="ex-lr-code ex-td-proof" (the exercise index lists every label)')
+    known = {e.label: e for c in collect() for e in c.exercises}
+    for label in labels:
+        if label not in known:
+            near = difflib.get_close_matches(label, known, n=5, cutoff=0.6)
+            raise ProblemSetError(f"EXERCISES: unknown exercise label {label!r}; " +
+                                  (f"labels near it: {', '.join(near)}" if near else
+                                   f"no label is near it; the labels are: {', '.join(known)}"))
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ProblemSetError(f"EXERCISES: {', '.join(repeated)} given more than once; list each exercise once")
+    return [known[label] for label in labels]
+
+
+def ensure_notebooks() -> None:
+    """Build the notebook edition when ``_build/notebooks/full`` is missing or older than its sources."""
+    built = [notebooks.OUT / "full" / f"{Path(n).name}.ipynb" for n in notebooks.chapters()]
+    sources = [source(n) for n in notebooks.chapters()] + [p for g in SOURCES for p in ROOT.glob(g)]
+    if all(p.exists() for p in built) and \
+            min(p.stat().st_mtime for p in built) > max(p.stat().st_mtime for p in sources):
+        return
+    print("make problem-set: the notebook edition is missing or older than its sources: building it", flush=True)
+    path = os.pathsep.join(filter(None, [str(ROOT / "_ext"), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
+    subprocess.run([sys.executable, "-m", "gbml_build.notebooks"], cwd=ROOT, env=env, check=True)  # make notebooks
+
+
+# -- an exercise's cells in the notebook edition ----------------------------------------------------------
+
+@dataclass
+class Item:
+    """One exercise of the set and its cells in its chapter's notebook (full edition)."""
+
+    exercise: Exercise
+    number: str          # "7.3"
+    title: str           # as the notebook prints it
+    chapter_title: str
+    before: list         # the chapter's code cells above the exercise (the setup is sliced from them)
+    cells: list          # the heading cell (with the statement), then the exercise's other cells
+
+    @property
+    def chapter(self) -> str:
+        return self.number.split(".")[0]
+
+
+def _tags(cell) -> list:
+    return cell.metadata.get("tags", [])
+
+
+def _is_solution(cell) -> bool:
+    return "solution" in _tags(cell) or (cell.cell_type == "markdown" and bool(_SOLUTION_MD.match(cell.source)))
+
+
+def _starts_exercise(cell) -> bool:
+    return cell.cell_type == "markdown" and bool(_HEADING.search(cell.source))
+
+
+def item(exercise: Exercise) -> Item:
+    """The exercise's cells: from its heading (anchored by its label) to the next exercise or the references."""
+    nb = nbformat.read(notebooks.OUT / "full" / f"{Path(exercise.chapter).name}.ipynb", as_version=4)
+    start = next(i for i, c in enumerate(nb.cells)
+                 if _starts_exercise(c) and c.source.startswith(f"<a id='{exercise.label}'></a>"))
+    end = next((i for i in range(start + 1, len(nb.cells))
+                if _starts_exercise(nb.cells[i]) or nb.cells[i].source.startswith("## References")), len(nb.cells))
+    chapter, number, title = _HEADING.search(nb.cells[start].source).groups()
+    chapter_title = next(c.source for c in nb.cells if c.source.startswith("# ")).splitlines()[0][2:]
+    before = [c for c in nb.cells[:start] if c.cell_type == "code" and "setup" not in _tags(c)]
+    return Item(exercise, f"{chapter}.{number}", title, chapter_title, before, nb.cells[start:end])
+
+
+# -- the setup an exercise needs: a slice of its chapter's code --------------------------------------------
+
+@dataclass
+class Statement:
+    code: str
+    node: ast.stmt
+    binds: set    # global names it assigns or changes
+    kills: set    # global names it defines outright (plain assignment, def, class, import)
+    uses: set     # global names it reads
+
+
+def _global_names(code: str) -> tuple[set, set]:
+    """(assigned, read) module-level names of ``code``, from Python's symbol tables (nested scopes included)."""
+    assigned, read = set(), set()
+
+    def walk(table):
+        module = table.get_type() == "module"
+        for s in table.get_symbols():
+            if module and (s.is_assigned() or s.is_imported() or s.is_namespace()):
+                assigned.add(s.get_name())
+            if s.is_referenced() and (module or s.is_global()):
+                read.add(s.get_name())
+        for child in table.get_children():
+            walk(child)
+
+    walk(symtable.symtable(code, "<cell>", "exec"))
+    return assigned, read - _BUILTINS
+
+
+def _base(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def statements(cells) -> list[Statement]:
+    """The top-level statements of code cells, with the names each binds and reads."""
+    out = []
+    for cell in cells:
+        code = TransformerManager().transform_cell(cell.source)  # IPython syntax (magics) as Python
+        lines = code.splitlines()
+        for node in ast.parse(code).body:
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            text = "\n".join(lines[first - 1:node.end_lineno])
+            assigned, read = _global_names(text)
+            changed = {_base(n) for n in ast.walk(node)
+                       if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, ast.Store)}
+            changed |= {_base(n.value.func.value) for n in ast.walk(node)  # a statement `x.append(...)`
+                        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+                        and isinstance(n.value.func, ast.Attribute) and n.value.func.attr in _MUTATORS}
+            kills = set()
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                kills = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                kills = assigned
+            out.append(Statement(text, node, assigned | (changed - {None}), kills, read))
+    return out
+
+
+def setup_for(item: Item, *, key: bool) -> tuple[list[str], list[str]]:
+    """(imports, other statements) the exercise's code cells need, sliced from the chapter's code above it.
+
+    The sheet (``key=False``) needs only what its stub and check cells use, and is never given a statement
+    from a solution cell; the key also runs the exercise's solution code.
+    """
+    own = statements([c for c in item.cells if c.cell_type == "code" and (key or not _is_solution(c))])
+    needed = set().union(*(s.uses for s in own)) - set().union(*(s.binds for s in own))
+    candidates = statements([c for c in item.before if key or not _is_solution(c)])
+    picked = {}  # index of a picked statement -> the names it must bind
+    while True:  # again while names stay unresolved: a function may call one defined below it
+        before = dict(picked)
+        for i in reversed(range(len(candidates))):
+            st = candidates[i]
+            hit = st.binds & needed
+            if not hit:
+                continue
+            picked[i] = picked.get(i, set()) | hit
+            if isinstance(st.node, (ast.Import, ast.ImportFrom)):
+                needed -= hit
+            else:
+                needed = (needed - st.kills) | (st.uses if before.get(i) is None else set())
+        if picked == before:
+            break
+    imports, other = [], []
+    for i in sorted(picked):
+        st = candidates[i]
+        if isinstance(st.node, (ast.Import, ast.ImportFrom)):
+            node = copy.copy(st.node)  # only the names used
+            node.names = [a for a in node.names if (a.asname or a.name.split(".")[0]) in picked[i]]
+            imports.append(ast.unparse(node))
+        else:
+            other.append(st.code)
+    if needed:
+        raise RuntimeError(f"exercise {item.exercise.label}: its code uses {', '.join(sorted(needed))}, which no "
+                           f"code cell of {item.exercise.chapter} above it defines")
+    return imports, other
+
+
+# -- the notebooks ----------------------------------------------------------------------------------------
+
+def _page(stem: str, baseurl: str) -> str:
+    """Where a chapter is read: its page of the online book when ``html.baseurl`` is set, else its notebook."""
+    return f"{baseurl}chapters/{stem}.html" if baseurl else f"{stem}.ipynb"
+
+
+def _statement(item: Item, index: int, baseurl: str) -> str:
+    """The heading cell as a problem: title, the exercise and chapter it comes from, kind and minutes."""
+    e, stem = item.exercise, Path(item.exercise.chapter).name
+    info = (f"*Exercise {item.number} of chapter {item.chapter}, [{item.chapter_title}]({_page(stem, baseurl)}"
+            f"#{e.label}) · {e.kind} · about {e.minutes} minutes*")
+    return _relink(_HEADING.sub(lambda m: f"## Problem {index}: {item.title}\n\n{info}\n", item.cells[0].source,
+                                count=1), item, baseurl)
+
+
+def _relink(text: str, item: Item, baseurl: str) -> str:
+    """Links into the exercise's chapter (``#anchor``) or another chapter's notebook, made to work from the set."""
+    text = re.sub(r"\]\(#", f"]({_page(Path(item.exercise.chapter).name, baseurl)}#", text)
+    return re.sub(r"\]\((\d\d_\w+)\.ipynb#", lambda m: f"]({_page(m.group(1), baseurl)}#", text)
+
+
+def _code(source: str, tags: list, **metadata):
+    return nbformat.v4.new_code_cell(source, metadata={"tags": tags, **metadata})
+
+
+def _front(items: list[Item], name: str, baseurl: str, *, key: bool) -> list:
+    """Macros cell, title cell with the total time, the notebook edition's setup cell, the imports cell."""
+    first = nbformat.read(notebooks.OUT / "full" / f"{Path(items[0].exercise.chapter).name}.ipynb", as_version=4)
+    macros = copy.deepcopy(first.cells[0])
+    macros.metadata["tags"] = ["macros"]
+    guard = copy.deepcopy(next(c for c in first.cells if "setup" in _tags(c)))
+    book = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8")).get("title", "")
+    minutes = [it.exercise.minutes for it in items]
+    where = ("the online book" if baseurl else
+             "the chapter notebooks of the notebook edition (`make notebooks`, or the course pack): keep this "
+             "notebook in the same folder as them")
+    title = (f"# Problem set {name}{' — key' if key else ''}\n\n*{book}*\n\n"
+             f"**Total time: about {sum(minutes)} minutes** for {len(items)} exercises "
+             f"({' + '.join(map(str, minutes))} min).\n\n"
+             + ("Every solution follows its exercise; the key has run, its outputs are shown. " if key else
+                "Run the two setup cells first. A coding exercise is checked by the cell after it (\"Correct\", "
+                "or a hint); write proofs and computations in the answer cell under them. ")
+             + f"Each problem names the exercise of the book it comes from; the links lead to {where}.")
+    imports = []
+    for it in items:
+        imports += [line for line in setup_for(it, key=True)[0] if line not in imports]  # what answers need too
+    return [macros, nbformat.v4.new_markdown_cell(title), guard,
+            _code("# Setup: the imports the exercises need\n" + "\n".join(imports), ["setup"])]
+
+
+def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = "") -> nbformat.NotebookNode:
+    """The student sheet (``key=False``) or the key (every solution shown)."""
+    cells = _front(items, name, baseurl, key=key)
+    for index, it in enumerate(items, 1):
+        cells.append(nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)))
+        if not key and it.exercise.kind != "coding":
+            cells.append(nbformat.v4.new_markdown_cell("**Your answer.**", metadata={
+                "tags": ["answer", f"answer-{it.exercise.kind}"]}))
+        local = setup_for(it, key=key)[1]
+        if local:
+            cells.append(_code(f"# Setup for problem {index}, from chapter {it.chapter}\n" + "\n".join(local),
+                               ["setup"]))
+        for cell in it.cells[1:]:
+            if _is_solution(cell) and not key:
+                continue
+            cell = copy.deepcopy(cell)
+            cell.metadata.pop("jupyter", None)  # solution code shown, not collapsed
+            if cell.cell_type == "markdown":
+                cell.source = _relink(cell.source.replace("<details>", "<details open>", 1), it, baseurl)
+            cells.append(cell)
+    return _notebook(cells, f"Problem set {name}" + (" (key)" if key else ""))
+
+
+def _nbgrader(cell, grade_id: str, *, solution=False, grade=False, locked=False, points=None):
+    cell.metadata["nbgrader"] = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+                                 "solution": solution, "task": False, **({"points": points} if grade else {})}
+    return cell
+
+
+def _answer_code(stub: str, solution: str) -> str:
+    """The stub's signature and comments, then the solution's body as the solution region."""
+    stub_lines, lines = stub.splitlines(), solution.splitlines()
+    if stub_lines[0] == lines[0] and lines[0].startswith("def ") and len(lines) > 1:
+        indent = re.match(r"\s*", lines[1]).group()
+        hints = [line for line in stub_lines[1:] if line.strip().startswith("#")]
+        return "\n".join([lines[0], *hints, f"{indent}### BEGIN SOLUTION", *lines[1:], f"{indent}### END SOLUTION"])
+    return "\n".join(["### BEGIN SOLUTION", solution, "### END SOLUTION"])
+
+
+def _assertion(check: str) -> str:
+    """``exercises.check_x(fn);`` as ``assert exercises.check_x(fn)``: the checker's result must be truthy."""
+    body = ast.parse(check).body
+    if len(body) != 1 or not isinstance(body[0], ast.Expr):
+        raise RuntimeError(f"a check cell must be one call of a checker, got:\n{check}")
+    return f"assert {ast.unparse(body[0].value)}"
+
+
+def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "") -> nbformat.NotebookNode:
+    """The nbgrader source: solution regions, autograded tests for coding, manually graded answers otherwise."""
+    cells = _front(items, name, baseurl, key=False)
+    for i, cell in enumerate(cells):
+        _nbgrader(cell, f"front-{i}", locked=True)
+    for index, it in enumerate(items, 1):
+        label, points = it.exercise.label, it.exercise.minutes
+        cells.append(_nbgrader(nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)), f"{label}-statement",
+                               locked=True))
+        local = setup_for(it, key=False)[1]
+        if local:
+            cells.append(_nbgrader(_code(f"# Setup for problem {index}\n" + "\n".join(local), ["setup"]),
+                                   f"{label}-setup", locked=True))
+        by_tag = {tag: c for c in it.cells[1:] for tag in _tags(c)}
+        if it.exercise.kind == "coding":
+            cells.append(_nbgrader(_code(_answer_code(by_tag["exercise"].source, by_tag["solution"].source),
+                                         ["exercise"]), f"{label}-answer", solution=True))
+            cells.append(_nbgrader(_code(_assertion(by_tag["check"].source), ["check"]), f"{label}-test",
+                                   grade=True, locked=True, points=points))
+        else:
+            written = [_relink(_SOLUTION_MD.match(c.source).group(2).strip(), it, baseurl) for c in it.cells[1:]
+                       if c.cell_type == "markdown" and _SOLUTION_MD.match(c.source)]
+            cells.append(_nbgrader(nbformat.v4.new_markdown_cell(
+                "### BEGIN SOLUTION\n\n" + "\n\n".join(written) + "\n\n### END SOLUTION"),
+                f"{label}-answer", solution=True, grade=True, points=points))
+    return _notebook(cells, f"Problem set {name}")
+
+
+def _notebook(cells, title: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"}, "title": title})
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"  # unique, and the same at every build
+    return nb
+
+
+def run_key(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
+    """Execute the key in a kernel; raise unless it runs clean and every check says "Correct"."""
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    problems = [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                for o in c.outputs if o.output_type == "error"]
+    problems += [f"cell {i}: the check does not pass" for i, c in enumerate(nb.cells) if "check" in _tags(c)
+                 and not "".join(o.get("text", "") for o in c.outputs).startswith("Correct")]
+    if problems:
+        raise RuntimeError("the key does not run clean:\n  " + "\n  ".join(problems))
+    return nb
+
+
+# -- PDF ------------------------------------------------------------------------------------------------
+
+# nbconvert's lab template, offline: the vendored MathJax 3 (served beside the page), no require.js or
+# mermaid from a CDN, and print rules (writing space under proofs and computations, wrapped code).
+TEMPLATE = r"""{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'],
+  ['\\[', '\\]']], processEscapes: true, processEnvironments: true}};</script>
+<script src="mathjax/tex-mml-chtml.js"></script>
+<style>
+  body { font-size: 10.5pt; }
+  .jp-InputPrompt, .jp-OutputPrompt { display: none; }
+  .celltag_macros { height: 0; overflow: hidden; }
+  .celltag_answer { display: block; box-sizing: border-box; border: 1px solid #999; border-radius: 3px;
+                    padding: 4pt 8pt; margin-top: 6pt; }
+  .jp-CodeCell pre, .jp-OutputArea pre { font-size: 8.5pt; }
+  .celltag_answer-proof { min-height: 13cm; }
+  .celltag_answer-computation { min-height: 8cm; }
+  pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+  .jp-CodeCell, .jp-MarkdownCell { break-inside: avoid; }  /* an answer box stays whole on its page */
+  h1, h2 { break-after: avoid; }
+  h2 { margin-top: 18pt; padding-top: 6pt; border-top: 1px solid #ccc; }
+  mjx-container[display="true"] { overflow: visible; }
+</style>
+{%- endblock html_head_js_mathjax -%}
+"""
+
+READY_JS = """async () => {
+  const t0 = Date.now();
+  while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
+    if (Date.now() - t0 > 60000) throw new Error('MathJax did not load');
+    await new Promise(r => setTimeout(r, 50));
+  }
+  await MathJax.startup.promise;
+  document.querySelectorAll('mjx-container[display="true"]').forEach(m => {   // scale wide equations
+    const box = m.parentElement.getBoundingClientRect().width, w = m.scrollWidth;
+    if (box > 0 && w > box + 1) m.style.fontSize = (100 * box / w * 0.98).toFixed(1) + '%';
+  });
+  return {errors: document.querySelectorAll('mjx-merror').length,
+          raw: /\\$\\$|\\\\frac/.test(document.body.innerText)};
+}"""
+
+
+def _make_pdf_module():
+    """``tools/make_pdf.py`` (Chromium's path and arguments, the page margins, the local server)."""
+    spec = importlib.util.spec_from_file_location("make_pdf", ROOT / "tools" / "make_pdf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None) -> None:
+    """Print each notebook to its PDF (A4, page numbers in the footer) with Chromium, offline.
+
+    ``browser``: a Playwright Chromium already running (the tests' session browser); else one is started.
+    """
+    from playwright.sync_api import sync_playwright
+
+    make_pdf = _make_pdf_module()
+    exporter = HTMLExporter(template_name="lab", template_file="problem_set.html.j2",
+                            extra_loaders=[jinja2.DictLoader({"problem_set.html.j2": TEMPLATE})])
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp)
+        (site / "mathjax").symlink_to(ROOT / "_vendor" / "mathjax")
+        for i, (nb, _, _) in enumerate(jobs):
+            (site / f"{i}.html").write_text(exporter.from_notebook_node(nb)[0], encoding="utf-8")
+        server = make_pdf.Server(site)
+        try:
+            with contextlib.ExitStack() as stack:
+                if browser is None:
+                    pw = stack.enter_context(sync_playwright())
+                    browser = pw.chromium.launch(executable_path=make_pdf.CHROMIUM, args=make_pdf.CHROMIUM_ARGS)
+                    stack.callback(browser.close)
+                page = browser.new_page()
+                stack.callback(page.close)
+                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.origin)
+                           else route.abort())  # offline: nothing from another origin
+                for i, (_, out, label) in enumerate(jobs):
+                    page.goto(f"{server.origin}/{i}.html", wait_until="load")
+                    state = page.evaluate(READY_JS)
+                    if state["errors"] or state["raw"]:
+                        raise RuntimeError(f"{out.name}: MathJax left {state['errors']} errors or raw TeX")
+                    page.emulate_media(media="print")
+                    footer = ("<div style='width:100%;font:7.5pt DejaVu Sans,sans-serif;color:#666;"
+                              f"text-align:center'>{label} · page <span class='pageNumber'></span> of "
+                              "<span class='totalPages'></span></div>")
+                    page.pdf(path=str(out), format="A4", print_background=True, margin=make_pdf.MARGIN,
+                             display_header_footer=True, header_template="<span></span>", footer_template=footer)
+        finally:
+            server.close()
+
+
+# -- the command ------------------------------------------------------------------------------------------
+
+def build(labels: list[str], name: str, out: Path = OUT, browser=None) -> dict[str, Path]:
+    """Write the problem set ``name`` from the exercises ``labels`` (in that order); return the paths."""
+    exercises = select(labels, name)  # every input error before any work
+    subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
+    ensure_notebooks()
+    items = [item(e) for e in exercises]
+    baseurl = str((yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8")).get("html") or {})
+                  .get("baseurl") or "").strip()
+    baseurl += "/" if baseurl and not baseurl.endswith("/") else ""
+    folder = out / name
+    shutil.rmtree(folder, ignore_errors=True)
+    paths = {"sheet": folder / f"{name}.ipynb", "key": folder / f"{name}-key.ipynb",
+             "sheet_pdf": folder / f"{name}.pdf", "key_pdf": folder / f"{name}-key.pdf",
+             "nbgrader": folder / "nbgrader" / "source" / name / f"{name}.ipynb"}
+    paths["nbgrader"].parent.mkdir(parents=True)
+    sheet = problem_notebook(items, name, key=False, baseurl=baseurl)
+    with tempfile.TemporaryDirectory() as tmp:
+        key = run_key(problem_notebook(items, name, key=True, baseurl=baseurl), Path(tmp))
+    nbformat.write(sheet, paths["sheet"])
+    nbformat.write(key, paths["key"])
+    nbformat.write(nbgrader_notebook(items, name, baseurl), paths["nbgrader"])
+    print_pdfs([(sheet, paths["sheet_pdf"], f"Problem set {name}"),
+                (key, paths["key_pdf"], f"Problem set {name} — key")], browser)
+    return paths
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", required=True, help="the problem set's name (NAME=hw1): folder and file names")
+    parser.add_argument("labels", nargs="*", help="exercise labels, in the order of the set (EXERCISES=...)")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"the folder of problem sets (default {OUT})")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        paths = build(args.labels, args.name, args.out)
+    except ProblemSetError as err:
+        print(f"make problem-set: error: {err}", file=sys.stderr)
+        return 2
+    folder = paths["sheet"].parent
+    files = ", ".join(str(p.relative_to(folder)) for p in paths.values())
+    print(f"make problem-set: wrote {folder} ({files}) in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

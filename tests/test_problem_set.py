@@ -1,0 +1,301 @@
+"""``make problem-set`` (gbml_build.problem_set): the sheet, the key, their PDFs and the nbgrader source.
+
+One problem set is built per module, from three exercises of different kinds and chapters given out of
+book order; nbgrader's own command line then grades three submissions in a throw-away course directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from pypdf import PdfReader
+from test_notebook_edition import LEFTOVERS
+
+from gbml_build import problem_set
+from gbml_build.booktoc import ROOT
+from gbml_build.chapters import collect
+
+LABELS = ["ex-td-compute", "ex-lr-code", "ex-avg-minimisers"]  # computation (ch. 7), coding (2), proof (3)
+CODING = "ex-lr-code"
+# The answer to the coding exercise that calls gbml's reference, which its checker forbids.
+REFERENCE_ANSWER = "def my_subspace_distance(B, B_star):\n    return gbml.subspace_distance(B, B_star)\n"
+VENV_BIN = Path(sys.executable).parent
+EXERCISES = {e.label: e for c in collect() for e in c.exercises}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, browser):
+    start = time.monotonic()
+    paths = problem_set.build(LABELS, "hw1", out=tmp_path_factory.mktemp("problem-sets"), browser=browser)
+    print(f"\nproblem set built in {time.monotonic() - start:.0f} s")
+    return paths
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _text(nb) -> str:
+    return "\n".join(c.source for c in nb.cells)
+
+
+def _unlinked(text: str) -> str:
+    """Markdown without link targets (the set points links into the chapter at the chapter's notebook)."""
+    return re.sub(r"\]\([^)]*\)", "]", text)
+
+
+def _solutions():
+    """The solution cells of the three exercises in the notebook edition: (markdown bodies, code)."""
+    markdown, code = [], []
+    for label in LABELS:
+        for cell in problem_set.item(EXERCISES[label]).cells:
+            found = problem_set._SOLUTION_MD.match(cell.source) if cell.cell_type == "markdown" else None
+            if found:
+                markdown.append(found.group(2).strip())
+            elif "solution" in cell.metadata.get("tags", []):
+                code.append(cell.source.strip())
+    return markdown, code
+
+
+def test_the_folder_holds_the_five_files(built):
+    folder = built["sheet"].parent
+    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert names == ["hw1-key.ipynb", "hw1-key.pdf", "hw1.ipynb", "hw1.pdf", "nbgrader/source/hw1/hw1.ipynb"]
+    for key in ("sheet", "key", "nbgrader"):
+        nbformat.validate(_read(built[key]))
+
+
+def test_sheet_has_no_solution_and_key_has_every_one(built):
+    markdown, code = _solutions()
+    assert len(markdown) == 2 and len(code) == 2  # computation: text and code; coding: code; proof: text
+    sheet, key = (_unlinked(_text(_read(built[which]))) for which in ("sheet", "key"))
+    assert "Solution to" not in sheet and "<details" not in sheet
+    for text in map(_unlinked, markdown + code):
+        assert text not in sheet
+        assert text in key
+
+
+def test_plain_jupyter_markdown_macros_first_links_work(built):
+    for which in ("sheet", "key", "nbgrader"):
+        nb = _read(built[which])
+        assert nb.cells[0].source.startswith("$$\n\\newcommand{\\R}"), which
+        text = _text(nb)
+        for target in re.findall(r"\]\(([^)]*)\)", text):  # into this notebook, or a chapter notebook
+            page, _, anchor = target.partition("#")
+            assert (not page and f"<a id='{anchor}'></a>" in text) or re.fullmatch(r"\d\d_\w+\.ipynb", page), \
+                (which, target)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                for what, pattern in LEFTOVERS.items():
+                    assert not re.search(pattern, cell.source, re.M), (which, what, cell.source[:200])
+
+
+def test_exercises_in_the_order_given_with_chapter_kind_minutes_and_total_time(built):
+    nb = _read(built["sheet"])
+    text = _text(nb)
+    starts = [text.index(f"<a id='{label}'></a>") for label in LABELS]
+    assert starts == sorted(starts)
+    for index, label in enumerate(LABELS, 1):
+        e = EXERCISES[label]
+        chapter = int(Path(e.chapter).name[:2])
+        assert re.search(rf"^## Problem {index}: .+\n\n\*Exercise {chapter}\.\d+ of chapter {chapter}, "
+                         rf"\[[^]]+\]\({Path(e.chapter).name}\.ipynb#{label}\) · {e.kind} · "
+                         rf"about {e.minutes} minutes\*$", text, re.M), label
+    total = sum(EXERCISES[label].minutes for label in LABELS)  # from read_chapter, i.e. the metadata lines
+    assert re.search(rf"\*\*Total time: about {total} minutes\*\* for 3 exercises", nb.cells[1].source)
+
+
+def test_only_setup_the_exercises_need(built):
+    """Code cells: the setup cells, then each exercise's own (stub and check; the key adds solutions)."""
+    for which, allowed in (("sheet", {"setup", "exercise", "check"}), ("key", {"setup", "exercise", "check",
+                                                                                 "solution"})):
+        code = [c for c in _read(built[which]).cells if c.cell_type == "code"]
+        assert all(set(c.metadata.get("tags", [])) & allowed for c in code), which
+        setup = "\n".join(c.source for c in code if "setup" in c.metadata["tags"])
+        assert "plotting" not in setup and "widgets" not in setup and "rng" not in setup, which
+    imports = next(c for c in _read(built["sheet"]).cells if c.source.startswith("# Setup: the imports"))
+    assert imports.source.splitlines()[1:] == ["import numpy as np", "import gbml", "from gbml.book import glue",
+                                               "from gbml import exercises"]
+
+
+def _execute(nb, folder):
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    checks = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells
+              if "check" in c.metadata.get("tags", [])]
+    return errors, checks
+
+
+def test_key_runs_clean_and_the_sheet_runs_to_the_end(built, tmp_path):
+    errors, checks = _execute(_read(built["key"]), tmp_path)
+    assert errors == [] and len(checks) == 1
+    assert checks[0].startswith("Correct — Exercise (subspace_distance)")
+    errors, checks = _execute(_read(built["sheet"]), tmp_path)
+    assert errors == [] and len(checks) == 1
+    assert checks[0].startswith("Not yet — Exercise (subspace_distance) is not written yet")
+
+
+def test_nbgrader_source_metadata(built):
+    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in _read(built["nbgrader"]).cells
+             if "nbgrader" in c.metadata}
+    answer, test = cells[f"{CODING}-answer"], cells[f"{CODING}-test"]
+    assert answer.metadata["nbgrader"]["solution"] and not answer.metadata["nbgrader"]["grade"]
+    assert re.search(r"### BEGIN SOLUTION\n(.+\n)+    ### END SOLUTION$", answer.source)
+    assert test.source == "assert exercises.check_subspace_distance(my_subspace_distance)"
+    assert test.metadata["nbgrader"] == {"grade": True, "grade_id": f"{CODING}-test", "locked": True,
+                                         "schema_version": 3, "solution": False, "task": False, "points": 10}
+    for label in ("ex-td-compute", "ex-avg-minimisers"):  # graded by hand
+        cell = cells[f"{label}-answer"]
+        assert cell.cell_type == "markdown" and cell.source.startswith("### BEGIN SOLUTION\n")
+        meta = cell.metadata["nbgrader"]
+        assert meta["solution"] and meta["grade"] and meta["points"] == EXERCISES[label].minutes
+
+
+# -- nbgrader's command line: generate the assignment, autograde three submissions -------------------------
+
+def _nbgrader(course, *args):
+    run = subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=course, capture_output=True, text=True,
+                         env=dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def graded(built, tmp_path_factory):
+    """Scores by student and grade cell after ``nbgrader autograde``, and the release and autograded notebooks."""
+    from nbgrader.api import Gradebook
+
+    course = tmp_path_factory.mktemp("course")
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\nc.CourseDirectory.course_id = 'pset'\n")
+    shutil.copytree(built["nbgrader"].parents[2] / "source", course / "source")
+    _nbgrader(course, "generate_assignment", "hw1")
+    release = course / "release" / "hw1" / "hw1.ipynb"
+    referencing = _read(release)
+    for cell in referencing.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == f"{CODING}-answer":
+            cell.source = REFERENCE_ANSWER
+    for student in ("key", "untouched", "reference"):  # autograde adds the students to the gradebook
+        (course / "submitted" / student / "hw1").mkdir(parents=True)
+    shutil.copy(course / "source" / "hw1" / "hw1.ipynb", course / "submitted" / "key" / "hw1")  # the solutions
+    shutil.copy(release, course / "submitted" / "untouched" / "hw1")
+    nbformat.write(referencing, course / "submitted" / "reference" / "hw1" / "hw1.ipynb")
+    _nbgrader(course, "autograde", "hw1")
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in ("key", "untouched", "reference"):
+            sub = gb.find_submission("hw1", student)
+            scores[student] = {"code": (sub.code_score, sub.max_code_score),
+                               **{g.name: g.auto_score for g in sub.notebooks[0].grades}}
+    print(f"\nnbgrader autograde: {json.dumps(scores)}")
+    return scores, _read(release), {s: _read(course / "autograded" / s / "hw1" / "hw1.ipynb")
+                                    for s in ("key", "untouched", "reference")}
+
+
+def test_release_has_stubs_no_solution(built, graded):
+    release = _unlinked(_text(graded[1]))
+    markdown, code = _solutions()
+    assert "BEGIN SOLUTION" not in release and "YOUR ANSWER HERE" in release
+    assert "def my_subspace_distance(B, B_star):\n    # Your code here" in release
+    assert "raise NotImplementedError()" in release
+    for text in map(_unlinked, markdown + code):
+        assert text not in release
+
+
+def test_submission_from_the_key_earns_full_marks(graded):
+    scores = graded[0]["key"]
+    assert scores["code"] == (10.0, 10.0) and scores[f"{CODING}-test"] == 10.0
+    assert scores["ex-td-compute-answer"] is None and scores["ex-avg-minimisers-answer"] is None  # by hand
+
+
+def test_untouched_submission_earns_zero(graded):
+    assert graded[0]["untouched"] == {"code": (0.0, 10.0), f"{CODING}-test": 0.0, "ex-td-compute-answer": 0.0,
+                                      "ex-avg-minimisers-answer": 0.0}
+
+
+def test_answer_calling_the_reference_earns_zero(graded):
+    assert graded[0]["reference"][f"{CODING}-test"] == 0.0
+    test = next(c for c in graded[2]["reference"].cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == f"{CODING}-test")
+    said = "".join(o.get("text", "") for o in test.outputs)
+    assert "your function calls gbml's reference gbml.subspace_distance" in said
+
+
+# -- the PDFs ----------------------------------------------------------------------------------------------
+
+def _pdf_pages(path):
+    return [" ".join(page.extract_text().split()) for page in PdfReader(path).pages]
+
+
+def test_pdfs_titles_chapters_page_numbers_no_raw_tex(built):
+    for which, label in (("sheet_pdf", "Problem set hw1"), ("key_pdf", "Problem set hw1 — key")):
+        pages = _pdf_pages(built[which])
+        text = " ".join(pages)
+        for index, name in enumerate(LABELS, 1):
+            e = EXERCISES[name]
+            chapter = int(Path(e.chapter).name[:2])
+            assert f"Problem {index}: {e.title}" in text, (which, name)
+            assert re.search(rf"Exercise {chapter}\.\d of chapter {chapter}, ", text), (which, name)
+        assert "\\frac" not in text and "$$" not in text and "\\lmax" not in text, which
+        for n, page in enumerate(pages, 1):
+            assert f"{label} · page {n} of {len(pages)}" in page, (which, n)
+
+
+def test_key_pdf_has_the_solutions_sheet_pdf_has_none(built):
+    sheet, key = " ".join(_pdf_pages(built["sheet_pdf"])), " ".join(_pdf_pages(built["key_pdf"]))
+    phrases = ["Solution to Exercise", "Ten times the largest eigenvalue", "Correct — Exercise (subspace_distance)",
+               "Q, _ = np.linalg.qr(B)"]
+    for phrase in phrases:
+        assert phrase in key and phrase not in sheet, phrase
+    assert sheet.count("Your answer.") == 2 and "Your answer." not in key  # space for the proof and computation
+
+
+# -- bad input -------------------------------------------------------------------------------------------
+
+def _cli(tmp_path, *args):
+    run = subprocess.run([sys.executable, "-m", "gbml_build.problem_set", "--out", str(tmp_path / "out"), *args],
+                         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "_ext")))
+    assert run.returncode != 0 and not (tmp_path / "out").exists()  # nothing done
+    return run.stderr
+
+
+def test_unknown_label_names_it_and_the_labels_near_it(tmp_path):
+    said = _cli(tmp_path, "--name", "hw1", "ex-lr-code", "ex-td-cod")
+    assert "unknown exercise label 'ex-td-cod'" in said and "labels near it: ex-td-code" in said
+
+
+def test_empty_list_and_bad_name_are_errors(tmp_path):
+    assert "EXERCISES is empty: give one or more exercise labels" in _cli(tmp_path, "--name", "hw1")
+    assert "NAME='' cannot name a problem set" in _cli(tmp_path, "--name", "", "ex-lr-code")
+
+
+def test_every_exercise_of_the_book_gets_its_setup():
+    """The slice resolves every name the code of each exercise uses, e.g. a function of chapter 8 that calls
+    one defined below it; the sheet's setup never comes from a solution cell."""
+    for label, e in EXERCISES.items():
+        it = problem_set.item(e)
+        imports, sheet = problem_set.setup_for(it, key=False)
+        solutions = "\n".join(c.source for c in it.before if "solution" in c.metadata.get("tags", []))
+        assert all(line not in solutions for code in sheet for line in code.splitlines()), label
+        problem_set.setup_for(it, key=True)
+    chapter8 = "\n".join(problem_set.setup_for(problem_set.item(EXERCISES["ex-fs-compute"]), key=True)[1])
+    assert "def run(" in chapter8 and "def _run(" in chapter8 and "T, window = 140, 90" in chapter8
+
+
+def test_links_go_to_the_online_book_when_html_baseurl_is_set():
+    items = [problem_set.item(EXERCISES[label]) for label in ("ex-td-compute", "ex-avg-minimisers")]
+    text = _text(problem_set.problem_notebook(items, "hw1", key=True, baseurl="https://example.org/book/"))
+    assert "(https://example.org/book/chapters/07_task_diversity.html#ex-td-compute)" in text
+    assert "(https://example.org/book/chapters/07_task_diversity.html#equation-eq-td-step)" in text
+    assert "(https://example.org/book/chapters/03_average_loss.html#prop-avg-mean-head)" in text  # a solution's
+    assert ".ipynb" not in text and "](#" not in text and "the links lead to the online book" in text

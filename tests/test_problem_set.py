@@ -22,6 +22,7 @@ from test_notebook_edition import LEFTOVERS
 
 from gbml_build import problem_set
 from gbml_build.booktoc import ROOT
+from booksupport import built_notebooks
 from gbml_build.chapters import collect
 
 LABELS = ["ex-td-compute", "ex-lr-code", "ex-avg-minimisers"]  # computation (ch. 7), coding (2), proof (3)
@@ -34,6 +35,7 @@ EXERCISES = {e.label: e for c in collect() for e in c.exercises}
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, browser):
+    built_notebooks()  # the session's notebook edition (shared with the book build)
     start = time.monotonic()
     paths = problem_set.build(LABELS, "hw1", out=tmp_path_factory.mktemp("problem-sets"), browser=browser)
     print(f"\nproblem set built in {time.monotonic() - start:.0f} s")

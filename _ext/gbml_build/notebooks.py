@@ -79,7 +79,8 @@ def build_config() -> Path:
 
 def run_builder() -> None:
     venv_bin = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+    path = os.pathsep.join(filter(None, [str(ROOT / "_ext"), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=path)
     shutil.rmtree(ROOT / "_build" / "jupyter", ignore_errors=True)
     subprocess.run([str(venv_bin / "jupyter-book"), "build", "--all", str(ROOT), "--config", str(build_config()),
                     "--builder", "custom", "--custom-builder", "jupyter"], env=env, cwd=ROOT, check=True)

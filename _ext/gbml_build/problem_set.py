@@ -29,7 +29,6 @@ import contextlib
 import copy
 import difflib
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -53,9 +52,6 @@ from .chapters import Exercise, collect
 
 OUT = ROOT / "_build" / "problem-sets"
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
-#: What the notebook edition is built from, besides the chapters: a newer file makes it stale.
-SOURCES = ("_config.yml", "_toc.yml", "references.bib", "gbml/*.py", "_ext/gbml_book.py",
-           "_ext/gbml_build/notebooks.py")
 _HEADING = re.compile(r"^#+ Exercise (\d+)\.(\d+) \((.*)\)[ \t]*$", re.M)
 _SOLUTION_MD = re.compile(r"<details>\n<summary><b>Solution to (.*?)</b></summary>\n(.*)\n</details>\s*", re.S)
 _MUTATORS = {"append", "extend", "insert", "update", "add", "setdefault", "pop", "remove", "clear", "sort"}
@@ -87,19 +83,6 @@ def select(labels: list[str], name: str) -> list[Exercise]:
     if repeated:
         raise ProblemSetError(f"EXERCISES: {', '.join(repeated)} given more than once; list each exercise once")
     return [known[label] for label in labels]
-
-
-def ensure_notebooks() -> None:
-    """Build the notebook edition when ``_build/notebooks/full`` is missing or older than its sources."""
-    built = [notebooks.OUT / "full" / f"{Path(n).name}.ipynb" for n in notebooks.chapters()]
-    sources = [source(n) for n in notebooks.chapters()] + [p for g in SOURCES for p in ROOT.glob(g)]
-    if all(p.exists() for p in built) and \
-            min(p.stat().st_mtime for p in built) > max(p.stat().st_mtime for p in sources):
-        return
-    print("make problem-set: the notebook edition is missing or older than its sources: building it", flush=True)
-    path = os.pathsep.join(filter(None, [str(ROOT / "_ext"), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, PYTHONPATH=path)
-    subprocess.run([sys.executable, "-m", "gbml_build.notebooks"], cwd=ROOT, env=env, check=True)  # make notebooks
 
 
 # -- an exercise's cells in the notebook edition ----------------------------------------------------------
@@ -140,7 +123,8 @@ def item(exercise: Exercise) -> Item:
     end = next((i for i in range(start + 1, len(nb.cells))
                 if _starts_exercise(nb.cells[i]) or nb.cells[i].source.startswith("## References")), len(nb.cells))
     chapter, number, title = _HEADING.search(nb.cells[start].source).groups()
-    chapter_title = next(c.source for c in nb.cells if c.source.startswith("# ")).splitlines()[0][2:]
+    chapter_title = next(m.group(1) for c in nb.cells if c.cell_type == "markdown"
+                         for m in [re.search(r"^# (.*)$", c.source, re.M)] if m)
     before = [c for c in nb.cells[:start] if c.cell_type == "code" and "setup" not in _tags(c)]
     return Item(exercise, f"{chapter}.{number}", title, chapter_title, before, nb.cells[start:end])
 
@@ -492,7 +476,7 @@ def build(labels: list[str], name: str, out: Path = OUT, browser=None) -> dict[s
     """Write the problem set ``name`` from the exercises ``labels`` (in that order); return the paths."""
     exercises = select(labels, name)  # every input error before any work
     subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
-    ensure_notebooks()
+    notebooks.ensure_built()
     items = [item(e) for e in exercises]
     baseurl = str((yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8")).get("html") or {})
                   .get("baseurl") or "").strip()

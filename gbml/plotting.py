@@ -421,10 +421,16 @@ def fast_log_ticks(ax: Axes) -> Axes:
     return ax
 
 
-def to_png(fig: Figure, dpi: int = DPI) -> bytes:
-    """PNG bytes of a figure (used for explorer frames and tests)."""
+def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6) -> bytes:
+    """PNG bytes of a figure (used for explorer frames and tests).
+
+    ``compress_level`` (0-9, zlib) trades bytes for time, never pixels: live explorers use 1 (their
+    frames are not stored), the book's precomputed frames the default 6 (smaller pages).
+    """
+    if isinstance(compress_level, bool) or not isinstance(compress_level, numbers.Integral) or not 0 <= compress_level <= 9:
+        raise ValueError(f"compress_level must be an int from 0 to 9, got {compress_level!r}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": int(compress_level)})
     return buf.getvalue()
 
 

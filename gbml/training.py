@@ -137,6 +137,8 @@ def train(
         Keep the body ``B`` every ``snapshot_every`` rounds, and at the last recorded iteration, in
         ``History.snapshots`` (chapter 9 follows the directions of a wide body this way).
     """
+    # A method of METHODS with its own objective runs in train_runs' loop (the same run, vectorised).
+    vectorised = gradient is None and objective is None
     if gradient is None:
         spec = method_spec(method)
         gradient = lambda B, w, tasks, alpha: meta_gradient(method, B, w, tasks, alpha)  # noqa: E731
@@ -175,6 +177,13 @@ def train(
         w0_default = np.zeros(B.shape[1])
     w = (w0_default if w0 is None else _checks.array("w0", w0, 1, (B.shape[1],))).copy()
     k = B.shape[1]
+    if vectorised and (m_in is None or method != "avg-loss"):
+        history, = train_runs([method], problem, alpha=alpha, betas=beta, T=T, n_tasks=n, rng=rng, m_in=m_in,
+                              m_out=m_out, pool=pool, B0=B, w0=w, blowup=blowup, snapshot_every=snapshot_every)
+        history.settings.update(settings or {})
+        if history.diverged_at is not None and on_divergence == "raise":
+            raise DivergenceError(method, history.diverged_at, alpha, beta, history)
+        return history
     _checks.fits(f"train's record of T={T} rounds", (T + 1) * (k + 4))
     if snapshot_every is not None:
         _checks.fits(f"the snapshots of B every {snapshot_every} rounds",
@@ -264,7 +273,7 @@ def train(
 
 
 def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_tasks: int, rng, m_in=None, m_out=None,
-               pool=None, B0=None, w0=None, blowup: float = 1e6) -> list[History]:
+               pool=None, B0=None, w0=None, blowup: float = 1e6, snapshot_every: int | None = None) -> list[History]:
     """Several runs on the same tasks, vectorised over the runs: one loop instead of one per run.
 
     Equals ``[train(m, problem, beta=b, rng=rng, on_divergence="stop", ...) for m, b in zip(methods, betas)]``
@@ -278,7 +287,7 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     betas : one outer step (> 0) for every run, or one per run
     B0, w0 : initial iterates shared by every run (default ``problem.init(alpha, rng)``), or one per run
         (arrays (R, d, k') and (R, k'))
-    alpha, T, n_tasks, rng, m_in, m_out, pool, blowup : as for :func:`train`
+    alpha, T, n_tasks, rng, m_in, m_out, pool, blowup, snapshot_every : as for :func:`train`
 
     Returns
     -------
@@ -300,6 +309,8 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     T = _checks.positive_int("T", T, minimum=0)
     n = _checks.positive_int("n_tasks", n_tasks)
     blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
+    if snapshot_every is not None:
+        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
     rng = _checks.as_rng(rng)
     if B0 is None:
         if alpha == 0:
@@ -335,28 +346,27 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     diverged_at = [None] * R
     active = np.arange(R)  # the runs still going
     tasks = next_round() if T == 0 else None
-    for s in range(T + 1):
-        if s < T:
-            tasks = next_round()
-        Bs[s, active], ws[s, active] = B, w
-        with _checks.no_float_warnings():
+    with _checks.no_float_warnings():  # overflows are found by the checks below
+        for s in range(T + 1):
+            if s < T:
+                tasks = next_round()
+            Bs[s, active], ws[s, active] = B, w
             gB, gw, loss[s, active] = runs_gradient(Method(*(a[active] for a in switches)), B, w, tasks, alpha)
-        stop = ~np.isfinite(loss[s, active])  # the loss overflowed: iterate s is not recorded
-        if s == 0 and stop.any():
-            raise _start_overflows()
-        for i in active[stop]:
-            last[i], diverged_at[i] = s - 1, s
-        if s == T:
-            break
-        with _checks.no_float_warnings():
+            stop = ~np.isfinite(loss[s, active])  # the loss overflowed: iterate s is not recorded
+            if s == 0 and stop.any():
+                raise _start_overflows()
+            for i in active[stop]:
+                last[i], diverged_at[i] = s - 1, s
+            if s == T:
+                break
             B_new, w_new = B - beta[active, None, None] * gB, w - beta[active, None] * gw
             size = np.linalg.norm(B_new, axis=(1, 2)) + np.linalg.norm(w_new, axis=1)  # NaN if any entry is
-        keep = ~stop & (size <= scale[active])  # not exploded, finite
-        for i in active[~stop & ~keep]:
-            last[i], diverged_at[i] = s, s + 1
-        active, B, w = active[keep], B_new[keep], w_new[keep]
-        if not active.size:
-            break
+            keep = ~stop & (size <= scale[active])  # not exploded, finite
+            for i in active[~stop & ~keep]:
+                last[i], diverged_at[i] = s, s + 1
+            active, B, w = active[keep], B_new[keep], w_new[keep]
+            if not active.size:
+                break
     with _checks.no_float_warnings():
         Qs, full_rank = bases_or_none(Bs.reshape(-1, problem.d, k))
         Qs, full_rank = Qs.reshape(Bs.shape), full_rank.reshape(T + 1, R)
@@ -373,11 +383,15 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
                 raise _start_overflows()
             last[i], diverged_at[i] = first - 1, first
         upto = last[i] + 1
+        kept = {}
+        if snapshot_every is not None:  # iterations 0, every, 2 every, ... and the last recorded one
+            its = sorted({*range(0, upto, snapshot_every), last[i]})
+            kept = dict(snapshot_iterations=np.array(its), snapshots=Bs[its, i])
         histories.append(History(
             methods[i], alpha, float(beta[i]), distance=np.sin(angles[:upto, i, -1]), angles=angles[:upto, i],
             loss=loss[:upto, i].copy(), head_norm=head_norm[:upto, i], orth_error=orth[:upto, i],
             B=Bs[last[i], i].copy(), w=ws[last[i], i].copy(), diverged_at=diverged_at[i],
-            settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T)))
+            settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T), **kept))
     return histories
 
 

@@ -11,8 +11,14 @@ FOUR = ["anil", "fo-anil", "maml", "fo-maml"]
 FIELDS = ("distance", "angles", "loss", "head_norm", "orth_error", "B", "w")
 
 
+def reference(method, problem, beta, **kw):
+    """train's own loop, one round at a time (a custom gradient keeps train from delegating to train_runs)."""
+    return gbml.train(method, problem, beta=beta, on_divergence="stop",
+                      gradient=lambda B, w, tasks, alpha: gbml.meta_gradient(method, B, w, tasks, alpha), **kw)
+
+
 def one_by_one(methods, problem, betas, **kw):
-    return [gbml.train(m, problem, beta=b, on_divergence="stop", **kw) for m, b in zip(methods, betas)]
+    return [reference(m, problem, b, **kw) for m, b in zip(methods, betas)]
 
 
 def assert_same_runs(batched, single, rtol=1e-12):
@@ -43,8 +49,7 @@ def test_each_run_its_own_step_start_and_head():
     methods, betas = ["avg-loss", "anil", "maml"], [0.05, 0.5, 0.25]
     kw = dict(alpha=0.1, T=60, n_tasks=7, rng=5)
     batched = gbml.train_runs(methods, problem, betas=betas, B0=B0, w0=w0, **kw)
-    single = [gbml.train(m, problem, beta=b, B0=B0[i], w0=w0[i], on_divergence="stop", **kw)
-              for i, (m, b) in enumerate(zip(methods, betas))]
+    single = [reference(m, problem, b, B0=B0[i], w0=w0[i], **kw) for i, (m, b) in enumerate(zip(methods, betas))]
     assert_same_runs(batched, single)
 
 
@@ -57,6 +62,32 @@ def test_finite_samples_pool_and_a_wider_model():
     kw = dict(alpha=0.1, T=40, n_tasks=10, rng=9, B0=B0)
     assert_same_runs(gbml.train_runs(["anil", "fo-maml"], problem, betas=0.3, **kw),
                      one_by_one(["anil", "fo-maml"], problem, [0.3, 0.3], **kw))
+
+
+def test_train_of_a_method_is_a_run_of_train_runs():
+    """gbml.train runs a method of METHODS (no custom gradient, objective or snapshots) in train_runs' loop."""
+    problem = gbml.Problem(20, 3, rng=0)
+    kw = dict(alpha=0.1, T=80, n_tasks=20, rng=1)
+    for method, beta in [("anil", 0.5), ("fo-maml", 1.5), ("avg-loss", 0.05)]:
+        assert_same_runs([gbml.train(method, problem, beta=beta, on_divergence="stop", **kw)],
+                         [reference(method, problem, beta, **kw)])
+    with pytest.raises(gbml.DivergenceError) as err:
+        gbml.train("fo-maml", problem, beta=1.5, **kw)
+    stopped = reference("fo-maml", problem, 1.5, **kw)
+    assert err.value.iteration == stopped.diverged_at and np.array_equal(err.value.history.distance, stopped.distance)
+    h = gbml.train("avg-loss", problem, beta=0.05, m_in=5, m_out=5, settings={"note": 1}, **kw)  # train's own loop
+    assert h.settings["note"] == 1 and len(h.distance) == 81
+
+
+def test_snapshots_as_train_keeps_them():
+    problem = gbml.Problem(20, 3, rng=0)
+    kw = dict(alpha=0.1, T=37, n_tasks=10, rng=2, snapshot_every=10)
+    runs = gbml.train_runs(["fo-anil", "fo-maml"], problem, betas=[0.3, 2.5], **kw)
+    for h, ref in zip(runs, one_by_one(["fo-anil", "fo-maml"], problem, [0.3, 2.5], **kw)):
+        assert np.array_equal(h.snapshot_iterations, ref.snapshot_iterations)
+        np.testing.assert_allclose(h.snapshots, ref.snapshots, rtol=1e-12, atol=1e-12)
+    assert runs[0].snapshot_iterations.tolist() == [0, 10, 20, 30, 37]
+    assert runs[1].diverged_at is not None and runs[1].snapshot_iterations[-1] == runs[1].diverged_at - 1
 
 
 def test_no_rounds_records_the_start():

@@ -221,6 +221,7 @@ class Explorer:
         self.plot, self.caption, self.alt, self.mode = plot, caption.strip(), alt.strip(), mode
         self.figsize, self.dpi, self.nrows, self.ncols = figsize or plotting.FIGSIZE, dpi, nrows, ncols
         self.defaults = {name: p.default for name, p in self.params.items()}
+        self._figure = None
         if mode == "static":
             self._build_static()
         else:
@@ -240,7 +241,8 @@ class Explorer:
         pixels, more bytes, and a live frame is never stored in a page.
         """
         values = {**self.defaults, **values}
-        fig, axes = plotting.frame_figure(self.figsize, self.nrows, self.ncols, self.dpi)
+        fig, axes = plotting.frame_figure(self.figsize, self.nrows, self.ncols, self.dpi, reuse=self._figure)
+        self._figure = fig  # every frame of this explorer is drawn on the same figure, cleared
         with plotting.style_context(), plotting.divergence_hint(self._divergence_hint()):
             try:
                 self.plot(axes, **values)

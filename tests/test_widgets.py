@@ -294,3 +294,33 @@ def test_to_png_compress_level_changes_bytes_not_pixels():
     for bad in (10, -1, 1.5, True, "1"):
         with pytest.raises(ValueError, match="compress_level"):
             gbml.plotting.to_png(fig, compress_level=bad)
+
+
+def test_frames_drawn_on_the_reused_figure_equal_frames_of_a_fresh_explorer():
+    """Every frame of an explorer is drawn on one figure, cleared: whatever the frame before it drew (a
+    message that moved the top margin, a divergence, a legend), a frame equals a fresh explorer's."""
+
+    blown = gbml.train("fo-maml", gbml.Problem(10, 2, rng=0), alpha=0.1, beta=50.0, T=50, n_tasks=5, rng=1,
+                       on_divergence="stop")
+
+    def plot(ax, a):
+        if a < 0.5:
+            raise gbml.DivergenceError("fo-maml", blown.diverged_at, 0.1, 50.0, blown)
+        line(ax, a)
+        ax.legend(["a line"])
+        if a > 1.5:
+            gbml.plotting.show_message(ax, "A message\nover two lines", overlay=True)
+
+    def grid(axes, a):
+        line(axes[0], a)
+        axes[1].semilogy([1, 10, 10 ** a])
+
+    for draw, layout in ((plot, {}), (grid, {"nrows": 2, "figsize": (6.4, 5.6)})):
+        def fresh(a):
+            return widgets.explore(draw, {"a": widgets.Param([a, a + 10.0], default=a)}, caption="A line.",
+                                   alt="A line", mode="live", **layout).png
+
+        ex = widgets.explore(draw, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="live", **layout)
+        for a in (2.0, 0.0, 1.0, 2.0, 0.7, 1.3):
+            ex.controls["a"].value = a
+            assert ex.png == fresh(a), (draw.__name__, a)

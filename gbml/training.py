@@ -350,18 +350,22 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
         for s in range(T + 1):
             if s < T:
                 tasks = next_round()
-            Bs[s, active], ws[s, active] = B, w
-            gB, gw, loss[s, active] = runs_gradient(Method(*(a[active] for a in switches)), B, w, tasks, alpha)
-            stop = ~np.isfinite(loss[s, active])  # the loss overflowed: iterate s is not recorded
+            runs = slice(None) if len(active) == R else active  # (a slice is faster while every run goes on)
+            Bs[s, runs], ws[s, runs] = B, w
+            gB, gw, loss[s, runs] = runs_gradient(Method(*(a[runs] for a in switches)), B, w, tasks, alpha)
+            stop = ~np.isfinite(loss[s, runs])  # the loss overflowed: iterate s is not recorded
             if s == 0 and stop.any():
                 raise _start_overflows()
             for i in active[stop]:
                 last[i], diverged_at[i] = s - 1, s
             if s == T:
                 break
-            B_new, w_new = B - beta[active, None, None] * gB, w - beta[active, None] * gw
+            B_new, w_new = B - beta[runs, None, None] * gB, w - beta[runs, None] * gw
             size = np.linalg.norm(B_new, axis=(1, 2)) + np.linalg.norm(w_new, axis=1)  # NaN if any entry is
-            keep = ~stop & (size <= scale[active])  # not exploded, finite
+            keep = ~stop & (size <= scale[runs])  # not exploded, finite
+            if keep.all():
+                B, w = B_new, w_new
+                continue
             for i in active[~stop & ~keep]:
                 last[i], diverged_at[i] = s, s + 1
             active, B, w = active[keep], B_new[keep], w_new[keep]

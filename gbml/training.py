@@ -109,6 +109,9 @@ def train(
 ) -> History:
     """Run ``(B, w) <- (B, w) - beta * meta_gradient(method, B, w, tasks, alpha)`` for T rounds.
 
+    Without a custom ``gradient`` or ``objective`` the run is one run of :func:`train_runs` (its loop
+    records everything at the end, all at once); several runs on the same tasks go faster together there.
+
     Parameters
     ----------
     method : one of ``gbml.METHODS``

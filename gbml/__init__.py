@@ -10,7 +10,7 @@ from .geometry import orthonormal_basis, principal_angles, random_orthonormal, s
 from .problem import Problem, paper_head_cov
 from .tasks import PopulationTasks, SampledTasks
 from .theory import diversity, iterations_to, local_rate, measured_rate
-from .training import DivergenceError, History, train
+from .training import DivergenceError, History, train, train_runs
 
 __all__ = [
     "__version__",
@@ -34,4 +34,5 @@ __all__ = [
     "DivergenceError",
     "History",
     "train",
+    "train_runs",
 ]

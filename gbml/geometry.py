@@ -31,11 +31,30 @@ def basis_or_none(B):
         return None
     if not 1e-100 < big < 1e100:  # keep the squares of the entries representable
         B = B / big
+    Q, full_rank = _qr_rank_test(B)
+    return Q if full_rank else None
+
+
+def bases_or_none(B):
+    """``basis_or_none`` of a stack of finite bodies B (R, d, k), at once (``gbml.train_runs``).
+
+    Returns the bases (R, d, k) and a boolean (R,): which bodies have full rank (the others' bases are
+    meaningless).  No argument checks; not part of ``gbml``'s reader-facing API.
+    """
+    big = np.abs(B).max(axis=(-2, -1))
+    rescale = ~((1e-100 < big) & (big < 1e100))  # as basis_or_none: keep the squares representable
+    B = np.where(rescale[:, None, None], B / np.where(big > 0, big, 1.0)[:, None, None], B)
+    Q, full_rank = _qr_rank_test(B)
+    return Q, full_rank & (big > 0)
+
+
+def _qr_rank_test(B):
+    """QR of B (d, k) or of a stack (R, d, k) and the rank test of ``basis_or_none`` for each body."""
     Q, R = np.linalg.qr(B)
-    norms = np.linalg.norm(R, axis=0)  # the column norms of B
-    if not np.all(norms > 0):
-        return None
-    return Q if np.min(np.abs(np.diagonal(R)) / norms) > RANK_TOL else None
+    norms = np.linalg.norm(R, axis=-2)  # the column norms of B
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.min(np.abs(np.diagonal(R, axis1=-2, axis2=-1)) / norms, axis=-1)
+    return Q, np.all(norms > 0, axis=-1) & (ratio > RANK_TOL)
 
 
 def orthonormal_basis(B, name: str = "B") -> np.ndarray:
@@ -77,13 +96,15 @@ def angles_between_bases(Q, Qs):
     """Principal angles (radians, ascending) between the column spaces of two matrices with orthonormal columns.
 
     ``principal_angles`` without the argument checks and the orthonormalisation (``gbml.train`` calls it
-    every round).  Not part of ``gbml``'s reader-facing API.
+    every round, ``gbml.train_runs`` once for a stack of bases (S, d, k) -> (S, min(k, k*))).  Not part of
+    ``gbml``'s reader-facing API.
     """
-    A, C = (Q, Qs) if Q.shape[1] <= Qs.shape[1] else (Qs, Q)
+    A, C = (Q, Qs) if Q.shape[-1] <= Qs.shape[-1] else (Qs, Q)
     # Cosines alone lose small angles to rounding (arccos(1 - eps) ~ 1e-8); pairing them with the sines
     # (singular values of the part of A outside col(C)) keeps every angle accurate.
-    cosines = np.sort(np.linalg.svd(C.T @ A, compute_uv=False))[::-1]
-    sines = np.sort(np.linalg.svd(A - C @ (C.T @ A), compute_uv=False))
+    CtA = np.swapaxes(C, -1, -2) @ A  # C^T A (a stack of them, for a stack of bases)
+    cosines = np.sort(np.linalg.svd(CtA, compute_uv=False), axis=-1)[..., ::-1]
+    sines = np.sort(np.linalg.svd(A - C @ CtA, compute_uv=False), axis=-1)
     return np.arctan2(sines, cosines)
 
 

@@ -21,15 +21,17 @@ __all__ = ["PopulationTasks", "SampledTasks"]
 
 
 def _forward(X, V):
-    """``X_t v_t`` for stacked X (n, m, d) and V (n, d) or one shared v (d,) -> (n, m)."""
+    """``X_t v_t`` for stacked X (n, m, d) and V (n, d) or one shared v (d,) -> (n, m).
+
+    A leading axis of runs (V of shape (R, n, d) or (R, 1, d)) gives (R, n, m) (``gbml.train_runs``)."""
     if V.ndim == 1:
         return X @ V  # one matrix-vector product over all n*m rows
-    return (X @ V[:, :, None])[:, :, 0]
+    return (X @ V[..., None])[..., 0]
 
 
 def _backward(X, R):
-    """``X_t^T r_t`` for stacked X (n, m, d) and R (n, m) -> (n, d)."""
-    return (R[:, None, :] @ X)[:, 0, :]
+    """``X_t^T r_t`` for stacked X (n, m, d) and R (n, m) -> (n, d) (or (R, n, m) -> (R, n, d))."""
+    return (R[..., None, :] @ X)[..., 0, :]
 
 
 class _Samples:
@@ -50,7 +52,7 @@ class _Samples:
 
     def loss(self, V):
         """Per-task loss ``||X_t v_t - y_t||^2 / (2m)``, shape (n,)."""
-        return 0.5 * np.mean((_forward(self.X, V) - self.y) ** 2, axis=1)
+        return 0.5 * np.mean((_forward(self.X, V) - self.y) ** 2, axis=-1)
 
 
 class _Population:
@@ -71,7 +73,7 @@ class _Population:
 
     def loss(self, V):
         E = V - self.thetas
-        return 0.5 * np.sum(E * self.cov(E), axis=1) + 0.5 * self.noise_std**2
+        return 0.5 * np.sum(E * self.cov(E), axis=-1) + 0.5 * self.noise_std**2
 
 
 class PopulationTasks:

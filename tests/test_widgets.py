@@ -242,3 +242,85 @@ def test_in_a_kernel_the_explorer_ships_its_script_and_announces_from_python(tmp
                   if "application/javascript" in o.get("data", {}))
     assert "aria-valuetext" in script
     assert nb.cells[1].outputs[0]["text"].strip() == "'A line of slope μ (task diversity μ = 0.8)'"
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    from io import BytesIO
+
+    from PIL import Image
+
+    return np.asarray(Image.open(BytesIO(png)))
+
+
+def test_live_frames_draw_the_same_pixels_as_the_static_frames():
+    """Live frames are encoded faster (other bytes) but show exactly what the book's frames show."""
+    static = widgets.explore(line, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="static")
+    live = widgets.explore(line, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="live")
+    live.controls["a"].value = 0.37
+    live.controls["a"].value = 2.0  # back on the grid
+    assert np.array_equal(_pixels(live.png), _pixels(static.frames[(2.0,)]))
+    assert live.png == live.render(a=2.0)  # a redraw is the same PNG as a fresh render
+
+
+def test_the_fallback_shows_the_default_frame_without_drawing_it_again():
+    calls = []
+
+    def counted(ax, a):
+        calls.append(a)
+        line(ax, a)
+
+    for mode in ("live", "static"):
+        calls.clear()
+        ex = widgets.explore(counted, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode=mode)
+        drawn = len(calls)
+        ex.controls["a"].value = 2.0
+        fallback = ex.fallback_html()
+        assert len(calls) == drawn + (mode == "live")  # only the slider move draws
+        default = ex.render(a=1.0) if mode == "live" else ex.frames[(1.0,)]
+        assert fallback.count(_img(default)) == 1
+
+
+def _img(png: bytes) -> str:
+    import base64
+
+    return base64.b64encode(png).decode("ascii")
+
+
+def test_to_png_compress_level_changes_bytes_not_pixels():
+    fig, ax = gbml.plotting.frame_figure()
+    line(ax, 1.0)
+    fast, small = gbml.plotting.to_png(fig, compress_level=1), gbml.plotting.to_png(fig)
+    assert fast != small and np.array_equal(_pixels(fast), _pixels(small))
+    for bad in (10, -1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="compress_level"):
+            gbml.plotting.to_png(fig, compress_level=bad)
+
+
+def test_frames_drawn_on_the_reused_figure_equal_frames_of_a_fresh_explorer():
+    """Every frame of an explorer is drawn on one figure, cleared: whatever the frame before it drew (a
+    message that moved the top margin, a divergence, a legend), a frame equals a fresh explorer's."""
+
+    blown = gbml.train("fo-maml", gbml.Problem(10, 2, rng=0), alpha=0.1, beta=50.0, T=50, n_tasks=5, rng=1,
+                       on_divergence="stop")
+
+    def plot(ax, a):
+        if a < 0.5:
+            raise gbml.DivergenceError("fo-maml", blown.diverged_at, 0.1, 50.0, blown)
+        line(ax, a)
+        ax.legend(["a line"])
+        if a > 1.5:
+            gbml.plotting.show_message(ax, "A message\nover two lines", overlay=True)
+
+    def grid(axes, a):
+        line(axes[0], a)
+        axes[1].semilogy([1, 10, 10 ** a])
+
+    for draw, layout in ((plot, {}), (grid, {"nrows": 2, "figsize": (6.4, 5.6)})):
+        def fresh(a):
+            return widgets.explore(draw, {"a": widgets.Param([a, a + 10.0], default=a)}, caption="A line.",
+                                   alt="A line", mode="live", **layout).png
+
+        ex = widgets.explore(draw, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="live", **layout)
+        for a in (2.0, 0.0, 1.0, 2.0, 0.7, 1.3):
+            ex.controls["a"].value = a
+            assert ex.png == fresh(a), (draw.__name__, a)

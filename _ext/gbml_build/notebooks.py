@@ -1,7 +1,8 @@
 """The notebook edition: chapter notebooks built from the *built* book, plus two course packs.
 
 ``sphinx-tojupyter`` (a Sphinx builder over the doctree) writes each chapter as plain Jupyter
-Markdown and code: the book's macros in a first ``$$\\newcommand…$$`` cell, glued numbers as values,
+Markdown and code: the book's macros in a first ``$$\\newcommand…$$`` cell (and expanded in every other
+cell by the pass below, so that a cell renders on its own), glued numbers as values,
 references and citations as text and links, numbered propositions and exercises.  It is run on this
 book with the configuration of ``_config.yml`` plus the builder (a copy written to
 ``_build/notebooks/_config.notebooks.yml``), so the HTML build is unchanged.
@@ -268,6 +269,44 @@ def _anchors_to_next_cell(cells) -> None:
             after.source = found.group(0).strip() + "\n\n" + after.source
 
 
+def macros() -> dict[str, tuple[str, int]]:
+    """The book's TeX macros (``mathjax3_config`` of ``_config.yml``): name -> (definition, arguments)."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    found = cfg["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
+    return {n: (d, 0) if isinstance(d, str) else (d[0], d[1]) for n, d in found.items()}
+
+
+def _argument(text: str, start: int) -> tuple[str, int]:
+    """The brace group (or single token) of a macro argument at ``text[start:]``, and where it ends."""
+    while start < len(text) and text[start] == " ":
+        start += 1
+    if text[start:start + 1] != "{":
+        return text[start:start + 1], start + 1
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0) if text[i - 1] != "\\" else 0
+        if depth == 0:
+            return text[start + 1:i], i + 1
+    raise ValueError(f"unbalanced braces after {text[max(0, start - 20):start + 20]!r}")
+
+
+def expand_macros(text: str, book_macros: dict[str, tuple[str, int]]) -> str:
+    """``text`` with every use of the book's macros replaced by its definition (arguments included, nested
+    macros too).  Every Markdown cell is expanded, so that math renders wherever a cell is typeset alone
+    (Colab, VS Code, a cell typeset before the first one): the first cell's definitions are a convenience."""
+    pattern = re.compile(r"\\(" + "|".join(sorted(map(re.escape, book_macros), key=len, reverse=True)) + r")(?![A-Za-z])")
+    while True:
+        m = pattern.search(text)
+        if m is None:
+            return text
+        body, n_args = book_macros[m.group(1)]
+        end = m.end()
+        for k in range(1, n_args + 1):
+            arg, end = _argument(text, end)
+            body = body.replace(f"#{k}", arg)
+        text = text[:m.start()] + body + text[end:]
+
+
 def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nbformat.NotebookNode:
     nb = nbformat.read(BUILT / f"{Path(name).name}.ipynb", as_version=4)
     _anchors_to_next_cell(nb.cells)
@@ -318,6 +357,10 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
     if any(c.cell_type == "code" for c in cells):
         cells.insert(title + 1, nbformat.v4.new_code_cell(SETUP, metadata={"tags": ["setup"]}))
     link_pages(cells, name, baseurl())
+    book_macros = macros()
+    for cell in cells[1:]:  # cells[0] defines the macros
+        if cell.cell_type == "markdown":
+            cell.source = expand_macros(cell.source, book_macros)
     nb.cells = cells
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python"}, "title": nb.metadata.get("title", "")}

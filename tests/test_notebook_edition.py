@@ -153,6 +153,15 @@ def test_macros_are_expanded_outside_the_first_cell(built, edition):
     assert r"\left\lVert w \right\rVert" in text and "{B^{*}}^\\top" in text
 
 
+def test_expand_macros_on_hand_written_cases():
+    m = notebooks.macros()
+    assert notebooks.expand_macros(r"$w = \norm{\bar\theta}e_1$", m) == r"$w = \left\lVert \bar\theta \right\rVert e_1$"
+    assert notebooks.expand_macros(r"$\norm{(I - \Proj{B})\Bstar}_2$", m) == \
+        r"$\left\lVert (I - P_{B}){B^{*}} \right\rVert_2$"
+    assert notebooks.expand_macros(r"$\Theta^\T \tr C \lmin$, \Exercise", m) == \
+        r"$\Theta^\top \operatorname{tr} C \lambda_{\min}$, \Exercise"
+
+
 def test_admonitions_exercises_figures_references(built):
     nb, cells = _markdown(OUT / "full" / "01_meta_learning.ipynb")
     text = "\n\n".join(cells)
@@ -242,13 +251,20 @@ def lab(built, pack_python, tmp_path_factory):
         folder = root / f"{edition}-{name[:-6]}"
         folder.mkdir()
         shutil.copy(OUT / edition / name, folder / name)
+    # Settings: every cell in the page (no windowing, so that what is checked below is in the DOM), no news.
+    settings = tmp_path_factory.mktemp("lab-settings")
+    for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none"},
+                           "apputils-extension/notification": {"fetchNews": "false"}}.items():
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
         [str(pack_python.parent / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}",
          "--ip=127.0.0.1", "--IdentityProvider.token=", "--LabApp.expose_app_in_browser=True",
-         f"--ServerApp.root_dir={root}"],
+         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}"],
         cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):

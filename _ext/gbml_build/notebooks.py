@@ -304,6 +304,8 @@ def expand_macros(text: str, book_macros: dict[str, tuple[str, int]]) -> str:
         for k in range(1, n_args + 1):
             arg, end = _argument(text, end)
             body = body.replace(f"#{k}", arg)
+        if re.search(r"\\[A-Za-z]+$", body) and text[end:end + 1].isalpha():
+            body += " "  # \norm{x}e_1 must not become \rVerte_1
         text = text[:m.start()] + body + text[end:]
 
 

@@ -10,8 +10,8 @@ Three things are added on top of the core (:mod:`gbml.algorithms`), all for the 
   least-squares head on its support data, ``w_t = argmin_w L_in(B, w)`` (population:
   ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``), and the body takes a gradient step on the outer loss
   at those heads (:func:`altmin_gradient`).
-* each variant as the ``(gradient, objective)`` pair that :func:`gbml.train` accepts, run by
-  :func:`train_variant` (a labelled call of ``gbml.train``), and two
+* each variant as the ``(gradient, objective)`` pair that :func:`gbml.train` accepts, run as ``gbml.train``
+  runs it by :func:`train_variant` (one run) and :func:`train_variants` (several on the same tasks), and two
   measurements for wide models and non-isotropic inputs (:func:`outside_singular_values`,
   :func:`invariant_rate`).
 
@@ -26,8 +26,9 @@ import numpy as np
 
 from . import _checks, _guard
 from .algorithms import checked_point
+from .geometry import basis_or_none
 from .problem import Problem
-from .training import History, train
+from .training import DivergenceError, History, _histories, _round_source, _start_overflows
 
 __all__ = [
     "VARIANTS",
@@ -38,6 +39,7 @@ __all__ = [
     "altmin_objective",
     "altmin_gradient",
     "train_variant",
+    "train_variants",
     "outside_singular_values",
     "invariant_rate",
 ]
@@ -167,24 +169,28 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     B, w, alpha = checked_point(B, w, tasks, alpha)
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():
-        grad_B, grad_w = _multistep(B, w, tasks, alpha, steps, n, first_order)
+        grad_B, grad_w, _ = _multistep(B, w, tasks, alpha, steps, n, first_order)
     _finite("multistep_gradient", grad_B, grad_w, alpha=alpha)
     return grad_B, grad_w
 
 
 def _multistep(B, w, tasks, alpha, steps, n, first_order):
-    """The body of :func:`multistep_gradient`, on checked arguments."""
+    """The body of :func:`multistep_gradient`, on checked arguments.
+
+    Also returns the adapted predictions ``v_t = B w_t^(S)`` (n, d): the objective is their mean outer loss.
+    """
     heads, residuals = _inner_path(B, w, tasks.inner, alpha, steps, n)
-    q = tasks.outer.grad(heads[-1] @ B.T)  # (n, d)
+    v = heads[-1] @ B.T
+    q = tasks.outer.grad(v)  # (n, d)
     grad_B = q.T @ heads[-1]
     a = q @ B  # adjoint of the last head, (n, k)
     if first_order:
-        return grad_B / n, a.mean(axis=0)
+        return grad_B / n, a.mean(axis=0), v
     for j in range(steps - 1, -1, -1):
         u = tasks.inner.cov(a @ B.T)  # Sigma_in B a, (n, d)
         grad_B -= alpha * (residuals[j].T @ a + u.T @ heads[j])
         a = a - alpha * (u @ B)
-    return grad_B / n, a.mean(axis=0)
+    return grad_B / n, a.mean(axis=0), v
 
 
 @_guard.reference("gbml.beyond.fit_heads")
@@ -279,7 +285,7 @@ def _variant_step(variant, steps):
 
 
 def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
-    """Run a variant of chapter 9 with :func:`gbml.train`: its ``(gradient, objective)`` pair, labelled.
+    """Run a variant of chapter 9 as :func:`gbml.train` runs it with the variant's ``(gradient, objective)`` pair, labelled.
 
     Parameters
     ----------
@@ -293,23 +299,141 @@ def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -
         Inner steps (ignored by "altmin").
     **kwargs :
         The arguments of :func:`gbml.train` (``alpha``, ``beta``, ``T``, ``n_tasks``, ``rng``, ``m_in``,
-        ``pool``, ``B0``, ``snapshot_every``, ...), except ``gradient``, ``objective`` and ``settings``.
+        ``pool``, ``B0``, ``snapshot_every``, ``on_divergence``, ...), except ``gradient``, ``objective`` and
+        ``settings``.
 
     Returns
     -------
     History
         ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"`` otherwise, or
         ``"altmin"``; ``loss`` is the variant's own objective (the exact multi-step or altmin objective);
-        ``settings`` also holds ``steps``.
+        ``settings`` also holds ``steps``.  The run is one run of :func:`train_variants` (the same run, with
+        fewer checks inside the loop).
     """
     _checks.method_name("variant", variant, VARIANTS)
     steps = _steps(steps)
     taken = sorted({"gradient", "objective", "settings"} & set(kwargs))
     if taken:
         raise TypeError(f"train_variant sets {', '.join(taken)} itself; call gbml.train to pass your own")
-    gradient, objective = _variant_step(variant, steps)
-    label = variant if variant == "altmin" or steps == 1 else f"{variant} ({steps} steps)"
-    return train(label, problem, gradient=gradient, objective=objective, settings={"steps": steps}, **kwargs)
+    on_divergence = kwargs.pop("on_divergence", "raise")
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
+    history, = train_variants([variant], problem, steps=steps, **kwargs)
+    if history.diverged_at is not None and on_divergence == "raise":
+        raise DivergenceError(history.method, history.diverged_at, history.alpha, history.beta, history)
+    return history
+
+
+def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: float, T: int, n_tasks: int, rng,
+                   m_in=None, m_out=None, pool=None, B0=None, w0=None, blowup: float = 1e6,
+                   snapshot_every: int | None = None) -> list[History]:
+    """Several variants trained on the same tasks, in one loop over the rounds (chapter 9's explorer).
+
+    Equals ``[train_variant(v, problem, steps=S, on_divergence="stop", rng=rng, ...) for v, S in zip(variants,
+    steps)]`` with an int seed ``rng`` (every run then draws the same ``B0`` and the same tasks), to
+    rounding; the tasks of each round are drawn once for all runs, the arguments are checked once (not in
+    every round), each round computes a run's gradient and objective from one inner loop, and the
+    distances, angles and ``orth_error`` are computed at the end, all at once (as :func:`gbml.train_runs`
+    does for the methods of ``gbml.METHODS``).
+
+    Parameters
+    ----------
+    variants : list of {"anil", "fo-anil", "altmin"}
+    steps : int >= 0, or one per run
+        Inner steps (ignored by "altmin").
+    alpha, beta, T, n_tasks, rng, m_in, m_out, pool, B0, w0, blowup, snapshot_every : as for :func:`gbml.train`
+        (``B0`` and ``w0`` are shared by every run).
+
+    Returns
+    -------
+    list of History, one per run in the order of ``variants``, as :func:`train_variant` returns them; a run
+    that blows up stops (``diverged_at``).
+    """
+    if isinstance(variants, str) or not isinstance(variants, (list, tuple)) or not variants:
+        raise TypeError(f"variants must be a non-empty list of variant names, got {variants!r}")
+    for variant in variants:
+        _checks.method_name("variant", variant, VARIANTS)
+    R = len(variants)
+    steps = list(steps) if isinstance(steps, (list, tuple)) else [steps] * R
+    if len(steps) != R:
+        raise ValueError(f"steps must be one number or one per run ({R}), got {len(steps)}")
+    steps = [_steps(S) for S in steps]
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
+    alpha = _checks.real("alpha", alpha, low=0.0)
+    beta = _checks.real("beta", beta, low=0.0, strict_low=True)
+    T = _checks.positive_int("T", T, minimum=0)
+    n = _checks.positive_int("n_tasks", n_tasks)
+    blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
+    if snapshot_every is not None:
+        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
+    rng = _checks.as_rng(rng)
+    if B0 is None:
+        if alpha == 0:
+            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
+        B0, _ = problem.init(alpha, rng)
+    B0 = _checks.array("B0", B0, 2, (problem.d, None)).copy()
+    k = B0.shape[1]
+    if k > problem.d:
+        raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B0.shape}")
+    w0 = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,)).copy()
+    if basis_or_none(B0) is None:
+        raise ValueError("B0 must have full column rank")
+    _checks.fits(f"train_variants' record of {R} runs of T={T} rounds", 2 * (T + 1) * R * (problem.d + 1) * k)
+    with _checks.no_float_warnings():
+        scale = blowup * (1.0 + np.linalg.norm(B0) + np.linalg.norm(w0))
+    if not np.isfinite(scale):
+        raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
+    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    # Every iterate is kept; the distances, angles, head norms and orth_error are computed at the end.
+    Bs, ws = np.zeros((T + 1, R, problem.d, k)), np.zeros((T + 1, R, k))
+    loss = np.full((T + 1, R), np.nan)
+    last, diverged_at = np.full(R, T), [None] * R
+    iterate = {i: (B0, w0) for i in range(R)}  # the current (B, w) of each run still going
+    tasks = next_round() if T == 0 else None
+    with _checks.no_float_warnings():  # overflows are found by the checks below
+        for s in range(T + 1):
+            if s < T:
+                tasks = next_round()
+            for i, (B, w) in list(iterate.items()):
+                Bs[s, i], ws[s, i] = B, w
+                grad_B, grad_w, loss[s, i] = _variant_round(variants[i], steps[i], B, w, tasks, alpha)
+                if not np.isfinite(loss[s, i]):  # the objective overflowed: iterate s is not recorded
+                    if s == 0:
+                        raise _start_overflows()
+                    last[i], diverged_at[i] = s - 1, s
+                    del iterate[i]
+                elif s < T:
+                    B, w = B - beta * grad_B, w - beta * grad_w
+                    if np.linalg.norm(B) + np.linalg.norm(w) <= scale:  # False if exploded or non-finite
+                        iterate[i] = B, w
+                    else:
+                        last[i], diverged_at[i] = s, s + 1
+                        del iterate[i]
+            if not iterate:
+                break
+    labels = [v if v == "altmin" or S == 1 else f"{v} ({S} steps)" for v, S in zip(variants, steps)]
+    settings = dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T)
+    histories = _histories(labels, problem, alpha, np.full(R, beta), Bs, ws, loss, last, diverged_at, settings,
+                           snapshot_every)
+    for history, S in zip(histories, steps):
+        history.settings["steps"] = S
+    return histories
+
+
+def _variant_round(variant, steps, B, w, tasks, alpha):
+    """One round of a variant on checked arguments: ``(grad_B, grad_w, objective)`` at ``(B, w)``.
+
+    The gradient is :func:`multistep_gradient` or :func:`altmin_gradient` (with ``grad_w = 0``), the objective
+    :func:`multistep_objective` or :func:`altmin_objective`, both from one inner loop (or one head fit).
+    """
+    if variant == "altmin":
+        w_t = _fit_heads(B, tasks)  # least-squares heads (n, k)
+        v = w_t @ B.T
+        grad_B, grad_w = tasks.outer.grad(v).T @ w_t / tasks.n, np.zeros_like(w)
+    else:
+        grad_B, grad_w, v = _multistep(B, w, tasks, alpha, steps, tasks.n, variant == "fo-anil")
+    return grad_B, grad_w, np.mean(tasks.outer.loss(v))
 
 
 def outside_singular_values(B, B_star) -> np.ndarray:

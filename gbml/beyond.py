@@ -28,6 +28,7 @@ from . import _checks, _guard
 from .algorithms import checked_point
 from .geometry import basis_or_none
 from .problem import Problem
+from .tasks import PopulationTasks
 from .training import DivergenceError, History, _histories, _round_source, _start_overflows
 
 __all__ = [
@@ -103,7 +104,7 @@ def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
 
 def _inner_path(B, w, inner, alpha, steps, n):
     """Heads ``w^(0..steps)`` (list of (n, k)) and inner residuals ``r^(0..steps-1)`` (list of (n, d))."""
-    heads, residuals = [np.broadcast_to(w, (n, w.size)).copy()], []
+    heads, residuals = [np.repeat(w[None, :], n, axis=0)], []
     for _ in range(steps):
         r = inner.grad(heads[-1] @ B.T)
         residuals.append(r)
@@ -184,13 +185,12 @@ def _multistep(B, w, tasks, alpha, steps, n, first_order):
     q = tasks.outer.grad(v)  # (n, d)
     grad_B = q.T @ heads[-1]
     a = q @ B  # adjoint of the last head, (n, k)
-    if first_order:
-        return grad_B / n, a.mean(axis=0), v
-    for j in range(steps - 1, -1, -1):
-        u = tasks.inner.cov(a @ B.T)  # Sigma_in B a, (n, d)
-        grad_B -= alpha * (residuals[j].T @ a + u.T @ heads[j])
-        a = a - alpha * (u @ B)
-    return grad_B / n, a.mean(axis=0), v
+    if not first_order:
+        for j in range(steps - 1, -1, -1):
+            u = tasks.inner.cov(a @ B.T)  # Sigma_in B a, (n, d)
+            grad_B -= alpha * (residuals[j].T @ a + u.T @ heads[j])
+            a = a - alpha * (u @ B)
+    return grad_B / n, a.sum(axis=0) / n, v  # the averages over tasks (sum / n: np.mean without its overhead)
 
 
 @_guard.reference("gbml.beyond.fit_heads")
@@ -220,8 +220,12 @@ def fit_heads(B, tasks) -> np.ndarray:
 def _fit_heads(B, tasks):
     n, (d, k) = tasks.n, B.shape
     inner = tasks.inner
-    # Gram matrices B^T Sigma_t B (n, k, k), one column at a time, and right-hand sides B^T Sigma_t theta_t.
-    gram = np.stack([inner.cov(np.broadcast_to(B[:, j], (n, d))) @ B for j in range(k)], axis=2)
+    # Gram matrices B^T Sigma_t B (n, k, k) and right-hand sides B^T Sigma_t theta_t.  In population every task
+    # has the same Sigma, so one Gram matrix (1, k, k) serves them all (broadcast below).
+    if isinstance(tasks, PopulationTasks):
+        gram = (inner.cov(B.T) @ B)[None]
+    else:  # Sigma_t b_j for every column j and task t at once (k, n, d), times B
+        gram = np.moveaxis(inner.cov(np.broadcast_to(B.T[:, None, :], (k, n, d))) @ B, 0, 2)
     rhs = -(inner.grad(np.zeros((n, d))) @ B)  # -B^T dL/dv at v = 0
     # Minimum-norm solution through the eigendecomposition (the Gram matrices are symmetric PSD).
     vals, vecs = np.linalg.eigh(gram)
@@ -433,7 +437,7 @@ def _variant_round(variant, steps, B, w, tasks, alpha):
         grad_B, grad_w = tasks.outer.grad(v).T @ w_t / tasks.n, np.zeros_like(w)
     else:
         grad_B, grad_w, v = _multistep(B, w, tasks, alpha, steps, tasks.n, variant == "fo-anil")
-    return grad_B, grad_w, np.mean(tasks.outer.loss(v))
+    return grad_B, grad_w, tasks.outer.loss(v).sum() / tasks.n
 
 
 def outside_singular_values(B, B_star) -> np.ndarray:

@@ -28,7 +28,7 @@ from . import _checks, _guard
 from .algorithms import checked_point
 from .geometry import basis_or_none
 from .problem import Problem
-from .tasks import PopulationTasks
+from .tasks import PopulationTasks, SampledTasks
 from .training import DivergenceError, History, _histories, _round_source, _start_overflows
 
 __all__ = [
@@ -330,7 +330,7 @@ def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -
 
 def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: float, T: int, n_tasks: int, rng,
                    m_in=None, m_out=None, pool=None, B0=None, w0=None, blowup: float = 1e6,
-                   snapshot_every: int | None = None) -> list[History]:
+                   snapshot_every: int | None = None, rounds=None) -> list[History]:
     """Several variants trained on the same tasks, in one loop over the rounds (chapter 9's explorer).
 
     Equals ``[train_variant(v, problem, steps=S, on_divergence="stop", rng=rng, ...) for v, S in zip(variants,
@@ -347,6 +347,12 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
         Inner steps (ignored by "altmin").
     alpha, beta, T, n_tasks, rng, m_in, m_out, pool, B0, w0, blowup, snapshot_every : as for :func:`gbml.train`
         (``B0`` and ``w0`` are shared by every run).
+    rounds : list of PopulationTasks or SampledTasks, optional
+        The tasks of every round, drawn beforehand (T of them; one for T = 0, for the last loss), used in place
+        of drawing them from ``rng`` (which then only draws a missing ``B0``); ``pool``, ``m_in`` and ``m_out``
+        must then be None.  An explorer that trains from many starts on the same tasks draws them once:
+        ``[problem.sample_round(n_tasks, np.random.default_rng(seed)) ...]`` are the rounds ``rng=seed`` draws
+        (with ``B0`` given).
 
     Returns
     -------
@@ -388,7 +394,11 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
         scale = blowup * (1.0 + np.linalg.norm(B0) + np.linalg.norm(w0))
     if not np.isfinite(scale):
         raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
-    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    if rounds is None:
+        next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    else:
+        next_round = _given_rounds(rounds, problem, n, T, pool, m_in, m_out)
+        m_in, m_out = getattr(rounds[0], "m_in", None), getattr(rounds[0], "m_out", None)
     # Every iterate is kept; the distances, angles, head norms and orth_error are computed at the end.
     Bs, ws = np.zeros((T + 1, R, problem.d, k)), np.zeros((T + 1, R, k))
     loss = np.full((T + 1, R), np.nan)
@@ -423,6 +433,22 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     for history, S in zip(histories, steps):
         history.settings["steps"] = S
     return histories
+
+
+def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):
+    """A function giving the tasks of each round from a list drawn beforehand (``train_variants(rounds=...)``)."""
+    if pool is not None or m_in is not None or m_out is not None:
+        raise ValueError("give the tasks of every round (rounds) or how to draw them (pool, m_in, m_out), not both")
+    if not isinstance(rounds, (list, tuple)) or len(rounds) != max(T, 1):
+        raise ValueError(f"rounds must be a list of the tasks of the {max(T, 1)} rounds, "
+                         f"got {len(rounds) if isinstance(rounds, (list, tuple)) else type(rounds).__name__}")
+    for i, tasks in enumerate(rounds):
+        if not isinstance(tasks, (PopulationTasks, SampledTasks)):
+            raise TypeError(f"rounds[{i}] must be a gbml.PopulationTasks or gbml.SampledTasks, got {type(tasks).__name__}")
+        if (tasks.n, tasks.d) != (n, problem.d):
+            raise ValueError(f"rounds[{i}] must hold n_tasks = {n} tasks in dimension d = {problem.d}, "
+                             f"got n = {tasks.n}, d = {tasks.d}")
+    return iter(rounds).__next__
 
 
 def _variant_round(variant, steps, B, w, tasks, alpha):

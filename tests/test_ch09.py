@@ -210,6 +210,30 @@ def test_train_variants_stop_a_run_whose_objective_overflows_and_refuse_a_start_
         beyond.train_variant("anil", problem, steps=40, **kw)
 
 
+@pytest.mark.parametrize("m", [None, 6])
+def test_train_variants_on_rounds_drawn_beforehand_equal_the_rounds_rng_draws(m):
+    problem = gbml.Problem(12, 2, rng=3)
+    B0 = problem.init(0.1, 2)[0]
+    kw = dict(alpha=0.1, beta=0.3, T=30, n_tasks=5, B0=B0)
+    draw = np.random.default_rng(11)
+    rounds = [problem.sample_round(5, draw, m_in=m, m_out=m) for _ in range(30)]
+    variants, steps = zip(*VARIANT_RUNS)
+    given = beyond.train_variants(list(variants), problem, steps=list(steps), rng=0, rounds=rounds, **kw)
+    drawn = beyond.train_variants(list(variants), problem, steps=list(steps), rng=11, m_in=m, m_out=m, **kw)
+    for a, b in zip(given, drawn, strict=True):
+        assert a.settings == b.settings and a.diverged_at == b.diverged_at
+        for field in FIELDS:
+            assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    with pytest.raises(ValueError, match="rounds must be a list of the tasks of the 30 rounds"):
+        beyond.train_variants(["anil"], problem, rng=0, rounds=rounds[:-1], **kw)
+    with pytest.raises(ValueError, match="not both"):
+        beyond.train_variants(["anil"], problem, rng=0, rounds=rounds, pool=8, **kw)
+    with pytest.raises(TypeError, match=r"rounds\[2\] must be a gbml.PopulationTasks"):
+        beyond.train_variants(["anil"], problem, rng=0, rounds=rounds[:2] + ["tasks"] + rounds[3:], **kw)
+    with pytest.raises(ValueError, match=r"rounds\[0\] must hold n_tasks = 4 tasks"):
+        beyond.train_variants(["anil"], problem, rng=0, rounds=rounds, **{**kw, "n_tasks": 4})
+
+
 def test_train_variants_bad_input():
     problem = gbml.Problem(10, 2, rng=0)
     kw = dict(alpha=0.1, beta=0.5, T=3, n_tasks=2, rng=0)

@@ -22,6 +22,8 @@ applied to vectors), exactly as in :mod:`gbml.tasks`.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _checks, _guard
@@ -411,15 +413,16 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
                 tasks = next_round()
             for i, (B, w) in list(iterate.items()):
                 Bs[s, i], ws[s, i] = B, w
-                grad_B, grad_w, loss[s, i] = _variant_round(variants[i], steps[i], B, w, tasks, alpha)
-                if not np.isfinite(loss[s, i]):  # the objective overflowed: iterate s is not recorded
+                grad_B, grad_w, value = _variant_round(variants[i], steps[i], B, w, tasks, alpha)
+                loss[s, i] = value
+                if not math.isfinite(value):  # the objective overflowed: iterate s is not recorded
                     if s == 0:
                         raise _start_overflows()
                     last[i], diverged_at[i] = s - 1, s
                     del iterate[i]
                 elif s < T:
                     B, w = B - beta * grad_B, w - beta * grad_w
-                    if np.linalg.norm(B) + np.linalg.norm(w) <= scale:  # False if exploded or non-finite
+                    if _norm(B) + _norm(w) <= scale:  # False if exploded or non-finite
                         iterate[i] = B, w
                     else:
                         last[i], diverged_at[i] = s, s + 1
@@ -433,6 +436,12 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     for history, S in zip(histories, steps):
         history.settings["steps"] = S
     return histories
+
+
+def _norm(x) -> float:
+    """``np.linalg.norm(x)`` (2-norm of the entries, the same value) without its argument handling."""
+    x = x.ravel()
+    return math.sqrt(x @ x)
 
 
 def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):

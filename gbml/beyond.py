@@ -291,7 +291,7 @@ def _variant_step(variant, steps):
 
 
 def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
-    """Run a variant of chapter 9 as :func:`gbml.train` runs it with the variant's ``(gradient, objective)`` pair, labelled.
+    """Run a variant of chapter 9 as :func:`gbml.train` runs its ``(gradient, objective)`` pair, labelled.
 
     Parameters
     ----------
@@ -453,7 +453,8 @@ def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):
                          f"got {len(rounds) if isinstance(rounds, (list, tuple)) else type(rounds).__name__}")
     for i, tasks in enumerate(rounds):
         if not isinstance(tasks, (PopulationTasks, SampledTasks)):
-            raise TypeError(f"rounds[{i}] must be a gbml.PopulationTasks or gbml.SampledTasks, got {type(tasks).__name__}")
+            raise TypeError(f"rounds[{i}] must be a gbml.PopulationTasks or gbml.SampledTasks, "
+                            f"got {type(tasks).__name__}")
         if (tasks.n, tasks.d) != (n, problem.d):
             raise ValueError(f"rounds[{i}] must hold n_tasks = {n} tasks in dimension d = {problem.d}, "
                              f"got n = {tasks.n}, d = {tasks.d}")

@@ -379,7 +379,7 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
 
 
 def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every):
-    """The History of each of R runs from their iterates, recorded all at once (``train_runs``, ``beyond.train_variants``).
+    """The History of each of R runs from their iterates, all at once (``train_runs``, ``beyond.train_variants``).
 
     ``Bs`` (T+1, R, d, k') and ``ws`` (T+1, R, k') hold every iterate, ``loss`` (T+1, R) the objective at each,
     ``last`` (R,) the last iterate each run kept and ``diverged_at`` (list) where it stopped (None: it did

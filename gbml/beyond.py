@@ -10,8 +10,8 @@ Three things are added on top of the core (:mod:`gbml.algorithms`), all for the 
   least-squares head on its support data, ``w_t = argmin_w L_in(B, w)`` (population:
   ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``), and the body takes a gradient step on the outer loss
   at those heads (:func:`altmin_gradient`).
-* each variant as the ``(gradient, objective)`` pair that :func:`gbml.train` accepts, run by
-  :func:`train_variant` (a labelled call of ``gbml.train``), and two
+* each variant as the ``(gradient, objective)`` pair that :func:`gbml.train` accepts, run as ``gbml.train``
+  runs it by :func:`train_variant` (one run) and :func:`train_variants` (several on the same tasks), and two
   measurements for wide models and non-isotropic inputs (:func:`outside_singular_values`,
   :func:`invariant_rate`).
 
@@ -22,12 +22,16 @@ applied to vectors), exactly as in :mod:`gbml.tasks`.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _checks, _guard
 from .algorithms import checked_point
+from .geometry import basis_or_none
 from .problem import Problem
-from .training import History, train
+from .tasks import PopulationTasks, SampledTasks
+from .training import DivergenceError, History, _histories, _round_source, _start_overflows
 
 __all__ = [
     "VARIANTS",
@@ -38,6 +42,7 @@ __all__ = [
     "altmin_objective",
     "altmin_gradient",
     "train_variant",
+    "train_variants",
     "outside_singular_values",
     "invariant_rate",
 ]
@@ -101,7 +106,7 @@ def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
 
 def _inner_path(B, w, inner, alpha, steps, n):
     """Heads ``w^(0..steps)`` (list of (n, k)) and inner residuals ``r^(0..steps-1)`` (list of (n, d))."""
-    heads, residuals = [np.broadcast_to(w, (n, w.size)).copy()], []
+    heads, residuals = [np.repeat(w[None, :], n, axis=0)], []
     for _ in range(steps):
         r = inner.grad(heads[-1] @ B.T)
         residuals.append(r)
@@ -167,24 +172,27 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     B, w, alpha = checked_point(B, w, tasks, alpha)
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():
-        grad_B, grad_w = _multistep(B, w, tasks, alpha, steps, n, first_order)
+        grad_B, grad_w, _ = _multistep(B, w, tasks, alpha, steps, n, first_order)
     _finite("multistep_gradient", grad_B, grad_w, alpha=alpha)
     return grad_B, grad_w
 
 
 def _multistep(B, w, tasks, alpha, steps, n, first_order):
-    """The body of :func:`multistep_gradient`, on checked arguments."""
+    """The body of :func:`multistep_gradient`, on checked arguments.
+
+    Also returns the adapted predictions ``v_t = B w_t^(S)`` (n, d): the objective is their mean outer loss.
+    """
     heads, residuals = _inner_path(B, w, tasks.inner, alpha, steps, n)
-    q = tasks.outer.grad(heads[-1] @ B.T)  # (n, d)
+    v = heads[-1] @ B.T
+    q = tasks.outer.grad(v)  # (n, d)
     grad_B = q.T @ heads[-1]
     a = q @ B  # adjoint of the last head, (n, k)
-    if first_order:
-        return grad_B / n, a.mean(axis=0)
-    for j in range(steps - 1, -1, -1):
-        u = tasks.inner.cov(a @ B.T)  # Sigma_in B a, (n, d)
-        grad_B -= alpha * (residuals[j].T @ a + u.T @ heads[j])
-        a = a - alpha * (u @ B)
-    return grad_B / n, a.mean(axis=0)
+    if not first_order:
+        for j in range(steps - 1, -1, -1):
+            u = tasks.inner.cov(a @ B.T)  # Sigma_in B a, (n, d)
+            grad_B -= alpha * (residuals[j].T @ a + u.T @ heads[j])
+            a = a - alpha * (u @ B)
+    return grad_B / n, a.sum(axis=0) / n, v  # the averages over tasks (sum / n: np.mean without its overhead)
 
 
 @_guard.reference("gbml.beyond.fit_heads")
@@ -214,8 +222,12 @@ def fit_heads(B, tasks) -> np.ndarray:
 def _fit_heads(B, tasks):
     n, (d, k) = tasks.n, B.shape
     inner = tasks.inner
-    # Gram matrices B^T Sigma_t B (n, k, k), one column at a time, and right-hand sides B^T Sigma_t theta_t.
-    gram = np.stack([inner.cov(np.broadcast_to(B[:, j], (n, d))) @ B for j in range(k)], axis=2)
+    # Gram matrices B^T Sigma_t B (n, k, k) and right-hand sides B^T Sigma_t theta_t.  In population every task
+    # has the same Sigma, so one Gram matrix (1, k, k) serves them all (broadcast below).
+    if isinstance(tasks, PopulationTasks):
+        gram = (inner.cov(B.T) @ B)[None]
+    else:  # Sigma_t b_j for every column j and task t at once (k, n, d), times B
+        gram = np.moveaxis(inner.cov(np.broadcast_to(B.T[:, None, :], (k, n, d))) @ B, 0, 2)
     rhs = -(inner.grad(np.zeros((n, d))) @ B)  # -B^T dL/dv at v = 0
     # Minimum-norm solution through the eigendecomposition (the Gram matrices are symmetric PSD).
     vals, vecs = np.linalg.eigh(gram)
@@ -279,7 +291,7 @@ def _variant_step(variant, steps):
 
 
 def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
-    """Run a variant of chapter 9 with :func:`gbml.train`: its ``(gradient, objective)`` pair, labelled.
+    """Run a variant of chapter 9 as :func:`gbml.train` runs its ``(gradient, objective)`` pair, labelled.
 
     Parameters
     ----------
@@ -293,23 +305,175 @@ def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -
         Inner steps (ignored by "altmin").
     **kwargs :
         The arguments of :func:`gbml.train` (``alpha``, ``beta``, ``T``, ``n_tasks``, ``rng``, ``m_in``,
-        ``pool``, ``B0``, ``snapshot_every``, ...), except ``gradient``, ``objective`` and ``settings``.
+        ``pool``, ``B0``, ``snapshot_every``, ``on_divergence``, ...), except ``gradient``, ``objective`` and
+        ``settings``.
 
     Returns
     -------
     History
         ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"`` otherwise, or
         ``"altmin"``; ``loss`` is the variant's own objective (the exact multi-step or altmin objective);
-        ``settings`` also holds ``steps``.
+        ``settings`` also holds ``steps``.  The run is one run of :func:`train_variants` (the same run, with
+        fewer checks inside the loop).
     """
     _checks.method_name("variant", variant, VARIANTS)
     steps = _steps(steps)
     taken = sorted({"gradient", "objective", "settings"} & set(kwargs))
     if taken:
         raise TypeError(f"train_variant sets {', '.join(taken)} itself; call gbml.train to pass your own")
-    gradient, objective = _variant_step(variant, steps)
-    label = variant if variant == "altmin" or steps == 1 else f"{variant} ({steps} steps)"
-    return train(label, problem, gradient=gradient, objective=objective, settings={"steps": steps}, **kwargs)
+    on_divergence = kwargs.pop("on_divergence", "raise")
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
+    history, = train_variants([variant], problem, steps=steps, **kwargs)
+    if history.diverged_at is not None and on_divergence == "raise":
+        raise DivergenceError(history.method, history.diverged_at, history.alpha, history.beta, history)
+    return history
+
+
+def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: float, T: int, n_tasks: int, rng,
+                   m_in=None, m_out=None, pool=None, B0=None, w0=None, blowup: float = 1e6,
+                   snapshot_every: int | None = None, rounds=None) -> list[History]:
+    """Several variants trained on the same tasks, in one loop over the rounds (chapter 9's explorer).
+
+    Equals ``[train_variant(v, problem, steps=S, on_divergence="stop", rng=rng, ...) for v, S in zip(variants,
+    steps)]`` with an int seed ``rng`` (every run then draws the same ``B0`` and the same tasks), to
+    rounding; the tasks of each round are drawn once for all runs, the arguments are checked once (not in
+    every round), each round computes a run's gradient and objective from one inner loop, and the
+    distances, angles and ``orth_error`` are computed at the end, all at once (as :func:`gbml.train_runs`
+    does for the methods of ``gbml.METHODS``).
+
+    Parameters
+    ----------
+    variants : list of {"anil", "fo-anil", "altmin"}
+    steps : int >= 0, or one per run
+        Inner steps (ignored by "altmin").
+    alpha, beta, T, n_tasks, rng, m_in, m_out, pool, B0, w0, blowup, snapshot_every : as for :func:`gbml.train`
+        (``B0`` and ``w0`` are shared by every run).
+    rounds : list of PopulationTasks or SampledTasks, optional
+        The tasks of every round, drawn beforehand (T of them; one for T = 0, for the last loss), used in place
+        of drawing them from ``rng`` (which then only draws a missing ``B0``); ``pool``, ``m_in`` and ``m_out``
+        must then be None.  An explorer that trains from many starts on the same tasks draws them once:
+        ``[problem.sample_round(n_tasks, np.random.default_rng(seed)) ...]`` are the rounds ``rng=seed`` draws
+        (with ``B0`` given).
+
+    Returns
+    -------
+    list of History, one per run in the order of ``variants``, as :func:`train_variant` returns them; a run
+    that blows up stops (``diverged_at``).
+    """
+    if isinstance(variants, str) or not isinstance(variants, (list, tuple)) or not variants:
+        raise TypeError(f"variants must be a non-empty list of variant names, got {variants!r}")
+    for variant in variants:
+        _checks.method_name("variant", variant, VARIANTS)
+    R = len(variants)
+    steps = list(steps) if isinstance(steps, (list, tuple)) else [steps] * R
+    if len(steps) != R:
+        raise ValueError(f"steps must be one number or one per run ({R}), got {len(steps)}")
+    steps = [_steps(S) for S in steps]
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
+    alpha = _checks.real("alpha", alpha, low=0.0)
+    beta = _checks.real("beta", beta, low=0.0, strict_low=True)
+    T = _checks.positive_int("T", T, minimum=0)
+    n = _checks.positive_int("n_tasks", n_tasks)
+    blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
+    if snapshot_every is not None:
+        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
+    rng = _checks.as_rng(rng)
+    if B0 is None:
+        if alpha == 0:
+            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
+        B0, _ = problem.init(alpha, rng)
+    B0 = _checks.array("B0", B0, 2, (problem.d, None)).copy()
+    k = B0.shape[1]
+    if k > problem.d:
+        raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B0.shape}")
+    w0 = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,)).copy()
+    if basis_or_none(B0) is None:
+        raise ValueError("B0 must have full column rank")
+    _checks.fits(f"train_variants' record of {R} runs of T={T} rounds", 2 * (T + 1) * R * (problem.d + 1) * k)
+    with _checks.no_float_warnings():
+        scale = blowup * (1.0 + np.linalg.norm(B0) + np.linalg.norm(w0))
+    if not np.isfinite(scale):
+        raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
+    if rounds is None:
+        next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    else:
+        next_round = _given_rounds(rounds, problem, n, T, pool, m_in, m_out)
+        m_in, m_out = getattr(rounds[0], "m_in", None), getattr(rounds[0], "m_out", None)
+    # Every iterate is kept; the distances, angles, head norms and orth_error are computed at the end.
+    Bs, ws = np.zeros((T + 1, R, problem.d, k)), np.zeros((T + 1, R, k))
+    loss = np.full((T + 1, R), np.nan)
+    last, diverged_at = np.full(R, T), [None] * R
+    iterate = {i: (B0, w0) for i in range(R)}  # the current (B, w) of each run still going
+    tasks = next_round() if T == 0 else None
+    with _checks.no_float_warnings():  # overflows are found by the checks below
+        for s in range(T + 1):
+            if s < T:
+                tasks = next_round()
+            for i, (B, w) in list(iterate.items()):
+                Bs[s, i], ws[s, i] = B, w
+                grad_B, grad_w, value = _variant_round(variants[i], steps[i], B, w, tasks, alpha)
+                loss[s, i] = value
+                if not math.isfinite(value):  # the objective overflowed: iterate s is not recorded
+                    if s == 0:
+                        raise _start_overflows()
+                    last[i], diverged_at[i] = s - 1, s
+                    del iterate[i]
+                elif s < T:
+                    B, w = B - beta * grad_B, w - beta * grad_w
+                    if _norm(B) + _norm(w) <= scale:  # False if exploded or non-finite
+                        iterate[i] = B, w
+                    else:
+                        last[i], diverged_at[i] = s, s + 1
+                        del iterate[i]
+            if not iterate:
+                break
+    labels = [v if v == "altmin" or S == 1 else f"{v} ({S} steps)" for v, S in zip(variants, steps)]
+    settings = dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T)
+    histories = _histories(labels, problem, alpha, np.full(R, beta), Bs, ws, loss, last, diverged_at, settings,
+                           snapshot_every)
+    for history, S in zip(histories, steps):
+        history.settings["steps"] = S
+    return histories
+
+
+def _norm(x) -> float:
+    """``np.linalg.norm(x)`` (2-norm of the entries, the same value) without its argument handling."""
+    x = x.ravel()
+    return math.sqrt(x @ x)
+
+
+def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):
+    """A function giving the tasks of each round from a list drawn beforehand (``train_variants(rounds=...)``)."""
+    if pool is not None or m_in is not None or m_out is not None:
+        raise ValueError("give the tasks of every round (rounds) or how to draw them (pool, m_in, m_out), not both")
+    if not isinstance(rounds, (list, tuple)) or len(rounds) != max(T, 1):
+        raise ValueError(f"rounds must be a list of the tasks of the {max(T, 1)} rounds, "
+                         f"got {len(rounds) if isinstance(rounds, (list, tuple)) else type(rounds).__name__}")
+    for i, tasks in enumerate(rounds):
+        if not isinstance(tasks, (PopulationTasks, SampledTasks)):
+            raise TypeError(f"rounds[{i}] must be a gbml.PopulationTasks or gbml.SampledTasks, "
+                            f"got {type(tasks).__name__}")
+        if (tasks.n, tasks.d) != (n, problem.d):
+            raise ValueError(f"rounds[{i}] must hold n_tasks = {n} tasks in dimension d = {problem.d}, "
+                             f"got n = {tasks.n}, d = {tasks.d}")
+    return iter(rounds).__next__
+
+
+def _variant_round(variant, steps, B, w, tasks, alpha):
+    """One round of a variant on checked arguments: ``(grad_B, grad_w, objective)`` at ``(B, w)``.
+
+    The gradient is :func:`multistep_gradient` or :func:`altmin_gradient` (with ``grad_w = 0``), the objective
+    :func:`multistep_objective` or :func:`altmin_objective`, both from one inner loop (or one head fit).
+    """
+    if variant == "altmin":
+        w_t = _fit_heads(B, tasks)  # least-squares heads (n, k)
+        v = w_t @ B.T
+        grad_B, grad_w = tasks.outer.grad(v).T @ w_t / tasks.n, np.zeros_like(w)
+    else:
+        grad_B, grad_w, v = _multistep(B, w, tasks, alpha, steps, tasks.n, variant == "fo-anil")
+    return grad_B, grad_w, tasks.outer.loss(v).sum() / tasks.n
 
 
 def outside_singular_values(B, B_star) -> np.ndarray:

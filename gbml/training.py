@@ -374,6 +374,19 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             active, B, w = active[keep], B_new[keep], w_new[keep]
             if not active.size:
                 break
+    return _histories(methods, problem, alpha, beta, Bs, ws, loss, last, diverged_at,
+                      dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T), snapshot_every)
+
+
+def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every):
+    """The History of each of R runs from their iterates, all at once (``train_runs``, ``beyond.train_variants``).
+
+    ``Bs`` (T+1, R, d, k') and ``ws`` (T+1, R, k') hold every iterate, ``loss`` (T+1, R) the objective at each,
+    ``last`` (R,) the last iterate each run kept and ``diverged_at`` (list) where it stopped (None: it did
+    not); entries after ``last`` are ignored.  A run also stops before an iterate that lost rank or whose
+    record overflows, as in :func:`train`; ``last`` and ``diverged_at`` are updated in place.
+    """
+    T, R, k = Bs.shape[0] - 1, Bs.shape[1], Bs.shape[3]
     with _checks.no_float_warnings():
         Qs, full_rank = bases_or_none(Bs.reshape(-1, problem.d, k))
         Qs, full_rank = Qs.reshape(Bs.shape), full_rank.reshape(T + 1, R)
@@ -395,10 +408,10 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             its = sorted({*range(0, upto, snapshot_every), last[i]})
             kept = dict(snapshot_iterations=np.array(its), snapshots=Bs[its, i])
         histories.append(History(
-            methods[i], alpha, float(beta[i]), distance=np.sin(angles[:upto, i, -1]), angles=angles[:upto, i],
+            labels[i], alpha, float(beta[i]), distance=np.sin(angles[:upto, i, -1]), angles=angles[:upto, i],
             loss=loss[:upto, i].copy(), head_norm=head_norm[:upto, i], orth_error=orth[:upto, i],
             B=Bs[last[i], i].copy(), w=ws[last[i], i].copy(), diverged_at=diverged_at[i],
-            settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T), **kept))
+            settings=dict(settings), **kept))
     return histories
 
 

@@ -139,6 +139,130 @@ def test_train_variant_one_step_reproduces_gbml_train():
         assert b.method == name and b.settings["steps"] == 1
 
 
+FIELDS = ("distance", "angles", "loss", "head_norm", "orth_error", "B", "w")
+
+
+def per_variant(variant, problem, steps=1, **kw):
+    """The variant run by gbml.train's own loop, one round at a time, with its (gradient, objective) pair."""
+    gradient, objective = beyond._variant_step(variant, steps)
+    label = variant if variant == "altmin" or steps == 1 else f"{variant} ({steps} steps)"
+    return gbml.train(label, problem, gradient=gradient, objective=objective, settings={"steps": steps},
+                      on_divergence="stop", **kw)
+
+
+def assert_same_runs(runs, references):
+    for h, ref in zip(runs, references, strict=True):
+        assert (h.method, h.alpha, h.beta, h.diverged_at) == (ref.method, ref.alpha, ref.beta, ref.diverged_at)
+        assert h.settings == ref.settings
+        for field in FIELDS:
+            np.testing.assert_allclose(getattr(h, field), getattr(ref, field), rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{h.method}: {field}")
+        for field in ("snapshot_iterations", "snapshots"):
+            a, b = getattr(h, field), getattr(ref, field)
+            assert (a is None) == (b is None) and (a is None or np.allclose(a, b, rtol=1e-12, atol=1e-12))
+
+
+VARIANT_RUNS = [("anil", 1), ("anil", 3), ("fo-anil", 2), ("altmin", 1), ("fo-anil", 0)]
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 1.6])  # at 1.6 one-step ANIL diverges, the others do not
+def test_train_variants_equal_the_runs_of_train_one_by_one(scale):
+    problem = gbml.Problem(20, 3, rng=0)
+    kw = dict(alpha=0.1, beta=0.5, T=150, n_tasks=20, rng=1, B0=scale * problem.init(0.1, 5)[0])
+    variants, steps = zip(*VARIANT_RUNS)
+    runs = beyond.train_variants(list(variants), problem, steps=list(steps), **kw)
+    assert_same_runs(runs, [per_variant(v, problem, S, **kw) for v, S in VARIANT_RUNS])
+    assert (runs[0].diverged_at is not None) == (scale == 1.6) and runs[3].diverged_at is None
+    for run, (v, S) in zip(runs, VARIANT_RUNS):  # train_variant is one run of train_variants
+        assert_same_runs([beyond.train_variant(v, problem, steps=S, on_divergence="stop", **kw)], [run])
+
+
+@pytest.mark.parametrize("case", ["samples", "pool", "wide", "default start", "input covariance"])
+def test_train_variants_equal_train_with_samples_pools_wide_bodies_and_snapshots(case):
+    problem = gbml.Problem(12, 2, rng=3, noise_std=0.1)
+    kw = dict(alpha=0.1, beta=0.3, T=40, n_tasks=6, rng=7, B0=problem.init(0.1, 2)[0])
+    if case == "samples":
+        kw.update(m_in=9, m_out=7, snapshot_every=6)
+    elif case == "pool":
+        kw.update(pool=10, m_in=8, m_out=8, w0=np.array([0.3, -0.2]))
+    elif case == "wide":
+        kw.update(B0=gbml.random_orthonormal(12, 4, 1) / np.sqrt(0.1), snapshot_every=10)
+    elif case == "default start":
+        del kw["B0"]
+    else:
+        A = np.random.default_rng(4).standard_normal((12, 12))
+        problem = gbml.Problem(12, 2, rng=3, input_cov=A @ A.T / 12 + 0.5 * np.eye(12))
+    variants, steps = zip(*VARIANT_RUNS)
+    runs = beyond.train_variants(list(variants), problem, steps=list(steps), **kw)
+    assert_same_runs(runs, [per_variant(v, problem, S, **kw) for v, S in VARIANT_RUNS])
+
+
+def test_train_variants_stop_a_run_whose_objective_overflows_and_refuse_a_start_that_does():
+    problem = gbml.Problem(10, 2, rng=0)
+    B0 = 5.0 * problem.init(0.1, 1)[0]  # alpha B0^T B0 = 25 I: every inner step multiplies the head error by -24
+    kw = dict(alpha=0.1, beta=0.5, T=60, n_tasks=5, rng=2, B0=B0, blowup=1e300)
+    runs = beyond.train_variants(["anil", "altmin"], problem, steps=[40, 1], **kw)
+    assert_same_runs(runs, [per_variant("anil", problem, 40, **kw), per_variant("altmin", problem, **kw)])
+    assert runs[0].diverged_at is not None and runs[1].diverged_at is None
+    with pytest.raises(ValueError, match="overflows at the start"):
+        beyond.train_variants(["anil"], problem, steps=400, **kw)
+    with pytest.raises(gbml.DivergenceError, match="diverged"):
+        beyond.train_variant("anil", problem, steps=40, **kw)
+
+
+@pytest.mark.parametrize("m", [None, 6])
+def test_train_variants_on_rounds_drawn_beforehand_equal_the_rounds_rng_draws(m):
+    problem = gbml.Problem(12, 2, rng=3)
+    B0 = problem.init(0.1, 2)[0]
+    kw = dict(alpha=0.1, beta=0.3, T=30, n_tasks=5, B0=B0)
+    draw = np.random.default_rng(11)
+    rounds = [problem.sample_round(5, draw, m_in=m, m_out=m) for _ in range(30)]
+    variants, steps = zip(*VARIANT_RUNS)
+    given = beyond.train_variants(list(variants), problem, steps=list(steps), rng=0, rounds=rounds, **kw)
+    drawn = beyond.train_variants(list(variants), problem, steps=list(steps), rng=11, m_in=m, m_out=m, **kw)
+    for a, b in zip(given, drawn, strict=True):
+        assert a.settings == b.settings and a.diverged_at == b.diverged_at
+        for field in FIELDS:
+            assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    with pytest.raises(ValueError, match="rounds must be a list of the tasks of the 30 rounds"):
+        beyond.train_variants(["anil"], problem, rng=0, rounds=rounds[:-1], **kw)
+    with pytest.raises(ValueError, match="not both"):
+        beyond.train_variants(["anil"], problem, rng=0, rounds=rounds, pool=8, **kw)
+    with pytest.raises(TypeError, match=r"rounds\[2\] must be a gbml.PopulationTasks"):
+        beyond.train_variants(["anil"], problem, rng=0, rounds=rounds[:2] + ["tasks"] + rounds[3:], **kw)
+    with pytest.raises(ValueError, match=r"rounds\[0\] must hold n_tasks = 4 tasks"):
+        beyond.train_variants(["anil"], problem, rng=0, rounds=rounds, **{**kw, "n_tasks": 4})
+
+
+def test_train_variants_bad_input():
+    problem = gbml.Problem(10, 2, rng=0)
+    kw = dict(alpha=0.1, beta=0.5, T=3, n_tasks=2, rng=0)
+    with pytest.raises(TypeError, match="variants must be a non-empty list"):
+        beyond.train_variants("anil", problem, **kw)
+    with pytest.raises(TypeError, match="variants must be a non-empty list"):
+        beyond.train_variants([], problem, **kw)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        beyond.train_variants(["anil", "maml"], problem, **kw)
+    with pytest.raises(ValueError, match="steps must be one number or one per run"):
+        beyond.train_variants(["anil", "altmin"], problem, steps=[1, 2, 3], **kw)
+    with pytest.raises(ValueError, match="steps must be an integer >= 0"):
+        beyond.train_variants(["anil"], problem, steps=[-1], **kw)
+    with pytest.raises(TypeError, match="problem must be a gbml.Problem"):
+        beyond.train_variants(["anil"], "problem", **kw)
+    with pytest.raises(ValueError, match="beta"):
+        beyond.train_variants(["anil"], problem, **{**kw, "beta": 0.0})
+    with pytest.raises(ValueError, match="full column rank"):
+        beyond.train_variants(["anil"], problem, B0=np.ones((10, 2)), **kw)
+    with pytest.raises(ValueError, match="B0"):
+        beyond.train_variants(["anil"], problem, B0=np.ones((9, 2)), **kw)
+    with pytest.raises(ValueError, match="w0"):
+        beyond.train_variants(["anil"], problem, B0=np.eye(10, 2), w0=np.zeros(3), **kw)
+    with pytest.raises(ValueError, match="on_divergence"):
+        beyond.train_variant("anil", problem, on_divergence="ignore", **kw)
+    with pytest.raises(TypeError, match="on_divergence"):
+        beyond.train_variants(["anil"], problem, on_divergence="stop", **kw)
+
+
 def test_variants_learn_the_representation_in_population():
     problem = gbml.Problem(20, 3, rng=0)
     B0, _ = problem.init(0.1, 5)

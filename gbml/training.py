@@ -72,7 +72,7 @@ class History:
 def _round_source(problem, n, pool, rng, m_in, m_out):
     """A function giving the tasks of each round: fresh heads, or n heads from a fixed pool."""
     if pool is None:
-        return lambda: problem.sample_round(n, rng, m_in=m_in, m_out=m_out)
+        return problem.round_drawer(n, rng, m_in=m_in, m_out=m_out)  # = problem.sample_round each round
     if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool):
         pool = problem.sample_heads(_checks.positive_int("pool", pool), rng)
     pool = _checks.array("pool", pool, 2, (None, problem.k))

@@ -136,6 +136,43 @@ class Problem:
         rng = _checks.as_rng(rng)
         return self.tasks(self.sample_heads(n, rng), rng, m_in=m_in, m_out=m_out)
 
+    def round_drawer(self, n, rng, *, m_in=None, m_out=None):
+        """A function drawing one round of fresh tasks per call: the same draws, in the same order, as
+        ``sample_round(n, rng, m_in=m_in, m_out=m_out)`` called again and again (equal arrays), with the
+        arguments checked once instead of every round (training loops: ~0.05 ms less per round).
+        """
+        n = _checks.positive_int("n", n)
+        rng = _checks.as_rng(rng)
+        sampled = not (m_in is None and m_out is None)
+        if sampled and (m_in is None or m_out is None):
+            raise ValueError("give both m_in and m_out (finite samples) or neither (population)")
+        _checks.fits(f"sample_heads(n={n})", 2 * n * self.k)
+        if sampled:
+            m_in, m_out = _checks.positive_int("m_in", m_in), _checks.positive_int("m_out", m_out)
+            _checks.fits(f"tasks with n={n}, m_in={m_in}, m_out={m_out}, d={self.d}",
+                         3 * n * (m_in + m_out) * (self.d + 1))
+        mean, root, B_star_t, k, d = self.head_mean, self._cov_root.T, self.B_star.T, self.k, self.d
+        noise, input_root = self.noise_std, self._input_root
+
+        def draw():
+            heads = mean + rng.standard_normal((n, k)) @ root  # as sample_heads
+            thetas = heads @ B_star_t  # as tasks
+            thetas.setflags(write=False)
+            if not sampled:
+                return PopulationTasks._trusted(thetas, noise, self.input_cov)
+            data = []
+            for m in (m_in, m_out):
+                X = rng.standard_normal((n, m, d))
+                if input_root is not None:
+                    X = X @ input_root.T
+                y = (X @ thetas[:, :, None])[:, :, 0] + noise * rng.standard_normal((n, m))
+                for a in (X, y):
+                    a.setflags(write=False)
+                data += [X, y]
+            return SampledTasks._trusted(*data)
+
+        return draw
+
     def init(self, alpha, rng, *, distance=None):
         """The theory's initialisation: ``w_0 = 0`` and ``B_0 = Q / sqrt(alpha)`` (so alpha B_0^T B_0 = I).
 

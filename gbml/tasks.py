@@ -98,6 +98,16 @@ class PopulationTasks:
         # Support, query and pooled data are the same distribution in population.
         self.inner = self.outer = self.pooled = data
 
+    @classmethod
+    def _trusted(cls, thetas, noise_std: float, input_cov=None):
+        """The same tasks without the argument checks, for ``Problem.round_drawer``'s fresh, checked,
+        read-only arrays (a training loop makes one per round)."""
+        self = cls.__new__(cls)
+        self.thetas, self.noise_std, self.input_cov = thetas, noise_std, input_cov
+        self.n, self.d = thetas.shape
+        self.inner = self.outer = self.pooled = _Population(thetas, noise_std, input_cov)
+        return self
+
     def __repr__(self):
         return f"PopulationTasks(n={self.n}, d={self.d}, noise_std={self.noise_std})"
 
@@ -126,6 +136,18 @@ class SampledTasks:
         self.m_in, self.m_out = m_in, X_out.shape[1]
         self.inner = _Samples(X_in, y_in)
         self.outer = _Samples(X_out, y_out)
+
+    @classmethod
+    def _trusted(cls, X_in, y_in, X_out, y_out):
+        """The same tasks without the argument checks and copies, for ``Problem.round_drawer``'s fresh,
+        finite, read-only arrays (a training loop makes one per round)."""
+        self = cls.__new__(cls)
+        self.X_in, self.y_in, self.X_out, self.y_out = X_in, y_in, X_out, y_out
+        self.n, self.m_in, self.d = X_in.shape
+        self.m_out = X_out.shape[1]
+        self.inner = _Samples(X_in, y_in)
+        self.outer = _Samples(X_out, y_out)
+        return self
 
     @functools.cached_property
     def pooled(self):

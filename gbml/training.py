@@ -72,7 +72,7 @@ class History:
 def _round_source(problem, n, pool, rng, m_in, m_out):
     """A function giving the tasks of each round: fresh heads, or n heads from a fixed pool."""
     if pool is None:
-        return lambda: problem.sample_round(n, rng, m_in=m_in, m_out=m_out)
+        return problem.round_drawer(n, rng, m_in=m_in, m_out=m_out)  # = problem.sample_round each round
     if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool):
         pool = problem.sample_heads(_checks.positive_int("pool", pool), rng)
     pool = _checks.array("pool", pool, 2, (None, problem.k))
@@ -349,23 +349,32 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     diverged_at = [None] * R
     active = np.arange(R)  # the runs still going
     tasks = next_round() if T == 0 else None
+
+    def going(active):
+        """The index of the runs still going (a slice is faster while every run goes on), their switches,
+        outer steps and blow-up sizes: recomputed only when a run stops."""
+        runs = slice(None) if len(active) == R else active
+        return runs, Method(*(a[runs] for a in switches)), beta[runs, None, None], beta[runs, None], scale[runs]
+
+    runs, spec, beta_B, beta_w, scale_runs = going(active)
     with _checks.no_float_warnings():  # overflows are found by the checks below
         for s in range(T + 1):
             if s < T:
                 tasks = next_round()
-            runs = slice(None) if len(active) == R else active  # (a slice is faster while every run goes on)
             Bs[s, runs], ws[s, runs] = B, w
-            gB, gw, loss[s, runs] = runs_gradient(Method(*(a[runs] for a in switches)), B, w, tasks, alpha)
-            stop = ~np.isfinite(loss[s, runs])  # the loss overflowed: iterate s is not recorded
-            if s == 0 and stop.any():
-                raise _start_overflows()
-            for i in active[stop]:
-                last[i], diverged_at[i] = s - 1, s
+            gB, gw, objective = runs_gradient(spec, B, w, tasks, alpha)
+            loss[s, runs] = objective
+            stop = ~np.isfinite(objective)  # the loss overflowed: iterate s is not recorded
+            if stop.any():
+                if s == 0:
+                    raise _start_overflows()
+                for i in active[stop]:
+                    last[i], diverged_at[i] = s - 1, s
             if s == T:
                 break
-            B_new, w_new = B - beta[runs, None, None] * gB, w - beta[runs, None] * gw
+            B_new, w_new = B - beta_B * gB, w - beta_w * gw
             size = np.linalg.norm(B_new, axis=(1, 2)) + np.linalg.norm(w_new, axis=1)  # NaN if any entry is
-            keep = ~stop & (size <= scale[runs])  # not exploded, finite
+            keep = ~stop & (size <= scale_runs)  # not exploded, finite
             if keep.all():
                 B, w = B_new, w_new
                 continue
@@ -374,6 +383,7 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             active, B, w = active[keep], B_new[keep], w_new[keep]
             if not active.size:
                 break
+            runs, spec, beta_B, beta_w, scale_runs = going(active)
     return _histories(methods, problem, alpha, beta, Bs, ws, loss, last, diverged_at,
                       dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T), snapshot_every)
 

@@ -81,3 +81,37 @@ def test_fast_log_ticks_plain_power_of_ten_labels():
     labels = [t.get_text() for t in ax.yaxis.get_ticklabels()]
     assert "10⁻²" in labels and not any("$" in t for t in labels)
     assert len(ax.yaxis.get_minorticklocs()) == 0
+
+
+@pytest.mark.parametrize("figsize, nrows, ncols", [((6.4, 5.6), 2, 1), ((6.4, 3.6), 1, 2), ((6.4, 5.6), 2, 2)])
+def test_grid_frame_fixed_margins_keep_labels_inside_and_apart(figsize, nrows, ncols):
+    """A grid frame has no layout engine (too slow live), yet every tick label and axis label stays
+    inside the figure and the axes' labels do not run into a neighbour; reuse keeps the geometry."""
+    fig, axes = plotting.frame_figure(figsize, nrows, ncols)
+    for reuse in (False, True):
+        if reuse:
+            fig, axes = plotting.frame_figure(figsize, nrows, ncols, reuse=fig)
+        assert fig.get_layout_engine() is None and len(fig.axes) == nrows * ncols
+        for ax in fig.axes:
+            ax.semilogy(np.arange(300), np.geomspace(1.0, 1e-3, 300), label="ANIL")
+            ax.set_xlabel("iteration s")
+            ax.set_ylabel(r"$\mathrm{dist}(B_s, B^*)$")
+            plotting.fast_log_ticks(ax)
+        plotting.to_png(fig)
+        renderer = fig.canvas.get_renderer()
+        page = fig.bbox
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+        for box in boxes:
+            assert page.x0 - 0.5 <= box.x0 and box.x1 <= page.x1 + 0.5
+            assert page.y0 - 0.5 <= box.y0 and box.y1 <= page.y1 + 0.5
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not a.overlaps(b)
+    first = [ax.get_position().bounds for ax in fig.axes]
+    fig, _ = plotting.frame_figure(figsize, nrows, ncols, reuse=fig)
+    assert [ax.get_position().bounds for ax in fig.axes] == first
+
+
+def test_grid_frame_too_small_is_refused():
+    with pytest.raises(ValueError, match="too small"):
+        plotting.frame_figure((1.0, 1.0), 2, 1)

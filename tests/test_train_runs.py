@@ -150,3 +150,29 @@ def test_bad_arguments_are_named():
         gbml.train_runs(["anil"], problem, betas=0.5, w0=np.ones(3), **kw)
     with pytest.raises(TypeError, match="rng"):
         gbml.train_runs(["anil"], problem, alpha=0.1, betas=0.5, T=5, n_tasks=3, rng=None)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(m_in=6, m_out=5), dict(noise_std=0.3, m_in=4, m_out=7),
+                                     dict(input_cov=np.diag(np.linspace(0.5, 2.0, 10))),
+                                     dict(input_cov=np.diag(np.linspace(0.5, 2.0, 10)), m_in=3, m_out=3)])
+def test_round_drawer_draws_what_sample_round_draws(options):
+    """Problem.round_drawer (the training loops' tasks, checked once) gives the very arrays of repeated
+    sample_round calls on the same generator, round after round."""
+    samples = {key: options.pop(key) for key in ("m_in", "m_out") if key in options}
+    problem = gbml.Problem(10, 3, rng=4, mu=0.7, head_mean=np.full(3, 0.2), **options)
+    draw, ref_rng = problem.round_drawer(5, 11, **samples), np.random.default_rng(11)
+    for _ in range(3):
+        tasks, ref = draw(), problem.sample_round(5, ref_rng, **samples)
+        assert type(tasks) is type(ref) and (tasks.n, tasks.d) == (ref.n, ref.d)
+        names = ("X_in", "y_in", "X_out", "y_out") if samples else ("thetas",)
+        for name in names:
+            np.testing.assert_array_equal(getattr(tasks, name), getattr(ref, name))
+            assert not getattr(tasks, name).flags.writeable
+        V = np.random.default_rng(0).standard_normal((5, 10))
+        for data, ref_data in ((tasks.inner, ref.inner), (tasks.outer, ref.outer), (tasks.pooled, ref.pooled)):
+            np.testing.assert_array_equal(data.grad(V), ref_data.grad(V))
+            np.testing.assert_array_equal(data.loss(V), ref_data.loss(V))
+    with pytest.raises(ValueError, match="both m_in and m_out"):
+        problem.round_drawer(5, 1, m_in=3)
+    with pytest.raises(ValueError):
+        problem.round_drawer(0, 1)

@@ -31,7 +31,7 @@ from .algorithms import checked_point
 from .geometry import basis_or_none
 from .problem import Problem
 from .tasks import PopulationTasks, SampledTasks
-from .training import DivergenceError, History, _histories, _round_source, _start_overflows
+from .training import DivergenceError, History, _histories, _round_source, _run_settings, _start_overflows
 
 __all__ = [
     "VARIANTS",
@@ -374,16 +374,8 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
         raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
     alpha = _checks.real("alpha", alpha, low=0.0)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    T = _checks.positive_int("T", T, minimum=0)
-    n = _checks.positive_int("n_tasks", n_tasks)
-    blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
-    if snapshot_every is not None:
-        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
-    rng = _checks.as_rng(rng)
-    if B0 is None:
-        if alpha == 0:
-            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
-        B0, _ = problem.init(alpha, rng)
+    T, n, blowup, snapshot_every, rng, B0, _ = _run_settings(
+        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
     B0 = _checks.array("B0", B0, 2, (problem.d, None)).copy()
     k = B0.shape[1]
     if k > problem.d:

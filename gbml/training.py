@@ -86,6 +86,24 @@ def _round_source(problem, n, pool, rng, m_in, m_out):
     return lambda: problem.tasks(pool[rng.choice(len(pool), n, replace=False)], rng, m_in=m_in, m_out=m_out)
 
 
+def _run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0):
+    """The settings every trainer checks alike (``train``, ``train_runs``, ``beyond.train_variants``):
+    ``(T, n, blowup, snapshot_every, rng, B0, w0)``, with the default start drawn when ``B0`` is None
+    (``w0`` is then its head, else None)."""
+    T = _checks.positive_int("T", T, minimum=0)
+    n = _checks.positive_int("n_tasks", n_tasks)
+    blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
+    if snapshot_every is not None:
+        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
+    rng = _checks.as_rng(rng)
+    w0 = None
+    if B0 is None:
+        if alpha == 0:
+            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
+        B0, w0 = problem.init(alpha, rng)
+    return T, n, blowup, snapshot_every, rng, B0, w0
+
+
 def train(
     method: str,
     problem: Problem,
@@ -158,19 +176,11 @@ def train(
         raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
     alpha = _checks.real("alpha", alpha, low=0.0)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    T = _checks.positive_int("T", T, minimum=0)
-    n = _checks.positive_int("n_tasks", n_tasks)
-    blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
-    if snapshot_every is not None:
-        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
-    rng = _checks.as_rng(rng)
-    if B0 is None:
-        if alpha == 0:
-            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
-        B0, w0_default = problem.init(alpha, rng)
-    else:
+    T, n, blowup, snapshot_every, rng, B0, w0_default = _run_settings(
+        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
+    if w0_default is None:
         w0_default = np.zeros(problem.k)
     # B0 may have k' != k columns (a model narrower or wider than the truth); w0 then has k' entries.
     B = _checks.array("B0", B0, 2, (problem.d, None)).copy()
@@ -309,18 +319,8 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     if len(betas) != R:
         raise ValueError(f"betas must be one number or one per run ({R}), got {len(betas)}")
     beta = np.array([_checks.real(f"betas[{i}]", b, low=0.0, strict_low=True) for i, b in enumerate(betas)])
-    T = _checks.positive_int("T", T, minimum=0)
-    n = _checks.positive_int("n_tasks", n_tasks)
-    blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
-    if snapshot_every is not None:
-        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
-    rng = _checks.as_rng(rng)
-    if B0 is None:
-        if alpha == 0:
-            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
-        B0, w0_default = problem.init(alpha, rng)
-    else:
-        w0_default = None
+    T, n, blowup, snapshot_every, rng, B0, w0_default = _run_settings(
+        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
     B = _checks.array("B0", B0, np.ndim(B0), (None,) * (np.ndim(B0) - 2) + (problem.d, None))
     if B.ndim not in (2, 3) or B.ndim == 3 and len(B) != R or B.shape[-1] > problem.d:
         raise ValueError(f"B0 must be d x k' (k' <= d) or one per run (R, d, k'), got shape {B.shape}")

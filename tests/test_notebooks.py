@@ -1,6 +1,8 @@
 """Every chapter of _toc.yml executes as a notebook in a real kernel (jupytext + nbclient), and every
 explorer in it answers its controls: the test appends a cell that moves each control inside that
-kernel and checks that the figure changed.  New chapters are picked up from _toc.yml automatically."""
+kernel and checks that the figure changed, and that each frame, drawn on the axes of the frame before
+(as live explorers do), is byte for byte the frame drawn on a new figure.  New chapters are picked up
+from _toc.yml automatically."""
 from __future__ import annotations
 
 import json
@@ -24,9 +26,14 @@ for _i, _ex in enumerate(_w.EXPLORERS):
             _opts = [v for _, v in _c.options]
             _new = _opts[(_opts.index(_old) + 1) % len(_opts)]
         _c.value = _new
-        _report.append({"explorer": _i, "control": _name, "mode": _ex.mode, "from": str(_old), "to": str(_new),
-                        "changed": _ex.png != _before, "png": len(_ex.png)})
+        _moved = _ex.png
+        _kept, _ex._figure = _ex._figure, None  # the same frame drawn on a new figure
+        _fresh = _ex.render(**_ex.values)
+        _ex._figure = _kept
         _c.value = _old
+        _report.append({"explorer": _i, "control": _name, "mode": _ex.mode, "from": str(_old), "to": str(_new),
+                        "changed": _moved != _before, "png": len(_moved),
+                        "as_fresh": _moved == _fresh and _ex.png == _before})
 print("EXPLORERS" + _json.dumps(_report))
 '''
 
@@ -50,6 +57,8 @@ def test_chapter_executes_and_explorers_respond(chapter):
     for r in report:
         assert r["mode"] == "live"
         assert r["changed"], f"explorer {r['explorer']}: moving {r['control']} did not change the figure: {r}"
+        assert r["as_fresh"], (f"explorer {r['explorer']}: a frame drawn on the last frame's axes ({r['to']}, then "
+                               f"back to {r['from']}) differs from the same frame on a new figure: {r}")
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             assert "nan" not in str(out.get("data", {}).get("text/plain", "")).lower().split(), "NaN in output"

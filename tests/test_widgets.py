@@ -297,8 +297,9 @@ def test_to_png_compress_level_changes_bytes_not_pixels():
 
 
 def test_frames_drawn_on_the_reused_figure_equal_frames_of_a_fresh_explorer():
-    """Every frame of an explorer is drawn on one figure, cleared: whatever the frame before it drew (a
-    message that moved the top margin, a divergence, a legend), a frame equals a fresh explorer's."""
+    """Every frame of an explorer is drawn on the axes of the last one, cleared: whatever the frame before
+    it drew (a message that moved the top margin, a divergence, a legend, tick settings, an aspect, colours,
+    axes or text added to the figure), a frame equals a fresh explorer's, byte for byte."""
 
     blown = gbml.train("fo-maml", gbml.Problem(10, 2, rng=0), alpha=0.1, beta=50.0, T=50, n_tasks=5, rng=1,
                        on_divergence="stop")
@@ -315,12 +316,27 @@ def test_frames_drawn_on_the_reused_figure_equal_frames_of_a_fresh_explorer():
         line(axes[0], a)
         axes[1].semilogy([1, 10, 10 ** a])
 
-    for draw, layout in ((plot, {}), (grid, {"nrows": 2, "figsize": (6.4, 5.6)})):
+    def leaky(ax, a):
+        """Changes, in some frames only, what Axes.clear leaves alone (the axes are then made anew)."""
+        line(ax, a)
+        if a > 1.5:
+            ax.tick_params(labelsize=6, colors="red")
+            ax.set_aspect("equal")
+            ax.spines["left"].set_color("red")
+            ax.set_facecolor("0.9")
+        elif a > 0.9:
+            ax.figure.text(0.5, 0.5, "on the figure")
+            ax.twinx().plot([0, 1], [5, 6])
+        elif a > 0.5:
+            ax.grid(False)
+            ax.set_yticks([-1, 0, 1])
+
+    for draw, layout in ((plot, {}), (leaky, {}), (grid, {"nrows": 2, "figsize": (6.4, 5.6)})):
         def fresh(a):
             return widgets.explore(draw, {"a": widgets.Param([a, a + 10.0], default=a)}, caption="A line.",
                                    alt="A line", mode="live", **layout).png
 
         ex = widgets.explore(draw, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="live", **layout)
-        for a in (2.0, 0.0, 1.0, 2.0, 0.7, 1.3):
+        for a in (2.0, 0.0, 1.0, 2.0, 0.7, 1.3, 0.2, 0.3, 1.8, 0.4):
             ex.controls["a"].value = a
             assert ex.png == fresh(a), (draw.__name__, a)

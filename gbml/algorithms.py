@@ -248,8 +248,8 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     G_B = q.transpose(0, 2, 1) @ w_t  # sum over tasks of q_t w_t^T
     G_w = q @ B
     if maml:
-        rq = np.sum(r * q, axis=2, keepdims=True)
-        G_w = if_maml(G_w - a * rq * w[:, None, :], G_w)
+        a_rq = a * np.sum(r * q, axis=2, keepdims=True)  # alpha (r_t . q_t), (R, n, 1)
+        G_w = if_maml(G_w - a_rq * w[:, None, :], G_w)
     if spec.first_order.all():
         return G_B / n, G_w.sum(axis=1) / n, objective
     # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
@@ -260,7 +260,7 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     exact_B = (G_B - a * (u.sum(axis=1)[:, :, None] * w[:, None, :] + r.transpose(0, 2, 1) @ G_w)) / n
     exact_w_t = G_w - a * (u @ B)
     if maml:
-        exact_w_t = if_maml(exact_w_t - a * rq * w_t, exact_w_t)
+        exact_w_t = if_maml(exact_w_t - a_rq * w_t, exact_w_t)
     if spec.first_order.any():  # the first-order runs keep (G_B, G_w)
         first_order = spec.first_order[:, None, None]
         exact_B, exact_w_t = np.where(first_order, G_B / n, exact_B), np.where(first_order, G_w, exact_w_t)

@@ -365,7 +365,8 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             gB, gw, objective = runs_gradient(spec, B, w, tasks, alpha)
             loss[s, runs] = objective
             stop = ~np.isfinite(objective)  # the loss overflowed: iterate s is not recorded
-            if stop.any():
+            stopped = stop.any()
+            if stopped:
                 if s == 0:
                     raise _start_overflows()
                 for i in active[stop]:
@@ -373,11 +374,13 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             if s == T:
                 break
             B_new, w_new = B - beta_B * gB, w - beta_w * gw
-            size = np.linalg.norm(B_new, axis=(1, 2)) + np.linalg.norm(w_new, axis=1)  # NaN if any entry is
-            keep = ~stop & (size <= scale_runs)  # not exploded, finite
-            if keep.all():
+            # ||B_new|| + ||w_new|| of each run (Frobenius norms, from sums of squares): NaN if any entry is
+            size = np.sqrt(np.einsum("rdk,rdk->r", B_new, B_new)) + np.sqrt(np.einsum("rk,rk->r", w_new, w_new))
+            small = size <= scale_runs  # not exploded, finite
+            if not stopped and small.all():
                 B, w = B_new, w_new
                 continue
+            keep = ~stop & small
             for i in active[~stop & ~keep]:
                 last[i], diverged_at[i] = s, s + 1
             active, B, w = active[keep], B_new[keep], w_new[keep]

@@ -217,22 +217,22 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     """:func:`meta_gradient` and the outer objective of R runs at once, each with its own method.
 
     ``B`` is (R, d, k) and ``w`` (R, k): run i is at ``(B[i], w[i])``; all runs share the round's tasks.
-    ``spec`` holds one boolean array (R,) per switch of ``Method``: run i's method is
-    ``Method(spec.adapt_body[i], spec.first_order[i], spec.adapts[i])``.  The same equations as
-    ``_gradient``, with a leading axis of runs and each switch chosen per run (``np.where``).  Returns
-    ``grad_B`` (R, d, k), ``grad_w`` (R, k) and the objective (R,) at ``(B, w)``.  No argument checks
-    (``gbml.train_runs`` checks them); the average loss needs population tasks (its pooled data is the
-    inner data only there).  Not part of ``gbml``'s reader-facing API.
+    ``spec`` holds each switch of ``Method`` as one boolean array (R,), run i's method being
+    ``Method(spec.adapt_body[i], spec.first_order[i], spec.adapts[i])``, or as one plain bool that every run
+    shares.  The same equations as ``_gradient``, with a leading axis of runs: a shared switch is a plain
+    branch, a switch given per run is chosen per run (``np.where``).  Returns ``grad_B`` (R, d, k), ``grad_w``
+    (R, k) and the objective (R,) at ``(B, w)``.  No argument checks (``gbml.train_runs`` checks them); the
+    average loss needs population tasks (its pooled data is the inner data only there).  Not part of
+    ``gbml``'s reader-facing API.
     """
-    # The switches shared by every run are plain branches; only a switch that differs between runs costs an
-    # np.where over the runs.  MAML's terms (the inner step moves B) are computed when some run needs them.
-    maml, only_maml = spec.adapt_body.any(), spec.adapt_body.all()
-    body = spec.adapt_body[:, None, None]
+    body, first_order, adapts = spec
+    maml = body is not False  # MAML's terms (the inner step moves B), computed if some run may need them
 
     def if_maml(with_term, without):
-        return with_term if only_maml else np.where(body, with_term, without)
+        return with_term if body is True else np.where(body[:, None, None], with_term, without)
 
-    a = alpha if spec.adapts.all() else np.where(spec.adapts, alpha, 0.0)[:, None, None]  # avg-loss: no inner step
+    # The average loss: no inner step (alpha = 0).
+    a = (alpha if adapts else 0.0) if isinstance(adapts, bool) else np.where(adapts, alpha, 0.0)[:, None, None]
     inner, outer, n = tasks.inner, tasks.outer, tasks.n
     Bt = B.transpose(0, 2, 1)
     # Inner step (_inner_step): r_t, w_t = w - alpha B^T r_t, v_t = B w_t - alpha (w . w_t) r_t (MAML).
@@ -250,7 +250,7 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     if maml:
         a_rq = a * np.sum(r * q, axis=2, keepdims=True)  # alpha (r_t . q_t), (R, n, 1)
         G_w = if_maml(G_w - a_rq * w[:, None, :], G_w)
-    if spec.first_order.all():
+    if first_order is True:
         return G_B / n, G_w.sum(axis=1) / n, objective
     # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
     Vw = G_w @ Bt
@@ -261,7 +261,7 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     exact_w_t = G_w - a * (u @ B)
     if maml:
         exact_w_t = if_maml(exact_w_t - a_rq * w_t, exact_w_t)
-    if spec.first_order.any():  # the first-order runs keep (G_B, G_w)
-        first_order = spec.first_order[:, None, None]
-        exact_B, exact_w_t = np.where(first_order, G_B / n, exact_B), np.where(first_order, G_w, exact_w_t)
+    if first_order is not False:  # the first-order runs keep (G_B, G_w)
+        fo = first_order[:, None, None]
+        exact_B, exact_w_t = np.where(fo, G_B / n, exact_B), np.where(fo, G_w, exact_w_t)
     return exact_B, exact_w_t.sum(axis=1) / n, objective

@@ -231,7 +231,8 @@ def _fit_heads(B, tasks):
     # Minimum-norm solution through the eigendecomposition (the Gram matrices are symmetric PSD).
     vals, vecs = np.linalg.eigh(gram)
     keep = vals > 1e-12 * np.maximum(vals[:, -1:], 1e-300)
-    coef = np.where(keep, (rhs[:, None, :] @ vecs)[:, 0, :] / np.where(keep, vals, 1.0), 0.0)
+    coef = (rhs[:, None, :] @ vecs)[:, 0, :]  # the right-hand sides in the eigenbases
+    coef = coef / vals if keep.all() else np.where(keep, coef / np.where(keep, vals, 1.0), 0.0)
     return (vecs @ coef[:, :, None])[:, :, 0]
 
 

@@ -50,7 +50,7 @@ class _Samples:
     def grad_and_loss(self, V):
         """``grad(V)`` and ``loss(V)`` from one residual ``X_t v_t - y_t`` (the training loops need both)."""
         residual = _forward(self.X, V) - self.y
-        return _backward(self.X, residual) / self.m, 0.5 * np.mean(residual**2, axis=-1)
+        return _backward(self.X, residual) / self.m, 0.5 * ((residual**2).sum(axis=-1) / self.m)  # np.mean's sum / m
 
     def cov(self, V):
         """``X_t^T X_t v_t / m`` for each task."""

@@ -351,11 +351,14 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     tasks = next_round() if T == 0 else None
 
     def going(active):
-        """The index of the runs still going (a slice is faster while every run goes on), their switches (one
-        bool for a switch they all share), outer steps and blow-up sizes: recomputed only when a run stops."""
+        """The index of the runs still going (a slice is faster while every run goes on), their switches, outer
+        steps and blow-up sizes: recomputed only when a run stops.  A switch or step that they all share is one
+        bool or float (a plain branch in runs_gradient, and a scalar is cheaper to broadcast than an array)."""
         runs = slice(None) if len(active) == R else active
-        spec = Method(*(bool(a[0]) if (a == a[0]).all() else a for a in (column[runs] for column in switches)))
-        return runs, spec, beta[runs, None, None], beta[runs, None], scale[runs]
+        shared = lambda a: a[0].item() if (a == a[0]).all() else a  # noqa: E731
+        spec, b = Method(*(shared(column[runs]) for column in switches)), shared(beta[runs])
+        beta_B, beta_w = (b, b) if isinstance(b, float) else (b[:, None, None], b[:, None])
+        return runs, spec, beta_B, beta_w, scale[runs]
 
     runs, spec, beta_B, beta_w, scale_runs = going(active)
     with _checks.no_float_warnings():  # overflows are found by the checks below

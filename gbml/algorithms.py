@@ -248,7 +248,7 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     G_B = q.transpose(0, 2, 1) @ w_t  # sum over tasks of q_t w_t^T
     G_w = q @ B
     if maml:
-        a_rq = a * np.sum(r * q, axis=2, keepdims=True)  # alpha (r_t . q_t), (R, n, 1)
+        a_rq = a * (r * q).sum(axis=2, keepdims=True)  # alpha (r_t . q_t), (R, n, 1)
         G_w = if_maml(G_w - a_rq * w[:, None, :], G_w)
     if first_order is True:
         return G_B / n, G_w.sum(axis=1) / n, objective

@@ -85,7 +85,7 @@ class _Population:
         """``grad(V)`` and ``loss(V)`` from one error ``E = V - theta`` (the training loops need both)."""
         E = V - self.thetas
         grad = self.cov(E)
-        return grad, 0.5 * np.sum(E * grad, axis=-1) + 0.5 * self.noise_std**2
+        return grad, 0.5 * (E * grad).sum(axis=-1) + 0.5 * self.noise_std**2
 
 
 class PopulationTasks:

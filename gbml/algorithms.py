@@ -217,45 +217,51 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     """:func:`meta_gradient` and the outer objective of R runs at once, each with its own method.
 
     ``B`` is (R, d, k) and ``w`` (R, k): run i is at ``(B[i], w[i])``; all runs share the round's tasks.
-    ``spec`` holds one boolean array (R,) per switch of ``Method``: run i's method is
-    ``Method(spec.adapt_body[i], spec.first_order[i], spec.adapts[i])``.  The same equations as
-    ``_gradient``, with a leading axis of runs and each switch chosen per run (``np.where``).  Returns
-    ``grad_B`` (R, d, k), ``grad_w`` (R, k) and the objective (R,) at ``(B, w)``.  No argument checks
-    (``gbml.train_runs`` checks them); the average loss needs population tasks (its pooled data is the
-    inner data only there).  Not part of ``gbml``'s reader-facing API.
+    ``spec`` holds each switch of ``Method`` as one boolean array (R,), run i's method being
+    ``Method(spec.adapt_body[i], spec.first_order[i], spec.adapts[i])``, or as one plain bool that every run
+    shares.  The same equations as ``_gradient``, with a leading axis of runs: a shared switch is a plain
+    branch, a switch given per run is chosen per run (``np.where``).  Returns ``grad_B`` (R, d, k), ``grad_w``
+    (R, k) and the objective (R,) at ``(B, w)``.  No argument checks (``gbml.train_runs`` checks them); the
+    average loss needs population tasks (its pooled data is the inner data only there).  Not part of
+    ``gbml``'s reader-facing API.
     """
-    body = spec.adapt_body[:, None, None]  # MAML: the inner step moves B (terms skipped if no run needs them)
-    maml = spec.adapt_body.any()
-    a = np.where(spec.adapts, alpha, 0.0)[:, None, None]  # the average loss: no inner step
+    body, first_order, adapts = spec
+    maml = body is not False  # MAML's terms (the inner step moves B), computed if some run may need them
+
+    def if_maml(with_term, without):
+        return with_term if body is True else np.where(body[:, None, None], with_term, without)
+
+    # The average loss: no inner step (alpha = 0).
+    a = (alpha if adapts else 0.0) if isinstance(adapts, bool) else np.where(adapts, alpha, 0.0)[:, None, None]
     inner, outer, n = tasks.inner, tasks.outer, tasks.n
-    Bt = np.swapaxes(B, 1, 2)
+    Bt = B.transpose(0, 2, 1)
     # Inner step (_inner_step): r_t, w_t = w - alpha B^T r_t, v_t = B w_t - alpha (w . w_t) r_t (MAML).
     r = inner.grad((B @ w[:, :, None])[:, None, :, 0])  # (R, n, d)
     w_t = w[:, None, :] - a * (r @ B)
     v_t = w_t @ Bt
     if maml:
         ww_t = w_t @ w[:, :, None]  # (R, n, 1): w_t . w
-        v_t = np.where(body, v_t - a * ww_t * r, v_t)
-    q = outer.grad(v_t)
-    objective = outer.loss(v_t).mean(axis=1)
+        v_t = if_maml(v_t - a * ww_t * r, v_t)
+    q, losses = outer.grad_and_loss(v_t)  # dL_out/dv and L_out at the adapted predictions
+    objective = losses.sum(axis=1) / n  # the mean over tasks (np.mean's sum / n, without its overhead)
     # First-order gradient: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
-    G_B = np.swapaxes(q, 1, 2) @ w_t  # sum over tasks of q_t w_t^T
+    G_B = q.transpose(0, 2, 1) @ w_t  # sum over tasks of q_t w_t^T
     G_w = q @ B
     if maml:
-        rq = np.sum(r * q, axis=2, keepdims=True)
-        G_w = np.where(body, G_w - a * rq * w[:, None, :], G_w)
-    grad_B, grad_w = G_B / n, G_w.mean(axis=1)
-    if spec.first_order.all():
-        return grad_B, grad_w, objective
+        a_rq = a * (r * q).sum(axis=2, keepdims=True)  # alpha (r_t . q_t), (R, n, 1)
+        G_w = if_maml(G_w - a_rq * w[:, None, :], G_w)
+    if first_order is True:
+        return G_B / n, G_w.sum(axis=1) / n, objective
     # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
     Vw = G_w @ Bt
     if maml:
-        Vw = np.where(body, Vw + ww_t * q, Vw)
+        Vw = if_maml(Vw + ww_t * q, Vw)
     u = inner.cov(Vw)
-    exact_B = (G_B - a * (u.sum(axis=1)[:, :, None] * w[:, None, :] + np.swapaxes(r, 1, 2) @ G_w)) / n
+    exact_B = (G_B - a * (u.sum(axis=1)[:, :, None] * w[:, None, :] + r.transpose(0, 2, 1) @ G_w)) / n
     exact_w_t = G_w - a * (u @ B)
     if maml:
-        exact_w_t = np.where(body, exact_w_t - a * rq * w_t, exact_w_t)
-    first_order = spec.first_order[:, None, None]
-    return (np.where(first_order, grad_B, exact_B), np.where(first_order[:, 0], grad_w, exact_w_t.mean(axis=1)),
-            objective)
+        exact_w_t = if_maml(exact_w_t - a_rq * w_t, exact_w_t)
+    if first_order is not False:  # the first-order runs keep (G_B, G_w)
+        fo = first_order[:, None, None]
+        exact_B, exact_w_t = np.where(fo, G_B / n, exact_B), np.where(fo, G_w, exact_w_t)
+    return exact_B, exact_w_t.sum(axis=1) / n, objective

@@ -180,11 +180,10 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
 def _multistep(B, w, tasks, alpha, steps, n, first_order):
     """The body of :func:`multistep_gradient`, on checked arguments.
 
-    Also returns the adapted predictions ``v_t = B w_t^(S)`` (n, d): the objective is their mean outer loss.
+    Also returns the outer losses (n,) at the adapted predictions ``v_t = B w_t^(S)``: the objective is their mean.
     """
     heads, residuals = _inner_path(B, w, tasks.inner, alpha, steps, n)
-    v = heads[-1] @ B.T
-    q = tasks.outer.grad(v)  # (n, d)
+    q, losses = tasks.outer.grad_and_loss(heads[-1] @ B.T)  # dL_out/dv (n, d) and L_out at v_t
     grad_B = q.T @ heads[-1]
     a = q @ B  # adjoint of the last head, (n, k)
     if not first_order:
@@ -192,7 +191,7 @@ def _multistep(B, w, tasks, alpha, steps, n, first_order):
             u = tasks.inner.cov(a @ B.T)  # Sigma_in B a, (n, d)
             grad_B -= alpha * (residuals[j].T @ a + u.T @ heads[j])
             a = a - alpha * (u @ B)
-    return grad_B / n, a.sum(axis=0) / n, v  # the averages over tasks (sum / n: np.mean without its overhead)
+    return grad_B / n, a.sum(axis=0) / n, losses  # the averages over tasks (sum / n: np.mean without its overhead)
 
 
 @_guard.reference("gbml.beyond.fit_heads")
@@ -232,7 +231,8 @@ def _fit_heads(B, tasks):
     # Minimum-norm solution through the eigendecomposition (the Gram matrices are symmetric PSD).
     vals, vecs = np.linalg.eigh(gram)
     keep = vals > 1e-12 * np.maximum(vals[:, -1:], 1e-300)
-    coef = np.where(keep, (rhs[:, None, :] @ vecs)[:, 0, :] / np.where(keep, vals, 1.0), 0.0)
+    coef = (rhs[:, None, :] @ vecs)[:, 0, :]  # the right-hand sides in the eigenbases
+    coef = coef / vals if keep.all() else np.where(keep, coef / np.where(keep, vals, 1.0), 0.0)
     return (vecs @ coef[:, :, None])[:, :, 0]
 
 
@@ -461,11 +461,11 @@ def _variant_round(variant, steps, B, w, tasks, alpha):
     """
     if variant == "altmin":
         w_t = _fit_heads(B, tasks)  # least-squares heads (n, k)
-        v = w_t @ B.T
-        grad_B, grad_w = tasks.outer.grad(v).T @ w_t / tasks.n, np.zeros_like(w)
+        q, losses = tasks.outer.grad_and_loss(w_t @ B.T)
+        grad_B, grad_w = q.T @ w_t / tasks.n, np.zeros_like(w)
     else:
-        grad_B, grad_w, v = _multistep(B, w, tasks, alpha, steps, tasks.n, variant == "fo-anil")
-    return grad_B, grad_w, tasks.outer.loss(v).sum() / tasks.n
+        grad_B, grad_w, losses = _multistep(B, w, tasks, alpha, steps, tasks.n, variant == "fo-anil")
+    return grad_B, grad_w, losses.sum() / tasks.n
 
 
 def outside_singular_values(B, B_star) -> np.ndarray:

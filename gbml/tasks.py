@@ -46,6 +46,12 @@ class _Samples:
         """``X_t^T (X_t v_t - y_t) / m`` for each task; V is (n, d) or (d,)."""
         return _backward(self.X, _forward(self.X, V) - self.y) / self.m
 
+    @_guard.reference("SampledTasks.inner.grad")
+    def grad_and_loss(self, V):
+        """``grad(V)`` and ``loss(V)`` from one residual ``X_t v_t - y_t`` (the training loops need both)."""
+        residual = _forward(self.X, V) - self.y
+        return _backward(self.X, residual) / self.m, 0.5 * ((residual**2).sum(axis=-1) / self.m)  # np.mean's sum / m
+
     def cov(self, V):
         """``X_t^T X_t v_t / m`` for each task."""
         return _backward(self.X, _forward(self.X, V)) / self.m
@@ -74,6 +80,12 @@ class _Population:
     def loss(self, V):
         E = V - self.thetas
         return 0.5 * np.sum(E * self.cov(E), axis=-1) + 0.5 * self.noise_std**2
+
+    def grad_and_loss(self, V):
+        """``grad(V)`` and ``loss(V)`` from one error ``E = V - theta`` (the training loops need both)."""
+        E = V - self.thetas
+        grad = self.cov(E)
+        return grad, 0.5 * (E * grad).sum(axis=-1) + 0.5 * self.noise_std**2
 
 
 class PopulationTasks:

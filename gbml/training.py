@@ -351,10 +351,14 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     tasks = next_round() if T == 0 else None
 
     def going(active):
-        """The index of the runs still going (a slice is faster while every run goes on), their switches,
-        outer steps and blow-up sizes: recomputed only when a run stops."""
+        """The index of the runs still going (a slice is faster while every run goes on), their switches, outer
+        steps and blow-up sizes: recomputed only when a run stops.  A switch or step that they all share is one
+        bool or float (a plain branch in runs_gradient, and a scalar is cheaper to broadcast than an array)."""
         runs = slice(None) if len(active) == R else active
-        return runs, Method(*(a[runs] for a in switches)), beta[runs, None, None], beta[runs, None], scale[runs]
+        shared = lambda a: a[0].item() if (a == a[0]).all() else a  # noqa: E731
+        spec, b = Method(*(shared(column[runs]) for column in switches)), shared(beta[runs])
+        beta_B, beta_w = (b, b) if isinstance(b, float) else (b[:, None, None], b[:, None])
+        return runs, spec, beta_B, beta_w, scale[runs]
 
     runs, spec, beta_B, beta_w, scale_runs = going(active)
     with _checks.no_float_warnings():  # overflows are found by the checks below
@@ -365,7 +369,8 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             gB, gw, objective = runs_gradient(spec, B, w, tasks, alpha)
             loss[s, runs] = objective
             stop = ~np.isfinite(objective)  # the loss overflowed: iterate s is not recorded
-            if stop.any():
+            stopped = stop.any()
+            if stopped:
                 if s == 0:
                     raise _start_overflows()
                 for i in active[stop]:
@@ -373,11 +378,13 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             if s == T:
                 break
             B_new, w_new = B - beta_B * gB, w - beta_w * gw
-            size = np.linalg.norm(B_new, axis=(1, 2)) + np.linalg.norm(w_new, axis=1)  # NaN if any entry is
-            keep = ~stop & (size <= scale_runs)  # not exploded, finite
-            if keep.all():
+            # ||B_new|| + ||w_new|| of each run (Frobenius norms, from sums of squares): NaN if any entry is
+            size = np.sqrt(np.einsum("rdk,rdk->r", B_new, B_new)) + np.sqrt(np.einsum("rk,rk->r", w_new, w_new))
+            small = size <= scale_runs  # not exploded, finite
+            if not stopped and small.all():
                 B, w = B_new, w_new
                 continue
+            keep = ~stop & small
             for i in active[~stop & ~keep]:
                 last[i], diverged_at[i] = s, s + 1
             active, B, w = active[keep], B_new[keep], w_new[keep]
@@ -396,30 +403,36 @@ def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, se
     not); entries after ``last`` are ignored.  A run also stops before an iterate that lost rank or whose
     record overflows, as in :func:`train`; ``last`` and ``diverged_at`` are updated in place.
     """
-    T, R, k = Bs.shape[0] - 1, Bs.shape[1], Bs.shape[3]
+    R, k = Bs.shape[1], Bs.shape[3]
+    # The bases, angles, head norms and orth_error of the iterates each run kept (its first last[i] + 1), all at
+    # once: rows starts[i] .. starts[i] + last[i] of the stacks below hold run i's.
+    starts = np.cumsum(last + 1) - (last + 1)
+    B_kept = np.concatenate([Bs[: last[i] + 1, i] for i in range(R)])  # (N, d, k')
+    w_kept = np.concatenate([ws[: last[i] + 1, i] for i in range(R)])  # (N, k')
     with _checks.no_float_warnings():
-        Qs, full_rank = bases_or_none(Bs.reshape(-1, problem.d, k))
-        Qs, full_rank = Qs.reshape(Bs.shape), full_rank.reshape(T + 1, R)
-        angles = angles_between_bases(Qs, problem.B_star)  # (T+1, R, min(k, k*))
-        head_norm = np.linalg.norm(ws, axis=2)
-        orth = np.abs(np.linalg.eigvalsh(np.eye(k) - alpha * np.swapaxes(Bs, 2, 3) @ Bs)).max(axis=2)
+        Qs, full_rank = bases_or_none(B_kept)
+        angles = angles_between_bases(Qs, problem.B_star)  # (N, min(k, k*))
+        head_norm = np.linalg.norm(w_kept, axis=1)
+        orth = np.abs(np.linalg.eigvalsh(np.eye(k) - alpha * np.swapaxes(B_kept, 1, 2) @ B_kept)).max(axis=1)
     # As train: a run stops before an iterate that lost rank or whose record overflows.
     bad = ~full_rank | ~np.isfinite(head_norm) | ~np.isfinite(orth)
     histories = []
     for i in range(R):
-        if bad[: last[i] + 1, i].any():
-            first = int(np.argmax(bad[:, i]))
+        bad_run = bad[starts[i]: starts[i] + last[i] + 1]
+        if bad_run.any():
+            first = int(np.argmax(bad_run))
             if first == 0:
                 raise _start_overflows()
             last[i], diverged_at[i] = first - 1, first
         upto = last[i] + 1
+        rows = slice(starts[i], starts[i] + upto)
         kept = {}
         if snapshot_every is not None:  # iterations 0, every, 2 every, ... and the last recorded one
             its = sorted({*range(0, upto, snapshot_every), last[i]})
             kept = dict(snapshot_iterations=np.array(its), snapshots=Bs[its, i])
         histories.append(History(
-            labels[i], alpha, float(beta[i]), distance=np.sin(angles[:upto, i, -1]), angles=angles[:upto, i],
-            loss=loss[:upto, i].copy(), head_norm=head_norm[:upto, i], orth_error=orth[:upto, i],
+            labels[i], alpha, float(beta[i]), distance=np.sin(angles[rows, -1]), angles=angles[rows],
+            loss=loss[:upto, i].copy(), head_norm=head_norm[rows], orth_error=orth[rows],
             B=Bs[last[i], i].copy(), w=ws[last[i], i].copy(), diverged_at=diverged_at[i],
             settings=dict(settings), **kept))
     return histories

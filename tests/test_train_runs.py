@@ -113,6 +113,21 @@ def test_runs_gradient_is_meta_gradient_for_every_method(samples):
         assert objective[i] == pytest.approx(gbml.meta_objective(m, B[i], w[i], tasks, 0.3), rel=1e-12)
 
 
+@pytest.mark.parametrize("method", list(gbml.METHODS))
+def test_runs_gradient_with_shared_switches_is_meta_gradient(method):
+    # A switch that every run shares may be one bool (train_runs passes it so): Method's own switches.
+    problem = gbml.Problem(10, 3, rng=2)
+    rng = np.random.default_rng(4)
+    tasks = problem.sample_round(4, rng)
+    B, w = rng.standard_normal((2, 10, 3)), rng.standard_normal((2, 3))
+    grad_B, grad_w, objective = algorithms.runs_gradient(gbml.METHODS[method], B, w, tasks, 0.3)
+    for i in range(2):
+        ref_B, ref_w = gbml.meta_gradient(method, B[i], w[i], tasks, 0.3)
+        np.testing.assert_allclose(grad_B[i], ref_B, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(grad_w[i], ref_w, rtol=1e-13, atol=1e-13)
+        assert objective[i] == pytest.approx(gbml.meta_objective(method, B[i], w[i], tasks, 0.3), rel=1e-12)
+
+
 def test_stacked_bases_and_angles_equal_one_at_a_time():
     rng = np.random.default_rng(0)
     B = rng.standard_normal((5, 9, 3))

@@ -66,7 +66,9 @@ class Param:
     label : str, optional
         Slider label (default: the parameter name).  May contain LaTeX-free Unicode, e.g. "β".
     step : float, optional
-        Live slider resolution (default: 1 for integer grids, 1/100 of the range otherwise).
+        Live slider resolution (default: 1 for integer grids, 1/100 of the range otherwise).  A live
+        slider takes the values ``min(values) + i * step`` and the grid values (:meth:`Explorer.positions`);
+        a value set from Python moves to the nearest of them, as dragging the slider does.
     fmt : str
         Format of a value in the static slider and in alt text, e.g. "{:.2f}".
     """
@@ -83,6 +85,8 @@ class Param:
         if self.step is not None and (not self.numeric or isinstance(self.step, bool)
                                       or not isinstance(self.step, numbers.Real) or not 0 < self.step < float("inf")):
             raise ValueError(f"step must be a number > 0 (for a numeric grid), got {self.step!r}")
+        if self.step is not None and self.integer and self.step != int(self.step):
+            raise ValueError(f"step must be a whole number for a grid of ints, got {self.step!r}")
         if not isinstance(self.fmt, str):
             raise TypeError(f"fmt must be a format string such as '{{:.2f}}', got {self.fmt!r}")
         try:
@@ -103,6 +107,20 @@ class Param:
     @property
     def integer(self) -> bool:
         return all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in self.values)
+
+    def positions(self) -> list:
+        """The values a live slider takes: ``min + i * step`` up to ``max`` (rounded to 12 decimals, so
+        ``0.5 + 5 * 0.1`` is 1.0) and the grid values, sorted; the grid values alone if not numeric."""
+        if not self.numeric:
+            return list(self.values)
+        lo, hi = min(self.values), max(self.values)
+        if self.integer:
+            step = int(self.step or 1)
+            lattice = range(lo, hi + 1, step)
+        else:
+            step = self.step or (hi - lo) / 100
+            lattice = (round(lo + i * step, 12) for i in range(int(round((hi - lo) / step, 9)) + 1))
+        return sorted({*lattice, *self.values})
 
     def format(self, value) -> str:
         try:
@@ -286,13 +304,34 @@ class Explorer:
                                      description=label, style=style)
             c.observe(self._on_change, names="value")
             self.controls[name] = c
+        self._positions = {name: p.positions() if p.numeric else None for name, p in self.params.items()}
         self.png = self._default_png = self.render(**self.defaults)
         self.frame = widgets.HTML(_img_html(self.png, self.alt_text(self.defaults)))
         self.live = _live_region()
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.frame, self.live])
         self.widget.add_class("gbml-explorer")
 
+    def positions(self, name: str) -> list:
+        """The values the control ``name`` takes: a live slider's step lattice and grid values
+        (``Param.positions``), a static explorer's or a dropdown's grid values.
+
+        A chapter whose frames need long computations can do them for every position when it runs, so
+        that moving a slider only draws::
+
+            for w0 in explorer.positions("w0_norm"):
+                runs_from_head(w0)   # cached
+        """
+        if name not in self.params:
+            raise ValueError(f"name must be one of the explorer's parameters {list(self.params)}, got {name!r}")
+        p = self.params[name]
+        return p.positions() if self.mode == "live" else list(p.values)
+
     def _on_change(self, change):
+        name = next(n for n, c in self.controls.items() if c is change["owner"])
+        spots = self._positions[name]
+        if spots is not None and change["new"] not in spots:  # as dragging would: the nearest position
+            change["owner"].value = min(spots, key=lambda v: abs(v - change["new"]))  # redraws
+            return
         self.update(**{name: c.value for name, c in self.controls.items()})
 
     def update(self, **values):

@@ -23,9 +23,48 @@ def test_live_explorer_redraws_for_values_off_the_grid():
     ex = widgets.explore(line, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="live")
     assert isinstance(ex.controls["a"], ipywidgets.FloatSlider)
     first = ex.png
-    ex.controls["a"].value = 0.37  # not a grid value
+    ex.controls["a"].value = 0.38  # not a grid value (a position of the default step, 0.02)
     assert ex.png != first
-    assert "a = 0.37" in ex.frame.value
+    assert "a = 0.38" in ex.frame.value
+
+
+def test_a_live_slider_takes_its_step_positions_as_dragging_does():
+    """A value set from Python moves to the nearest step position (or grid value), drawn once; chapters
+    loop over ``positions`` to compute every frame's data when they run."""
+    calls = []
+
+    def counted(ax, a):
+        calls.append(a)
+        line(ax, a)
+
+    ex = widgets.explore(counted, {"a": widgets.Param([0.0, 1.0, 2.0], step=0.5)}, caption="A line.",
+                         alt="A line", mode="live")
+    assert ex.positions("a") == [0.0, 0.5, 1.0, 1.5, 2.0]
+    calls.clear()
+    ex.controls["a"].value = 0.37
+    assert ex.controls["a"].value == 0.5 and calls == [0.5]
+    assert "a = 0.5)" in ex.frame.value and ex.png == ex.render(a=0.5)
+    ex.controls["a"].value = 1.5  # a position: drawn as it is
+    assert calls[-1] == 1.5 and len(calls) == 3  # (the render above is the third)
+
+    tenths = widgets.explore(line, {"a": widgets.Param([0.5, 1.0, 1.6], step=0.1)}, caption="c", alt="a",
+                             mode="live")
+    assert tenths.positions("a") == [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6]
+    uneven = widgets.explore(line, {"a": [0.0, 0.7, 2.0]}, caption="c", alt="a", mode="live")
+    assert len(uneven.positions("a")) == 101 and 0.7 in uneven.positions("a")  # the default step, 0.02
+
+    ints = widgets.explore(lambda ax, m: line(ax, m), {"m": widgets.Param([5, 10, 20, 40], step=5)},
+                           caption="c", alt="a", mode="live")
+    assert ints.positions("m") == [5, 10, 15, 20, 25, 30, 35, 40]
+    ints.controls["m"].value = 13
+    assert ints.controls["m"].value == 15
+    static = widgets.explore(line, {"a": widgets.Param([0.0, 1.0, 2.0], step=0.5)}, caption="c", alt="a",
+                             mode="static")
+    assert static.positions("a") == [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="name must be one of"):
+        ex.positions("b")
+    with pytest.raises(ValueError, match="whole number"):
+        widgets.Param([5, 10], step=2.5)
 
 
 def test_static_explorer_links_one_slider_to_a_stack_of_distinct_frames():

@@ -539,5 +539,4 @@ def frame_figure(figsize=None, nrows: int = 1, ncols: int = 1, dpi: int = DPI, *
         fig.subplots_adjust(left=0.12, right=0.97, bottom=0.15, top=0.95)
     else:
         fig.subplots_adjust(**_grid_margins(figsize, nrows, ncols))
-    _style_axes(axes)
     return fig, axes

@@ -342,7 +342,7 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     switches = Method(*(np.array(column) for column in zip(*specs)))  # each switch of METHODS, one per run
     next_round = _round_source(problem, n, pool, rng, m_in, m_out)
     # Every iterate is kept: the bases, angles, head norms and orth_error are computed at the end, all at once
-    # (zeros after a run's last iterate: harmless to that linear algebra, and never part of its History).
+    # (from each run's own iterates: the zeros after a run's last one are never used).
     Bs, ws = np.zeros((T + 1, R, problem.d, k)), np.zeros((T + 1, R, k))
     loss = np.full((T + 1, R), np.nan)
     last = np.full(R, T)  # the last iterate recorded by each run

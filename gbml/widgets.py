@@ -9,8 +9,8 @@ may vary; the returned :class:`Explorer` displays itself when it is the last exp
 Two modes, chosen by ``mode`` or else the environment variable ``GBML_EXPLORER``:
 
 ``"live"`` (default: a notebook with a kernel)
-    Numeric parameters get a continuous slider over ``[min(values), max(values)]``; every change
-    recomputes the figure (any value in range, not only the grid).
+    Numeric parameters get a slider over ``[min(values), max(values)]`` in steps of ``Param.step``; every
+    change recomputes the figure (for values between the grid's too).
 ``"static"`` (set by the book build, see ``_ext/gbml_book.py``)
     The figure is precomputed for every value of the grid (every pair, for two parameters) and the
     frames sit in a ``widgets.Stack`` (an outer stack of inner stacks for two parameters) whose
@@ -60,7 +60,7 @@ class Param:
     ----------
     values : sequence
         The grid precomputed for the static book (at least 2 values).  With a live kernel a numeric
-        parameter may take any value between ``min(values)`` and ``max(values)``.
+        parameter may take the values between ``min(values)`` and ``max(values)`` in steps of ``step``.
     default : optional
         Initial value (must be in ``values``); the middle of the grid if omitted.
     label : str, optional
@@ -304,7 +304,6 @@ class Explorer:
                                      description=label, style=style)
             c.observe(self._on_change, names="value")
             self.controls[name] = c
-        self._positions = {name: p.positions() if p.numeric else None for name, p in self.params.items()}
         self.png = self._default_png = self.render(**self.defaults)
         self.frame = widgets.HTML(_img_html(self.png, self.alt_text(self.defaults)))
         self.live = _live_region()
@@ -328,8 +327,8 @@ class Explorer:
 
     def _on_change(self, change):
         name = next(n for n, c in self.controls.items() if c is change["owner"])
-        spots = self._positions[name]
-        if spots is not None and change["new"] not in spots:  # as dragging would: the nearest position
+        spots = self.positions(name)
+        if change["new"] not in spots:  # as dragging would: the nearest position (a dropdown's always is)
             change["owner"].value = min(spots, key=lambda v: abs(v - change["new"]))  # redraws
             return
         self.update(**{name: c.value for name, c in self.controls.items()})

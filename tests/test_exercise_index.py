@@ -300,10 +300,12 @@ def test_api_page_documents_every_public_module_once():
 
     documented = re.findall(r"^\.\. automodule:: (\S+)\n   :members:$", API_MD.read_text(), flags=re.M)
     assert len(documented) == len(set(documented)) and documented[0] == "gbml"
-    for info in pkgutil.iter_modules(gbml.__path__):
-        if info.name.startswith("_"):
+    modules = [info.name for info in pkgutil.walk_packages(gbml.__path__, "gbml.")]
+    assert {"gbml.beyond", "gbml.book", "gbml.book.plotting", "gbml.book.paper"} <= set(modules)
+    for name in modules:
+        if any(part.startswith("_") for part in name.split(".")):
             continue
-        module = __import__(f"gbml.{info.name}", fromlist=["__all__"])
+        module = __import__(name, fromlist=["__all__"])
         core = all(name in gbml.__all__ for name in module.__all__)
         assert (module.__name__ in documented) != core, module.__name__
 

@@ -3,7 +3,7 @@
 ``chapters/api.md`` is written by hand with ``automodule``; autodoc writes the entries and
 :func:`add_used_in` (an ``autodoc-process-docstring`` handler) appends to each module-level name the pages
 whose code uses it.  Usage is found by parsing the code cells (:func:`used_names` follows imports such as
-``from gbml.book import plotting`` or ``from gbml.book import glue``) and explicit ``gbml.<name>`` mentions in
+``from gbml import beyond`` or ``from gbml.book import glue, plotting``) and explicit ``gbml.<name>`` mentions in
 the prose.
 """
 from __future__ import annotations

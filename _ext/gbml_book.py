@@ -1,6 +1,6 @@
 """Sphinx glue for this book (loaded through ``_config.yml``: ``sphinx.local_extensions``).
 
-* Runs every explorer in its *static* mode during the build: ``gbml.widgets`` reads
+* Runs every explorer in its *static* mode during the build: ``gbml.book.widgets`` reads
   ``GBML_EXPLORER=static`` (kernels inherit this process's environment) and precomputes frames
   that JavaScript links to the controls, so the rendered page works without a kernel.
 * Serves the notebook edition (``make notebooks``, :mod:`gbml_build.notebooks`; ``make book`` builds it

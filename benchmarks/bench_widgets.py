@@ -25,7 +25,7 @@ LIVE_MS, PAGE_BYTES = 100.0, 1.5e6
 
 LIVE = r'''
 import json as _json, statistics as _st, time as _time
-from gbml import widgets as _w
+from gbml.book import widgets as _w
 _ts = {}
 for _pass in range(3):
     for _i, _ex in enumerate(_w.EXPLORERS):
@@ -46,7 +46,7 @@ print("BENCH" + _json.dumps(_out))
 
 STATIC = r'''
 import json as _json
-from gbml import widgets as _w
+from gbml.book import widgets as _w
 print("BENCH" + _json.dumps([{"explorer": _i, "frames": len(_ex.frames), "bytes": _ex.embedded_size()}
                              for _i, _ex in enumerate(_w.EXPLORERS)]))
 '''

@@ -121,6 +121,12 @@ def method_name(name: str, value, known) -> str:
     return value
 
 
+def method_spec(value, methods):
+    """The switches ``methods[value]`` of a method named in ``methods`` (``gbml.METHODS``); an unknown name
+    is a clear error naming the parameter ``method``."""
+    return methods[method_name("method", value, methods)]
+
+
 def no_float_warnings():
     """Silence numpy's overflow/invalid warnings inside a ``with`` block whose results are then checked."""
     return np.errstate(all="ignore")
@@ -191,3 +197,22 @@ def psd_matrix(name: str, value, size: int | None = None, *, copy: bool = False)
     if smallest < -1e-12 * max(1.0, np.abs(M).max()):
         raise ValueError(f"{name} must be symmetric positive semi-definite (smallest eigenvalue {smallest:.3g} < 0)")
     return M
+
+
+def point(B, w, tasks, alpha):
+    """Check a point ``(B, w)`` and an inner step ``alpha`` against the tasks; return them as arrays and a float.
+
+    ``tasks`` must be a ``PopulationTasks`` or ``SampledTasks``; ``B`` is (d, k) with ``k <= d``, ``w`` is
+    (k,) and ``alpha >= 0``.  Every error names the parameter.  (``gbml.algorithms`` and ``gbml.beyond``.)
+    """
+    from .tasks import PopulationTasks, SampledTasks  # here: gbml.tasks itself imports this module
+
+    if not isinstance(tasks, (PopulationTasks, SampledTasks)):
+        raise TypeError(f"tasks must be a gbml.PopulationTasks or gbml.SampledTasks, got {type(tasks).__name__}")
+    B = array("B", B, 2, (tasks.d, None))
+    k = B.shape[1]
+    if k > tasks.d:
+        raise ValueError(f"B must be d x k with k <= d, got shape {B.shape}")
+    w = array("w", w, 1, (k,))
+    alpha = real("alpha", alpha, low=0.0)
+    return B, w, alpha

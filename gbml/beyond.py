@@ -26,12 +26,11 @@ import math
 
 import numpy as np
 
-from . import _checks, _guard
-from .algorithms import checked_point
-from .geometry import basis_or_none
+from . import _checks, _kernels, _loop
+from .book import _guard
 from .problem import Problem
 from .tasks import PopulationTasks, SampledTasks
-from .training import DivergenceError, History, _histories, _round_source, _run_settings, _start_overflows
+from .training import DivergenceError, History
 
 __all__ = [
     "VARIANTS",
@@ -52,19 +51,19 @@ VARIANTS = ("anil", "fo-anil", "altmin")
 
 
 def _body(B, tasks) -> np.ndarray:
-    """Check a body B (d, k) against the tasks (as ``checked_point`` does, without a head)."""
+    """Check a body B (d, k) against the tasks (as ``_checks.point`` does, without a head)."""
     B = _checks.array("B", B, 2)
-    return checked_point(B, np.zeros(B.shape[1]), tasks, 0.0)[0]
+    return _checks.point(B, np.zeros(B.shape[1]), tasks, 0.0)[0]
 
 
 #: Most inner steps accepted (each one is a full pass over the support data of every task).
-MAX_STEPS = 100_000
+_MAX_STEPS = 100_000
 
 
 def _steps(steps, tasks=None, k: int = 0) -> int:
     steps = _checks.positive_int("steps", steps, minimum=0)
-    if steps > MAX_STEPS:
-        raise ValueError(f"steps must be <= {MAX_STEPS} (MAX_STEPS), got {steps}")
+    if steps > _MAX_STEPS:
+        raise ValueError(f"steps must be <= {_MAX_STEPS}, got {steps}")
     if tasks is not None:  # the inner path keeps every head and residual
         _checks.fits(f"{steps} inner steps on {tasks.n} tasks", (steps + 1) * tasks.n * (k + tasks.d))
     return steps
@@ -96,7 +95,7 @@ def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
     -------
     w_t : array (n, k)
     """
-    B, w, alpha = checked_point(B, w, tasks, alpha)
+    B, w, alpha = _checks.point(B, w, tasks, alpha)
     steps = _steps(steps, tasks, B.shape[1])
     with _checks.no_float_warnings():
         w_t = _inner_path(B, w, tasks.inner, alpha, steps, tasks.n)[0][-1]
@@ -169,7 +168,7 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     grad_B : array (d, k)
     grad_w : array (k,)
     """
-    B, w, alpha = checked_point(B, w, tasks, alpha)
+    B, w, alpha = _checks.point(B, w, tasks, alpha)
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():
         grad_B, grad_w, _ = _multistep(B, w, tasks, alpha, steps, n, first_order)
@@ -374,14 +373,14 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
         raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
     alpha = _checks.real("alpha", alpha, low=0.0)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    T, n, blowup, snapshot_every, rng, B0, _ = _run_settings(
+    T, n, blowup, snapshot_every, rng, B0, _ = _loop.run_settings(
         problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
     B0 = _checks.array("B0", B0, 2, (problem.d, None)).copy()
     k = B0.shape[1]
     if k > problem.d:
         raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B0.shape}")
     w0 = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,)).copy()
-    if basis_or_none(B0) is None:
+    if _kernels.basis_or_none(B0) is None:
         raise ValueError("B0 must have full column rank")
     _checks.fits(f"train_variants' record of {R} runs of T={T} rounds", 2 * (T + 1) * R * (problem.d + 1) * k)
     with _checks.no_float_warnings():
@@ -389,7 +388,7 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     if not np.isfinite(scale):
         raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
     if rounds is None:
-        next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+        next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
     else:
         next_round = _given_rounds(rounds, problem, n, T, pool, m_in, m_out)
         m_in, m_out = getattr(rounds[0], "m_in", None), getattr(rounds[0], "m_out", None)
@@ -409,7 +408,7 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
                 loss[s, i] = value
                 if not math.isfinite(value):  # the objective overflowed: iterate s is not recorded
                     if s == 0:
-                        raise _start_overflows()
+                        raise _loop.start_overflows()
                     last[i], diverged_at[i] = s - 1, s
                     del iterate[i]
                 elif s < T:
@@ -423,7 +422,7 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
                 break
     labels = [v if v == "altmin" or S == 1 else f"{v} ({S} steps)" for v, S in zip(variants, steps)]
     settings = dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T)
-    histories = _histories(labels, problem, alpha, np.full(R, beta), Bs, ws, loss, last, diverged_at, settings,
+    histories = _loop.histories(labels, problem, alpha, np.full(R, beta), Bs, ws, loss, last, diverged_at, settings,
                            snapshot_every)
     for history, S in zip(histories, steps):
         history.settings["steps"] = S

@@ -7,54 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks, _guard
+from . import _checks
+from ._kernels import angles_between_bases, basis_or_none
+from .book import _guard
 
 __all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal"]
-
-
-#: Smallest distance of a unit column of a full-rank matrix from the span of the columns before it.
-RANK_TOL = 1e-12
-
-
-def basis_or_none(B):
-    """Orthonormal basis of col(B) (d x k, finite), or None when B has (numerically) lost rank.
-
-    The one rank test of the package: ``orthonormal_basis`` raises where this returns None, and
-    ``gbml.train`` stops a run whose body lost rank.  It is invariant to the scale of every column: with
-    ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span of
-    the columns before it, and every one must exceed ``RANK_TOL``; so a full-rank ``B`` with one column
-    scaled by 1e-13 (or the whole of ``B`` by 1e200) keeps its basis.  No argument checks; not part of
-    ``gbml``'s reader-facing API.
-    """
-    big = np.abs(B).max()
-    if not 0 < big < np.inf:
-        return None
-    if not 1e-100 < big < 1e100:  # keep the squares of the entries representable
-        B = B / big
-    Q, full_rank = _qr_rank_test(B)
-    return Q if full_rank else None
-
-
-def bases_or_none(B):
-    """``basis_or_none`` of a stack of finite bodies B (R, d, k), at once (``gbml.train_runs``).
-
-    Returns the bases (R, d, k) and a boolean (R,): which bodies have full rank (the others' bases are
-    meaningless).  No argument checks; not part of ``gbml``'s reader-facing API.
-    """
-    big = np.abs(B).max(axis=(-2, -1))
-    rescale = ~((1e-100 < big) & (big < 1e100))  # as basis_or_none: keep the squares representable
-    B = np.where(rescale[:, None, None], B / np.where(big > 0, big, 1.0)[:, None, None], B)
-    Q, full_rank = _qr_rank_test(B)
-    return Q, full_rank & (big > 0)
-
-
-def _qr_rank_test(B):
-    """QR of B (d, k) or of a stack (R, d, k) and the rank test of ``basis_or_none`` for each body."""
-    Q, R = np.linalg.qr(B)
-    norms = np.linalg.norm(R, axis=-2)  # the column norms of B
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.min(np.abs(np.diagonal(R, axis1=-2, axis2=-1)) / norms, axis=-1)
-    return Q, np.all(norms > 0, axis=-1) & (ratio > RANK_TOL)
 
 
 def orthonormal_basis(B, name: str = "B") -> np.ndarray:
@@ -90,22 +47,6 @@ def principal_angles(B, B_star) -> np.ndarray:
     if Q.shape[0] != Qs.shape[0]:
         raise ValueError(f"B and B_star must have the same number of rows d, got {Q.shape[0]} and {Qs.shape[0]}")
     return angles_between_bases(Q, Qs)
-
-
-def angles_between_bases(Q, Qs):
-    """Principal angles (radians, ascending) between the column spaces of two matrices with orthonormal columns.
-
-    ``principal_angles`` without the argument checks and the orthonormalisation (``gbml.train`` calls it
-    every round, ``gbml.train_runs`` once for a stack of bases (S, d, k) -> (S, min(k, k*))).  Not part of
-    ``gbml``'s reader-facing API.
-    """
-    A, C = (Q, Qs) if Q.shape[-1] <= Qs.shape[-1] else (Qs, Q)
-    # Cosines alone lose small angles to rounding (arccos(1 - eps) ~ 1e-8); pairing them with the sines
-    # (singular values of the part of A outside col(C)) keeps every angle accurate.
-    CtA = np.swapaxes(C, -1, -2) @ A  # C^T A (a stack of them, for a stack of bases)
-    cosines = np.sort(np.linalg.svd(CtA, compute_uv=False), axis=-1)[..., ::-1]
-    sines = np.sort(np.linalg.svd(A - C @ CtA, compute_uv=False), axis=-1)
-    return np.arctan2(sines, cosines)
 
 
 @_guard.reference("gbml.subspace_distance")

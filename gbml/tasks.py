@@ -15,7 +15,8 @@ import functools
 
 import numpy as np
 
-from . import _checks, _guard
+from . import _checks
+from .book import _guard
 
 __all__ = ["PopulationTasks", "SampledTasks"]
 

@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 
-from . import _checks, _guard
+from . import _checks
+from .book import _guard
 
 __all__ = ["local_rate", "diversity", "measured_rate", "iterations_to"]
 

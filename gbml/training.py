@@ -5,9 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _checks
-from .algorithms import METHODS, Method, meta_gradient, method_spec, runs_gradient, unchecked_objective
-from .geometry import angles_between_bases, bases_or_none, basis_or_none
+from . import _checks, _kernels, _loop
+from .algorithms import METHODS, Method, meta_gradient
 from .problem import Problem
 
 __all__ = ["DivergenceError", "History", "train", "train_runs"]
@@ -69,41 +68,6 @@ class History:
         return np.arange(len(self.distance))
 
 
-def _round_source(problem, n, pool, rng, m_in, m_out):
-    """A function giving the tasks of each round: fresh heads, or n heads from a fixed pool."""
-    if pool is None:
-        return problem.round_drawer(n, rng, m_in=m_in, m_out=m_out)  # = problem.sample_round each round
-    if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool):
-        pool = problem.sample_heads(_checks.positive_int("pool", pool), rng)
-    pool = _checks.array("pool", pool, 2, (None, problem.k))
-    if n > len(pool):
-        raise ValueError(f"n_tasks must be <= the pool size {len(pool)}, got {n}")
-    if n == len(pool) and m_in is None:
-        fixed = problem.tasks(pool)  # a fixed batch in population: the same tasks every round
-        return lambda: fixed
-    if n == len(pool):
-        return lambda: problem.tasks(pool, rng, m_in=m_in, m_out=m_out)
-    return lambda: problem.tasks(pool[rng.choice(len(pool), n, replace=False)], rng, m_in=m_in, m_out=m_out)
-
-
-def _run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0):
-    """The settings every trainer checks alike (``train``, ``train_runs``, ``beyond.train_variants``):
-    ``(T, n, blowup, snapshot_every, rng, B0, w0)``, with the default start drawn when ``B0`` is None
-    (``w0`` is then its head, else None)."""
-    T = _checks.positive_int("T", T, minimum=0)
-    n = _checks.positive_int("n_tasks", n_tasks)
-    blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
-    if snapshot_every is not None:
-        snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
-    rng = _checks.as_rng(rng)
-    w0 = None
-    if B0 is None:
-        if alpha == 0:
-            raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
-        B0, w0 = problem.init(alpha, rng)
-    return T, n, blowup, snapshot_every, rng, B0, w0
-
-
 def train(
     method: str,
     problem: Problem,
@@ -161,15 +125,15 @@ def train(
     # A method of METHODS with its own objective runs in train_runs' loop (the same run, vectorised).
     vectorised = gradient is None and objective is None
     if gradient is None:
-        spec = method_spec(method)
+        spec = _checks.method_spec(method, METHODS)
         gradient = lambda B, w, tasks, alpha: meta_gradient(method, B, w, tasks, alpha)  # noqa: E731
         if objective is None:
-            objective = lambda B, w, tasks, alpha: unchecked_objective(spec, B, w, tasks, alpha)  # noqa: E731
+            objective = lambda B, w, tasks, alpha: _kernels.objective(spec, B, w, tasks, alpha)  # noqa: E731
     elif not callable(gradient):
         raise TypeError(f"gradient must be a callable gradient(B, w, tasks, alpha), got {type(gradient).__name__}")
     elif objective is None and isinstance(method, str) and method in METHODS:
         spec = METHODS[method]
-        objective = lambda B, w, tasks, alpha: unchecked_objective(spec, B, w, tasks, alpha)  # noqa: E731
+        objective = lambda B, w, tasks, alpha: _kernels.objective(spec, B, w, tasks, alpha)  # noqa: E731
     if objective is not None and not callable(objective):
         raise TypeError(f"objective must be a callable objective(B, w, tasks, alpha), got {type(objective).__name__}")
     if not isinstance(problem, Problem):
@@ -178,7 +142,7 @@ def train(
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
-    T, n, blowup, snapshot_every, rng, B0, w0_default = _run_settings(
+    T, n, blowup, snapshot_every, rng, B0, w0_default = _loop.run_settings(
         problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
     if w0_default is None:
         w0_default = np.zeros(problem.k)
@@ -202,7 +166,7 @@ def train(
         _checks.fits(f"the snapshots of B every {snapshot_every} rounds",
                      (T // snapshot_every + 2) * problem.d * k)
     snapshots = {}  # iteration -> B
-    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
     with _checks.no_float_warnings():
         scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
     if not np.isfinite(scale):
@@ -221,7 +185,7 @@ def train(
     def record(s, tasks, Q):
         """Record iterate s; False (nothing recorded) if a value overflowed."""
         with _checks.no_float_warnings():
-            ang = angles_between_bases(Q, B_star)
+            ang = _kernels.angles_between_bases(Q, B_star)
             values = {"angles": ang, "distance": np.sin(ang[-1]), "head_norm": np.linalg.norm(w),
                       "orth_error": np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()}
             if objective is not None:
@@ -253,7 +217,7 @@ def train(
             raise DivergenceError(method, iteration, alpha, beta, history(upto, diverged_at=iteration))
         return history(upto, diverged_at=iteration)
 
-    Q = basis_or_none(B)
+    Q = _kernels.basis_or_none(B)
     if Q is None:
         raise ValueError("B0 must have full column rank")
     tasks = next_round() if T == 0 and objective is not None else None  # the loss of T = 0 needs one round
@@ -262,7 +226,7 @@ def train(
         tasks = next_round()
         if not record(s, tasks, Q):
             if s == 0:
-                raise _start_overflows()
+                raise _loop.start_overflows()
             B, w = B_prev, w_prev
             return diverge(s, s - 1)
         try:
@@ -273,13 +237,13 @@ def train(
         with _checks.no_float_warnings():
             B_new, w_new = B - beta * gB, w - beta * gw
             size = np.linalg.norm(B_new) + np.linalg.norm(w_new)  # NaN if any entry is
-        Q = basis_or_none(B_new) if size <= scale else None  # None: exploded, non-finite or rank-deficient
+        Q = _kernels.basis_or_none(B_new) if size <= scale else None  # None: exploded, non-finite or rank-deficient
         if Q is None:
             return diverge(s + 1, s)
         B_prev, w_prev, B, w = B, w, B_new, w_new
     if not record(T, tasks, Q):
         if T == 0:
-            raise _start_overflows()
+            raise _loop.start_overflows()
         B, w = B_prev, w_prev
         return diverge(T, T - 1)
     return history(T)
@@ -308,7 +272,7 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     """
     if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
         raise TypeError(f"methods must be a non-empty list of method names, got {methods!r}")
-    specs = [method_spec(m) for m in methods]
+    specs = [_checks.method_spec(m, METHODS) for m in methods]
     R = len(specs)
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
@@ -319,7 +283,7 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     if len(betas) != R:
         raise ValueError(f"betas must be one number or one per run ({R}), got {len(betas)}")
     beta = np.array([_checks.real(f"betas[{i}]", b, low=0.0, strict_low=True) for i, b in enumerate(betas)])
-    T, n, blowup, snapshot_every, rng, B0, w0_default = _run_settings(
+    T, n, blowup, snapshot_every, rng, B0, w0_default = _loop.run_settings(
         problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
     B = _checks.array("B0", B0, np.ndim(B0), (None,) * (np.ndim(B0) - 2) + (problem.d, None))
     if B.ndim not in (2, 3) or B.ndim == 3 and len(B) != R or B.shape[-1] > problem.d:
@@ -337,10 +301,10 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
         scale = blowup * (1.0 + np.linalg.norm(B, axis=(1, 2)) + np.linalg.norm(w, axis=1))
     if not np.all(np.isfinite(scale)):
         raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
-    if not bases_or_none(B)[1].all():
+    if not _kernels.bases_or_none(B)[1].all():
         raise ValueError("B0 must have full column rank")
     switches = Method(*(np.array(column) for column in zip(*specs)))  # each switch of METHODS, one per run
-    next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
     # Every iterate is kept: the bases, angles, head norms and orth_error are computed at the end, all at once
     # (from each run's own iterates: the zeros after a run's last one are never used).
     Bs, ws = np.zeros((T + 1, R, problem.d, k)), np.zeros((T + 1, R, k))
@@ -366,13 +330,13 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             if s < T:
                 tasks = next_round()
             Bs[s, runs], ws[s, runs] = B, w
-            gB, gw, objective = runs_gradient(spec, B, w, tasks, alpha)
+            gB, gw, objective = _kernels.runs_gradient(spec, B, w, tasks, alpha)
             loss[s, runs] = objective
             stop = ~np.isfinite(objective)  # the loss overflowed: iterate s is not recorded
             stopped = stop.any()
             if stopped:
                 if s == 0:
-                    raise _start_overflows()
+                    raise _loop.start_overflows()
                 for i in active[stop]:
                     last[i], diverged_at[i] = s - 1, s
             if s == T:
@@ -391,56 +355,8 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
             if not active.size:
                 break
             runs, spec, beta_B, beta_w, scale_runs = going(active)
-    return _histories(methods, problem, alpha, beta, Bs, ws, loss, last, diverged_at,
+    return _loop.histories(methods, problem, alpha, beta, Bs, ws, loss, last, diverged_at,
                       dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T), snapshot_every)
-
-
-def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every):
-    """The History of each of R runs from their iterates, all at once (``train_runs``, ``beyond.train_variants``).
-
-    ``Bs`` (T+1, R, d, k') and ``ws`` (T+1, R, k') hold every iterate, ``loss`` (T+1, R) the objective at each,
-    ``last`` (R,) the last iterate each run kept and ``diverged_at`` (list) where it stopped (None: it did
-    not); entries after ``last`` are ignored.  A run also stops before an iterate that lost rank or whose
-    record overflows, as in :func:`train`; ``last`` and ``diverged_at`` are updated in place.
-    """
-    R, k = Bs.shape[1], Bs.shape[3]
-    # The bases, angles, head norms and orth_error of the iterates each run kept (its first last[i] + 1), all at
-    # once: rows starts[i] .. starts[i] + last[i] of the stacks below hold run i's.
-    starts = np.cumsum(last + 1) - (last + 1)
-    B_kept = np.concatenate([Bs[: last[i] + 1, i] for i in range(R)])  # (N, d, k')
-    w_kept = np.concatenate([ws[: last[i] + 1, i] for i in range(R)])  # (N, k')
-    with _checks.no_float_warnings():
-        Qs, full_rank = bases_or_none(B_kept)
-        angles = angles_between_bases(Qs, problem.B_star)  # (N, min(k, k*))
-        head_norm = np.linalg.norm(w_kept, axis=1)
-        orth = np.abs(np.linalg.eigvalsh(np.eye(k) - alpha * np.swapaxes(B_kept, 1, 2) @ B_kept)).max(axis=1)
-    # As train: a run stops before an iterate that lost rank or whose record overflows.
-    bad = ~full_rank | ~np.isfinite(head_norm) | ~np.isfinite(orth)
-    histories = []
-    for i in range(R):
-        bad_run = bad[starts[i]: starts[i] + last[i] + 1]
-        if bad_run.any():
-            first = int(np.argmax(bad_run))
-            if first == 0:
-                raise _start_overflows()
-            last[i], diverged_at[i] = first - 1, first
-        upto = last[i] + 1
-        rows = slice(starts[i], starts[i] + upto)
-        kept = {}
-        if snapshot_every is not None:  # iterations 0, every, 2 every, ... and the last recorded one
-            its = sorted({*range(0, upto, snapshot_every), last[i]})
-            kept = dict(snapshot_iterations=np.array(its), snapshots=Bs[its, i])
-        histories.append(History(
-            labels[i], alpha, float(beta[i]), distance=np.sin(angles[rows, -1]), angles=angles[rows],
-            loss=loss[:upto, i].copy(), head_norm=head_norm[rows], orth_error=orth[rows],
-            B=Bs[last[i], i].copy(), w=ws[last[i], i].copy(), diverged_at=diverged_at[i],
-            settings=dict(settings), **kept))
-    return histories
-
-
-def _start_overflows() -> ValueError:
-    return ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): rescale B0 and "
-                      "w0, use a smaller alpha, or check that objective returns a finite number")
 
 
 def _loss(objective, B, w, tasks, alpha) -> float:

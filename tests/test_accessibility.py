@@ -5,7 +5,7 @@
 * every explorer slider is named after what it controls and says its value with its meaning;
 * a reader with the keyboard alone reaches every control of a chapter, sees where the focus is, moves
   a slider with the arrow keys, hears the new figure (live region) and opens a fold;
-* every multi-series figure drawn by ``gbml.plotting`` tells its lines apart by line style or marker,
+* every multi-series figure drawn by ``gbml.book.plotting`` tells its lines apart by line style or marker,
   not by colour alone.
 
 The book is built once per session and served once (fixtures ``site`` and ``browser`` in conftest.py).
@@ -19,7 +19,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from booksupport import ROOT, toc_files
 
 import gbml
-from gbml import plotting
+from gbml.book import plotting
 
 AXE = ROOT / "_vendor" / ".axe-core" / "axe.min.js"
 THEMES = ("light", "dark")

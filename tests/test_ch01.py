@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gbml
-from gbml import exercises
+from gbml.book import exercises
 
 METHODS_WITH_INNER_STEP = ["anil", "fo-anil", "maml", "fo-maml"]
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gbml
-from gbml import exercises
+from gbml.book import exercises
 from helpers_core import avg_gradient, complex_step_gradient, failure_message
 
 D, K, ALPHA = 12, 3, 0.2

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gbml
-from gbml import exercises
+from gbml.book import exercises
 from helpers_core import perp_basis, random_point, rel_err, solution_body
 
 D, K, N, ALPHA = 12, 3, 8, 0.2

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gbml
-from gbml import exercises
+from gbml.book import exercises
 from helpers_core import assert_checker_explains, assert_stub_is_named
 
 D, K, ALPHA, BETA = 20, 3, 0.1, 0.5

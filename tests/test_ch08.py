@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gbml
-from gbml import exercises, experiments
+from gbml.book import exercises, sweeps
 from helpers_core import assert_checker_explains, assert_stub_is_named
 
 D, K, ALPHA, BETA = 20, 3, 0.1, 0.5
@@ -102,7 +102,7 @@ def floor():
 def test_floor_shrinks_roughly_as_inverse_square_root(floor, name, small, large):
     lo, hi = floor(**{name: small}), floor(**{name: large})
     assert hi < lo
-    slope = experiments.loglog_slope([small, large], [lo, hi])
+    slope = sweeps.loglog_slope([small, large], [lo, hi])
     assert -0.85 < slope < -0.25, f"slope {slope:.2f} for {name}"
 
 
@@ -112,7 +112,7 @@ def test_floor_is_positive_without_noise_and_grows_with_large_noise(floor):
     assert at_zero > 0.01
     assert at_zero == pytest.approx(floor(sigma=0.1), rel=0.2)
     assert floor(sigma=4.0) > 2.5 * at_zero
-    slope = experiments.loglog_slope([1.0, 4.0], [floor(sigma=1.0), floor(sigma=4.0)])
+    slope = sweeps.loglog_slope([1.0, 4.0], [floor(sigma=1.0), floor(sigma=4.0)])
     assert 0.6 < slope < 1.3
 
 

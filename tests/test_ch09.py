@@ -390,7 +390,7 @@ def test_bad_input():
 
 
 def test_least_squares_heads_checker_accepts_the_answer_and_names_the_mistakes():
-    from gbml import exercises
+    from gbml.book import exercises
 
     def good(B, thetas, Sigma):
         return np.linalg.solve(B.T @ Sigma @ B, B.T @ Sigma @ thetas.T).T

@@ -11,7 +11,8 @@ import pytest
 matplotlib.use("Agg")
 
 import gbml  # noqa: E402
-from gbml import beyond, experiments, plotting, reproduce, widgets  # noqa: E402
+from gbml import beyond  # noqa: E402
+from gbml.book import paper, plotting, sweeps, widgets  # noqa: E402
 
 D, K, N = 6, 2, 3
 RNG = np.random.default_rng(0)
@@ -181,9 +182,10 @@ def test_full_rank_with_a_tiny_column_is_full_rank(name):
 
 
 def test_one_rank_test_in_the_package():
-    from gbml import geometry, training
+    from gbml import _kernels, geometry, training
 
-    assert training.basis_or_none is geometry.basis_or_none
+    # geometry's orthonormal_basis and the training loops both test rank with gbml._kernels.basis_or_none
+    assert geometry.basis_or_none is _kernels.basis_or_none and training._kernels is _kernels
 
 
 # -- 6. diversity and local_rate ---------------------------------------------------------------------------
@@ -318,23 +320,23 @@ SURFACE = {
                                                                  HIST.angles[:2], HIST.loss[:2], HIST.head_norm[:2],
                                                                  HIST.orth_error[:2], HIST.B, HIST.w)}),
         TypeError, r"distance must hold real numbers"),
-    "sweep grid with NaN": (lambda: experiments.sweep(lambda m: m, {"m": [1.0, float("nan")]}, progress=False),
+    "sweep grid with NaN": (lambda: sweeps.sweep(lambda m: m, {"m": [1.0, float("nan")]}, progress=False),
                             ValueError, r"grid\['m'\] must hold finite"),
-    "sweep duplicate before any work": (lambda: experiments.sweep(_no_call, [1, 2, 1], progress=False), ValueError,
+    "sweep duplicate before any work": (lambda: sweeps.sweep(_no_call, [1, 2, 1], progress=False), ValueError,
                                         r"twice"),
-    "reproduce seeds=(1.7,)": (lambda: reproduce.run_methods(seeds=(1.7,), T=2), TypeError,
+    "reproduce seeds=(1.7,)": (lambda: paper.run_methods(seeds=(1.7,), T=2), TypeError,
                                r"seeds\[0\] must be an integer"),
-    "reproduce seeds=5": (lambda: reproduce.run_methods(seeds=5, T=2), TypeError, r"seeds must be a non-empty sequence"),
-    "reproduce mus=()": (lambda: reproduce.run_diversity(mus=(), seeds=(0,), T_diversity=2), ValueError,
+    "reproduce seeds=5": (lambda: paper.run_methods(seeds=5, T=2), TypeError, r"seeds must be a non-empty sequence"),
+    "reproduce mus=()": (lambda: paper.run_diversity(mus=(), seeds=(0,), T_diversity=2), ValueError,
                          r"mus must be a non-empty sequence"),
-    "reproduce mus out of [0, 1]": (lambda: reproduce.run_diversity(mus=(2.0,), seeds=(0,), T_diversity=2),
+    "reproduce mus out of [0, 1]": (lambda: paper.run_diversity(mus=(2.0,), seeds=(0,), T_diversity=2),
                                     ValueError, r"mus must be"),
-    "reproduce tolerances=()": (lambda: reproduce.run_diversity(tolerances=(), mus=(0.5,), seeds=(0,), T_diversity=2),
+    "reproduce tolerances=()": (lambda: paper.run_diversity(tolerances=(), mus=(0.5,), seeds=(0,), T_diversity=2),
                                 ValueError, r"tolerances must be a non-empty sequence"),
-    "reproduce method_diversity list": (lambda: reproduce.run_diversity(method_diversity=["anil"], mus=(0.5,),
+    "reproduce method_diversity list": (lambda: paper.run_diversity(method_diversity=["anil"], mus=(0.5,),
                                                                         seeds=(0,), T_diversity=2),
                                         ValueError, r"method_diversity must be one of"),
-    "table_markdown([])": (lambda: reproduce.table_markdown([]), ValueError, r"rows must be a non-empty list"),
+    "table_markdown([])": (lambda: paper.table_markdown([]), ValueError, r"rows must be a non-empty list"),
 }
 
 
@@ -350,20 +352,10 @@ def test_surface_validates_grids_types_and_seeds(name):
 
 
 def test_a_diverged_run_row_says_it_diverged():
-    exp = reproduce.Experiment("methods", dict(reproduce.SETTINGS, seeds=(0,)),
-                               {"anil": [_train(beta=1e3, T=10, on_divergence="stop")]}, 0.0, mu={"anil": 1.0})
-    text = reproduce.table_markdown(reproduce.iterations_table([exp]))
+    exp = paper.Experiment("methods", dict(paper.SETTINGS, seeds=(0,)),
+                           {"anil": [_train(beta=1e3, T=10, on_divergence="stop")]}, 0.0, mu={"anil": 1.0})
+    text = paper.table_markdown(paper.iterations_table([exp]))
     assert "diverged (iteration" in text and "not within" not in text
-
-
-def test_writing_outputs_twice_overwrites_and_a_file_as_outdir_is_named(tmp_path):
-    exps = reproduce.run_all(seeds=(0,), T=3, T_diversity=3)
-    first = reproduce.write_outputs(exps, tmp_path / "out")
-    second = reproduce.write_outputs(exps, tmp_path / "out")
-    assert [p.name for p in first] == [p.name for p in second]
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(ValueError, match=r"outdir must be a folder"):
-        reproduce.write_outputs(exps, tmp_path / "file")
 
 
 # -- 9. aliasing -------------------------------------------------------------------------------------------

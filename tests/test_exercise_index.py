@@ -300,10 +300,12 @@ def test_api_page_documents_every_public_module_once():
 
     documented = re.findall(r"^\.\. automodule:: (\S+)\n   :members:$", API_MD.read_text(), flags=re.M)
     assert len(documented) == len(set(documented)) and documented[0] == "gbml"
-    for info in pkgutil.iter_modules(gbml.__path__):
-        if info.name.startswith("_"):
+    modules = [info.name for info in pkgutil.walk_packages(gbml.__path__, "gbml.")]
+    assert {"gbml.beyond", "gbml.book", "gbml.book.plotting", "gbml.book.paper"} <= set(modules)
+    for name in modules:
+        if any(part.startswith("_") for part in name.split(".")):
             continue
-        module = __import__(f"gbml.{info.name}", fromlist=["__all__"])
+        module = __import__(name, fromlist=["__all__"])
         core = all(name in gbml.__all__ for name in module.__all__)
         assert (module.__name__ in documented) != core, module.__name__
 
@@ -334,7 +336,7 @@ def test_used_in_is_added_to_module_level_names(tmp_path):
     api.add_used_in(app, "class", "gbml.Problem", gbml.Problem, {}, lines)
     assert lines[-1] == "*Used in:* :doc:`/chapters/toy`"
     lines = ["Summary of a module.", "", "Notes for developers."]
-    api.add_used_in(app, "module", "gbml.plotting", gbml.plotting, {}, lines)
+    api.add_used_in(app, "module", "gbml.book.plotting", gbml.book.plotting, {}, lines)
     assert lines == ["Summary of a module."]
 
 
@@ -346,17 +348,17 @@ def test_a_constant_without_doc_comment_does_not_get_its_types_docstring():
     api.drop_type_docstring(None, "data", "gbml.METHODS", gbml.METHODS, {}, lines)
     assert lines == []
     lines = ["Okabe-Ito colours."]  # a #: comment stays
-    api.drop_type_docstring(None, "data", "gbml.plotting.PALETTE", gbml.plotting.PALETTE, {}, lines)
+    api.drop_type_docstring(None, "data", "gbml.book.plotting.PALETTE", gbml.book.plotting.PALETTE, {}, lines)
     assert lines == ["Okabe-Ito colours."]
 
 
 def test_used_names_follows_imports():
-    cells = ["import gbml\nfrom gbml import plotting as p\nfrom gbml.book import glue",
+    cells = ["import gbml\nfrom gbml.book import plotting as p\nfrom gbml.book import glue",
              "gbml.Problem(3, 1).sample_heads(2, 0)\np.figure()\nglue('x', 1)\nplotting = None",
              "%time x = 1\nimport numpy as np"]
     aliases = {}
     found = set().union(*(api.used_names(c, aliases) for c in cells))
-    assert {"gbml.Problem", "gbml.plotting.figure", "gbml.book.glue"} <= found
+    assert {"gbml.Problem", "gbml.book.plotting.figure", "gbml.book.glue"} <= found
     assert not any(name.startswith("np") or name == "gbml" for name in found)
 
 
@@ -366,9 +368,9 @@ def test_api_usage_finds_known_usages_in_chapter_02():
     text = CH02.read_text(encoding="utf-8")
     assert "gbml.subspace_distance(" in text and "exercises.check_subspace_distance(" in text
     assert ch02 in api.used_in(usage, "gbml.subspace_distance")                 # gbml.<name>
-    assert ch02 in api.used_in(usage, "gbml.exercises.check_subspace_distance")  # from gbml import exercises
+    assert ch02 in api.used_in(usage, "gbml.book.exercises.check_subspace_distance")  # from gbml.book import exercises
     assert ch02 in api.used_in(usage, "gbml.book.glue")                          # from gbml.book import glue
-    assert ch02 not in api.used_in(usage, "gbml.exercises.check_anil_inner_step")  # it can say "not used"
+    assert ch02 not in api.used_in(usage, "gbml.book.exercises.check_anil_inner_step")  # it can say "not used"
     assert "chapters/api" not in {page for pages in usage.values() for page in pages}  # the reference itself
 
 

@@ -1,4 +1,4 @@
-"""gbml.exercises: each checker accepts a correct answer (written here independently of gbml) and
+"""gbml.book.exercises: each checker accepts a correct answer (written here independently of gbml) and
 answers each typical mistake with its own hint."""
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import gbml
-from gbml import beyond, exercises
+from gbml import beyond
+from gbml.book import exercises
 from gbml import subspace_distance  # as a learner may have done before the check
 
 
@@ -86,7 +87,7 @@ def test_compare_is_seeded_and_validates_input():
 
 
 def test_compare_hints_for_transposed_and_boxed_answers():
-    from gbml.exercises import compare
+    from gbml.book.exercises import compare
 
     def case(rng, i):
         return {"u": rng.standard_normal(4), "w": rng.standard_normal(3)}

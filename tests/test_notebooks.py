@@ -13,7 +13,7 @@ from booksupport import execute, notebook_chapters, read_notebook, source
 
 DRIVE = r'''
 import json as _json
-from gbml import widgets as _w
+from gbml.book import widgets as _w
 _report = []
 for _i, _ex in enumerate(_w.EXPLORERS):
     for _name, _c in _ex.controls.items():

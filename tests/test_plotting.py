@@ -1,4 +1,4 @@
-"""gbml.plotting: one distinguishable style per method, the repeated figures, and messages instead of
+"""gbml.book.plotting: one distinguishable style per method, the repeated figures, and messages instead of
 blank or broken plots."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gbml
-from gbml import plotting
+from gbml.book import plotting
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_bad_input():
 
 
 def test_fast_log_ticks_plain_power_of_ten_labels():
-    from gbml import plotting as _p
+    from gbml.book import plotting as _p
 
     assert _p._power_of_ten(1e-3) == "10⁻³" and _p._power_of_ten(100.0) == "10²" and _p._power_of_ten(1.0) == "10⁰"
     assert _p._power_of_ten(3e-3) == "" and _p._power_of_ten(0.0) == ""

@@ -126,7 +126,7 @@ def test_only_setup_the_exercises_need(built):
         assert "plotting" not in setup and "widgets" not in setup and "rng" not in setup, which
     imports = next(c for c in _read(built["sheet"]).cells if c.source.startswith("# Setup: the imports"))
     assert imports.source.splitlines()[1:] == ["import numpy as np", "import gbml", "from gbml.book import glue",
-                                               "from gbml import exercises"]
+                                               "from gbml.book import exercises"]
 
 
 def _execute(nb, folder):

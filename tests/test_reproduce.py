@@ -1,7 +1,8 @@
-"""`make reproduce` (tools/reproduce.py + gbml.reproduce): every file is written, and the numbers have the
+"""`make reproduce` (tools/reproduce.py + gbml.book.paper): every file is written, and the numbers have the
 shape chapter 10 reports (all four methods reach 1e-6, the average loss stays near 1, less
 diversity is slower, the local rate is 1 - alpha beta mu^2)."""
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gbml import __version__, reproduce
+from gbml import __version__
+from gbml.book import paper
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,6 +21,15 @@ def _script(*args):
     """Run tools/reproduce.py as `make reproduce` does, in a fresh interpreter."""
     return subprocess.run([sys.executable, str(ROOT / "tools" / "reproduce.py"), *args], capture_output=True,
                           text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def tool():
+    """tools/reproduce.py as a module (it writes the files; gbml.book.paper computes what goes in them)."""
+    spec = importlib.util.spec_from_file_location("reproduce_tool", ROOT / "tools" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -75,20 +86,20 @@ def test_numbers_have_the_shape_of_paper_notes_section_4(outputs):
 
 
 def test_table_says_when_a_tolerance_is_not_reached():
-    exps = reproduce.run_all(seeds=(0,), T=60, T_diversity=60)
-    text = reproduce.table_markdown(reproduce.iterations_table(exps))
+    exps = paper.run_all(seeds=(0,), T=60, T_diversity=60)
+    text = paper.table_markdown(paper.iterations_table(exps))
     assert "not within T = 60" in text and text.count("\n") == 2 + 5 + 2 - 1
 
 
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="unknown settings"):
-        reproduce.run_methods(seed=3)
+        paper.run_methods(seed=3)
     result = _script("--seeds", "x")
     assert result.returncode == 2 and "argument --seeds" in result.stderr
 
 
 def test_iterations_needed_checker():
-    from gbml import exercises
+    from gbml.book import exercises
 
     def good(d0, rate, tol):
         return int(np.ceil(np.log(tol / d0) / np.log(rate)))
@@ -102,3 +113,13 @@ def test_iterations_needed_checker():
     # The reference really is the first iteration of the geometric sequence below the tolerance.
     s = good(0.3, 0.95, 1e-6)
     assert 0.3 * 0.95**s <= 1e-6 < 0.3 * 0.95 ** (s - 1)
+
+
+def test_writing_outputs_twice_overwrites_and_a_file_as_outdir_is_named(tmp_path, tool):
+    exps = paper.run_all(seeds=(0,), T=3, T_diversity=3)
+    first = tool.write_outputs(exps, tmp_path / "out")
+    second = tool.write_outputs(exps, tmp_path / "out")
+    assert [p.name for p in first] == [p.name for p in second]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"outdir must be a folder"):
+        tool.write_outputs(exps, tmp_path / "file")

@@ -1,4 +1,4 @@
-"""gbml.widgets: live explorers recompute, static explorers precompute linked frames, and every
+"""gbml.book.widgets: live explorers recompute, static explorers precompute linked frames, and every
 explorer has a figure, alt text and a caption whatever its plotting function does."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gbml
-from gbml import widgets
+from gbml.book import widgets
 
 
 def line(ax, a, b=1.0):
@@ -105,17 +105,17 @@ def test_divergence_and_empty_plots_show_a_message_not_a_blank():
 
     def run(ax, beta):
         h = gbml.train("fo-maml", problem, alpha=0.1, beta=beta, T=50, n_tasks=5, rng=1)  # raises
-        gbml.plotting.plot_distance(ax, h)
+        gbml.book.plotting.plot_distance(ax, h)
 
     ex = widgets.explore(run, {"beta": [5.0, 50.0]}, caption="Diverging.", alt="Distance", mode="live")
     blank = widgets.explore(lambda ax, a: None, {"a": [0, 1]}, caption="Nothing.", alt="Nothing", mode="live")
-    empty_png = gbml.plotting.to_png(gbml.plotting.frame_figure()[0])
+    empty_png = gbml.book.plotting.to_png(gbml.book.plotting.frame_figure()[0])
     for png in (ex.png, blank.png):
         assert png != empty_png
-    fig, ax = gbml.plotting.frame_figure()
+    fig, ax = gbml.book.plotting.frame_figure()
     with pytest.raises(gbml.DivergenceError) as err:
         gbml.train("fo-maml", problem, alpha=0.1, beta=50.0, T=50, n_tasks=5, rng=1)
-    gbml.plotting.show_divergence(ax, err.value)
+    gbml.book.plotting.show_divergence(ax, err.value)
     assert "diverged at iteration" in ax.texts[0].get_text() and "smaller β" in ax.texts[0].get_text()
 
 
@@ -163,7 +163,7 @@ def test_explorer_frames_are_as_wide_as_the_static_figures():
     from booksupport import ROOT, execute
 
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("from gbml import plotting, widgets\nplotting.use_style()\n"
+        nbformat.v4.new_code_cell("from gbml.book import plotting, widgets\nplotting.use_style()\n"
                                   "fig, ax = plotting.figure()\nax.plot([0, 1], [0, 1]);"),
         nbformat.v4.new_code_cell(
             "import base64\n"
@@ -181,14 +181,14 @@ def test_explorer_frames_are_as_wide_as_the_static_figures():
     # Legible: the text column shows a frame at this width without shrinking it (about 680 px at
     # desktop width), so 10-point tick labels are 10 * dpi / 72 px high, at least 13 px.
     assert 600 <= width <= 700
-    assert 10 * gbml.plotting.DPI / 72 >= 13
+    assert 10 * gbml.book.plotting.DPI / 72 >= 13
 
 
 def test_fit_log_ylim_ends_within_a_decade_of_the_data():
-    fig, ax = gbml.plotting.frame_figure()
+    fig, ax = gbml.book.plotting.frame_figure()
     ax.semilogy(np.arange(50), 0.8 * 0.8 ** np.arange(50))  # from 0.8 down to about 1.4e-5
     ax.set_ylim(1e-12, 2)
-    gbml.plotting.fit_log_ylim(ax)
+    gbml.book.plotting.fit_log_ylim(ax)
     low, high = ax.get_ylim()
     assert low == pytest.approx(1e-5) and 0.8 <= high <= 1.6
 
@@ -225,7 +225,7 @@ def test_divergence_message_over_curves_sits_above_the_axes():
         seen.append(ax)
         h = gbml.train("fo-maml", problem, alpha=0.1, beta=beta, T=50, n_tasks=5, rng=1,
                        on_divergence="stop")
-        gbml.plotting.plot_distance(ax, h)
+        gbml.book.plotting.plot_distance(ax, h)
 
     ex = widgets.explore(plot, {"beta": [40.0, 50.0]}, caption="c", alt="a", mode="live")
     ax = seen[-1]
@@ -268,7 +268,7 @@ def test_in_a_kernel_the_explorer_ships_its_script_and_announces_from_python(tmp
     from booksupport import execute
 
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("from gbml import widgets\n"
+        nbformat.v4.new_code_cell("from gbml.book import widgets\n"
                                   "def draw(ax, mu):\n    ax.plot([0, 1], [0, mu])\n"
                                   "ex = widgets.explore(draw, {'mu': widgets.Param([0.0, 0.5, 1.0], label='task diversity μ')},\n"
                                   "                     caption='A line.', alt='A line of slope μ')\nex"),
@@ -326,13 +326,13 @@ def _img(png: bytes) -> str:
 
 
 def test_to_png_compress_level_changes_bytes_not_pixels():
-    fig, ax = gbml.plotting.frame_figure()
+    fig, ax = gbml.book.plotting.frame_figure()
     line(ax, 1.0)
-    fast, small = gbml.plotting.to_png(fig, compress_level=1), gbml.plotting.to_png(fig)
+    fast, small = gbml.book.plotting.to_png(fig, compress_level=1), gbml.book.plotting.to_png(fig)
     assert fast != small and np.array_equal(_pixels(fast), _pixels(small))
     for bad in (10, -1, 1.5, True, "1"):
         with pytest.raises(ValueError, match="compress_level"):
-            gbml.plotting.to_png(fig, compress_level=bad)
+            gbml.book.plotting.to_png(fig, compress_level=bad)
 
 
 def test_frames_drawn_on_the_reused_figure_equal_frames_of_a_fresh_explorer():
@@ -349,7 +349,7 @@ def test_frames_drawn_on_the_reused_figure_equal_frames_of_a_fresh_explorer():
         line(ax, a)
         ax.legend(["a line"])
         if a > 1.5:
-            gbml.plotting.show_message(ax, "A message\nover two lines", overlay=True)
+            gbml.book.plotting.show_message(ax, "A message\nover two lines", overlay=True)
 
     def grid(axes, a):
         line(axes[0], a)

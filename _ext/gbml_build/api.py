@@ -3,7 +3,7 @@
 ``chapters/api.md`` is written by hand with ``automodule``; autodoc writes the entries and
 :func:`add_used_in` (an ``autodoc-process-docstring`` handler) appends to each module-level name the pages
 whose code uses it.  Usage is found by parsing the code cells (:func:`used_names` follows imports such as
-``from gbml import plotting`` or ``from gbml.book import glue``) and explicit ``gbml.<name>`` mentions in
+``from gbml import beyond`` or ``from gbml.book import glue, plotting``) and explicit ``gbml.<name>`` mentions in
 the prose.
 """
 from __future__ import annotations
@@ -47,9 +47,9 @@ def _dotted(node):
 def used_names(source: str, aliases: dict | None = None, package: str = "gbml") -> set[str]:
     """Dotted names under ``package`` that a piece of Python code uses, with import aliases resolved.
 
-    ``import gbml``, ``import gbml as g``, ``from gbml import plotting`` and ``from gbml.book import
+    ``import gbml``, ``import gbml as g``, ``from gbml.book import plotting`` and ``from gbml.book import
     glue`` are all followed, so ``g.train(...)``, ``plotting.figure()`` and ``glue(...)`` give
-    ``gbml.train``, ``gbml.plotting.figure`` and ``gbml.book.glue``.  Pass the same ``aliases`` dict for
+    ``gbml.train``, ``gbml.book.plotting.figure`` and ``gbml.book.glue``.  Pass the same ``aliases`` dict for
     the cells of one notebook in order: imports of an earlier cell hold in later ones.  Cells that are
     not valid Python (magics) fall back to a text search for ``gbml.<name>``.
     """
@@ -123,7 +123,7 @@ def page_usage(root: Path = ROOT) -> dict[str, list[str]]:
 
 
 def used_in(usage: dict[str, list[str]], name: str) -> list[str]:
-    """The pages that use the documented name ``name`` (e.g. ``gbml.train``, ``gbml.plotting.figure``)."""
+    """The pages that use the documented name ``name`` (e.g. ``gbml.train``, ``gbml.book.plotting.figure``)."""
     return usage.get(_key(name), [])
 
 

@@ -35,7 +35,7 @@ def render_exercises(chapters: list[Chapter]) -> str:
         "",
         "Every exercise of the book, with its kind, an estimated working time and the chapter's learning "
         "objective it serves. Proofs are written on paper, computations are done by hand and checked in a "
-        "code cell, coding exercises are checked by a function of `gbml.exercises` that gives hints. "
+        "code cell, coding exercises are checked by a function of `gbml.book.exercises` that gives hints. "
         "Solutions are folded directly after each exercise (the student edition has none); "
         "{doc}`instructors` explains how to combine exercises into homework. Each exercise shows its label "
         "(`ex-…`): the name `make problem-set` takes to put it in a problem set, also used in the exports below.",

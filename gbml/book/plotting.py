@@ -1,14 +1,14 @@
 """One plotting style for the book, and the figures chapters draw again and again.
 
 Every helper draws on an ``Axes`` it is given and returns it, so chapters, explorers
-(:mod:`gbml.widgets`) and tests share them.  Colour is never the only carrier of meaning: each
+(:mod:`gbml.book.widgets`) and tests share them.  Colour is never the only carrier of meaning: each
 method has a colour from the Okabe-Ito palette (safe for the common colour-vision deficiencies)
 *and* its own line style and marker.
 
 Examples
 --------
->>> fig, ax = gbml.plotting.figure()
->>> gbml.plotting.plot_distance(ax, histories, predicted_rate=0.95)   # doctest: +SKIP
+>>> fig, ax = gbml.book.plotting.figure()
+>>> gbml.book.plotting.plot_distance(ax, histories, predicted_rate=0.95)   # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import _checks
-from .training import DivergenceError, History
+from .. import _checks
+from ..training import DivergenceError, History
 
 __all__ = [
     "FIGSIZE",
@@ -42,6 +42,7 @@ __all__ = [
     "plot_angles",
     "show_message",
     "show_divergence",
+    "divergence_hint",
     "ensure_not_blank",
     "fit_log_ylim",
     "fast_log_ticks",
@@ -51,7 +52,7 @@ __all__ = [
 #: Default figure size in inches (width, height) for every figure of the book.
 FIGSIZE = (6.4, 3.6)
 #: Resolution of every PNG of the book, static figures and explorer frames alike, so a default-size
-#: figure is 640 x 360 px whether it is static or an explorer frame (page-size budget in gbml.widgets).
+#: figure is 640 x 360 px whether it is static or an explorer frame (page-size budget in gbml.book.widgets).
 DPI = 100
 
 #: Okabe-Ito colours (Okabe & Ito 2008), safe for deuteranopia, protanopia and tritanopia.
@@ -124,7 +125,7 @@ def _curve(name: str, values) -> np.ndarray:
 
 def _axes(ax) -> None:
     if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes to draw on (e.g. from gbml.plotting.figure()), got {type(ax).__name__}")
+        raise TypeError(f"ax must be a matplotlib Axes to draw on (e.g. from gbml.book.plotting.figure()), got {type(ax).__name__}")
 
 
 def style_context():
@@ -327,7 +328,10 @@ _HINT = contextvars.ContextVar("gbml_divergence_hint", default=None)
 @contextlib.contextmanager
 def divergence_hint(hint: str | None):
     """Within the block, divergence messages end with ``hint`` (``""``: no hint) instead of the
-    default "try a smaller β".  Explorers use it so a message names only controls they have."""
+    default "try a smaller β"; ``None``: the default.  Explorers use it so a message names only controls
+    they have (an explorer without a β slider must not suggest moving β)."""
+    if hint is not None and not isinstance(hint, str):
+        raise TypeError(f"hint must be a str (\"\" for no hint) or None, got {type(hint).__name__}")
     token = _HINT.set(hint)
     try:
         yield
@@ -439,15 +443,15 @@ def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6) -> bytes:
 #: of a grid (between rows: room for the upper axes' x label, between columns: for the y label).
 #: (What constrained layout gave chapter 5's two stacked panels, so its frames keep their look; no
 #: room for axes titles: a grid frame puts its words in the axis labels and legends.)
-FRAME_MARGINS = (0.67, 0.18, 0.48, 0.07)
-FRAME_GAPS = (0.57, 0.85)
+_FRAME_MARGINS = (0.67, 0.18, 0.48, 0.07)
+_FRAME_GAPS = (0.57, 0.85)
 
 
 def _grid_margins(figsize, nrows: int, ncols: int) -> dict:
     """``subplots_adjust`` keywords placing an ``nrows`` x ``ncols`` grid with the fixed inch margins."""
     width, height = figsize
-    left, right, bottom, top = FRAME_MARGINS
-    hgap, wgap = FRAME_GAPS
+    left, right, bottom, top = _FRAME_MARGINS
+    hgap, wgap = _FRAME_GAPS
     axes_h = (height - bottom - top - (nrows - 1) * hgap) / nrows
     axes_w = (width - left - right - (ncols - 1) * wgap) / ncols
     if axes_h <= 0 or axes_w <= 0:
@@ -514,7 +518,7 @@ def frame_figure(figsize=None, nrows: int = 1, ncols: int = 1, dpi: int = DPI, *
     Every frame has fixed margins, no layout engine: constrained layout costs ~50 ms per frame for one
     axes and about doubles the drawing time of a grid, too slow for a live update.  A single axes keeps
     the fractions ``left=0.12, right=0.97, bottom=0.15, top=0.95``; a grid of axes gets the inch margins
-    ``FRAME_MARGINS`` and gaps ``FRAME_GAPS`` (room for tick labels and axis labels of ``font.size`` 10).
+    ``_FRAME_MARGINS`` and gaps ``_FRAME_GAPS`` (room for tick labels and axis labels of ``font.size`` 10).
     The figure has its own Agg canvas; ``reuse`` (a figure made by an earlier call with the same
     arguments) is drawn again instead of a new one, on its axes cleared with their ticks kept
     (``_cleared_axes``), or on new axes if the last frame changed what clearing does not undo: the

@@ -2,10 +2,10 @@
 
 A sweep evaluates one function at every point of a grid and returns the results keyed by the point::
 
-    floors = gbml.experiments.sweep(lambda m_in: floor_of(m_in=m_in), {"m_in": [5, 10, 20, 40]})
+    floors = gbml.book.sweeps.sweep(lambda m_in: floor_of(m_in=m_in), {"m_in": [5, 10, 20, 40]})
     floors[10]                       # the result at m_in = 10
 
-    table = gbml.experiments.sweep(rate, {"mu": [1, 0.5], "method": ["anil", "maml"]})
+    table = gbml.book.sweeps.sweep(rate, {"mu": [1, 0.5], "method": ["anil", "maml"]})
     table[(0.5, "maml")]             # two or more parameters: keys are tuples in the grid's order
 
 Long sweeps show an ``ipywidgets.IntProgress`` bar while they run when they run in a live Jupyter kernel.
@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import _checks
+from .. import _checks
 
 __all__ = ["grid_points", "sweep", "loglog_slope"]
 

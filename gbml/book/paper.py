@@ -11,17 +11,16 @@ Seed ``s`` makes two independent generators (``numpy.random.SeedSequence(s).spaw
 """
 from __future__ import annotations
 
-import csv
-import json
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__, _checks, plotting
-from .problem import Problem
-from .theory import iterations_to, local_rate, measured_rate
-from .training import History, train
+from .. import __version__, _checks
+from ..problem import Problem
+from ..theory import iterations_to, local_rate, measured_rate
+from ..training import History, train
+from . import plotting
 
 __all__ = [
     "SETTINGS",
@@ -35,9 +34,7 @@ __all__ = [
     "draw_methods",
     "draw_diversity",
     "settings_text",
-    "summary",
     "run_all",
-    "write_outputs",
 ]
 
 #: The chapter's defaults (the settings above; seeds and T chosen so the chapter runs in < 20 s).
@@ -238,7 +235,7 @@ def _label(exp, label):
 def table_markdown(rows) -> str:
     """A Markdown table of :func:`iterations_table` rows: median (min–max) iterations per tolerance."""
     if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)) or not rows:
-        raise ValueError("rows must be a non-empty list of rows from gbml.reproduce.iterations_table, "
+        raise ValueError("rows must be a non-empty list of rows from gbml.book.paper.iterations_table, "
                          f"got {rows!r}")
     tols = list(rows[0]["tolerances"])
     head = "| run | " + " | ".join(f"iterations to {_pow10(t)}" for t in tols) + " |"
@@ -339,114 +336,7 @@ def settings_text(exp: Experiment) -> str:
             f"run time {exp.seconds:.1f} s")
 
 
-def summary(experiments, rows=None) -> dict:
-    """Everything :func:`write_outputs` saves as JSON: version, settings, seeds, times, table, final distances."""
-    rows = rows if rows is not None else iterations_table(experiments)
-    out = {"gbml_version": __version__, "experiments": {}, "iterations_to": rows}
-    for exp in experiments:
-        entry = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in exp.settings.items()},
-                 "seconds": exp.seconds, "version": exp.version, "runs": {}}
-        for label, runs in exp.runs.items():
-            rates = []
-            for h in runs:
-                try:
-                    rates.append(measured_rate(h.distance))
-                except ValueError:
-                    rates.append(None)
-            entry["runs"][label] = {
-                "mu": exp.mu.get(label),
-                "final_distance": [float(h.distance[-1]) for h in runs],
-                "min_distance": [float(np.nanmin(h.distance)) for h in runs],
-                "measured_rate": rates,
-                "predicted_rate": exp.predicted_rate(label),
-                "diverged_at": [h.diverged_at for h in runs],
-            }
-        out["experiments"][exp.name] = entry
-    return out
-
-
 def run_all(**overrides) -> list[Experiment]:
     """Both experiments of chapter 10 with the given overrides of :data:`SETTINGS`."""
     methods = run_methods(**overrides)
     return [methods, run_diversity(methods, **overrides)]
-
-
-def write_outputs(experiments, outdir) -> list:
-    """Write every figure (PNG and PDF), the numbers (JSON) and the iteration table (CSV) into ``outdir``.
-
-    The figures carry their settings line under the axes, so each file says how it was made.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files written.
-    """
-    from pathlib import Path
-
-    from matplotlib.figure import Figure
-    import matplotlib
-
-    if not isinstance(outdir, (str, Path)):
-        raise TypeError(f"outdir must be a folder path (str or pathlib.Path), got {type(outdir).__name__}")
-    outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise ValueError(f"outdir must be a folder, but {outdir} is an existing file")
-    if outdir.is_dir():  # a previous run's outputs are replaced; anything else with their names is an error
-        for name in _OUTPUT_NAMES:
-            if (outdir / name).exists() and not (outdir / name).is_file():
-                raise ValueError(f"outdir holds {outdir / name}, which is not a file; it cannot be overwritten")
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    draw = {"methods": draw_methods, "diversity": draw_diversity}
-    for exp in experiments:
-        with matplotlib.rc_context(plotting._RC):
-            fig = Figure(figsize=(plotting.FIGSIZE[0], plotting.FIGSIZE[1] + 0.6), layout="constrained")
-            ax = fig.subplots()
-            draw[exp.name](ax, exp)
-            # Under the axes (part of the axes' layout box, so constrained layout makes room for it).
-            ax.text(0.0, -0.2, _wrap(settings_text(exp)), transform=ax.transAxes, fontsize=6.5, ha="left", va="top")
-            for ext in ("png", "pdf"):
-                path = outdir / f"{exp.name}.{ext}"
-                fig.savefig(path, dpi=150)
-                written.append(path)
-    rows = iterations_table(experiments)
-    path = outdir / "results.json"
-    path.write_text(json.dumps(summary(experiments, rows), indent=1, default=_json_default))
-    written.append(path)
-    path = outdir / "iterations_to.csv"
-    with path.open("w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["experiment", "label", "mu", "tolerance", "seed", "iterations", "predicted", "gbml_version"])
-        for row in rows:
-            seeds = next(e for e in experiments if e.name == row["experiment"]).seeds
-            for tol, cell in row["tolerances"].items():
-                for seed, hit in zip(seeds, cell["per_seed"]):
-                    out.writerow([row["experiment"], row["label"], row["mu"], f"{tol:g}", seed,
-                                  "" if hit is None else hit,
-                                  "" if cell["predicted"] is None else f"{cell['predicted']:.1f}", __version__])
-    written.append(path)
-    path = outdir / "table.md"
-    path.write_text(table_markdown(rows) + "\n")
-    written.append(path)
-    return written
-
-
-#: The files write_outputs writes (a second run into the same folder overwrites them).
-_OUTPUT_NAMES = ("methods.png", "methods.pdf", "diversity.png", "diversity.pdf", "results.json",
-                 "iterations_to.csv", "table.md")
-
-
-def _wrap(text, width=110):
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width))
-
-
-def _json_default(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")

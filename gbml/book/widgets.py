@@ -3,7 +3,7 @@
 A chapter hands :func:`explore` a plotting function ``plot(ax, **values)`` and the parameters a reader
 may vary; the returned :class:`Explorer` displays itself when it is the last expression of a cell::
 
-    gbml.widgets.explore(draw_heads, {"mu": [0, 0.25, 0.5, 0.75, 1]},
+    gbml.book.widgets.explore(draw_heads, {"mu": [0, 0.25, 0.5, 0.75, 1]},
                          caption="Sampled heads and their covariance.", alt="Scatter of task heads")
 
 Two modes, chosen by ``mode`` or else the environment variable ``GBML_EXPLORER``:
@@ -41,8 +41,9 @@ import ipywidgets as widgets
 import matplotlib
 from IPython.display import HTML, Javascript, display
 
-from . import _checks, plotting
-from .training import DivergenceError
+from .. import _checks
+from ..training import DivergenceError
+from . import plotting
 
 __all__ = ["Param", "Explorer", "explore", "EXPLORERS", "MAX_FRAMES"]
 

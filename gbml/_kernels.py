@@ -1,0 +1,161 @@
+"""The unchecked numerical kernels that several modules of the core share (private to ``gbml``).
+
+A helper that only one module uses stays in that module, underscored; the ones here are used by more than
+one (``algorithms``, ``geometry``, ``training``, ``beyond``), so they live in this private module, where
+their names are public within the package.  None of them checks its arguments: the public entry points
+(``gbml.meta_gradient``, ``gbml.principal_angles``, ``gbml.train``, ...) check first, and the training
+loops call these on checked values every round.
+
+- the inner step of a method and the outer objective after it (chapters 1, 4-6);
+- :func:`runs_gradient`, the meta-gradient and objective of R runs at once (``gbml.train_runs``);
+- the rank-tested orthonormal bases and the principal angles (chapter 2).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import _checks
+
+if TYPE_CHECKING:
+    from .algorithms import Method
+
+
+def inner_step(spec: Method, B, w, inner, alpha):
+    """One inner step on the support data of every task.
+
+    Returns the inner residual r (n, d), the adapted heads w_t (n, k) and the adapted predictions
+    v_t = B_t w_t (n, d).
+    """
+    r = inner.grad(B @ w)
+    w_t = w - alpha * (r @ B)
+    v_t = w_t @ B.T
+    if spec.adapt_body:
+        v_t = v_t - alpha * (w_t @ w)[:, None] * r
+    return r, w_t, v_t
+
+
+def objective(spec: Method, B, w, tasks, alpha) -> float:
+    """The outer objective from the inner step's adapted predictions, without argument checks.
+
+    The fast form used to record the loss during training (``gbml.train``); ``meta_objective`` (from the
+    definition) is what tests hold it to.
+    """
+    with _checks.no_float_warnings():
+        if not spec.adapts:
+            return float(np.mean(tasks.pooled.loss(B @ w)))
+        _, _, v_t = inner_step(spec, B, w, tasks.inner, alpha)
+        return float(np.mean(tasks.outer.loss(v_t)))
+
+
+def runs_gradient(spec: Method, B, w, tasks, alpha):
+    """:func:`gbml.meta_gradient` and the outer objective of R runs at once, each with its own method.
+
+    ``B`` is (R, d, k) and ``w`` (R, k): run i is at ``(B[i], w[i])``; all runs share the round's tasks.
+    ``spec`` holds each switch of ``Method`` as one boolean array (R,), run i's method being
+    ``Method(spec.adapt_body[i], spec.first_order[i], spec.adapts[i])``, or as one plain bool that every run
+    shares.  The same equations as ``gbml.algorithms._gradient``, with a leading axis of runs: a shared
+    switch is a plain branch, a switch given per run is chosen per run (``np.where``).  Returns ``grad_B`` (R, d, k), ``grad_w``
+    (R, k) and the objective (R,) at ``(B, w)``.  No argument checks (``gbml.train_runs`` checks them); the
+    average loss needs population tasks (its pooled data is the inner data only there).
+    """
+    body, first_order, adapts = spec
+    maml = body is not False  # MAML's terms (the inner step moves B), computed if some run may need them
+
+    def if_maml(with_term, without):
+        return with_term if body is True else np.where(body[:, None, None], with_term, without)
+
+    # The average loss: no inner step (alpha = 0).
+    a = (alpha if adapts else 0.0) if isinstance(adapts, bool) else np.where(adapts, alpha, 0.0)[:, None, None]
+    inner, outer, n = tasks.inner, tasks.outer, tasks.n
+    Bt = B.transpose(0, 2, 1)
+    # Inner step (inner_step): r_t, w_t = w - alpha B^T r_t, v_t = B w_t - alpha (w . w_t) r_t (MAML).
+    r = inner.grad((B @ w[:, :, None])[:, None, :, 0])  # (R, n, d)
+    w_t = w[:, None, :] - a * (r @ B)
+    v_t = w_t @ Bt
+    if maml:
+        ww_t = w_t @ w[:, :, None]  # (R, n, 1): w_t . w
+        v_t = if_maml(v_t - a * ww_t * r, v_t)
+    q, losses = outer.grad_and_loss(v_t)  # dL_out/dv and L_out at the adapted predictions
+    objective = losses.sum(axis=1) / n  # the mean over tasks (np.mean's sum / n, without its overhead)
+    # First-order gradient: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
+    G_B = q.transpose(0, 2, 1) @ w_t  # sum over tasks of q_t w_t^T
+    G_w = q @ B
+    if maml:
+        a_rq = a * (r * q).sum(axis=2, keepdims=True)  # alpha (r_t . q_t), (R, n, 1)
+        G_w = if_maml(G_w - a_rq * w[:, None, :], G_w)
+    if first_order is True:
+        return G_B / n, G_w.sum(axis=1) / n, objective
+    # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
+    Vw = G_w @ Bt
+    if maml:
+        Vw = if_maml(Vw + ww_t * q, Vw)
+    u = inner.cov(Vw)
+    exact_B = (G_B - a * (u.sum(axis=1)[:, :, None] * w[:, None, :] + r.transpose(0, 2, 1) @ G_w)) / n
+    exact_w_t = G_w - a * (u @ B)
+    if maml:
+        exact_w_t = if_maml(exact_w_t - a_rq * w_t, exact_w_t)
+    if first_order is not False:  # the first-order runs keep (G_B, G_w)
+        fo = first_order[:, None, None]
+        exact_B, exact_w_t = np.where(fo, G_B / n, exact_B), np.where(fo, G_w, exact_w_t)
+    return exact_B, exact_w_t.sum(axis=1) / n, objective
+
+
+#: Smallest distance of a unit column of a full-rank matrix from the span of the columns before it.
+_RANK_TOL = 1e-12
+
+
+def basis_or_none(B):
+    """Orthonormal basis of col(B) (d x k, finite), or None when B has (numerically) lost rank.
+
+    The one rank test of the package: ``orthonormal_basis`` raises where this returns None, and
+    ``gbml.train`` stops a run whose body lost rank.  It is invariant to the scale of every column: with
+    ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span of
+    the columns before it, and every one must exceed ``_RANK_TOL``; so a full-rank ``B`` with one column
+    scaled by 1e-13 (or the whole of ``B`` by 1e200) keeps its basis.  No argument checks.
+    """
+    big = np.abs(B).max()
+    if not 0 < big < np.inf:
+        return None
+    if not 1e-100 < big < 1e100:  # keep the squares of the entries representable
+        B = B / big
+    Q, full_rank = _qr_rank_test(B)
+    return Q if full_rank else None
+
+
+def bases_or_none(B):
+    """``basis_or_none`` of a stack of finite bodies B (R, d, k), at once (``gbml.train_runs``).
+
+    Returns the bases (R, d, k) and a boolean (R,): which bodies have full rank (the others' bases are
+    meaningless).  No argument checks.
+    """
+    big = np.abs(B).max(axis=(-2, -1))
+    rescale = ~((1e-100 < big) & (big < 1e100))  # as basis_or_none: keep the squares representable
+    B = np.where(rescale[:, None, None], B / np.where(big > 0, big, 1.0)[:, None, None], B)
+    Q, full_rank = _qr_rank_test(B)
+    return Q, full_rank & (big > 0)
+
+
+def _qr_rank_test(B):
+    """QR of B (d, k) or of a stack (R, d, k) and the rank test of ``basis_or_none`` for each body."""
+    Q, R = np.linalg.qr(B)
+    norms = np.linalg.norm(R, axis=-2)  # the column norms of B
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.min(np.abs(np.diagonal(R, axis1=-2, axis2=-1)) / norms, axis=-1)
+    return Q, np.all(norms > 0, axis=-1) & (ratio > _RANK_TOL)
+
+
+def angles_between_bases(Q, Qs):
+    """Principal angles (radians, ascending) between the column spaces of two matrices with orthonormal columns.
+
+    ``principal_angles`` without the argument checks and the orthonormalisation (``gbml.train`` calls it
+    every round, ``gbml.train_runs`` once for a stack of bases (S, d, k) -> (S, min(k, k*))).
+    """
+    A, C = (Q, Qs) if Q.shape[-1] <= Qs.shape[-1] else (Qs, Q)
+    # Cosines alone lose small angles to rounding (arccos(1 - eps) ~ 1e-8); pairing them with the sines
+    # (singular values of the part of A outside col(C)) keeps every angle accurate.
+    CtA = np.swapaxes(C, -1, -2) @ A  # C^T A (a stack of them, for a stack of bases)
+    cosines = np.sort(np.linalg.svd(CtA, compute_uv=False), axis=-1)[..., ::-1]
+    sines = np.sort(np.linalg.svd(A - C @ CtA, compute_uv=False), axis=-1)
+    return np.arctan2(sines, cosines)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _checks
 from ._kernels import inner_step
-from .book import _guard
+from . import _guard
 
 __all__ = ["METHODS", "Method", "meta_gradient", "meta_objective", "adapt"]
 

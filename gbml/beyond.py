@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from . import _checks, _kernels, _loop
-from .book import _guard
+from . import _guard
 from .problem import Problem
 from .tasks import PopulationTasks, SampledTasks
 from .training import DivergenceError, History

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _checks
 from ._kernels import angles_between_bases, basis_or_none
-from .book import _guard
+from . import _guard
 
 __all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal"]
 

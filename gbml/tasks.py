@@ -16,7 +16,7 @@ import functools
 import numpy as np
 
 from . import _checks
-from .book import _guard
+from . import _guard
 
 __all__ = ["PopulationTasks", "SampledTasks"]
 

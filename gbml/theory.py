@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from . import _checks
-from .book import _guard
+from . import _guard
 
 __all__ = ["local_rate", "diversity", "measured_rate", "iterations_to"]
 

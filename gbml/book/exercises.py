@@ -38,7 +38,7 @@ from ..algorithms import adapt, meta_gradient, meta_objective
 from ..beyond import fit_heads
 from ..geometry import random_orthonormal, subspace_distance
 from ..tasks import PopulationTasks, SampledTasks
-from . import _guard
+from .. import _guard
 
 __all__ = [
     "CheckResult",
@@ -236,7 +236,7 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
         A shape- or structure-specific hint for the learner's raw output (None when it is fine), checked
         before the values.
     forbid : iterable of str
-        Names of the ``gbml`` reference routines (see ``gbml.book._guard``) that raise while ``fn`` runs: the
+        Names of the ``gbml`` reference routines (see ``gbml._guard``) that raise while ``fn`` runs: the
         routines the exercise asks the learner to write.
     n_cases : int
     rng : int or numpy Generator

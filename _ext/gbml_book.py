@@ -17,10 +17,10 @@
 * Publishing (``make site``, :mod:`gbml_build.site`): the footer states the licences and the version of
   ``gbml`` (read from the package); ``html_baseurl`` follows the site's address (``make site``'s
   BASEURL, :func:`gbml_build.notebooks.baseurl`; the student book lives under ``student/``); when
-  ``_config.yml`` names a GitHub repository (``repository.url``), Jupyter Book's Colab button opens the
-  page's notebook from the branch ``COLAB_BRANCH`` where the Pages workflow publishes the notebook
-  edition (the theme's own address would be the MyST source, which Colab cannot open); without a
-  repository the button is switched off.
+  ``_config.yml`` names a GitHub repository (``html_theme_options.repository_url``), Jupyter Book's
+  Colab button opens the page's notebook from the branch ``COLAB_BRANCH`` where the Pages workflow
+  publishes the notebook edition (the theme's own address would be the MyST source, which Colab cannot
+  open); without a repository the button is switched off.
 """
 from __future__ import annotations
 
@@ -185,9 +185,10 @@ def _colab_button(app, pagename, templatename, context, doctree):
         for button in list(buttons):
             if button.get("text") == "Colab":
                 if pagename in notebooks.pages():
-                    org_repo = context["github_user"], context["github_repo"]
-                    colab = app.config.html_theme_options["launch_buttons"]["colab_url"].rstrip("/")
-                    button["url"] = (f"{colab}/github/{org_repo[0]}/{org_repo[1]}/blob/{COLAB_BRANCH}/"
+                    options = app.config.html_theme_options
+                    owner_repo = "/".join(options["repository_url"].rstrip("/").split("/")[-2:])
+                    colab = options["launch_buttons"]["colab_url"].rstrip("/")
+                    button["url"] = (f"{colab}/github/{owner_repo}/blob/{COLAB_BRANCH}/"
                                      f"{_edition()[0]}/{Path(pagename).name}.ipynb")
                 else:
                     buttons.remove(button)

@@ -5,8 +5,8 @@ of the repository (the files git tracks or would track, as a clone has them) und
 whose ``_config.yml`` names a GitHub repository (so the chapters get Colab buttons).  It is served at that
 address and checked through Chromium, pypdf and a simulated Colab session: a virtual environment without
 ``gbml``, a stand-in ``google.colab`` module, a chapter notebook fetched from the site and run top to bottom.
-``GBML_REUSE_SITE=1`` reuses ``_build/site`` (built by ``make site BASEURL=http://127.0.0.1:PORT/`` with a
-repository named), for local iteration.
+``GBML_REUSE_SITE=1`` reuses ``_build/site`` (built by ``make site BASEURL=http://127.0.0.1:PORT/`` with
+``repository_url`` set to REPOSITORY below), for local iteration.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from pypdf import PdfReader
 
 import gbml
 import gbml_book
-from booksupport import CHROMIUM, CHROMIUM_ARGS, ROOT, Server
+from booksupport import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, toc_files
 from gbml_build import notebooks
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
@@ -160,7 +160,8 @@ def site():
         base = f"http://127.0.0.1:{port}/"
         copy = _fresh_copy()
         config = (copy / "_config.yml").read_text(encoding="utf-8")
-        (copy / "_config.yml").write_text(config.replace('repository:\n  url: ""', f'repository:\n  url: "{REPOSITORY}"'),
+        assert '      repository_url: ""' in config
+        (copy / "_config.yml").write_text(config.replace('      repository_url: ""', f'      repository_url: "{REPOSITORY}"'),
                                           encoding="utf-8")
         result = _make(copy, "site", f"BASEURL={base}")
         assert result.returncode == 0, f"make site failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
@@ -208,7 +209,7 @@ def test_notebooks_link_other_pages_and_the_wheel_at_the_base_url(site):
     for edition, prefix in (("full", ""), ("student", "student/")):
         nb = nbformat.reads(_get(f"{base}{prefix}_notebooks/{CHAPTER}.ipynb").decode(), as_version=4)
         text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-        online = re.findall(r"\]\((http://127\.0\.0\.1:\d+/[^)#\s]*)", text)
+        online = re.findall(r"(?:\]\(|<)(http://127\.0\.0\.1:\d+/[^)>#\s]*)", text)
         assert online and all(u.startswith(f"{base}{prefix}") for u in online), (edition, online[:5])
         for url in sorted(set(online)):
             assert b"<html" in _get(url)[:2000].lower(), url
@@ -224,8 +225,8 @@ def test_pdfs_interactive_lines_and_landing_page_links_use_the_base_url(site):
         text = "\n".join(p.extract_text() for p in PdfReader(folder / "pdf" / pdf).pages)
         lines = re.findall(r"Interactive version: (\S+)", text)
         assert lines and all(u.startswith(f"{base}{prefix}chapters/") for u in lines), lines[:3]
-        _get(lines[0])
-    landing = (folder / "index.html").read_text(encoding="utf-8")
+        assert b"<html" in _get(next(u for u in lines if u.endswith(".html")))[:2000].lower()
+    landing = (folder / f"{toc_files()[0]}.html").read_text(encoding="utf-8")
     for name in ("book.pdf", "book-student.pdf"):
         assert f'href="{base}pdf/{name}"' in landing
         assert _get(f"{base}pdf/{name}")[:4] == b"%PDF"
@@ -255,7 +256,7 @@ def test_footer_download_and_colab_buttons_in_chromium(site):
             download = page.locator("a.btn[href$='.ipynb']:not([href*='colab'])")
             href = download.get_attribute("href")
             assert nbformat.reads(_get(page.url.rsplit("/", 1)[0] + "/" + href).decode(), as_version=4).cells
-            page.goto(f"{base}{prefix}index.html", wait_until="load")
+            page.goto(f"{base}{prefix}{toc_files()[0]}.html", wait_until="load")
             assert page.locator("a.btn[href*='colab']").count() == 0, "the landing page has no notebook"
         browser.close()
 

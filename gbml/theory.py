@@ -82,8 +82,13 @@ def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
 
 @_guard.reference("gbml.iterations_to")
 def iterations_to(distance, tol: float) -> int | None:
-    """First iteration at which the distance is below ``tol`` (None if never)."""
+    """First iteration at which the distance reaches ``tol`` (None if never).
+
+    Reaching means at or below ``tol`` up to a relative ``1e-9``, so that a curve of exact powers reaches
+    its tolerance on time: ``0.1 ** np.arange(10)`` reaches ``1e-5`` at 5, although ``0.1**5 > 1e-5`` in
+    floating point.
+    """
     dist = _checks.array("distance", distance, 1, finite=False)  # NaN after a divergence never counts
     tol = _checks.real("tol", tol, low=0.0, strict_low=True)
-    hit = np.flatnonzero(dist < tol)
+    hit = np.flatnonzero(dist <= tol * (1 + 1e-9))
     return int(hit[0]) if hit.size else None

@@ -27,8 +27,8 @@ def local_rate(alpha: float, beta: float, Psi) -> float:
     the linearised error outside ``col(B*)`` at ``B = B* Q / sqrt(alpha)``, ``w = 0``, and only under the
     step-size condition ``alpha * beta * lambda_max(Psi) < 1/2`` (ANIL; ``< 1`` for FO-ANIL), which keeps
     the linearised ``(A, w)`` block stable.  Outside it the value returned can be below 1 while the
-    solution is unstable and a run diverges (chapter 7: ``Psi = diag(21, 1, 0.3)``, ``alpha = 0.1``,
-    ``beta = 0.5``).  For MAML and FO-MAML, and for fresh tasks each round, it is an approximation that
+    solution is unstable, and a run may diverge (chapter 7: ``Psi = diag(21, 1, 0.3)``, ``alpha = 0.1``,
+    ``beta = 0.5``) or, for ANIL just past the condition, settle on a period-2 orbit instead.  For MAML and FO-MAML, and for fresh tasks each round, it is an approximation that
     the book checks by measurement, not an identity.
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)

@@ -5,9 +5,12 @@ The browser test reuses the session's one build of the book and the Chromium of 
 """
 from __future__ import annotations
 
+import re
+
 import jupytext
 import pytest
-from booksupport import notebook_pages, source
+import yaml
+from booksupport import ROOT, notebook_pages, source
 
 MAX_LINE = 88  # characters: a code block this wide fits the book's text column without scrolling
 
@@ -80,3 +83,32 @@ def test_code_blocks_do_not_scroll_sideways_at_desktop_width(site, browser, page
     context.close()
     assert count >= 5
     assert not wide, f"{page_name}: code blocks that scroll sideways (longest line of each): {wide}"
+
+
+def _numbered_chapters() -> list[str]:
+    """The chapters of the numbered parts of _toc.yml (chapters 1-10 and any added there)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [entry["file"] for part in toc["parts"] if part.get("numbered")
+            for entry in part["chapters"]]
+
+
+def test_the_numbered_chapters_are_found():
+    assert len(_numbered_chapters()) >= 10
+
+
+@pytest.mark.parametrize("chapter", _numbered_chapters())
+def test_every_chapter_says_what_it_builds_on(chapter):
+    """A reader who skips chapters knows what to read first: the line after the title says it."""
+    text = source(chapter).read_text(encoding="utf-8")
+    title = re.search(r"^# .+\n\n(.*)", text, re.M)
+    assert title, f"{chapter}: no title"
+    assert title.group(1).startswith("**Builds on:** "), f"{chapter}: no Builds-on line under the title"
+
+
+def test_the_landing_page_maps_every_chapter():
+    """The landing page's map of what each chapter needs has a row for every numbered chapter of _toc.yml."""
+    text = source("chapters/intro").read_text(encoding="utf-8")
+    section = text.split("### What each chapter needs", 1)
+    assert len(section) == 2, "the landing page has no 'What each chapter needs' map"
+    rows = re.findall(r"^\| \{doc\}`([\w-]+)` \|", section[1], re.M)
+    assert rows == [name.split("/")[-1] for name in _numbered_chapters()], rows

@@ -46,8 +46,9 @@ def diversity(heads=None, *, Psi=None) -> dict:
 
     ``diversity(heads)`` uses ``Psi_hat = (1/n) sum_t w*_t w*_t^T`` (every array passed positionally is a
     batch of heads, square or not); ``diversity(Psi=M)`` uses a symmetric PSD ``M`` (k, k) or a Problem's
-    ``Psi``.  Returns ``mu2 = lambda_min``, ``L2 = lambda_max`` and ``kappa = sqrt(L2 / mu2)`` (the paper's
-    ``mu*^2``, ``L*^2`` and ``kappa*``; inf when ``mu2 = 0``).
+    ``Psi``.  Returns ``mu2 = lambda_min``, ``L2 = lambda_max`` and ``kappa = sqrt(L2 / mu2)`` (named
+    ``mu*^2``, ``L*^2`` and ``kappa*`` in the book's reading of the paper; the book's text writes
+    ``lambda_min(Psi)`` and ``lambda_max(Psi)``; inf when ``mu2 = 0``).
     """
     if (heads is None) == (Psi is None):
         raise TypeError("diversity takes a batch of heads (n, k) positionally or a second moment as Psi=, "

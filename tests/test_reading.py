@@ -112,3 +112,28 @@ def test_the_landing_page_maps_every_chapter():
     assert len(section) == 2, "the landing page has no 'What each chapter needs' map"
     rows = re.findall(r"^\| \{doc\}`([\w-]+)` \|", section[1], re.M)
     assert rows == [name.split("/")[-1] for name in _numbered_chapters()], rows
+
+
+def test_the_notation_page_gives_each_symbol_its_chapter():
+    """Every row of the notation tables names the chapter (1-10) that introduces the symbol."""
+    text = source("chapters/notation").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| $")]
+    assert len(rows) > 50
+    for row in rows:
+        assert re.search(r"\| (10|[1-9]) \|$", row), f"notation row without its chapter: {row}"
+
+
+# One meaning per symbol: the spellings the book gave up must not come back.
+RETIRED = {
+    r"\\theta_[jk12]\b|\\(cos|sin|tan)(\^2)?\\theta\b": "a principal angle is zeta_j; theta_t is a regressor",
+    r"\\sigma_(\{\\min\}|\{\\max\}|[ij]\b)": "sigma is the noise level; write singular values through eigenvalues",
+    r"\\mu_\*": "the diversity is lambda_min(Psi); mu is the simulations' parameter",
+}
+
+
+@pytest.mark.parametrize("chapter", _numbered_chapters() + ["chapters/notation", "chapters/intro"])
+def test_retired_symbols_stay_retired(chapter):
+    text = source(chapter).read_text(encoding="utf-8")
+    for pattern, why in RETIRED.items():
+        hits = [m.group(0) for m in re.finditer(pattern, text)]
+        assert not hits, f"{chapter}: {hits[:3]}: {why}"

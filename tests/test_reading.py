@@ -137,3 +137,17 @@ def test_retired_symbols_stay_retired(chapter):
     for pattern, why in RETIRED.items():
         hits = [m.group(0) for m in re.finditer(pattern, text)]
         assert not hits, f"{chapter}: {hits[:3]}: {why}"
+
+
+def test_the_papers_theorem_is_stated_once():
+    """The paper's informal theorem is stated in one place (chapter 1, thm-meta-informal) and referred to
+    elsewhere; the statement says its conditions are recalled, not quoted."""
+    stated = {}
+    for chapter in _numbered_chapters():
+        text = source(chapter).read_text(encoding="utf-8")
+        for title in re.findall(r"^:::\{prf:theorem\}(.*)$", text, re.M):
+            if "Collins et al. 2022" in title and "book's reading" not in title:
+                stated.setdefault(chapter, []).append(title)
+    assert list(stated) == ["chapters/01_meta_learning"] and len(stated["chapters/01_meta_learning"]) == 1, stated
+    ch1 = source("chapters/01_meta_learning").read_text(encoding="utf-8")
+    assert ":label: thm-meta-informal" in ch1 and "recalled, not quoted" in ch1

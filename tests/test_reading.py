@@ -110,8 +110,10 @@ def test_the_landing_page_maps_every_chapter():
     text = source("chapters/intro").read_text(encoding="utf-8")
     section = text.split("### What each chapter needs", 1)
     assert len(section) == 2, "the landing page has no 'What each chapter needs' map"
-    rows = re.findall(r"^\| \{doc\}`([\w-]+)` \|", section[1], re.M)
+    rows = re.findall(r"^\| \d+ \| \{doc\}`([\w-]+)` \|", section[1], re.M)
     assert rows == [name.split("/")[-1] for name in _numbered_chapters()], rows
+    numbers = [int(n) for n in re.findall(r"^\| (\d+) \| \{doc\}", section[1], re.M)]
+    assert numbers == list(range(1, len(rows) + 1)), numbers
 
 
 def test_the_notation_page_gives_each_symbol_its_chapter():

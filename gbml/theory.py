@@ -28,8 +28,8 @@ def local_rate(alpha: float, beta: float, Psi) -> float:
     the linearised error outside ``col(B*)`` at ``B = B* Q / sqrt(alpha)``, ``w = 0``, and only under the
     step-size condition ``alpha * beta * lambda_max(Psi) < 1/2`` (ANIL; ``< 1`` for FO-ANIL), which keeps
     the linearised ``(A, w)`` block stable.  Outside it the value returned can be below 1 while the
-    solution is unstable and a run diverges (chapter 7: ``Psi = diag(21, 1, 0.3)``, ``alpha = 0.1``,
-    ``beta = 0.5``).  For MAML and FO-MAML, and for fresh tasks each round, it is an approximation that
+    solution is unstable, and a run may diverge (chapter 7: ``Psi = diag(21, 1, 0.3)``, ``alpha = 0.1``,
+    ``beta = 0.5``) or, for ANIL just past the condition, settle on a period-2 orbit instead.  For MAML and FO-MAML, and for fresh tasks each round, it is an approximation that
     the book checks by measurement, not an identity.
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
@@ -47,8 +47,9 @@ def diversity(heads=None, *, Psi=None) -> dict:
 
     ``diversity(heads)`` uses ``Psi_hat = (1/n) sum_t w*_t w*_t^T`` (every array passed positionally is a
     batch of heads, square or not); ``diversity(Psi=M)`` uses a symmetric PSD ``M`` (k, k) or a Problem's
-    ``Psi``.  Returns ``mu2 = lambda_min``, ``L2 = lambda_max`` and ``kappa = sqrt(L2 / mu2)`` (the paper's
-    ``mu*^2``, ``L*^2`` and ``kappa*``; inf when ``mu2 = 0``).
+    ``Psi``.  Returns ``mu2 = lambda_min``, ``L2 = lambda_max`` and ``kappa = sqrt(L2 / mu2)`` (named
+    ``mu*^2``, ``L*^2`` and ``kappa*`` in the book's reading of the paper; the book's text writes
+    ``lambda_min(Psi)`` and ``lambda_max(Psi)``; inf when ``mu2 = 0``).
     """
     if (heads is None) == (Psi is None):
         raise TypeError("diversity takes a batch of heads (n, k) positionally or a second moment as Psi=, "
@@ -83,8 +84,13 @@ def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
 
 @_guard.reference("gbml.iterations_to")
 def iterations_to(distance, tol: float) -> int | None:
-    """First iteration at which the distance is below ``tol`` (None if never)."""
+    """First iteration at which the distance reaches ``tol`` (None if never).
+
+    Reaching means at or below ``tol`` up to a relative ``1e-9``, so that a curve of exact powers reaches
+    its tolerance on time: ``0.1 ** np.arange(10)`` reaches ``1e-5`` at 5, although ``0.1**5 > 1e-5`` in
+    floating point.
+    """
     dist = _checks.array("distance", distance, 1, finite=False)  # NaN after a divergence never counts
     tol = _checks.real("tol", tol, low=0.0, strict_low=True)
-    hit = np.flatnonzero(dist < tol)
+    hit = np.flatnonzero(dist <= tol * (1 + 1e-9))
     return int(hit[0]) if hit.size else None

@@ -104,6 +104,33 @@ def test_fixed_batch_angles_stay_above_their_floors():
     assert floors[0] < 1e-6 and floors[1] > 0.1
 
 
+def _explorer_runs(mean_norm, mu, T=120):
+    """The chapter's explorer setting (d = 20, k = 3, 20 fresh tasks a round), run method by method."""
+    problem = gbml.Problem(20, K, rng=11, mu=mu, head_mean=mean_norm * np.ones(K) / np.sqrt(K))
+    B0, _ = problem.init(0.1, 12)
+    return [gbml.train(method, problem, alpha=0.1, beta=beta, T=T, n_tasks=20, rng=13, B0=B0)
+            for method, beta in [("avg-loss", 0.05), ("anil", 0.5)]]
+
+
+def test_explorer_anil_shrinks_but_does_not_always_close_its_largest_angle():
+    """The explorer's grid: ANIL's largest angle shrinks in every setting, faster with more diversity, but at
+    |m| = 0, mu = 0.25 it only goes from 78.4 to 49.1 degrees in 120 rounds (the referee's point 5); mu
+    changes the average loss's final angles by well under a degree."""
+    final = {}
+    for m in [0.0, 1.0, 2.0]:
+        ends = []
+        for mu in [0.25, 0.5, 1.0]:
+            avg, anil = _explorer_runs(m, mu)
+            largest = np.degrees(anil.angles[:, -1])
+            assert largest[-1] < largest[0] - 20
+            final[m, mu] = largest[-1]
+            ends.append(np.degrees(avg.angles[-1]))
+        assert final[m, 0.25] > final[m, 0.5] > final[m, 1.0]
+        assert np.ptp(ends, axis=0).max() < 0.5
+    assert 78.0 < np.degrees(_explorer_runs(0.0, 0.25)[1].angles[0, -1]) < 79.0
+    assert 48.5 < final[0.0, 0.25] < 49.5 and final[0.0, 1.0] < 1.0
+
+
 # -- the checker -----------------------------------------------------------------------------------
 
 def test_check_average_loss_gradient_accepts_a_correct_answer():

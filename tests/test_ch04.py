@@ -192,6 +192,21 @@ def test_ojas_rule_has_non_orthonormal_fixed_points_at_distance_one(norm):
 
 # -- checkers --------------------------------------------------------------------------------------
 
+def test_halving_mu_only_roughly_quarters_the_contraction():
+    """The rate figure's batch (d = 20, k = 3, rng 5, 100 heads, rng 6): halving mu from 1 to 0.5 divides
+    lambda_min(Psi_hat), hence 1 - rho, by roughly 4 (3.6), not exactly 4: the chapter says "roughly"."""
+    lmins = {}
+    for mu in [0.5, 1.0]:
+        heads = gbml.Problem(20, 3, rng=5, mu=mu).sample_heads(100, 6)
+        lmins[mu] = np.linalg.eigvalsh(heads.T @ heads / 100)[0]
+    ratio = lmins[1.0] / lmins[0.5]
+    assert 3.0 < ratio < 3.9, ratio
+    assert lmins[1.0] == pytest.approx(0.808, abs=5e-4) and lmins[0.5] == pytest.approx(0.224, abs=5e-4)
+    # the chapter glues lambda_min as (1 - rho) / (alpha beta), so the same ratio holds for 1 - rho
+    heads = gbml.Problem(20, 3, rng=5, mu=1.0).sample_heads(100, 6)
+    assert 1 - gbml.local_rate(0.1, 1.0, heads.T @ heads / 100) == pytest.approx(0.1 * lmins[1.0], rel=1e-12)
+
+
 def test_checkers_say_the_student_stub_is_not_written():
     def stub(*args):
         raise NotImplementedError("Exercise 'x' (y) is not written yet")

@@ -295,3 +295,64 @@ def test_largest_safe_step_rounds_grow_with_the_eigenvalue_ratio():
     assert rounds == {1.0: 104, 10.0: 1099}
     assert 9 < rounds[10.0] / rounds[1.0] < 11
     assert rounds[10.0] == pytest.approx(2 * np.log(1e6) * 10.0 / lam_min, rel=0.01)
+
+
+# -- chapter 7: outside the step condition, and MAML's error block (referee point 12) ----------------
+
+def _batch_721():
+    spread = np.array([21.0, 1.0, 0.3])
+    return spread, _mean_zero_batch(spread)
+
+
+def test_anil_just_past_its_step_condition_settles_on_a_period_two_orbit():
+    """alpha beta lmax = 0.55 on Psi_hat = diag(21, 1, 0.3): ANIL does not blow up; ||I - alpha B^T B|| alternates
+    between two values (about 0.25 and 0.34) and the distance still falls; FO-ANIL (inside its condition)
+    converges. With alpha beta lmax = 1.05 ANIL diverges (the chapter's first example)."""
+    spread, heads = _batch_721()
+    problem = gbml.Problem(20, 3, rng=3)
+    B0, _ = problem.init(0.1, 4, distance=1e-3)
+    beta = 0.55 / (0.1 * spread.max())
+    runs = {m: gbml.train(m, problem, alpha=0.1, beta=beta, T=2000, n_tasks=6, rng=5, pool=heads, B0=B0,
+                          on_divergence="stop") for m in ["anil", "fo-anil"]}
+    scale = runs["anil"].orth_error
+    assert runs["anil"].diverged_at is None
+    assert np.abs(scale[-100:] - scale[-102:-2]).max() < 1e-12          # period 2 ...
+    assert abs(scale[-1] - scale[-2]) > 0.05                            # ... not period 1
+    assert 0.2 < min(scale[-2:]) < 0.3 < max(scale[-2:]) < 0.4
+    assert runs["anil"].distance[-1] < 1e-8
+    assert runs["fo-anil"].orth_error[-1] < 1e-12
+    blown = gbml.train("anil", problem, alpha=0.1, beta=0.5, T=300, n_tasks=6, rng=5, pool=heads, B0=B0,
+                       on_divergence="stop")
+    assert blown.diverged_at is not None
+
+
+def _step_jacobian_AEw(method, problem, tasks, Q, alpha, beta):
+    """Central differences of one outer step in the coordinates (A, E, w) at (B* Q / sqrt(alpha), 0)."""
+    d, k = problem.d, problem.k
+    U = np.linalg.svd(problem.B_star, full_matrices=True)[0][:, k:]
+
+    def step(x):
+        A, E, w = x[:k * k].reshape(k, k), x[k * k:d * k].reshape(d - k, k), x[d * k:]
+        B = problem.B_star @ A + U @ E
+        gB, gw = gbml.meta_gradient(method, B, w, tasks, alpha)
+        B2 = B - beta * gB
+        return np.concatenate([(problem.B_star.T @ B2).ravel(), (U.T @ B2).ravel(), w - beta * gw])
+
+    x0 = np.concatenate([(Q / np.sqrt(alpha)).ravel(), np.zeros((d - k) * k + k)])
+    return np.column_stack([(step(x0 + 1e-6 * e) - step(x0 - 1e-6 * e)) / 2e-6 for e in np.eye(x0.size)])
+
+
+def test_maml_and_fo_maml_error_block_equals_anils():
+    """At the solution the block d E+/d E is the same for all four methods, I - alpha beta Q^T Psi_hat Q on
+    each row of E (a fixed batch with a non-zero mean head)."""
+    problem = gbml.Problem(7, 2, rng=0)
+    heads = problem.sample_heads(9, 1)
+    assert np.abs(heads.mean(axis=0)).max() > 0.1
+    tasks, Q, alpha, beta = problem.tasks(heads), gbml.random_orthonormal(2, 2, 2), 0.1, 1.0
+    d, k = 7, 2
+    K = np.eye(k) - alpha * beta * Q.T @ (heads.T @ heads / 9) @ Q
+    expected = np.kron(np.eye(d - k), K.T)         # vec(E K), rows of E first
+    iE = slice(k * k, d * k)
+    for method in ["anil", "fo-anil", "maml", "fo-maml"]:
+        J = _step_jacobian_AEw(method, problem, tasks, Q, alpha, beta)
+        assert np.abs(J[iE, iE] - expected).max() < 1e-8, method

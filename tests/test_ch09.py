@@ -429,6 +429,48 @@ def _invariant_sigma(problem, rng):
             + B_perp @ (C @ C.T / d + 0.5 * np.eye(d - k)) @ B_perp.T), B_perp
 
 
+def _error_block(problem, Sigma, B_perp, heads, A, alpha, beta, method):
+    """The map E -> U_perp^T B^+ of one outer step at B = B* A + U_perp E, w = 0, on a fixed batch, as a matrix."""
+    tasks = gbml.PopulationTasks(heads @ problem.B_star.T, input_cov=Sigma)
+    d, k = problem.d, problem.k
+    columns = []
+    for i in range(d - k):
+        for j in range(k):
+            E = np.zeros((d - k, k))
+            E[i, j] = 1e-3
+            B = problem.B_star @ A + B_perp @ E
+            after = B - beta * gbml.meta_gradient(method, B, np.zeros(k), tasks, alpha)[0]
+            columns.append((B_perp.T @ after).ravel() / 1e-3)
+    return np.array(columns).T
+
+
+@pytest.mark.parametrize("method", ["fo-anil", "anil"])
+def test_invariant_sigma_rate_on_a_fixed_batch_needs_its_step_condition(method):
+    """prop-bey-sigma-rate, fixed batch: the error block (exactly linear in E at w = 0) has spectral radius
+    rho_Sigma, with the batch's Psi_hat, when beta lmax(Sigma_perp) lmax(M) < 2 (M has the eigenvalues
+    alpha lambda(Psi_hat_Sigma)), and radius beta lmax lmax - 1 > 1 when that product is 3."""
+    problem = gbml.Problem(8, 2, rng=0)
+    Sigma, B_perp = _invariant_sigma(problem, 1)
+    S_star, S_perp = problem.B_star.T @ Sigma @ problem.B_star, B_perp.T @ Sigma @ B_perp
+    heads = problem.sample_heads(5, 2)
+    Psi_hat = heads.T @ heads / 5
+    alpha = 0.1
+    # a fixed point alpha A^T S_star A = I: A = S_star^{-1/2} / sqrt(alpha)
+    vals, vecs = np.linalg.eigh(S_star)
+    A = vecs @ np.diag(vals ** -0.5) @ vecs.T / np.sqrt(alpha)
+    root = vecs @ np.diag(vals ** 0.5) @ vecs.T
+    lam_psi = np.linalg.eigvalsh(root @ Psi_hat @ root)
+    lam_perp = np.linalg.eigvalsh(S_perp)
+    for beta in [0.5 / (alpha * lam_perp[-1] * lam_psi[-1]), 3.0 / (alpha * lam_perp[-1] * lam_psi[-1])]:
+        radius = np.abs(np.linalg.eigvals(_error_block(problem, Sigma, B_perp, heads, A, alpha, beta, method))).max()
+        product = beta * lam_perp[-1] * alpha * lam_psi[-1]
+        if product < 2:
+            rho = 1 - alpha * beta * lam_perp[0] * lam_psi[0]
+            assert radius == pytest.approx(rho, abs=1e-9)
+        else:
+            assert radius == pytest.approx(product - 1, rel=1e-6) and radius > 1.9
+
+
 def test_fixed_point_with_input_covariance():
     """Chapter 9: col(B) = col(B*), w = 0, alpha B^T Sigma B = I is a fixed point for any Sigma > 0."""
     problem = gbml.Problem(10, 3, rng=0)

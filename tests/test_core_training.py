@@ -90,6 +90,17 @@ def test_theory_helpers():
     assert gbml.measured_rate(curve) == pytest.approx(0.9, abs=1e-12)
     assert gbml.iterations_to(curve, 1e-3) == int(np.ceil(np.log(1e-3) / np.log(0.9)))
     assert gbml.iterations_to(curve, 1e-100) is None
+
+
+@pytest.mark.parametrize("d0, rate, n", [(1.0, 0.1, 5), (1.0, 0.5, 8), (0.3, 0.9, 4), (2.0, 0.1, 12), (1.0, 0.7, 30)])
+def test_iterations_to_counts_a_curve_that_lands_exactly_on_the_tolerance(d0, rate, n):
+    """Exact powers: d0 rate^n = tol (as decimals) is reached at n, not n + 1, whether the float curve lands
+    a hair above tol (0.1**5 > 1e-5) or exactly on it (0.5**8); a curve clearly above tol is not."""
+    tol = float(f"{d0 * rate ** n:.12g}")            # the decimal power, typed as a user would
+    curve = d0 * rate ** np.arange(3 * n)
+    assert gbml.iterations_to(curve, tol) == n
+    assert gbml.iterations_to(np.array([1.0, 0.5, 0.25, 0.125]), 0.25) == 2   # exactly representable
+    assert gbml.iterations_to(np.array([1.0, 0.25 * (1 + 1e-6)]), 0.25) is None
     problem = gbml.Problem(10, 2, rng=0, head_mean=[1.0, 0.0], mu=0.5)
     assert np.allclose(problem.Psi, np.diag([2.0, 0.25]))
     heads = problem.sample_heads(200_000, rng=1)

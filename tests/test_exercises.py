@@ -171,10 +171,25 @@ def ls_heads_ok(B, thetas, Sigma):
 
 
 def iterations_ok(d0, rate, tol):
-    s = 0
-    while d0 * rate**s > tol:
-        s += 1
-    return s
+    """In 40-digit decimal arithmetic from the numbers as typed (repr), a whole number up to a relative 1e-9
+    counting as whole, as the exercise asks."""
+    from decimal import Decimal, getcontext
+    getcontext().prec = 40
+    s = (Decimal(repr(tol)) / Decimal(repr(d0))).ln() / Decimal(repr(rate)).ln()
+    n = int(s)                                       # s > 0: round down, then step up if needed
+    return n if n >= s * (1 - Decimal("1e-9")) else n + 1
+
+
+@pytest.mark.parametrize("d0, rate, tol, n", [(1.0, 0.1, 1e-5, 5), (0.3, 0.9, 0.19683, 4), (2.0, 0.5, 2**-9, 10),
+                                               (1.0, 0.1, 1.1e-5, 5), (1.0, 0.1, 0.9e-5, 6)])
+def test_iterations_needed_is_exact_at_exact_powers(d0, rate, tol, n):
+    """Referee 8.11: ceil(log(tol/d0)/log(rate)) gives 6 for 1, 0.1, 1e-5; the reference gives 5."""
+    assert iterations_ok(d0, rate, tol) == n
+    assert exercises.check_iterations_needed(iterations_ok, quiet=True)
+    naive = lambda a, r, t: int(np.ceil(np.log(t / a) / np.log(r)))  # noqa: E731
+    assert np.ceil(np.log(1e-5) / np.log(0.1)) == 6                          # the off-by-one this guards
+    result = exercises.check_iterations_needed(naive, quiet=True)
+    assert not result and "exact power" in result.message
 
 
 def _one_task(X_in, y_in, X_out, y_out):

@@ -102,9 +102,14 @@ def test_iterations_needed_checker():
     from gbml.book import exercises
 
     def good(d0, rate, tol):
+        return int(np.ceil(np.log(tol / d0) / np.log(rate) * (1 - 1e-9)))
+
+    def naive(d0, rate, tol):  # off by one at exact powers: 6 for (1, 0.1, 1e-5)
         return int(np.ceil(np.log(tol / d0) / np.log(rate)))
 
     assert exercises.check_iterations_needed(good, quiet=True)
+    assert naive(1.0, 0.1, 1e-5) == 6 and good(1.0, 0.1, 1e-5) == 5
+    assert not exercises.check_iterations_needed(naive, quiet=True)
     floor = exercises.check_iterations_needed(lambda d0, rate, tol: int(np.log(tol / d0) / np.log(rate)), quiet=True)
     assert not floor and "round" in floor.message
     approx = exercises.check_iterations_needed(

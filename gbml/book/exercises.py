@@ -781,16 +781,27 @@ def check_least_squares_heads(fn: Callable, **kwargs) -> CheckResult:
 # -- chapter 10 (the paper's experiments, re-run): iterations to a tolerance ---------------------------
 
 def _iterations_case(rng, i):
+    if i < 2:  # exact powers first: 1 * 0.1**5 = 1e-5 and 0.3 * 0.9**4 = 0.19683 (5 and 4 rounds)
+        return [{"d0": 1.0, "rate": 0.1, "tol": 1e-5}, {"d0": 0.3, "rate": 0.9, "tol": 0.19683}][i]
     d0 = float(10 ** rng.uniform(-4, 0))
     return {"d0": d0, "rate": float(rng.uniform(0.9, 0.999)), "tol": d0 * float(10 ** -rng.uniform(1, 9))}
 
 
 def check_iterations_needed(fn: Callable, **kwargs) -> CheckResult:
-    """Check ``fn(d0, rate, tol) -> int``: the fewest s >= 0 with ``d0 * rate**s <= tol`` (0 < tol < d0, 0 < rate < 1)."""
+    """Check ``fn(d0, rate, tol) -> int``: the fewest s >= 0 with ``d0 * rate**s <= tol`` (0 < tol < d0, 0 < rate < 1).
+
+    ``s = log(tol/d0) / log(rate)`` is rounded up after a relative ``1e-9`` is taken off, so that exact
+    powers give their exponent (``0.1**5 > 1e-5`` in floating point).  For ``rate <= 1 - 1e-6`` and
+    ``tol <= d0 (1 - 1e-6)`` rounding moves ``s`` by a relative ``eps (3/|log(tol/d0)| + 2/|log rate| + 3)
+    < 1e-9`` (``eps = 2**-53``), so an exact power ``tol = d0 * rate**n`` gives ``n`` for any ``n < 10**8``.
+    """
     def reference(d0, rate, tol):
-        return float(np.ceil(np.log(tol / d0) / np.log(rate)))
+        return float(np.ceil(np.log(tol / d0) / np.log(rate) * (1 - 1e-9)))
 
     mistakes = {
+        "log(tol/d0)/log(rate) is a whole number up to rounding here (an exact power, such as d0 = 1, rate = 0.1, "
+        "tol = 1e-5), and np.ceil rounded the rounding error up: take a relative 1e-9 off before rounding up.":
+            lambda d0, rate, tol: float(np.ceil(np.log(tol / d0) / np.log(rate))),
         "you rounded down: the fewest iterations that reach the tolerance round log(tol/d0)/log(rate) *up* "
         "(np.ceil).": lambda d0, rate, tol: float(np.floor(np.log(tol / d0) / np.log(rate))),
         "you used the approximation log(1/rate) ~ 1 - rate; it is close for rates near 1 but not exact: divide "

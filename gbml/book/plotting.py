@@ -273,7 +273,7 @@ def plot_angles(ax: Axes, history: History, *, degrees: bool = True, legend: boo
         style = _FALLBACK[(k - 1 - j) % len(_FALLBACK)]
         name = "largest" if j == k - 1 else "smallest" if j == 0 else f"angle {j + 1}"
         ok = np.isfinite(A[:, j])
-        ax.plot(s[ok], A[ok, j], label=f"$\\theta_{j + 1}$ ({name})", markevery=max(1, len(s) // 8), **style)
+        ax.plot(s[ok], A[ok, j], label=f"$\\zeta_{j + 1}$ ({name})", markevery=max(1, len(s) // 8), **style)
     ax.set_xlabel("iteration s")
     ax.set_ylabel("principal angle" + (" (degrees)" if degrees else " (radians)"))
     ax.set_ylim(bottom=0, top=92 if degrees else np.pi / 2 * 1.02)

@@ -8,10 +8,10 @@ the paper's experiments, glue) live in the subpackage :mod:`gbml.book`.
 __version__ = "0.1.0"
 
 from .algorithms import METHODS, Method, adapt, meta_gradient, meta_objective
-from .geometry import orthonormal_basis, principal_angles, random_orthonormal, subspace_distance
+from .geometry import orthonormal_basis, principal_angles, random_orthonormal, split_body, subspace_distance
 from .problem import Problem, paper_head_cov
 from .tasks import PopulationTasks, SampledTasks
-from .theory import diversity, iterations_to, local_rate, measured_rate
+from .theory import diversity, global_bound, iterations_to, local_rate, measured_rate
 from .training import DivergenceError, History, train, train_runs
 
 __all__ = [
@@ -25,11 +25,13 @@ __all__ = [
     "principal_angles",
     "random_orthonormal",
     "subspace_distance",
+    "split_body",
     "Problem",
     "paper_head_cov",
     "PopulationTasks",
     "SampledTasks",
     "diversity",
+    "global_bound",
     "iterations_to",
     "local_rate",
     "measured_rate",

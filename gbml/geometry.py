@@ -11,7 +11,7 @@ from . import _checks
 from ._kernels import angles_between_bases, basis_or_none
 from . import _guard
 
-__all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal"]
+__all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal", "split_body"]
 
 
 def orthonormal_basis(B, name: str = "B") -> np.ndarray:
@@ -79,3 +79,27 @@ def random_orthonormal(d: int, k: int, rng) -> np.ndarray:
     G = _checks.as_rng(rng).standard_normal((d, k))
     Q, R = np.linalg.qr(G)
     return Q * np.sign(np.diag(R))
+
+
+def split_body(B, B_star):
+    """The parts of a body inside and outside ``col(B*)``: ``A = B*^T B`` (k x k') and ``E = U_perp^T B``.
+
+    ``B = B* A + U_perp E`` (book chapter 7, ``eq-td-split``), with ``U_perp`` (d x (d - k)) the orthonormal
+    basis of ``col(B*)^perp`` given by the full SVD of ``B_star``.  ``U_perp`` is one basis among many:
+    ``E`` is defined up to a rotation of its rows, and what the book uses of it (``E^T E``, ``||E||_2``,
+    the singular values of ``E A^-1``) does not depend on the choice.
+
+    Parameters
+    ----------
+    B : array (d, k')
+    B_star : array (d, k) with orthonormal columns
+
+    Returns
+    -------
+    A : array (k, k')
+    E : array (d - k, k')
+    """
+    B_star = _checks.orthonormal("B_star", B_star)
+    B = _checks.array("B", B, 2, (B_star.shape[0], None))
+    U_perp = np.linalg.svd(B_star, full_matrices=True)[0][:, B_star.shape[1]:]
+    return B_star.T @ B, U_perp.T @ B

@@ -5,10 +5,10 @@ import warnings
 
 import numpy as np
 
-from . import _checks
-from . import _guard
+from . import _checks, _guard
+from .geometry import split_body
 
-__all__ = ["local_rate", "diversity", "measured_rate", "iterations_to"]
+__all__ = ["local_rate", "diversity", "measured_rate", "iterations_to", "global_bound"]
 
 
 def _psi(Psi_or_problem):
@@ -94,3 +94,59 @@ def iterations_to(distance, tol: float) -> int | None:
     tol = _checks.real("tol", tol, low=0.0, strict_low=True)
     hit = np.flatnonzero(dist <= tol * (1 + 1e-9))
     return int(hit[0]) if hit.size else None
+
+
+def global_bound(alpha: float, beta: float, Psi, B0, B_star, *, T: int | None = None) -> dict:
+    """The constants of chapter 7's global theorem for FO-ANIL (``thm-global-fo-anil``).
+
+    FO-ANIL starts at ``(B0, w0 = 0)`` and trains on a fixed batch whose heads have mean zero and second
+    moment ``Psi`` (or in the population limit with ``E[w*] = 0``).  With ``B0 = B* A0 + U_perp E0``
+    (:func:`gbml.split_body`) and ``W0 = alpha Psi^(1/2) A0 A0^T Psi^(1/2)``, the theorem's constants are
+
+    * ``ell = min(lambda_min(W0), lambda_min(Psi))`` and ``u = max(lambda_max(W0), lambda_max(Psi))``: the
+      spectrum of ``alpha A_t^T Psi A_t`` stays in ``[ell, u]`` for every round t;
+    * ``rho = 1 - alpha beta ell``: ``||E_t||_2 <= rho^t ||E0||_2``;
+    * ``C = sqrt(alpha lambda_max(Psi) / ell) ||E0||_2``: ``dist(B_t, B*) <= C rho^t``;
+
+    all under the step condition ``alpha beta u <= 1/3`` (``step_ok``).  With ``T``, also the theorem's
+    sharper bound along rounds 0..T (``refined``): with ``ell_0 = ell`` and
+    ``ell_(s+1) = ell_s (1 + alpha beta (lambda_min(Psi) - ell_s))^2``, every ``alpha A_s^T Psi A_s``
+    has smallest eigenvalue at least ``ell_s`` and
+    ``dist(B_t, B*) <= sqrt(alpha lambda_max(Psi) / ell_t) ||E0||_2 prod_(s<t) (1 - alpha beta ell_s)``.  ``Psi`` must be positive
+    definite and ``A0`` invertible (``dist(B0, B*) < 1``), else the theorem says nothing and this raises.
+
+    Returns
+    -------
+    dict with floats ``ell``, ``u``, ``rho``, ``C``, ``step`` (``alpha beta u``), bool ``step_ok`` and,
+    with ``T``, arrays ``ell_t`` and ``refined`` of shape (T + 1,).
+    """
+    alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
+    beta = _checks.real("beta", beta, low=0.0, strict_low=True)
+    Psi = _psi(Psi)
+    A0, E0 = split_body(B0, B_star)
+    if A0.shape != Psi.shape:
+        raise ValueError(f"Psi must be k x k with k = {A0.shape[0]} (the columns of B_star and of B0), "
+                         f"got shape {Psi.shape}")
+    lam, V = np.linalg.eigh(Psi)
+    if lam[0] <= 0:
+        raise ValueError("Psi must be positive definite: with lambda_min(Psi) = 0 the theorem gives no "
+                         "contraction (a direction no task uses is never learned)")
+    Z0 = np.sqrt(alpha) * (V * np.sqrt(lam)) @ V.T @ A0  # W0 = Z0 Z0^T
+    z = np.linalg.svd(Z0, compute_uv=False) ** 2
+    if z.min() <= 1e-14 * max(z.max(), lam[-1]):
+        raise ValueError("B0 must have an invertible inside part A0 = B*^T B0 (dist(B0, B*) < 1)")
+    ell, u = min(z.min(), lam[0]), max(z.max(), lam[-1])
+    step, eta, E0_norm = alpha * beta * u, alpha * beta, np.linalg.norm(E0, 2)
+    out = {"ell": float(ell), "u": float(u), "rho": float(1 - eta * ell),
+           "C": float(np.sqrt(alpha * lam[-1] / ell) * E0_norm),
+           "step": float(step), "step_ok": bool(step <= 1 / 3)}
+    if T is not None:
+        T = _checks.positive_int("T", T, minimum=0)
+        ell_t = np.empty(T + 1)
+        ell_t[0] = ell
+        for s in range(T):
+            ell_t[s + 1] = ell_t[s] * (1 + eta * (lam[0] - ell_t[s])) ** 2
+        factors = np.concatenate([[1.0], np.cumprod(1 - eta * ell_t[:-1])])
+        out["ell_t"] = ell_t
+        out["refined"] = np.sqrt(alpha * lam[-1] / ell_t) * E0_norm * factors
+    return out

@@ -144,6 +144,18 @@ def _in_code(html_dir: Path, pattern: str) -> int:
     return n
 
 
+def test_the_result_sheet_prints_on_one_or_two_pages(book):
+    html_dir, pdf = book
+    reader = PdfReader(pdf)
+    marks = [start for _, start in _outline(reader)]
+    start = dict(_outline(reader))[_title(html_dir / "chapters/result_sheet.html")]
+    following = min(m for m in marks if m > start)
+    assert 1 <= following - start <= 2, f"the result sheet takes {following - start} A4 pages"
+    text = _flat(_text(pdf, start + 1, following))
+    for heading in ("Themodel", "Thefivemethods", "Thelocalrate", "Theglobaltheorem"):
+        assert heading in text, f"{heading!r} missing from the printed result sheet"
+
+
 def test_no_raw_tex_or_myst_outside_code_listings(edition):
     html_dir, pdf = edition
     text = _text(pdf)

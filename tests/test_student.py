@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import html
 import re
+import zipfile
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
-from booksupport import ROOT, built_book, built_student, notebook_chapters, source
+from booksupport import ROOT, built_book, built_student, notebook_chapters, source, toc_files
 from gbml_build import notebooks
+from gbml_build.booktoc import INSTRUCTOR_PAGES
 
 N = 8  # solution text is looked for as runs of N consecutive words (at least 4 of them real words)
 
@@ -31,24 +33,54 @@ def _visible(path: Path) -> str:
     return text
 
 
+def _student_text_grams() -> set:
+    """Word runs of every page the student edition keeps, without its solution cells."""
+    grams = set()
+    for name in toc_files(student=True):
+        path = source(name)
+        if path.suffix == ".md" and name in notebook_chapters():
+            grams |= set().union(*(_grams(_words(c.source)) for c in jupytext.read(path).cells
+                                   if "solution" not in c.metadata.get("tags", [])))
+        else:
+            grams |= _grams(_words(path.read_text(encoding="utf-8")))
+    for path in (ROOT / "gbml").rglob("*.py"):  # docstrings, shown by the API page
+        grams |= _grams(_words(path.read_text(encoding="utf-8")))
+    return grams
+
+
 def _solution_grams() -> dict:
-    """Per chapter: word runs that occur in solution cells and nowhere else in the chapter's source."""
-    out = {}
+    """Per page: word runs of its solutions that no page of the student edition has elsewhere.
+
+    A chapter's solutions are its cells tagged ``solution``; an instructor-only page is a solution as a
+    whole, tagged or not (the instructors' page shows the full answer of its ``my_local_rate`` example and
+    what the checkers do not catch)."""
+    out, kept = {}, _student_text_grams()
     for name in notebook_chapters():
         nb = jupytext.read(source(name))
         sol = [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]
         rest = [c.source for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
         grams = set().union(*(_grams(_words(s)) for s in sol)) if sol else set()
         out[name] = grams - set().union(*(_grams(_words(s)) for s in rest))
+    for name in INSTRUCTOR_PAGES:
+        out[name] = _grams(_words(source(name).read_text(encoding="utf-8"))) - kept
     return out
 
 
+TEXT = {".html", ".ipynb", ".js", ".md", ".txt", ".json", ".py", ".yml"}
+
+
 def _output_grams(root: Path) -> set:
+    """Word runs of every text file under ``root``, and of the text files inside its zip files (packs)."""
     grams = set()
     for path in root.rglob("*"):
-        if path.is_file() and path.suffix in {".html", ".ipynb", ".js", ".md", ".txt", ".json", ".py"} \
-                and "_static" not in path.parts:
+        if path.is_file() and path.suffix in TEXT and "_static" not in path.parts:
             grams |= _grams(_words(_visible(path)))
+        elif path.is_file() and path.suffix == ".zip":
+            with zipfile.ZipFile(path) as z:
+                for member in z.namelist():
+                    if Path(member).suffix in TEXT:
+                        text = z.read(member).decode("utf-8", errors="replace")
+                        grams |= _grams(_words(html.unescape(re.sub(r"<[^>]+>", " ", text))))
     return grams
 
 
@@ -91,3 +123,22 @@ def test_student_book_serves_the_student_notebook_edition_and_pack(student):
     assert [p.name for p in (student / "html" / "packs").iterdir()] == ["course-pack-student.zip"]
     landing = (student / "html" / "chapters" / "intro.html").read_text()
     assert re.findall(r'href="[^"]*?([\w-]+\.zip)"', landing) == ["course-pack-student.zip"]
+
+
+def test_student_edition_has_no_instructor_page(student):
+    """The instructor-only pages are in the book and nowhere in the student edition: not in its table of
+    contents, site, search index, notebooks or pack; the exercise index does not link them."""
+    assert "chapters/instructors" in INSTRUCTOR_PAGES and set(INSTRUCTOR_PAGES) <= set(toc_files())
+    book = built_book()
+    for name in INSTRUCTOR_PAGES:
+        assert (book / f"{name}.html").exists(), name  # control: the full book has it
+        assert not (student / "html" / f"{name}.html").exists(), name
+        assert not list(student.rglob(f"{Path(name).name}.*")), name
+        assert name not in toc_files(student / "src"), name
+        for page in (student / "html").rglob("*.html"):
+            assert f'{Path(name).name}.html' not in page.read_text(encoding="utf-8"), (name, page)
+    index = (student / "html" / "searchindex.js").read_text(encoding="utf-8")
+    assert "Teaching with this book" in (book / "searchindex.js").read_text(encoding="utf-8")
+    assert "Teaching with this book" not in index
+    example = _solution_grams()["chapters/instructors"]  # e.g. the my_local_rate example's solution
+    assert any("my_local_rate" in g for g in example) and not example & _output_grams(student)

@@ -160,7 +160,8 @@ def test_nbgrader_source_metadata(built):
     answer, test = cells[f"{CODING}-answer"], cells[f"{CODING}-test"]
     assert answer.metadata["nbgrader"]["solution"] and not answer.metadata["nbgrader"]["grade"]
     assert re.search(r"### BEGIN SOLUTION\n(.+\n)+    ### END SOLUTION$", answer.source)
-    assert test.source == "assert exercises.check_subspace_distance(my_subspace_distance)"
+    assert test.source == ("check_result = exercises.check_subspace_distance(my_subspace_distance)\n"
+                           "assert check_result, check_result.message")
     assert test.metadata["nbgrader"] == {"grade": True, "grade_id": f"{CODING}-test", "locked": True,
                                          "schema_version": 3, "solution": False, "task": False, "points": 10}
     for label in ("ex-td-compute", "ex-avg-minimisers"):  # graded by hand
@@ -238,6 +239,9 @@ def test_answer_calling_the_reference_earns_zero(graded):
                 if c.metadata.get("nbgrader", {}).get("grade_id") == f"{CODING}-test")
     said = "".join(o.get("text", "") for o in test.outputs)
     assert "your function calls gbml's reference gbml.subspace_distance" in said
+    # the assertion carries the hint, so nbgrader's Validate (which shows the error) shows it too
+    (error,) = [o for o in test.outputs if o.output_type == "error"]
+    assert error.ename == "AssertionError" and "calls gbml's reference gbml.subspace_distance" in error.evalue
 
 
 # -- the PDFs ----------------------------------------------------------------------------------------------

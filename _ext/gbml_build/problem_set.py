@@ -243,11 +243,12 @@ def _answer_code(stub: str, solution: str) -> str:
 
 
 def _assertion(check: str) -> str:
-    """``exercises.check_x(fn);`` as ``assert exercises.check_x(fn)``: the checker's result must be truthy."""
+    """``exercises.check_x(fn);`` as an assertion that the checker's result is truthy, whose message is the
+    checker's verdict (its hint): nbgrader's Validate and the feedback show it with the AssertionError."""
     body = ast.parse(check).body
     if len(body) != 1 or not isinstance(body[0], ast.Expr):
         raise RuntimeError(f"a check cell must be one call of a checker, got:\n{check}")
-    return f"assert {ast.unparse(body[0].value)}"
+    return f"check_result = {ast.unparse(body[0].value)}\nassert check_result, check_result.message"
 
 
 def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "") -> nbformat.NotebookNode:

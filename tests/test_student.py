@@ -15,6 +15,7 @@ from gbml_build import notebooks
 from gbml_build.booktoc import INSTRUCTOR_PAGES
 
 N = 8  # solution text is looked for as runs of N consecutive words (at least 4 of them real words)
+PAGE_N = 12  # an instructor-only page's own text: runs of 12 (its table of chapters rewords their titles)
 
 
 def _words(text: str) -> list[str]:
@@ -33,54 +34,52 @@ def _visible(path: Path) -> str:
     return text
 
 
-def _student_text_grams() -> set:
-    """Word runs of every page the student edition keeps, without its solution cells."""
-    grams = set()
-    for name in toc_files(student=True):
-        path = source(name)
-        if path.suffix == ".md" and name in notebook_chapters():
-            grams |= set().union(*(_grams(_words(c.source)) for c in jupytext.read(path).cells
-                                   if "solution" not in c.metadata.get("tags", [])))
-        else:
-            grams |= _grams(_words(path.read_text(encoding="utf-8")))
-    for path in (ROOT / "gbml").rglob("*.py"):  # docstrings, shown by the API page
-        grams |= _grams(_words(path.read_text(encoding="utf-8")))
-    return grams
-
-
 def _solution_grams() -> dict:
     """Per page: word runs of its solutions that no page of the student edition has elsewhere.
 
     A chapter's solutions are its cells tagged ``solution``; an instructor-only page is a solution as a
     whole, tagged or not (the instructors' page shows the full answer of its ``my_local_rate`` example and
     what the checkers do not catch)."""
-    out, kept = {}, _student_text_grams()
+    out = {}
     for name in notebook_chapters():
         nb = jupytext.read(source(name))
         sol = [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]
         rest = [c.source for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
         grams = set().union(*(_grams(_words(s)) for s in sol)) if sol else set()
         out[name] = grams - set().union(*(_grams(_words(s)) for s in rest))
+    book = built_book()
     for name in INSTRUCTOR_PAGES:
-        out[name] = _grams(_words(source(name).read_text(encoding="utf-8"))) - kept
+        out[name] = _grams(_words(_visible(book / f"{name}.html")), PAGE_N) - _elsewhere(book, name)
     return out
+
+
+def _elsewhere(book: Path, name: str) -> set:
+    """Word runs of the full book's other pages and notebooks, and of the build's code (what the instructor
+    page shares with them is not its own: a sentence of the landing page, a formula, a docstring)."""
+    grams = set()
+    for path in [*book.rglob("*"), *(ROOT / "_build" / "notebooks" / "full").glob("*.ipynb"),
+                 *(ROOT / "_ext").rglob("*.py")]:  # the build's code, which the student edition copies to build
+        if path.is_file() and path.suffix in TEXT and path.stem != Path(name).name \
+                and path.name != "searchindex.js" and not {"_static", "_sources"} & set(path.parts):
+            grams |= _grams(_words(_visible(path)), PAGE_N)
+    return grams
 
 
 TEXT = {".html", ".ipynb", ".js", ".md", ".txt", ".json", ".py", ".yml"}
 
 
-def _output_grams(root: Path) -> set:
+def _output_grams(root: Path, n: int = N) -> set:
     """Word runs of every text file under ``root``, and of the text files inside its zip files (packs)."""
     grams = set()
     for path in root.rglob("*"):
         if path.is_file() and path.suffix in TEXT and "_static" not in path.parts:
-            grams |= _grams(_words(_visible(path)))
+            grams |= _grams(_words(_visible(path)), n)
         elif path.is_file() and path.suffix == ".zip":
             with zipfile.ZipFile(path) as z:
                 for member in z.namelist():
                     if Path(member).suffix in TEXT:
                         text = z.read(member).decode("utf-8", errors="replace")
-                        grams |= _grams(_words(html.unescape(re.sub(r"<[^>]+>", " ", text))))
+                        grams |= _grams(_words(html.unescape(re.sub(r"<[^>]+>", " ", text))), n)
     return grams
 
 
@@ -92,16 +91,16 @@ def student():
 def test_solutions_exist_and_full_book_shows_them():
     grams = _solution_grams()
     assert any(grams.values()), "no cell tagged `solution` in any chapter"
-    full = _output_grams(built_book())
+    full = {N: _output_grams(built_book()), PAGE_N: _output_grams(built_book(), PAGE_N)}
     for name, g in grams.items():
         if g:  # control: the detector finds the solutions where they are meant to be
-            assert g & full, f"{name}: solution text not found in the full book either; the leak test is blind"
+            assert g & full[PAGE_N if name in INSTRUCTOR_PAGES else N], f"{name}: solution text not found in the full book either; the leak test is blind"
 
 
 def test_student_edition_leaks_no_solution(student):
-    out = _output_grams(student)
+    out = {N: _output_grams(student), PAGE_N: _output_grams(student, PAGE_N)}
     for name, g in _solution_grams().items():
-        leaked = g & out
+        leaked = g & out[PAGE_N if name in INSTRUCTOR_PAGES else N]
         assert not leaked, f"{name}: solution text in the student edition, e.g. {' '.join(sorted(leaked)[0])!r}"
     assert not list(student.rglob("_sources")), "page sources published in the student edition"
     for nb_path in (student / "notebooks").glob("*.ipynb"):
@@ -141,4 +140,4 @@ def test_student_edition_has_no_instructor_page(student):
     assert "Teaching with this book" in (book / "searchindex.js").read_text(encoding="utf-8")
     assert "Teaching with this book" not in index
     example = _solution_grams()["chapters/instructors"]  # e.g. the my_local_rate example's solution
-    assert any("my_local_rate" in g for g in example) and not example & _output_grams(student)
+    assert any("my_local_rate" in g for g in example) and not example & _output_grams(student, PAGE_N)

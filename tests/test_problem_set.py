@@ -116,17 +116,24 @@ def test_exercises_in_the_order_given_with_chapter_kind_minutes_and_total_time(b
     assert re.search(rf"\*\*Total time: about {total} minutes\*\* for 3 exercises", nb.cells[1].source)
 
 
-def test_only_setup_the_exercises_need(built):
-    """Code cells: the setup cells, then each exercise's own (stub and check; the key adds solutions)."""
-    for which, allowed in (("sheet", {"setup", "exercise", "check"}), ("key", {"setup", "exercise", "check",
-                                                                                 "solution"})):
-        code = [c for c in _read(built[which]).cells if c.cell_type == "code"]
+def test_each_problem_has_its_setup_cell_collapsed_without_solutions(built):
+    """Code cells: per problem a setup cell (its chapter's code above it, collapsed, output hidden), then the
+    exercise's own (stub and check; the key adds solutions)."""
+    for which, allowed in (("sheet", {"setup", "exercise", "check", "answer-code"}),
+                           ("key", {"setup", "exercise", "check", "solution"})):
+        cells = _read(built[which]).cells
+        code = [c for c in cells if c.cell_type == "code"]
         assert all(set(c.metadata.get("tags", [])) & allowed for c in code), which
-        setup = "\n".join(c.source for c in code if "setup" in c.metadata["tags"])
-        assert "plotting" not in setup and "widgets" not in setup and "rng" not in setup, which
-    imports = next(c for c in _read(built["sheet"]).cells if c.source.startswith("# Setup: the imports"))
-    assert imports.source.splitlines()[1:] == ["import numpy as np", "import gbml", "from gbml.book import glue",
-                                               "from gbml.book import exercises"]
+        setups = [c for c in code if "setup-chapter" in c.metadata.get("tags", [])]
+        assert len(setups) == len(LABELS), which
+        for cell in setups:
+            assert cell.source.startswith("%%capture\n# Setup for problem ") and cell.metadata["jupyter"] == \
+                {"source_hidden": True}, which
+    earlier = [c.source.strip() for label in LABELS for c in problem_set.item(EXERCISES[label]).before
+               if "solution" in c.metadata.get("tags", [])]  # solutions of the exercises above them
+    for which in ("sheet", "key", "nbgrader"):
+        setup = "\n".join(c.source for c in _read(built[which]).cells if "setup" in c.metadata.get("tags", []))
+        assert earlier and not [s for s in earlier if s in setup], which
 
 
 def _execute(nb, folder):
@@ -153,7 +160,8 @@ def test_nbgrader_source_metadata(built):
     answer, test = cells[f"{CODING}-answer"], cells[f"{CODING}-test"]
     assert answer.metadata["nbgrader"]["solution"] and not answer.metadata["nbgrader"]["grade"]
     assert re.search(r"### BEGIN SOLUTION\n(.+\n)+    ### END SOLUTION$", answer.source)
-    assert test.source == "assert exercises.check_subspace_distance(my_subspace_distance)"
+    assert test.source == ("check_result = exercises.check_subspace_distance(my_subspace_distance)\n"
+                           "assert check_result, check_result.message")
     assert test.metadata["nbgrader"] == {"grade": True, "grade_id": f"{CODING}-test", "locked": True,
                                          "schema_version": 3, "solution": False, "task": False, "points": 10}
     for label in ("ex-td-compute", "ex-avg-minimisers"):  # graded by hand
@@ -231,6 +239,9 @@ def test_answer_calling_the_reference_earns_zero(graded):
                 if c.metadata.get("nbgrader", {}).get("grade_id") == f"{CODING}-test")
     said = "".join(o.get("text", "") for o in test.outputs)
     assert "your function calls gbml's reference gbml.subspace_distance" in said
+    # the assertion carries the hint, so nbgrader's Validate (which shows the error) shows it too
+    (error,) = [o for o in test.outputs if o.output_type == "error"]
+    assert error.ename == "AssertionError" and "calls gbml's reference gbml.subspace_distance" in error.evalue
 
 
 # -- the PDFs ----------------------------------------------------------------------------------------------
@@ -279,19 +290,6 @@ def test_unknown_label_names_it_and_the_labels_near_it(tmp_path):
 def test_empty_list_and_bad_name_are_errors(tmp_path):
     assert "EXERCISES is empty: give one or more exercise labels" in _cli(tmp_path, "--name", "hw1")
     assert "NAME='' cannot name a problem set" in _cli(tmp_path, "--name", "", "ex-lr-code")
-
-
-def test_every_exercise_of_the_book_gets_its_setup():
-    """The slice resolves every name the code of each exercise uses, e.g. a function of chapter 8 that calls
-    one defined below it; the sheet's setup never comes from a solution cell."""
-    for label, e in EXERCISES.items():
-        it = problem_set.item(e)
-        imports, sheet = problem_set.setup_for(it, key=False)
-        solutions = "\n".join(c.source for c in it.before if "solution" in c.metadata.get("tags", []))
-        assert all(line not in solutions for code in sheet for line in code.splitlines()), label
-        problem_set.setup_for(it, key=True)
-    chapter8 = "\n".join(problem_set.setup_for(problem_set.item(EXERCISES["ex-fs-compute"]), key=True)[1])
-    assert "def run(" in chapter8 and "def _run(" in chapter8 and "T, window = 140, 90" in chapter8
 
 
 def test_links_go_to_the_online_book_when_html_baseurl_is_set():

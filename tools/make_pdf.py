@@ -42,6 +42,9 @@ from pypdf.generic import (ArrayObject, ByteStringObject, FloatObject, NameObjec
 
 import gbml  # its version is printed on the title page
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))  # the book's build package
+from gbml_build.booktoc import read_toc  # noqa: E402  (the one reader of _toc.yml, and of its student edition)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "_ext"))
 from gbml_build import notebooks  # noqa: E402  (the book's one reader of the online address)
@@ -125,9 +128,10 @@ FIT_JS = """() => {
 }"""
 
 
-def toc(root: Path) -> list[tuple[str | None, str, int]]:
-    """``(part caption, docname, depth)`` for every page of ``root/_toc.yml``, in reading order."""
-    data = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+def toc(root: Path, *, student: bool = False) -> list[tuple[str | None, str, int]]:
+    """``(part caption, docname, depth)`` for every page of ``root/_toc.yml``, in reading order;
+    ``student=True``: the student edition's pages (no instructor-only page)."""
+    data = read_toc(root, student=student)
     out = [(None, data["root"], 0)]
 
     def walk(entries, caption, depth):
@@ -336,7 +340,7 @@ def _number_pages(writer, browser, tmp: Path, label: str):
 def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = ROOT, log=print) -> dict:
     """Print the built site ``html_dir`` (pages of ``root/_toc.yml``) into ``out``; return a summary."""
     html_dir, out = Path(html_dir), Path(out)
-    pages = toc(root)
+    pages = toc(root, student=student)
     missing = [name for _, name, _ in pages if not (html_dir / f"{name}.html").exists()]
     if missing:
         raise SystemExit(f"make_pdf: {html_dir} lacks {len(missing)} of the {len(pages)} pages of _toc.yml "

@@ -1,7 +1,8 @@
 """The book's table of contents, read in one place for the build and the tests.
 
 ``toc_files()`` lists every page of ``_toc.yml`` in reading order (root first) as docnames such as
-``"chapters/intro"``; ``GENERATED`` are the pages the build writes (absent from a fresh clone, never
+``"chapters/intro"`` (``student=True``: the student edition's pages, without ``INSTRUCTOR_PAGES``, whose
+table of contents is ``student_toc()``); ``GENERATED`` are the pages the build writes (absent from a fresh clone, never
 executed or stripped); ``notebook_pages()`` are the executable pages; ``chapter_sources()`` the pages read
 for exercises and for the API page's "Used in".
 """
@@ -18,11 +19,52 @@ EXERCISE_PAGE = "chapters/exercises"
 #: The API reference, written by hand with autodoc (docname): a reference, not a chapter.
 API_PAGE = "chapters/api"
 GENERATED = (EXERCISE_PAGE,)
+#: Pages for instructors only: they hold solutions or ways around the checkers (the instructors' page shows
+#: a checker's full solution and what the checkers do not catch).  The student edition (its HTML, PDF,
+#: notebooks and pack) leaves them out; every part of the build asks this module for its pages.
+INSTRUCTOR_PAGES = ("chapters/instructors",)
 
 
-def toc_files(root: Path = ROOT) -> list[str]:
-    """Every file of ``root/_toc.yml`` in reading order (root page first), as docnames without suffix."""
+def _docname(entry: str) -> str:
+    return entry.removesuffix(".md").removesuffix(".ipynb")
+
+
+def read_toc(root: Path = ROOT, *, student: bool = False) -> dict:
+    """``root/_toc.yml`` as data; ``student=True``: without ``INSTRUCTOR_PAGES`` (and without a part or a
+    chapter's sections left empty by their removal)."""
     toc = yaml.safe_load((Path(root) / "_toc.yml").read_text(encoding="utf-8"))
+    if not student:
+        return toc
+    if _docname(toc["root"]) in INSTRUCTOR_PAGES:
+        raise ValueError(f"the root page {toc['root']} of _toc.yml cannot be an instructor-only page")
+
+    def keep(entries):
+        kept = []
+        for entry in entries or []:
+            if "file" in entry and _docname(entry["file"]) in INSTRUCTOR_PAGES:
+                continue
+            entry = dict(entry)
+            for key in ("sections", "chapters"):
+                if key in entry:
+                    entry[key] = keep(entry[key])
+                    if not entry[key]:
+                        del entry[key]
+            if "file" in entry or entry.get("chapters") or entry.get("sections"):
+                kept.append(entry)
+        return kept
+
+    if "chapters" in toc:
+        toc["chapters"] = keep(toc["chapters"])
+    if "parts" in toc:
+        toc["parts"] = [dict(part, chapters=keep(part.get("chapters"))) for part in toc["parts"]]
+        toc["parts"] = [part for part in toc["parts"] if part["chapters"]]
+    return toc
+
+
+def toc_files(root: Path = ROOT, *, student: bool = False) -> list[str]:
+    """Every file of ``root/_toc.yml`` in reading order (root page first), as docnames without suffix;
+    ``student=True``: the student edition's pages (no ``INSTRUCTOR_PAGES``)."""
+    toc = read_toc(root, student=student)
     out = [toc["root"]]
 
     def walk(entries):
@@ -35,7 +77,7 @@ def toc_files(root: Path = ROOT) -> list[str]:
     walk(toc.get("chapters"))
     for part in toc.get("parts", []) or []:
         walk(part.get("chapters"))
-    return [name.removesuffix(".md").removesuffix(".ipynb") for name in out]
+    return [_docname(name) for name in out]
 
 
 def source(name: str, root: Path = ROOT) -> Path:

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .booktoc import EXERCISE_PAGE, ROOT
+from .booktoc import EXERCISE_PAGE, ROOT, toc_files
 from .chapters import KINDS, Chapter, ExerciseMetadataError, check_student_cells, collect, read_chapter
 
 
@@ -23,8 +23,9 @@ def _minutes(total):
     return f"{total}\u00a0min"  # no break inside a narrow table column
 
 
-def render_exercises(chapters: list[Chapter]) -> str:
-    """The markdown of ``chapters/exercises.md``."""
+def render_exercises(chapters: list[Chapter], *, instructors: bool = True) -> str:
+    """The markdown of ``chapters/exercises.md``; ``instructors``: the book has the instructors' page (the
+    student edition has not), so the page points to it."""
     with_ex = [c for c in chapters if c.exercises]
     everything = [e for c in with_ex for e in c.exercises]
     out = [
@@ -36,8 +37,9 @@ def render_exercises(chapters: list[Chapter]) -> str:
         "Every exercise of the book, with its kind, an estimated working time and the chapter's learning "
         "objective it serves. Proofs are written on paper, computations are done by hand and checked in a "
         "code cell, coding exercises are checked by a function of `gbml.book.exercises` that gives hints. "
-        "Solutions are folded directly after each exercise (the student edition has none); "
-        "{doc}`instructors` explains how to combine exercises into homework. Each exercise shows its label "
+        "Solutions are folded directly after each exercise (the student edition has none)"
+        + ("; {doc}`instructors` explains how to combine exercises into homework. " if instructors else ". ")
+        + "Each exercise shows its label "
         "(`ex-…`): the name `make problem-set` takes to put it in a problem set, also used in the exports below.",
         "",
         "The same data for spreadsheets and learning platforms: {download}`exercises.csv <exercises.csv>`, "
@@ -112,7 +114,8 @@ def generate(root: Path = ROOT, *, check: bool = False) -> list[Path]:
     if check:
         return []
     written = []
-    for suffix, text in ((".md", render_exercises(chapters)), (".csv", render_csv(chapters)),
+    instructors = "chapters/instructors" in toc_files(root)  # not in the student edition
+    for suffix, text in ((".md", render_exercises(chapters, instructors=instructors)), (".csv", render_csv(chapters)),
                          (".json", render_json(chapters))):
         path = root / f"{EXERCISE_PAGE}{suffix}"
         if not (path.exists() and path.read_text(encoding="utf-8") == text):

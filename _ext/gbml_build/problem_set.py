@@ -4,9 +4,9 @@ The exercises are taken, in the order given, from the notebook edition (``_build
 by ``make notebooks`` when missing or older than its sources); their kind and minutes come
 from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets/NAME/``:
 
-* ``NAME.ipynb``, the student sheet: the book's macros cell, a title with the total time, the setup cells
-  the exercises need, then per exercise its chapter (with a link), kind and minutes, the statement, an
-  answer cell (proofs and computations), the stub and the check cell;
+* ``NAME.ipynb``, the student sheet: the book's macros cell, a title with the total time, then per exercise
+  its chapter (with a link), kind and minutes, the statement, an answer cell (proofs and computations), its
+  setup cell, the stub and the check cell;
 * ``NAME-key.ipynb``, the same with every solution, executed: it must run clean (no error, every check
   "Correct") or the build fails;
 * ``NAME.pdf`` and ``NAME-key.pdf``: nbconvert's HTML of the two notebooks, typeset by the vendored
@@ -15,8 +15,9 @@ from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets
   SOLUTION`` and ``### END SOLUTION``, an autograded test cell per coding exercise (``assert`` on its
   checker's result), a manually graded answer cell per proof and computation; points = minutes.
 
-The setup cells are sliced from the chapter's code above the exercise: the statements that define what
-the exercise's code cells use, transitively (imports trimmed to the names used, gathered in one cell).
+Each problem's setup cell (collapsed, its output hidden) runs the code of the exercise's chapter above the
+exercise, without solutions: the kernel then holds what the book's execution holds at the exercise (every
+name, the same random state), so the sheet's numbers and the key's outputs are the book's.
 
 Usage: ``PYTHONPATH=_ext python -m gbml_build.problem_set --name hw1 ex-lr-code ex-td-compute …``
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import builtins
 import contextlib
 import copy
 import difflib
@@ -32,7 +32,6 @@ import importlib.util
 import re
 import shutil
 import subprocess
-import symtable
 import sys
 import tempfile
 import time
@@ -42,7 +41,6 @@ from pathlib import Path
 import jinja2
 import nbformat
 import yaml
-from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
@@ -54,8 +52,6 @@ OUT = ROOT / "_build" / "problem-sets"
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 _HEADING = re.compile(r"^#+ Exercise (\d+)\.(\d+) \((.*)\)[ \t]*$", re.M)
 _SOLUTION_MD = re.compile(r"<details>\n<summary><b>Solution to (.*?)</b></summary>\n(.*)\n</details>\s*", re.S)
-_MUTATORS = {"append", "extend", "insert", "update", "add", "setdefault", "pop", "remove", "clear", "sort"}
-_BUILTINS = set(dir(builtins)) | {"get_ipython", "display"}
 
 
 class ProblemSetError(ValueError):
@@ -95,7 +91,7 @@ class Item:
     number: str          # "7.3"
     title: str           # as the notebook prints it
     chapter_title: str
-    before: list         # the chapter's code cells above the exercise (the setup is sliced from them)
+    before: list         # the chapter's code cells above the exercise (its setup runs them)
     cells: list          # the heading cell (with the statement), then the exercise's other cells
 
     @property
@@ -129,103 +125,28 @@ def item(exercise: Exercise) -> Item:
     return Item(exercise, f"{chapter}.{number}", title, chapter_title, before, nb.cells[start:end])
 
 
-# -- the setup an exercise needs: a slice of its chapter's code --------------------------------------------
+# -- the setup an exercise needs: its chapter's code above it --------------------------------------------
 
-@dataclass
-class Statement:
-    code: str
-    node: ast.stmt
-    binds: set    # global names it assigns or changes
-    kills: set    # global names it defines outright (plain assignment, def, class, import)
-    uses: set     # global names it reads
+SETUP_HEADER = "%%capture\n# Setup for problem {index}: the code of chapter {chapter} above Exercise {number}, as the book runs it\n" \
+    "# (solutions left out: none of them changes what later code uses); its output is hidden.\n"
 
 
-def _global_names(code: str) -> tuple[set, set]:
-    """(assigned, read) module-level names of ``code``, from Python's symbol tables (nested scopes included)."""
-    assigned, read = set(), set()
-
-    def walk(table):
-        module = table.get_type() == "module"
-        for s in table.get_symbols():
-            if module and (s.is_assigned() or s.is_imported() or s.is_namespace()):
-                assigned.add(s.get_name())
-            if s.is_referenced() and (module or s.is_global()):
-                read.add(s.get_name())
-        for child in table.get_children():
-            walk(child)
-
-    walk(symtable.symtable(code, "<cell>", "exec"))
-    return assigned, read - _BUILTINS
+def setup_code(item: Item) -> str:
+    """The code of the exercise's chapter above it, in the book's order, without the solution cells: run
+    first, it leaves the kernel as the book's execution leaves it at the exercise (the same names, the same
+    random state), so the sheet's numbers and the key's outputs are the book's.  A solution cell never
+    changes what code below it reads (``tests/test_problem_set.py`` compares every key with the book)."""
+    cells = [c for c in item.before if not _is_solution(c)]
+    code = "\n\n".join(c.source.strip() for c in cells if c.source.strip())
+    if re.search(r"^%%", code, re.M):
+        raise RuntimeError(f"exercise {item.exercise.label}: a cell magic (%%) in the code of "
+                           f"{item.exercise.chapter} above it cannot run inside the setup cell")
+    return code
 
 
-def _base(node):
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
-def statements(cells) -> list[Statement]:
-    """The top-level statements of code cells, with the names each binds and reads."""
-    out = []
-    for cell in cells:
-        code = TransformerManager().transform_cell(cell.source)  # IPython syntax (magics) as Python
-        lines = code.splitlines()
-        for node in ast.parse(code).body:
-            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            text = "\n".join(lines[first - 1:node.end_lineno])
-            assigned, read = _global_names(text)
-            changed = {_base(n) for n in ast.walk(node)
-                       if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, ast.Store)}
-            changed |= {_base(n.value.func.value) for n in ast.walk(node)  # a statement `x.append(...)`
-                        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
-                        and isinstance(n.value.func, ast.Attribute) and n.value.func.attr in _MUTATORS}
-            kills = set()
-            if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                kills = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
-                kills = assigned
-            out.append(Statement(text, node, assigned | (changed - {None}), kills, read))
-    return out
-
-
-def setup_for(item: Item, *, key: bool) -> tuple[list[str], list[str]]:
-    """(imports, other statements) the exercise's code cells need, sliced from the chapter's code above it.
-
-    The sheet (``key=False``) needs only what its stub and check cells use, and is never given a statement
-    from a solution cell; the key also runs the exercise's solution code.
-    """
-    own = statements([c for c in item.cells if c.cell_type == "code" and (key or not _is_solution(c))])
-    needed = set().union(*(s.uses for s in own)) - set().union(*(s.binds for s in own))
-    candidates = statements([c for c in item.before if key or not _is_solution(c)])
-    picked = {}  # index of a picked statement -> the names it must bind
-    while True:  # again while names stay unresolved: a function may call one defined below it
-        before = dict(picked)
-        for i in reversed(range(len(candidates))):
-            st = candidates[i]
-            hit = st.binds & needed
-            if not hit:
-                continue
-            picked[i] = picked.get(i, set()) | hit
-            if isinstance(st.node, (ast.Import, ast.ImportFrom)):
-                needed -= hit
-            else:
-                needed = (needed - st.kills) | (st.uses if before.get(i) is None else set())
-        if picked == before:
-            break
-    imports, other = [], []
-    for i in sorted(picked):
-        st = candidates[i]
-        if isinstance(st.node, (ast.Import, ast.ImportFrom)):
-            node = copy.copy(st.node)  # only the names used
-            node.names = [a for a in node.names if (a.asname or a.name.split(".")[0]) in picked[i]]
-            imports.append(ast.unparse(node))
-        else:
-            other.append(st.code)
-    if needed:
-        raise RuntimeError(f"exercise {item.exercise.label}: its code uses {', '.join(sorted(needed))}, which no "
-                           f"code cell of {item.exercise.chapter} above it defines")
-    return imports, other
+def _setup_cell(item: Item, index: int):
+    source = SETUP_HEADER.format(index=index, chapter=item.chapter, number=item.number) + setup_code(item)
+    return _code(source, ["setup", "setup-chapter"], jupyter={"source_hidden": True})
 
 
 # -- the notebooks ----------------------------------------------------------------------------------------
@@ -255,7 +176,7 @@ def _code(source: str, tags: list, **metadata):
 
 
 def _front(items: list[Item], name: str, baseurl: str, *, key: bool) -> list:
-    """Macros cell, title cell with the total time, the notebook edition's setup cell, the imports cell."""
+    """Macros cell, title cell with the total time, the notebook edition's setup cell (is gbml installed?)."""
     first = nbformat.read(notebooks.OUT / "full" / f"{Path(items[0].exercise.chapter).name}.ipynb", as_version=4)
     macros = copy.deepcopy(first.cells[0])
     macros.metadata["tags"] = ["macros"]
@@ -269,14 +190,18 @@ def _front(items: list[Item], name: str, baseurl: str, *, key: bool) -> list:
              f"**Total time: about {sum(minutes)} minutes** for {len(items)} exercises "
              f"({' + '.join(map(str, minutes))} min).\n\n"
              + ("Every solution follows its exercise; the key has run, its outputs are shown. " if key else
-                "Run the two setup cells first. A coding exercise is checked by the cell after it (\"Correct\", "
-                "or a hint); write proofs and computations in the answer cell under them. ")
+                "Run the cells in order: each problem starts with a setup cell (collapsed) that runs the code "
+                "of its chapter above the exercise, so its names and numbers are the book's. A coding exercise "
+                "is checked by the cell after it (\"Correct\", or a hint); write proofs and computations in the "
+                "answer cell under them. ")
              + f"Each problem names the exercise of the book it comes from; the links lead to {where}.")
-    imports = []
-    for it in items:
-        imports += [line for line in setup_for(it, key=True)[0] if line not in imports]  # what answers need too
-    return [macros, nbformat.v4.new_markdown_cell(title), guard,
-            _code("# Setup: the imports the exercises need\n" + "\n".join(imports), ["setup"])]
+    return [macros, nbformat.v4.new_markdown_cell(title), guard]
+
+
+def _needs_code_cell(item: Item) -> bool:
+    """A computation whose key runs code but whose sheet has no code cell of its own gets an empty one."""
+    code = [c for c in item.cells[1:] if c.cell_type == "code"]
+    return item.exercise.kind == "computation" and bool(code) and all(_is_solution(c) for c in code)
 
 
 def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = "") -> nbformat.NotebookNode:
@@ -287,10 +212,9 @@ def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = 
         if not key and it.exercise.kind != "coding":
             cells.append(nbformat.v4.new_markdown_cell("**Your answer.**", metadata={
                 "tags": ["answer", f"answer-{it.exercise.kind}"]}))
-        local = setup_for(it, key=key)[1]
-        if local:
-            cells.append(_code(f"# Setup for problem {index}, from chapter {it.chapter}\n" + "\n".join(local),
-                               ["setup"]))
+        cells.append(_setup_cell(it, index))
+        if not key and _needs_code_cell(it):
+            cells.append(_code("# Your computation: the code the problem asks you to run.\n", ["answer-code"]))
         for cell in it.cells[1:]:
             if _is_solution(cell) and not key:
                 continue
@@ -319,11 +243,12 @@ def _answer_code(stub: str, solution: str) -> str:
 
 
 def _assertion(check: str) -> str:
-    """``exercises.check_x(fn);`` as ``assert exercises.check_x(fn)``: the checker's result must be truthy."""
+    """``exercises.check_x(fn);`` as an assertion that the checker's result is truthy, whose message is the
+    checker's verdict (its hint): nbgrader's Validate and the feedback show it with the AssertionError."""
     body = ast.parse(check).body
     if len(body) != 1 or not isinstance(body[0], ast.Expr):
         raise RuntimeError(f"a check cell must be one call of a checker, got:\n{check}")
-    return f"assert {ast.unparse(body[0].value)}"
+    return f"check_result = {ast.unparse(body[0].value)}\nassert check_result, check_result.message"
 
 
 def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "") -> nbformat.NotebookNode:
@@ -335,10 +260,7 @@ def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "") -> nbform
         label, points = it.exercise.label, it.exercise.minutes
         cells.append(_nbgrader(nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)), f"{label}-statement",
                                locked=True))
-        local = setup_for(it, key=False)[1]
-        if local:
-            cells.append(_nbgrader(_code(f"# Setup for problem {index}\n" + "\n".join(local), ["setup"]),
-                                   f"{label}-setup", locked=True))
+        cells.append(_nbgrader(_setup_cell(it, index), f"{label}-setup", locked=True))
         by_tag = {tag: c for c in it.cells[1:] for tag in _tags(c)}
         if it.exercise.kind == "coding":
             cells.append(_nbgrader(_code(_answer_code(by_tag["exercise"].source, by_tag["solution"].source),
@@ -401,6 +323,9 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}
   h1, h2 { break-after: avoid; }
   h2 { margin-top: 18pt; padding-top: 6pt; border-top: 1px solid #ccc; }
   mjx-container[display="true"] { overflow: visible; }
+  /* a problem's setup (its chapter's code above the exercise) is collapsed in the notebook: one line here */
+  .celltag_setup-chapter .jp-InputArea, .celltag_setup-chapter .jp-OutputArea { display: none; }
+  .celltag_setup-chapter::before { content: "Setup cell (in the notebook): runs the chapter's code above the exercise."; font-size: 8.5pt; color: #555; font-style: italic; }
 </style>
 {%- endblock html_head_js_mathjax -%}
 """

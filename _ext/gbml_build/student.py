@@ -1,8 +1,9 @@
 """Write the student edition under _build/student/: the book and the chapter notebooks without solutions.
 
-From the same sources as the full book: every cell tagged ``solution`` (code or markdown) is removed
-with jupytext from a throw-away copy of the book (``_build/student/src``), and that copy is built like
-``make book``.  An unanswered coding exercise's check cell prints that the exercise is not written yet
+From the same sources as the full book: a throw-away copy of the book (``_build/student/src``) without
+the instructor-only pages (:data:`gbml_build.booktoc.INSTRUCTOR_PAGES`: they hold solutions and ways around
+the checkers; its ``_toc.yml`` is :func:`gbml_build.booktoc.read_toc` with ``student=True``), from which every
+cell tagged ``solution`` (code or markdown) is removed with jupytext; that copy is built like ``make book``.  An unanswered coding exercise's check cell prints that the exercise is not written yet
 (the checkers never raise on the placeholder), so the build, and Run All, go on.  Output:
 
 * ``_build/student/html/``       the student book: its download buttons serve the student notebook edition
@@ -20,12 +21,13 @@ import sys
 from pathlib import Path
 
 import jupytext
+import yaml
 
 from . import notebooks
-from .booktoc import GENERATED, ROOT, is_notebook, source, toc_files
+from .booktoc import GENERATED, ROOT, is_notebook, read_toc, source, toc_files
 
 OUT = ROOT / "_build" / "student"
-COPY = ["_config.yml", "_toc.yml", "references.bib", "_ext", "_vendor"]
+COPY = ["_config.yml", "references.bib", "_ext", "_vendor"]  # and _toc.yml without the instructor pages
 
 
 def strip(nb):
@@ -44,9 +46,11 @@ def main() -> int:
     for name in COPY:
         path = ROOT / name
         (shutil.copytree if path.is_dir() else shutil.copy2)(path, src / name)
+    (src / "_toc.yml").write_text("# The student edition's table of contents (gbml_build.student): no instructor pages.\n"
+                                  + yaml.safe_dump(read_toc(student=True), sort_keys=False), encoding="utf-8")
     (OUT / "notebooks").mkdir()
     removed = 0
-    for name in toc_files():
+    for name in toc_files(student=True):
         if name in GENERATED:  # written in the copy during its build
             continue
         path = source(name)

@@ -1,0 +1,147 @@
+"""A problem set of every exercise of the book (``gbml_build.problem_set``) against the book's execution.
+
+The key of a set must print what the book prints: each solution cell's outputs are compared with the same
+cell's outputs in the book's executed chapter (``_build/jupyter_execute``, written by the build of the
+notebook edition).  The sheet must run to the end with every name its statements, stubs and checks use
+defined.  One set of all the exercises, in book order, built once for the module (about 1 min to run the key
+and 1 min to run the sheet).
+"""
+from __future__ import annotations
+
+import re
+import symtable
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from booksupport import ROOT, built_notebooks, notebook_chapters, source
+from nbclient import NotebookClient
+
+from gbml_build import problem_set
+from gbml_build.chapters import collect
+
+EXERCISES = [e for c in collect() for e in c.exercises]
+EXECUTED = ROOT / "_build" / "jupyter_execute"
+
+
+def _tags(cell) -> list:
+    return cell.metadata.get("tags", [])
+
+
+@pytest.fixture(scope="module")
+def every(tmp_path_factory):
+    built_notebooks()  # also executes the book's chapters into _build/jupyter_execute
+    items = [problem_set.item(e) for e in EXERCISES]
+    folder = tmp_path_factory.mktemp("every")
+    key = problem_set.run_key(problem_set.problem_notebook(items, "every", key=True), folder)
+    sheet = problem_set.problem_notebook(items, "every", key=False)
+    NotebookClient(sheet, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return items, key, sheet
+
+
+def _shown(outputs, *, book: bool) -> list:
+    """What a cell shows: the text of each stream, then each rich output (its types; its text unless an image).
+
+    The book's build merges a cell's streams (``nb_merge_streams``): myst-nb appends the later streams' text to
+    the first stream of each name in place and leaves the later ones in the executed notebook, so there the
+    first stream of a name holds the whole text; in the key, the streams of a name are joined.
+    """
+    streams, rich = {}, []
+    for out in outputs:
+        if out.output_type == "stream":
+            text = out.text.rstrip() + "\n"
+            if not book:
+                streams[out.name] = streams.get(out.name, "") + text
+            else:
+                streams.setdefault(out.name, text)
+        elif out.output_type in ("display_data", "execute_result"):
+            types = tuple(sorted(out.data))
+            image = any(t.startswith("image/") for t in types)
+            rich.append((types, None if image else out.data.get("text/plain")))
+        else:
+            rich.append((out.output_type, out.get("ename"), out.get("evalue")))
+    return [sorted(streams.items()), rich]
+
+
+def _book_cells() -> dict[str, tuple[str, object]]:
+    """Source of every code cell of the book's executed chapters -> (chapter, executed cell)."""
+    cells = {}
+    for name in notebook_chapters():
+        nb = nbformat.read(EXECUTED / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cells[cell.source.strip()] = (name, cell)
+    return cells
+
+
+def test_every_key_prints_what_the_book_prints(every):
+    _, key, _ = every
+    book = _book_cells()
+    solutions = [c for c in key.cells if c.cell_type == "code" and "solution" in _tags(c)]
+    in_sources = sum("solution" in _tags(c) for name in notebook_chapters() for c in jupytext.read(source(name)).cells
+                     if c.cell_type == "code")
+    assert len(solutions) == in_sources > 20  # every solution cell of the book is in the set
+    differ = []
+    for cell in solutions:
+        name, executed = book[cell.source.strip()]
+        if _shown(cell.outputs, book=False) != _shown(executed.outputs, book=True):
+            differ.append(f"{name}: {cell.source.splitlines()[0]}\n  key:  {_shown(cell.outputs, book=False)}\n"
+                          f"  book: {_shown(executed.outputs, book=True)}")
+    printing = sum(bool(c.outputs) for c in solutions)  # the others define a function (coding exercises)
+    assert printing >= 10
+    print(f"\n{len(solutions) - len(differ)} of {len(solutions)} solution cells of the key ({printing} of them "
+          "printing) show what the book shows")
+    assert not differ, "\n".join(differ)
+
+
+def test_the_fs_compute_key_gives_the_books_numbers(every):
+    """Issue 22's example: the floor and the predicted m and n the statement and written solution quote."""
+    _, key, _ = every
+    cell = next(c for c in key.cells if "solution" in _tags(c) and "floor_20 = floor()" in c.source)
+    text = "".join(o.get("text", "") for o in cell.outputs)
+    book = _book_cells()[cell.source.strip()][1]
+    assert text.strip() and text == "".join(o.get("text", "") for o in book.outputs[:1])
+    statement = next(c.source for c in key.cells if c.cell_type == "markdown" and "<a id='ex-fs-compute'>" in c.source)
+    floor = re.search(r"floor at m = 20: (\d\.\d+)", text).group(1)
+    assert f"floor {float(floor):.3f} at" in statement  # the statement quotes the floor the key computes
+    title = next(e.title for e in EXERCISES if e.label == "ex-fs-compute")
+    written = next(c.source for c in key.cells if c.cell_type == "markdown" and "Solution to" in c.source
+                   and title in c.source)
+    for printed in (r"predicted m for a floor of 0.01: (\d+)", r"tasks per round n: (\d+)"):
+        number = re.search(printed, text).group(1)
+        assert re.search(rf"\\approx \$\s+{number}\b", written), (number, written)  # and the m, n it gives
+
+
+def test_every_sheet_runs_to_the_end_with_every_name_defined(every):
+    _, _, sheet = every
+    errors = [f"{o.ename}: {o.evalue}" for c in sheet.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert errors == []
+    checks = ["".join(o.get("text", "") for o in c.outputs) for c in sheet.cells if "check" in _tags(c)]
+    assert len(checks) == sum(e.kind == "coding" for e in EXERCISES)
+    assert all(c.startswith("Not yet") and "not written yet" in c for c in checks), checks
+
+
+def _assigned(code: str) -> set:
+    code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("%"))
+    return {s.get_name() for s in symtable.symtable(code, "<setup>", "exec").get_symbols()
+            if s.is_assigned() or s.is_imported() or s.is_namespace()}
+
+
+def test_names_a_statement_uses_are_defined_in_the_sheet():
+    """A name in backticks in a statement that the chapter's code defines (e.g. ``batch`` and ``B0`` of
+    ex-avg-two-steps) is defined by the problem's setup or its own cells."""
+    built_notebooks()
+    missing, checked = [], 0
+    for e in EXERCISES:
+        it = problem_set.item(e)
+        chapter = _assigned("\n".join(c.source for c in it.before + it.cells if c.cell_type == "code"))
+        sheet = _assigned(problem_set.setup_code(it) + "\n" + "\n".join(
+            c.source for c in it.cells if c.cell_type == "code" and "solution" not in _tags(c)))
+        for name in set(re.findall(r"`([A-Za-z_]\w*)`", it.cells[0].source)) & chapter:
+            checked += 1
+            if name not in sheet:
+                missing.append(f"{e.label}: {name}")
+    assert checked >= 2 and missing == []

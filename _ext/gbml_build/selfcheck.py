@@ -89,6 +89,8 @@ class SelfCheck(SphinxDirective):
                 raise self.error(f"self-check ({where}): a numeric question (:answer:) has no {{choice}} blocks, "
                                  "exactly one {explanation} block and a tolerance >= 0")
             node["kind"], node["answer"], node["tolerance"] = "numeric", str(answer), str(tolerance)
+            node["answer_text"] = self.options["answer"].strip()
+            node["tolerance_text"] = self.options.get("tolerance", "0").strip()
         else:
             if len(choices) < 2 or sum(c["correct"] for c in choices) != 1 or explains:
                 raise self.error(f"self-check ({where}): a multiple-choice question has 2 to {len(LETTERS)} "
@@ -133,9 +135,8 @@ class Explanation(SphinxDirective):
 
 def _answer_text(node) -> str:
     if node["kind"] == "numeric":
-        answer = Fraction(node["answer"])
-        text = str(answer) if answer.denominator == 1 else f"{answer} = {float(answer):g}"
-        return text + (f" (within {float(Fraction(node['tolerance'])):g})" if Fraction(node["tolerance"]) else "")
+        tolerance = f" (within {node['tolerance_text']})" if Fraction(node["tolerance"]) else ""
+        return node["answer_text"] + tolerance
     choices = [c for c in node.children if isinstance(c, self_check_choice)]
     return next(LETTERS[i] for i, c in enumerate(choices) if c["correct"])
 
@@ -194,15 +195,16 @@ def _plain(app, node) -> list[nodes.Node]:
                                                          *choice.children[0].deepcopy().children))
         out.append(items)
         for letter, choice in zip(LETTERS, choices):
-            verdict = f"{letter} is right. " if choice["correct"] else f"Not {letter}. "
+            verdict = f"{letter} is right." if choice["correct"] else f"Not {letter}."
             body = _copy_body(choice.children[1])
             first = body.pop(0).children if body and isinstance(body[0], nodes.paragraph) else []
-            fold += [nodes.paragraph("", "", nodes.strong("", verdict), *first), *body]
+            fold += [nodes.paragraph("", "", nodes.strong("", verdict), nodes.Text(" "), *first), *body]
     else:
         out.append(nodes.paragraph("", "Your answer: a number."))
         body = _copy_body(node.children[-1])
         first = body.pop(0).children if body and isinstance(body[0], nodes.paragraph) else []
-        fold += [nodes.paragraph("", "", nodes.strong("", f"Answer: {_answer_text(node)}. "), *first), *body]
+        fold += [nodes.paragraph("", "", nodes.strong("", f"Answer: {_answer_text(node)}."), nodes.Text(" "), *first),
+                 *body]
     fold.append(nodes.paragraph("", _END))
     return out + fold
 

@@ -128,5 +128,5 @@ def meta_gradient(method: str, B, w, tasks, alpha: float):
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     with _checks.no_float_warnings():
         grad_B, grad_w = gradient(spec, B, w, tasks, alpha)
-    _finite("meta_gradient", grad_B, grad_w, alpha=alpha)
+        _finite("meta_gradient", grad_B, grad_w, alpha=alpha)
     return grad_B, grad_w

@@ -202,7 +202,8 @@ def psd_matrix(name: str, value, size: int | None = None, *, copy: bool = False)
     if not np.allclose(M, M.T, atol=1e-12):
         raise ValueError(f"{name} must be symmetric positive semi-definite (it is not symmetric)")
     smallest = np.linalg.eigvalsh(M)[0]
-    if smallest < -1e-12 * max(1.0, np.abs(M).max()):
+    # Rounding moves an eigenvalue by about (size x machine precision x the largest entry): no more is let by.
+    if smallest < -10 * M.shape[0] * np.finfo(float).eps * np.abs(M).max():
         raise ValueError(f"{name} must be symmetric positive semi-definite (smallest eigenvalue {smallest:.3g} < 0)")
     return M
 

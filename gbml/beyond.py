@@ -166,6 +166,8 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     grad_B : array (d, k)
     grad_w : array (k,)
     """
+    if not isinstance(first_order, (bool, np.bool_)):
+        raise TypeError(f"first_order must be True or False, got {first_order!r}")
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():

@@ -62,16 +62,19 @@ def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: 
     must have length >= 1; with ``copy`` the result is a read-only copy, never the caller's writeable
     array (a read-only array owning its data is kept as it is); with ``finite=False`` NaN and inf are let through (e.g. a distance curve that stops at a divergence).
     """
-    if np.iscomplexobj(value) or (isinstance(value, (list, tuple)) and _holds_complex(value)):
+    if type(value) is np.ndarray and value.dtype == np.float64:  # the common case, fast (the training hot path)
+        arr = value
+    elif np.iscomplexobj(value) or (isinstance(value, (list, tuple)) and _holds_complex(value)):
         raise TypeError(f"{name} must be a real array, got complex values (pass .real explicitly if meant)")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real array, got {type(value).__name__}") from None
+    else:
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a real array, got {type(value).__name__}") from None
     if arr.ndim != ndim:
         want = "x".join("?" if s is None else str(s) for s in shape) if shape else f"{ndim}-d"
         raise ValueError(f"{name} must have {ndim} axes (shape {want}), got shape {arr.shape}")
-    if shape is not None:
+    if shape is not None and any(want is not None and got != want for got, want in zip(arr.shape, shape)):
         for axis, (got, want) in enumerate(zip(arr.shape, shape)):
             if want is not None and got != want:
                 raise ValueError(
@@ -80,7 +83,7 @@ def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: 
                 )
     if nonempty and 0 in arr.shape:
         raise ValueError(f"{name} must not be empty (every axis of length >= 1), got shape {arr.shape}")
-    if finite and not np.all(np.isfinite(arr)):
+    if finite and not all_finite(arr):
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
     if copy and (arr.flags.writeable or arr.base is not None):  # a read-only array owning its data is kept
         arr = arr.copy()
@@ -132,10 +135,15 @@ def no_float_warnings():
     return np.errstate(all="ignore")
 
 
+def all_finite(a) -> bool:
+    """Whether every entry of the array ``a`` is finite (``np.isfinite(a).all()`` without its Python overhead)."""
+    return bool(np.logical_and.reduce(np.isfinite(a), axis=None))
+
+
 def finite_result(what: str, *values, hint: str) -> None:
     """Raise :class:`NonFiniteError` naming ``what`` if any of ``values`` holds NaN or inf."""
     for v in values:
-        if not np.all(np.isfinite(v)):
+        if not all_finite(v):
             raise NonFiniteError(f"{what} overflowed (the result holds NaN or inf): {hint}")
 
 
@@ -194,9 +202,13 @@ def psd_matrix(name: str, value, size: int | None = None, *, copy: bool = False)
     if not np.allclose(M, M.T, atol=1e-12):
         raise ValueError(f"{name} must be symmetric positive semi-definite (it is not symmetric)")
     smallest = np.linalg.eigvalsh(M)[0]
-    if smallest < -1e-12 * max(1.0, np.abs(M).max()):
+    # Rounding moves an eigenvalue by about (size x machine precision x the largest entry): no more is let by.
+    if smallest < -10 * M.shape[0] * np.finfo(float).eps * np.abs(M).max():
         raise ValueError(f"{name} must be symmetric positive semi-definite (smallest eigenvalue {smallest:.3g} < 0)")
     return M
+
+
+_TASK_TYPES = None  # (PopulationTasks, SampledTasks), once gbml.tasks is imported
 
 
 def point(B, w, tasks, alpha):
@@ -205,9 +217,15 @@ def point(B, w, tasks, alpha):
     ``tasks`` must be a ``PopulationTasks`` or ``SampledTasks``; ``B`` is (d, k) with ``k <= d``, ``w`` is
     (k,) and ``alpha >= 0``.  Every error names the parameter.  (``gbml.algorithms`` and ``gbml.beyond``.)
     """
-    from .tasks import PopulationTasks, SampledTasks  # here: gbml.tasks itself imports this module
-
-    if not isinstance(tasks, (PopulationTasks, SampledTasks)):
+    global _TASK_TYPES
+    if _TASK_TYPES is None:  # imported here: gbml.tasks itself imports this module
+        from .tasks import PopulationTasks, SampledTasks
+        _TASK_TYPES = (PopulationTasks, SampledTasks)
+    if (type(B) is np.ndarray and type(w) is np.ndarray and B.dtype == w.dtype == np.float64 and B.ndim == 2
+            and w.ndim == 1 and type(alpha) is float and 0.0 <= alpha < np.inf and isinstance(tasks, _TASK_TYPES)
+            and B.shape[0] == tasks.d and 0 < B.shape[1] == w.shape[0] <= tasks.d and all_finite(B) and all_finite(w)):
+        return B, w, alpha  # every check passed, fast (the common case; the errors come from the checks below)
+    if not isinstance(tasks, _TASK_TYPES):
         raise TypeError(f"tasks must be a gbml.PopulationTasks or gbml.SampledTasks, got {type(tasks).__name__}")
     B = array("B", B, 2, (tasks.d, None))
     k = B.shape[1]

@@ -14,6 +14,7 @@ import functools
 
 _FORBIDDEN: contextvars.ContextVar = contextvars.ContextVar("gbml_forbidden_references", default=None)
 _NAMES: set[str] = set()  # every routine decorated with reference()
+_OPEN = [0]  # forbidden() blocks open in any context: while none is, a reference routine costs one list lookup
 
 
 class ReferenceCalled(RuntimeError):
@@ -27,10 +28,11 @@ def reference(name: str):
     def decorate(fn):
         @functools.wraps(fn)
         def guarded(*args, **kwargs):
-            state = _FORBIDDEN.get()
-            if state is not None and name in state[0]:
-                state[1].append(name)
-                raise ReferenceCalled(f"your function calls gbml's reference {name}; write it yourself")
+            if _OPEN[0]:  # some checker is running: is this routine forbidden in this context?
+                state = _FORBIDDEN.get()
+                if state is not None and name in state[0]:
+                    state[1].append(name)
+                    raise ReferenceCalled(f"your function calls gbml's reference {name}; write it yourself")
             return fn(*args, **kwargs)
 
         return guarded
@@ -46,7 +48,9 @@ def forbidden(names):
         raise ValueError(f"no gbml reference routine is named {', '.join(sorted(unknown))}; known: {sorted(_NAMES)}")
     calls: list[str] = []
     token = _FORBIDDEN.set((frozenset(names), calls))
+    _OPEN[0] += 1
     try:
         yield calls
     finally:
+        _OPEN[0] -= 1
         _FORBIDDEN.reset(token)

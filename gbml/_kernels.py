@@ -6,7 +6,7 @@ their names are public within the package.  None of them checks its arguments: t
 (``gbml.meta_gradient``, ``gbml.principal_angles``, ``gbml.train``, ...) check first, and the training
 loops call these on checked values every round.
 
-- the inner step of a method and the outer objective after it (chapters 1, 4-6);
+- the inner step of a method, the outer objective after it and the meta-gradient (chapters 1, 4-6);
 - :func:`runs_gradient`, the meta-gradient and objective of R runs at once (``gbml.train_runs``);
 - the rank-tested orthonormal bases and the principal angles (chapter 2).
 """
@@ -47,6 +47,36 @@ def objective(spec: Method, B, w, tasks, alpha) -> float:
             return float(np.mean(tasks.pooled.loss(B @ w)))
         _, _, v_t = inner_step(spec, B, w, tasks.inner, alpha)
         return float(np.mean(tasks.outer.loss(v_t)))
+
+
+def gradient(spec: Method, B, w, tasks, alpha):
+    """The meta-gradient of one run, without argument checks: the body of ``gbml.meta_gradient`` (the equations
+    are in ``gbml.algorithms``' docstring)."""
+    inner, outer = tasks.inner, tasks.outer
+    if not spec.adapts:  # average loss: no inner step, every sample of every task
+        alpha, inner = 0.0, tasks.pooled
+        outer = inner
+    n = tasks.n
+    r, w_t, v_t = inner_step(spec, B, w, inner, alpha)
+    q = outer.grad(v_t)  # dL_out/dv at the adapted prediction
+
+    # First-order gradient at the adapted parameters: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
+    G_w = q @ B
+    if spec.adapt_body:
+        G_w = G_w - alpha * np.sum(r * q, axis=1)[:, None] * w
+    if spec.first_order:
+        return q.T @ w_t / n, G_w.mean(axis=0)
+
+    # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
+    Vw = G_w @ B.T  # B G_w,t, as rows
+    if spec.adapt_body:
+        Vw = Vw + (w_t @ w)[:, None] * q  # + G_B,t w = q_t (w_t . w)
+    u = inner.cov(Vw)
+    grad_B = (q.T @ w_t - alpha * (np.outer(u.sum(axis=0), w) + r.T @ G_w)) / n
+    grad_w_t = G_w - alpha * (u @ B)
+    if spec.adapt_body:
+        grad_w_t = grad_w_t - alpha * np.sum(q * r, axis=1)[:, None] * w_t  # G_B,t^T r_t
+    return grad_B, grad_w_t.mean(axis=0)
 
 
 def runs_gradient(spec: Method, B, w, tasks, alpha):

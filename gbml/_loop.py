@@ -1,13 +1,16 @@
-"""The plumbing that the training loops share (private to ``gbml``): ``gbml.train``, ``gbml.train_runs`` and
-``gbml.beyond.train_variants`` check their settings, draw each round's tasks and turn their iterates into
-``History`` records the same way, with these functions (their names are public within the package).
+"""The one training loop of the package and its plumbing (private to ``gbml``).
+
+``gbml.train`` (one run), ``gbml.train_runs`` (several methods) and ``gbml.beyond.train_variants`` (chapter 9)
+check their settings, draw each round's tasks and hand a ``step`` to :func:`run_loop`, which moves every run,
+stops the ones that diverge and turns their iterates into ``History`` records (their names are public within
+the package).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import _checks
-from ._kernels import angles_between_bases, bases_or_none
+from ._kernels import angles_between_bases, bases_or_none, basis_or_none
 
 
 def round_source(problem, n, pool, rng, m_in, m_out):
@@ -45,13 +48,100 @@ def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0):
     return T, n, blowup, snapshot_every, rng, B0, w0
 
 
-def histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every):
-    """The History of each of R runs from their iterates, all at once (``train_runs``, ``beyond.train_variants``).
+def start_scale(B, w, blowup, T):
+    """The blow-up size of each run (R,) from its start ``B`` (R, d, k') and ``w`` (R, k'), after the checks
+    every trainer makes of a start: the record fits in memory, the norm does not overflow, ``B`` has full rank."""
+    R, d, k = B.shape
+    _checks.fits(f"the record of {R} run{'s' * (R > 1)} of T={T} rounds", 2 * (T + 1) * R * (d + 1) * k)
+    with _checks.no_float_warnings():
+        scale = blowup * (1.0 + np.linalg.norm(B, axis=(1, 2)) + np.linalg.norm(w, axis=1))
+    if not np.all(np.isfinite(scale)):
+        raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
+    if not bases_or_none(B)[1].all():
+        raise ValueError("B0 must have full column rank")
+    return scale
+
+
+def shared(a):
+    """``a`` (R,) as one Python scalar when every run has the same value (cheaper to broadcast), else ``a``."""
+    return a[0].item() if (a == a[0]).all() else a
+
+
+def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha, settings, snapshot_every,
+             one_by_one=False):
+    """Train R runs for T rounds on the same tasks: ``(B, w) <- (B, w) - beta * grad`` for every run still going.
+
+    ``step(idx, B, w, tasks) -> (grad_B, grad_w, loss)`` gives the gradients (R', d, k'), (R', k') and the
+    objective (R',) of the runs ``idx`` (``slice(None)`` while every run goes on, else an index array; the same
+    object until a run stops) at their iterates ``B`` (R', d, k'), ``w`` (R', k'); a step refuses an iterate by
+    giving it a non-finite loss.  ``B`` (R, d, k') and ``w`` (R, k') are the starts, ``betas`` (R,) the outer
+    steps and ``scale`` (R,) the blow-up sizes (:func:`start_scale`).
+
+    Divergence, for every trainer: a run stops before an iterate whose loss is not finite (or that its step
+    refuses), whose ``||B|| + ||w||`` exceeds its scale or is not finite (a non-finite gradient), that lost rank,
+    or whose head norm or ``orth_error`` overflows; ``diverged_at`` is that iterate.  At the start, that is a
+    ValueError.  Every iterate is kept and the records are computed at the end, all at once (:func:`_histories`),
+    or iterate by iterate for one run with ``one_by_one`` (``gbml.train`` given functions; the same values to
+    rounding: numpy's stacked and single-matrix routines may differ in the last bit).  Returns the History of
+    each run.
+    """
+    R = len(B)
+    Bs, ws = np.zeros((T + 1,) + B.shape), np.zeros((T + 1,) + w.shape)
+    loss = np.full((T + 1, R), np.nan)
+    last, diverged_at = np.full(R, T), [None] * R  # the last iterate each run keeps, and where it stopped
+    active = np.arange(R)  # the runs still going
+
+    def going(active):
+        """The index of the runs still going (a slice is faster while every run goes on), their outer steps
+        and blow-up sizes: recomputed only when a run stops."""
+        idx = slice(None) if len(active) == R else active
+        b = shared(betas[idx])
+        beta_B, beta_w = (b, b) if isinstance(b, float) else (b[:, None, None], b[:, None])
+        return idx, beta_B, beta_w, scale[idx]
+
+    idx, beta_B, beta_w, scale_now = going(active)
+    tasks = next_round() if T == 0 else None  # the loss of T = 0 needs one round
+    with _checks.no_float_warnings():  # overflows are found by the checks below
+        for s in range(T + 1):
+            if s < T:
+                tasks = next_round()
+            Bs[s, idx], ws[s, idx] = B, w
+            gB, gw, value = step(idx, B, w, tasks)
+            loss[s, idx] = value
+            stop = ~np.isfinite(value)  # the loss overflowed: iterate s is not recorded
+            stopped = stop.any()
+            if stopped:
+                if s == 0:
+                    raise _start_overflows()
+                for i in active[stop]:
+                    last[i], diverged_at[i] = s - 1, s
+            if s == T:
+                break
+            B_new, w_new = B - beta_B * gB, w - beta_w * gw
+            # ||B_new|| + ||w_new|| of each run (Frobenius norms, from sums of squares): NaN if any entry is
+            size = np.sqrt(np.einsum("rdk,rdk->r", B_new, B_new)) + np.sqrt(np.einsum("rk,rk->r", w_new, w_new))
+            small = size <= scale_now  # not exploded, finite
+            if not stopped and small.all():
+                B, w = B_new, w_new
+                continue
+            keep = ~stop & small
+            for i in active[~stop & ~keep]:
+                last[i], diverged_at[i] = s, s + 1
+            active, B, w = active[keep], B_new[keep], w_new[keep]
+            if not active.size:
+                break
+            idx, beta_B, beta_w, scale_now = going(active)
+    return _histories(labels, problem, alpha, betas, Bs, ws, loss, last, diverged_at, settings, snapshot_every,
+                      one_by_one)
+
+
+def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every, one_by_one):
+    """The History of each of R runs from their iterates, all at once (:func:`run_loop`).
 
     ``Bs`` (T+1, R, d, k') and ``ws`` (T+1, R, k') hold every iterate, ``loss`` (T+1, R) the objective at each,
     ``last`` (R,) the last iterate each run kept and ``diverged_at`` (list) where it stopped (None: it did
     not); entries after ``last`` are ignored.  A run also stops before an iterate that lost rank or whose
-    record overflows, as in ``gbml.train``; ``last`` and ``diverged_at`` are updated in place.
+    record overflows; ``last`` and ``diverged_at`` are updated in place.
     """
     from .training import History  # here: gbml.training imports this module
 
@@ -62,10 +152,16 @@ def histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, set
     B_kept = np.concatenate([Bs[: last[i] + 1, i] for i in range(R)])  # (N, d, k')
     w_kept = np.concatenate([ws[: last[i] + 1, i] for i in range(R)])  # (N, k')
     with _checks.no_float_warnings():
-        Qs, full_rank = bases_or_none(B_kept)
-        angles = angles_between_bases(Qs, problem.B_star)  # (N, min(k, k*))
-        head_norm = np.linalg.norm(w_kept, axis=1)
-        orth = np.abs(np.linalg.eigvalsh(np.eye(k) - alpha * np.swapaxes(B_kept, 1, 2) @ B_kept)).max(axis=1)
+        if one_by_one:
+            angles, distance, head_norm, orth = (np.array(v) for v in zip(*(
+                _record(B, w, alpha, problem.B_star) for B, w in zip(B_kept, w_kept))))
+            full_rank = np.isfinite(distance)
+        else:
+            Qs, full_rank = bases_or_none(B_kept)
+            angles = angles_between_bases(Qs, problem.B_star)  # (N, min(k, k*))
+            distance = np.sin(angles[:, -1])
+            head_norm = np.linalg.norm(w_kept, axis=1)
+            orth = np.abs(np.linalg.eigvalsh(np.eye(k) - alpha * np.swapaxes(B_kept, 1, 2) @ B_kept)).max(axis=1)
     # As train: a run stops before an iterate that lost rank or whose record overflows.
     bad = ~full_rank | ~np.isfinite(head_norm) | ~np.isfinite(orth)
     histories = []
@@ -74,7 +170,7 @@ def histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, set
         if bad_run.any():
             first = int(np.argmax(bad_run))
             if first == 0:
-                raise start_overflows()
+                raise _start_overflows()
             last[i], diverged_at[i] = first - 1, first
         upto = last[i] + 1
         rows = slice(starts[i], starts[i] + upto)
@@ -83,13 +179,21 @@ def histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, set
             its = sorted({*range(0, upto, snapshot_every), last[i]})
             kept = dict(snapshot_iterations=np.array(its), snapshots=Bs[its, i])
         histories.append(History(
-            labels[i], alpha, float(beta[i]), distance=np.sin(angles[rows, -1]), angles=angles[rows],
+            labels[i], alpha, float(beta[i]), distance=distance[rows], angles=angles[rows],
             loss=loss[:upto, i].copy(), head_norm=head_norm[rows], orth_error=orth[rows],
             B=Bs[last[i], i].copy(), w=ws[last[i], i].copy(), diverged_at=diverged_at[i],
             settings=dict(settings), **kept))
     return histories
 
 
-def start_overflows() -> ValueError:
+def _record(B, w, alpha, B_star):
+    """The angles, distance, head norm and ``orth_error`` of one iterate (NaN angles if ``B`` lost rank)."""
+    Q = basis_or_none(B)
+    ang = np.full(min(B.shape[1], B_star.shape[1]), np.nan) if Q is None else angles_between_bases(Q, B_star)
+    eye = np.eye(B.shape[1])
+    return ang, np.sin(ang[-1]), np.linalg.norm(w), np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()
+
+
+def _start_overflows() -> ValueError:
     return ValueError("the loss or ||I - alpha B0^T B0|| overflows at the start (inf or NaN): rescale B0 and "
                       "w0, use a smaller alpha, or check that objective returns a finite number")

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _checks
-from ._kernels import inner_step
+from ._kernels import gradient, inner_step
 from . import _guard
 
 __all__ = ["METHODS", "Method", "meta_gradient", "meta_objective", "adapt"]
@@ -127,35 +127,6 @@ def meta_gradient(method: str, B, w, tasks, alpha: float):
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     with _checks.no_float_warnings():
-        grad_B, grad_w = _gradient(spec, B, w, tasks, alpha)
-    _finite("meta_gradient", grad_B, grad_w, alpha=alpha)
+        grad_B, grad_w = gradient(spec, B, w, tasks, alpha)
+        _finite("meta_gradient", grad_B, grad_w, alpha=alpha)
     return grad_B, grad_w
-
-
-def _gradient(spec: Method, B, w, tasks, alpha):
-    """The body of :func:`meta_gradient`, on checked arguments."""
-    inner, outer = tasks.inner, tasks.outer
-    if not spec.adapts:  # average loss: no inner step, every sample of every task
-        alpha, inner = 0.0, tasks.pooled
-        outer = inner
-    n = tasks.n
-    r, w_t, v_t = inner_step(spec, B, w, inner, alpha)
-    q = outer.grad(v_t)  # dL_out/dv at the adapted prediction
-
-    # First-order gradient at the adapted parameters: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
-    G_w = q @ B
-    if spec.adapt_body:
-        G_w = G_w - alpha * np.sum(r * q, axis=1)[:, None] * w
-    if spec.first_order:
-        return q.T @ w_t / n, G_w.mean(axis=0)
-
-    # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
-    Vw = G_w @ B.T  # B G_w,t, as rows
-    if spec.adapt_body:
-        Vw = Vw + (w_t @ w)[:, None] * q  # + G_B,t w = q_t (w_t . w)
-    u = inner.cov(Vw)
-    grad_B = (q.T @ w_t - alpha * (np.outer(u.sum(axis=0), w) + r.T @ G_w)) / n
-    grad_w_t = G_w - alpha * (u @ B)
-    if spec.adapt_body:
-        grad_w_t = grad_w_t - alpha * np.sum(q * r, axis=1)[:, None] * w_t  # G_B,t^T r_t
-    return grad_B, grad_w_t.mean(axis=0)

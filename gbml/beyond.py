@@ -22,11 +22,9 @@ applied to vectors), exactly as in :mod:`gbml.tasks`.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from . import _checks, _kernels, _loop
+from . import _checks, _loop
 from . import _guard
 from .problem import Problem
 from .tasks import PopulationTasks, SampledTasks
@@ -168,6 +166,8 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     grad_B : array (d, k)
     grad_w : array (k,)
     """
+    if not isinstance(first_order, (bool, np.bool_)):
+        raise TypeError(f"first_order must be True or False, got {first_order!r}")
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():
@@ -375,64 +375,33 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
     T, n, blowup, snapshot_every, rng, B0, _ = _loop.run_settings(
         problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
-    B0 = _checks.array("B0", B0, 2, (problem.d, None)).copy()
+    B0 = _checks.array("B0", B0, 2, (problem.d, None))
     k = B0.shape[1]
     if k > problem.d:
         raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B0.shape}")
-    w0 = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,)).copy()
-    if _kernels.basis_or_none(B0) is None:
-        raise ValueError("B0 must have full column rank")
-    _checks.fits(f"train_variants' record of {R} runs of T={T} rounds", 2 * (T + 1) * R * (problem.d + 1) * k)
-    with _checks.no_float_warnings():
-        scale = blowup * (1.0 + np.linalg.norm(B0) + np.linalg.norm(w0))
-    if not np.isfinite(scale):
-        raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
+    w0 = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,))
+    B, w = np.array(np.broadcast_to(B0, (R, problem.d, k))), np.array(np.broadcast_to(w0, (R, k)))
+    scale = _loop.start_scale(B, w, blowup, T)
     if rounds is None:
         next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
     else:
         next_round = _given_rounds(rounds, problem, n, T, pool, m_in, m_out)
         m_in, m_out = getattr(rounds[0], "m_in", None), getattr(rounds[0], "m_out", None)
-    # Every iterate is kept; the distances, angles, head norms and orth_error are computed at the end.
-    Bs, ws = np.zeros((T + 1, R, problem.d, k)), np.zeros((T + 1, R, k))
-    loss = np.full((T + 1, R), np.nan)
-    last, diverged_at = np.full(R, T), [None] * R
-    iterate = {i: (B0, w0) for i in range(R)}  # the current (B, w) of each run still going
-    tasks = next_round() if T == 0 else None
-    with _checks.no_float_warnings():  # overflows are found by the checks below
-        for s in range(T + 1):
-            if s < T:
-                tasks = next_round()
-            for i, (B, w) in list(iterate.items()):
-                Bs[s, i], ws[s, i] = B, w
-                grad_B, grad_w, value = _variant_round(variants[i], steps[i], B, w, tasks, alpha)
-                loss[s, i] = value
-                if not math.isfinite(value):  # the objective overflowed: iterate s is not recorded
-                    if s == 0:
-                        raise _loop.start_overflows()
-                    last[i], diverged_at[i] = s - 1, s
-                    del iterate[i]
-                elif s < T:
-                    B, w = B - beta * grad_B, w - beta * grad_w
-                    if _norm(B) + _norm(w) <= scale:  # False if exploded or non-finite
-                        iterate[i] = B, w
-                    else:
-                        last[i], diverged_at[i] = s, s + 1
-                        del iterate[i]
-            if not iterate:
-                break
+
+    def step(idx, B, w, tasks):
+        """Each run's gradient and objective from one inner loop (or one head fit)."""
+        runs = range(R) if isinstance(idx, slice) else idx
+        grads_B, grads_w, values = zip(*(_variant_round(variants[i], steps[i], B[j], w[j], tasks, alpha)
+                                         for j, i in enumerate(runs)))
+        return np.array(grads_B), np.array(grads_w), np.array(values)
+
     labels = [v if v == "altmin" or S == 1 else f"{v} ({S} steps)" for v, S in zip(variants, steps)]
-    settings = dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T)
-    histories = _loop.histories(labels, problem, alpha, np.full(R, beta), Bs, ws, loss, last, diverged_at, settings,
-                           snapshot_every)
+    histories = _loop.run_loop(step, B, w, next_round, np.full(R, beta), T, scale, labels=labels, problem=problem,
+                               alpha=alpha, snapshot_every=snapshot_every,
+                               settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T))
     for history, S in zip(histories, steps):
         history.settings["steps"] = S
     return histories
-
-
-def _norm(x) -> float:
-    """``np.linalg.norm(x)`` (2-norm of the entries, the same value) without its argument handling."""
-    x = x.ravel()
-    return math.sqrt(x @ x)
 
 
 def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):

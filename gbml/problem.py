@@ -178,8 +178,13 @@ class Problem:
 
         ``Q`` is a uniformly random orthonormal basis (``distance=None``), or one whose column space is at
         exactly ``distance`` in [0, 1) from ``col(B*)``: every principal angle equals ``arcsin(distance)``.
+        ``alpha`` must be a normal float (at least ``numpy.finfo(float).tiny``, about 2.2e-308), so that
+        ``1 / alpha``, the scale of ``B_0^T B_0``, is a finite number.
         """
         alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
+        if alpha < np.finfo(float).tiny:
+            raise ValueError(f"alpha must be at least {np.finfo(float).tiny:.3g} (the smallest normal float; B0 = "
+                             f"Q / sqrt(alpha) and B0^T B0 = I / alpha must stay finite), got {alpha:g}")
         rng = _checks.as_rng(rng)
         if distance is None:
             Q = random_orthonormal(self.d, self.k, rng)

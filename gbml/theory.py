@@ -71,8 +71,15 @@ def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
     """Per-iteration contraction factor fitted to the part of a distance curve inside [low, high].
 
     A least-squares line through ``log(distance)`` against the iteration; returns ``exp(slope)``.
+    ``distance`` is a curve of finite numbers >= 0 (a run that diverged: pass the part before it); the window
+    must satisfy ``0 < low < high`` (finite).  Fewer than 3 points inside it (an all-zero curve, say) is a
+    ValueError, never NaN.
     """
+    low = _checks.real("low", low, low=0.0, strict_low=True)
+    high = _checks.real("high", high, low=low, strict_low=True)
     dist = _checks.array("distance", distance, 1)
+    if dist.min() < 0:
+        raise ValueError(f"distance must hold distances >= 0, got a minimum of {dist.min():g}")
     idx = np.flatnonzero((dist >= low) & (dist <= high))
     if idx.size < 3:
         raise ValueError(
@@ -88,10 +95,16 @@ def iterations_to(distance, tol: float) -> int | None:
 
     Reaching means at or below ``tol`` up to a relative ``1e-9``, so that a curve of exact powers reaches
     its tolerance on time: ``0.1 ** np.arange(10)`` reaches ``1e-5`` at 5, although ``0.1**5 > 1e-5`` in
-    floating point.
+    floating point.  ``distance`` is a curve of numbers >= 0 that starts finite; NaN entries may follow
+    (the iterations after a run diverged: they never count).  An all-NaN curve, inf or a negative distance
+    is a ValueError.
     """
     dist = _checks.array("distance", distance, 1, finite=False)  # NaN after a divergence never counts
     tol = _checks.real("tol", tol, low=0.0, strict_low=True)
+    if not np.isfinite(dist[0]) or np.isinf(dist).any() or (dist < 0).any():
+        raise ValueError("distance must be a curve of distances >= 0 starting with a finite value (NaN may only "
+                         "follow, after a divergence), got " + ("no finite value" if np.isnan(dist).all() else
+                                                                  f"{dist[:5]!r}..."))
     hit = np.flatnonzero(dist <= tol * (1 + 1e-9))
     return int(hit[0]) if hit.size else None
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks, _kernels, _loop
-from .algorithms import METHODS, Method, meta_gradient
+from .algorithms import METHODS, Method
 from .problem import Problem
 
 __all__ = ["DivergenceError", "History", "train", "train_runs"]
@@ -91,8 +91,9 @@ def train(
 ) -> History:
     """Run ``(B, w) <- (B, w) - beta * meta_gradient(method, B, w, tasks, alpha)`` for T rounds.
 
-    Without a custom ``gradient`` or ``objective`` the run is one run of :func:`train_runs` (its loop
-    records everything at the end, all at once); several runs on the same tasks go faster together there.
+    The run is one run of the package's one training loop (``train_runs`` and ``beyond.train_variants`` use it
+    too): without a custom ``gradient`` or ``objective`` it is one run of :func:`train_runs`; several runs on
+    the same tasks go faster together there.
 
     Parameters
     ----------
@@ -116,24 +117,17 @@ def train(
         The loss recorded each round (default: the method's outer objective; with a custom ``gradient``,
         the objective of ``method`` if it is a name of ``gbml.METHODS``, else none: ``History.loss`` is
         None).  It must return a finite real number at the start.
-    settings : dict, optional
-        Extra entries for ``History.settings``.
+    settings : dict with string keys, optional
+        Extra entries for ``History.settings``; not the keys the run records itself (``d``, ``k``,
+        ``n_tasks``, ``m_in``, ``m_out``, ``T``).
     snapshot_every : int >= 1, optional
         Keep the body ``B`` every ``snapshot_every`` rounds, and at the last recorded iteration, in
         ``History.snapshots`` (chapter 9 follows the directions of a wide body this way).
     """
-    # A method of METHODS with its own objective runs in train_runs' loop (the same run, vectorised).
-    vectorised = gradient is None and objective is None
     if gradient is None:
         spec = _checks.method_spec(method, METHODS)
-        gradient = lambda B, w, tasks, alpha: meta_gradient(method, B, w, tasks, alpha)  # noqa: E731
-        if objective is None:
-            objective = lambda B, w, tasks, alpha: _kernels.objective(spec, B, w, tasks, alpha)  # noqa: E731
     elif not callable(gradient):
         raise TypeError(f"gradient must be a callable gradient(B, w, tasks, alpha), got {type(gradient).__name__}")
-    elif objective is None and isinstance(method, str) and method in METHODS:
-        spec = METHODS[method]
-        objective = lambda B, w, tasks, alpha: _kernels.objective(spec, B, w, tasks, alpha)  # noqa: E731
     if objective is not None and not callable(objective):
         raise TypeError(f"objective must be a callable objective(B, w, tasks, alpha), got {type(objective).__name__}")
     if not isinstance(problem, Problem):
@@ -142,111 +136,83 @@ def train(
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
+    settings = _extra_settings(settings)
     T, n, blowup, snapshot_every, rng, B0, w0_default = _loop.run_settings(
         problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
-    if w0_default is None:
-        w0_default = np.zeros(problem.k)
     # B0 may have k' != k columns (a model narrower or wider than the truth); w0 then has k' entries.
-    B = _checks.array("B0", B0, 2, (problem.d, None)).copy()
+    B = _checks.array("B0", B0, 2, (problem.d, None))
     if B.shape[1] > problem.d:
         raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B.shape}")
-    if w0 is None and B.shape[1] != problem.k:
-        w0_default = np.zeros(B.shape[1])
-    w = (w0_default if w0 is None else _checks.array("w0", w0, 1, (B.shape[1],))).copy()
-    k = B.shape[1]
-    if vectorised and (m_in is None or method != "avg-loss"):
-        history, = train_runs([method], problem, alpha=alpha, betas=beta, T=T, n_tasks=n, rng=rng, m_in=m_in,
-                              m_out=m_out, pool=pool, B0=B, w0=w, blowup=blowup, snapshot_every=snapshot_every)
-        history.settings.update(settings or {})
-        if history.diverged_at is not None and on_divergence == "raise":
-            raise DivergenceError(method, history.diverged_at, alpha, beta, history)
-        return history
-    _checks.fits(f"train's record of T={T} rounds", (T + 1) * (k + 4))
-    if snapshot_every is not None:
-        _checks.fits(f"the snapshots of B every {snapshot_every} rounds",
-                     (T // snapshot_every + 2) * problem.d * k)
-    snapshots = {}  # iteration -> B
-    next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
-    with _checks.no_float_warnings():
-        scale = blowup * (1.0 + np.linalg.norm(B) + np.linalg.norm(w))
-    if not np.isfinite(scale):
-        raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
+    if w0 is None:
+        w = w0_default if w0_default is not None and B.shape[1] == problem.k else np.zeros(B.shape[1])
+    else:
+        w = _checks.array("w0", w0, 1, (B.shape[1],))
+    B, w = B[None], w[None]  # one run
+    scale = _loop.start_scale(B, w, blowup, T)
+    custom = gradient is not None or objective is not None or m_in is not None and not spec.adapts
+    if not custom:
+        step = _runs_step([spec], alpha)  # the vectorised step of train_runs (the sampled average loss aside)
+    else:
+        if gradient is None:
+            gradient = lambda B, w, tasks, alpha: _kernels.gradient(spec, B, w, tasks, alpha)  # noqa: E731
+        if objective is None and isinstance(method, str) and method in METHODS:
+            objective = lambda B, w, tasks, alpha: _kernels.objective(METHODS[method], B, w, tasks, alpha)  # noqa: E731
+        step = _functions_step(gradient, objective, alpha)
+    history, = _loop.run_loop(
+        step, B, w, _loop.round_source(problem, n, pool, rng, m_in, m_out), np.array([beta]), T, scale,
+        labels=[method], problem=problem, alpha=alpha, snapshot_every=snapshot_every, one_by_one=custom,
+        settings=dict(d=problem.d, k=B.shape[2], n_tasks=n, m_in=m_in, m_out=m_out, T=T, **settings))
+    if gradient is not None and objective is None:
+        history.loss = None  # a custom gradient and no objective: nothing to record
+    if history.diverged_at is not None and on_divergence == "raise":
+        raise DivergenceError(method, history.diverged_at, alpha, beta, history)
+    return history
 
-    rec = {
-        "distance": np.full(T + 1, np.nan),
-        "angles": np.full((T + 1, min(k, problem.k)), np.nan),
-        "loss": np.full(T + 1, np.nan),
-        "head_norm": np.full(T + 1, np.nan),
-        "orth_error": np.full(T + 1, np.nan),
-    }
-    eye = np.eye(k)
-    B_star = problem.B_star  # orthonormal columns
 
-    def record(s, tasks, Q):
-        """Record iterate s; False (nothing recorded) if a value overflowed."""
-        with _checks.no_float_warnings():
-            ang = _kernels.angles_between_bases(Q, B_star)
-            values = {"angles": ang, "distance": np.sin(ang[-1]), "head_norm": np.linalg.norm(w),
-                      "orth_error": np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()}
-            if objective is not None:
-                values["loss"] = _loss(objective, B, w, tasks, alpha)
-        if not all(np.all(np.isfinite(v)) for v in values.values()):
-            return False
-        for name, v in values.items():
-            rec[name][s] = v
-        if snapshot_every is not None and (s % snapshot_every == 0 or s == T):
-            snapshots[s] = B.copy()
-        return True
+#: The settings every run records itself (``train(settings=...)`` may not set them).
+_RUN_KEYS = ("d", "k", "n_tasks", "m_in", "m_out", "T")
 
-    def history(upto, diverged_at=None):
-        kept = {}
-        if snapshot_every is not None:
-            snapshots.setdefault(upto, B.copy())  # the last recorded iterate
-            its = sorted(i for i in snapshots if i <= upto)
-            kept = dict(snapshot_iterations=np.array(its), snapshots=np.array([snapshots[i] for i in its]))
-        return History(
-            method, alpha, beta, *(v[: upto + 1] if name != "loss" or objective is not None else None
-                                   for name, v in rec.items()), B=B.copy(), w=w.copy(),
-            diverged_at=diverged_at,
-            settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T, **(settings or {})),
-            **kept,
-        )
 
-    def diverge(iteration, upto):
-        if on_divergence == "raise":
-            raise DivergenceError(method, iteration, alpha, beta, history(upto, diverged_at=iteration))
-        return history(upto, diverged_at=iteration)
+def _extra_settings(settings) -> dict:
+    """``train(settings=...)``: a dict with string keys, none of which the run sets itself."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict) or not all(isinstance(key, str) for key in settings):
+        raise TypeError(f"settings must be a dict with string keys, got {settings!r}")
+    taken = [key for key in settings if key in _RUN_KEYS]
+    if taken:
+        raise ValueError(f"settings must not hold {', '.join(map(repr, taken))}: the run records "
+                         f"{', '.join(_RUN_KEYS)} itself")
+    return settings
 
-    Q = _kernels.basis_or_none(B)
-    if Q is None:
-        raise ValueError("B0 must have full column rank")
-    tasks = next_round() if T == 0 and objective is not None else None  # the loss of T = 0 needs one round
-    B_prev, w_prev = B, w  # the last recorded iterates
-    for s in range(T):
-        tasks = next_round()
-        if not record(s, tasks, Q):
-            if s == 0:
-                raise _loop.start_overflows()
-            B, w = B_prev, w_prev
-            return diverge(s, s - 1)
+
+def _runs_step(specs, alpha):
+    """The step of ``run_loop`` for methods of ``METHODS``, one per run: ``_kernels.runs_gradient``."""
+    switches = Method(*(np.array(column) for column in zip(*specs)))  # each switch of METHODS, one per run
+    cache = {}
+
+    def step(idx, B, w, tasks):
+        if cache.get("idx") is not idx:  # the switches of the runs still going; one bool where they all agree
+            cache.update(idx=idx, spec=Method(*(_loop.shared(column[idx]) for column in switches)))
+        return _kernels.runs_gradient(cache["spec"], B, w, tasks, alpha)
+    return step
+
+
+def _functions_step(gradient, objective, alpha):
+    """The step of ``run_loop`` for one run given as functions ``gradient(B, w, tasks, alpha)`` and
+    ``objective(...)`` (None: no loss is recorded); it does not call the gradient where the loss overflowed."""
+
+    def step(idx, B, w, tasks):
+        B, w = B[0], w[0]
+        value = 0.0 if objective is None else _loss(objective, B, w, tasks, alpha)
+        if not np.isfinite(value):
+            return B[None], w[None], np.array([value])
         try:
-            out = gradient(B, w, tasks, alpha)
-        except _checks.NonFiniteError:  # the gradient overflowed: the run diverges at the next iterate
-            return diverge(s + 1, s)
-        gB, gw = _checked_gradient(out, B, w)
-        with _checks.no_float_warnings():
-            B_new, w_new = B - beta * gB, w - beta * gw
-            size = np.linalg.norm(B_new) + np.linalg.norm(w_new)  # NaN if any entry is
-        Q = _kernels.basis_or_none(B_new) if size <= scale else None  # None: exploded, non-finite or rank-deficient
-        if Q is None:
-            return diverge(s + 1, s)
-        B_prev, w_prev, B, w = B, w, B_new, w_new
-    if not record(T, tasks, Q):
-        if T == 0:
-            raise _loop.start_overflows()
-        B, w = B_prev, w_prev
-        return diverge(T, T - 1)
-    return history(T)
+            gB, gw = _checked_gradient(gradient(B, w, tasks, alpha), B, w)
+        except _checks.NonFiniteError:  # the gradient overflowed: the next iterate is not finite
+            gB, gw = np.full_like(B, np.nan), w
+        return gB[None], gw[None], np.array([value])
+    return step
 
 
 def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_tasks: int, rng, m_in=None, m_out=None,
@@ -296,67 +262,10 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     if w.ndim not in (1, 2) or w.ndim == 2 and len(w) != R:
         raise ValueError(f"w0 must have k' entries or be one per run (R, k'), got shape {w.shape}")
     w = np.array(np.broadcast_to(w, (R, k)))
-    _checks.fits(f"train_runs' record of {R} runs of T={T} rounds", 2 * (T + 1) * R * (problem.d + 1) * k)
-    with _checks.no_float_warnings():
-        scale = blowup * (1.0 + np.linalg.norm(B, axis=(1, 2)) + np.linalg.norm(w, axis=1))
-    if not np.all(np.isfinite(scale)):
-        raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
-    if not _kernels.bases_or_none(B)[1].all():
-        raise ValueError("B0 must have full column rank")
-    switches = Method(*(np.array(column) for column in zip(*specs)))  # each switch of METHODS, one per run
-    next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
-    # Every iterate is kept: the bases, angles, head norms and orth_error are computed at the end, all at once
-    # (from each run's own iterates: the zeros after a run's last one are never used).
-    Bs, ws = np.zeros((T + 1, R, problem.d, k)), np.zeros((T + 1, R, k))
-    loss = np.full((T + 1, R), np.nan)
-    last = np.full(R, T)  # the last iterate recorded by each run
-    diverged_at = [None] * R
-    active = np.arange(R)  # the runs still going
-    tasks = next_round() if T == 0 else None
-
-    def going(active):
-        """The index of the runs still going (a slice is faster while every run goes on), their switches, outer
-        steps and blow-up sizes: recomputed only when a run stops.  A switch or step that they all share is one
-        bool or float (a plain branch in runs_gradient, and a scalar is cheaper to broadcast than an array)."""
-        runs = slice(None) if len(active) == R else active
-        shared = lambda a: a[0].item() if (a == a[0]).all() else a  # noqa: E731
-        spec, b = Method(*(shared(column[runs]) for column in switches)), shared(beta[runs])
-        beta_B, beta_w = (b, b) if isinstance(b, float) else (b[:, None, None], b[:, None])
-        return runs, spec, beta_B, beta_w, scale[runs]
-
-    runs, spec, beta_B, beta_w, scale_runs = going(active)
-    with _checks.no_float_warnings():  # overflows are found by the checks below
-        for s in range(T + 1):
-            if s < T:
-                tasks = next_round()
-            Bs[s, runs], ws[s, runs] = B, w
-            gB, gw, objective = _kernels.runs_gradient(spec, B, w, tasks, alpha)
-            loss[s, runs] = objective
-            stop = ~np.isfinite(objective)  # the loss overflowed: iterate s is not recorded
-            stopped = stop.any()
-            if stopped:
-                if s == 0:
-                    raise _loop.start_overflows()
-                for i in active[stop]:
-                    last[i], diverged_at[i] = s - 1, s
-            if s == T:
-                break
-            B_new, w_new = B - beta_B * gB, w - beta_w * gw
-            # ||B_new|| + ||w_new|| of each run (Frobenius norms, from sums of squares): NaN if any entry is
-            size = np.sqrt(np.einsum("rdk,rdk->r", B_new, B_new)) + np.sqrt(np.einsum("rk,rk->r", w_new, w_new))
-            small = size <= scale_runs  # not exploded, finite
-            if not stopped and small.all():
-                B, w = B_new, w_new
-                continue
-            keep = ~stop & small
-            for i in active[~stop & ~keep]:
-                last[i], diverged_at[i] = s, s + 1
-            active, B, w = active[keep], B_new[keep], w_new[keep]
-            if not active.size:
-                break
-            runs, spec, beta_B, beta_w, scale_runs = going(active)
-    return _loop.histories(methods, problem, alpha, beta, Bs, ws, loss, last, diverged_at,
-                      dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T), snapshot_every)
+    scale = _loop.start_scale(B, w, blowup, T)
+    return _loop.run_loop(_runs_step(specs, alpha), B, w, _loop.round_source(problem, n, pool, rng, m_in, m_out),
+                          beta, T, scale, labels=methods, problem=problem, alpha=alpha, snapshot_every=snapshot_every,
+                          settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T))
 
 
 def _loss(objective, B, w, tasks, alpha) -> float:

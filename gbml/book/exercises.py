@@ -241,7 +241,7 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     n_cases : int
     rng : int or numpy Generator
         Seed of the cases (the same cases on every run).
-    rtol, atol : float
+    rtol, atol : float in [0, 1)
         Tolerances of ``numpy.allclose``.
     quiet : bool
         Do not print the message (it is still in the result).
@@ -254,6 +254,9 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
         raise TypeError(f"fn must be the function you wrote (a callable), got {type(fn).__name__}")
     rng = _checks.as_rng(rng)
     n_cases = _checks.positive_int("n_cases", n_cases)
+    for name, value in (("rtol", rtol), ("atol", atol)):  # a tolerance of 1 or more lets a wrong answer pass
+        if not 0 <= _checks.real(name, value) < 1:
+            raise ValueError(f"{name} must be a number in [0, 1) (a tolerance of numpy.allclose), got {value!r}")
     result = CheckResult(exercise, True, f"Correct — {exercise}: matches the reference on {n_cases} random cases.")
     for i in range(n_cases):
         case = make_case(rng, i)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from matplotlib.axes import Axes
 
 from .. import __version__, _checks
 from ..problem import Problem
@@ -102,6 +103,21 @@ def generators(seed: int):
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
 
 
+def _experiment(name, value, kinds=("methods", "diversity")) -> Experiment:
+    """Check an Experiment (of one of ``kinds``), as run_methods / run_diversity return it."""
+    if not isinstance(value, Experiment) or value.name not in kinds:
+        what = " or ".join(f"run_{kind}()" for kind in kinds)
+        raise TypeError(f"{name} must be an Experiment from gbml.book.paper.{what}, got {type(value).__name__}"
+                        + (f" {value.name!r}" if isinstance(value, Experiment) else ""))
+    return value
+
+
+def _axes(ax):
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be matplotlib Axes (e.g. from plotting.figure()), got {type(ax).__name__}")
+    return ax
+
+
 def _one_run(method, mu, seed, T, s) -> History:
     problem_rng, run_rng = generators(seed)
     problem = Problem(s["d"], s["k"], rng=problem_rng, mu=mu)
@@ -169,6 +185,8 @@ def run_diversity(methods_experiment: Experiment | None = None, **overrides) -> 
     Experiment
         ``runs["mu = 0.5"]`` etc., ``T_diversity`` rounds each (T rounds for reused runs).
     """
+    if methods_experiment is not None:
+        _experiment("methods_experiment", methods_experiment, ("methods",))
     s = _settings(**overrides)
     method = s["method_diversity"]
     start = time.perf_counter()
@@ -199,6 +217,12 @@ def iterations_table(experiments, tolerances=None) -> list[dict]:
         ``tol_0`` and the predicted local rate, ``s_0 + log(tol / tol_0) / log(rate)`` (None for the
         first tolerance, the average loss, or when ``tol_0`` was not reached).
     """
+    if isinstance(experiments, Experiment) or not isinstance(experiments, (list, tuple)) or not experiments:
+        raise TypeError("experiments must be a non-empty list of Experiments (from run_methods, run_diversity "
+                        f"or run_all), got {experiments!r}")
+    experiments = [_experiment(f"experiments[{i}]", exp) for i, exp in enumerate(experiments)]
+    if tolerances is not None:
+        tolerances = _values("tolerances", tolerances, "tolerances in (0, 1), e.g. (1e-3, 1e-6)", 0.0, 1.0)
     rows = []
     for exp in experiments:
         tols = tuple(tolerances or exp.settings["tolerances"])
@@ -237,6 +261,8 @@ def table_markdown(rows) -> str:
     if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)) or not rows:
         raise ValueError("rows must be a non-empty list of rows from gbml.book.paper.iterations_table, "
                          f"got {rows!r}")
+    if not all(isinstance(row, dict) and {"experiment", "label", "tolerances"} <= set(row) for row in rows):
+        raise TypeError("rows must be the rows (dicts) of gbml.book.paper.iterations_table")
     tols = list(rows[0]["tolerances"])
     head = "| run | " + " | ".join(f"iterations to {_pow10(t)}" for t in tols) + " |"
     lines = [head, "|" + "---|" * (len(tols) + 1)]
@@ -301,6 +327,7 @@ def _predicted(ax, exp, label, curves, anchor=1e-2, colour="0.35"):
 
 def draw_methods(ax, exp: Experiment):
     """Distance against iteration for every method: median over seeds and min–max band; predicted rate."""
+    _axes(ax), _experiment("exp", exp, ("methods",))
     for i, label in enumerate(exp.runs):
         _band(ax, exp.distances(label), plotting.method_style(label, i), _label(exp, label), i)
     _predicted(ax, exp, "anil", exp.distances("anil"))
@@ -313,6 +340,7 @@ def draw_methods(ax, exp: Experiment):
 
 def draw_diversity(ax, exp: Experiment):
     """Distance against iteration for each diversity mu: median and min–max band, with the predicted rates."""
+    _axes(ax), _experiment("exp", exp, ("diversity",))
     styles = [dict(color=plotting.PALETTE["blue"], linestyle="-", marker="o"),
               dict(color=plotting.PALETTE["vermillion"], linestyle="--", marker="s"),
               dict(color=plotting.PALETTE["green"], linestyle="-.", marker="^")]
@@ -328,6 +356,7 @@ def draw_diversity(ax, exp: Experiment):
 
 def settings_text(exp: Experiment) -> str:
     """One line with the settings, seeds, version and run time of an experiment."""
+    _experiment("exp", exp)
     s = exp.settings
     T = s["T"] if exp.name == "methods" else s["T_diversity"]
     beta = f"β = {s['beta']:g} (average loss {s['beta_avg']:g})" if exp.name == "methods" else f"β = {s['beta']:g}"

@@ -155,14 +155,29 @@ def use_style() -> None:
         set_matplotlib_formats("png", bbox_inches=None)
 
 
+def check_layout(figsize=None, nrows=1, ncols=1, dpi=None) -> tuple:
+    """Check a figure's size (two numbers > 0, inches; None: the book's), grid (ints >= 1) and ``dpi`` (a
+    number > 0, or None); returns ``(figsize, nrows, ncols)``.  (``figure``, ``explore``, ``to_png``.)"""
+    figsize = FIGSIZE if figsize is None else figsize
+    ok = isinstance(figsize, (tuple, list)) and len(figsize) == 2 and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < 1000 for v in figsize)
+    if not ok:
+        raise ValueError(f"figsize must be (width, height) in inches, two numbers > 0 (and < 1000), got {figsize!r}")
+    nrows, ncols = _checks.positive_int("nrows", nrows), _checks.positive_int("ncols", ncols)
+    if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, numbers.Real) or not 0 < dpi <= 2000):
+        raise ValueError(f"dpi must be a number > 0 (dots per inch, at most 2000), got {dpi!r}")
+    return tuple(float(v) for v in figsize), nrows, ncols
+
+
 def figure(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
     """A new figure in the book's style, through pyplot (so it shows inline in a notebook).
 
     Returns ``(fig, ax)`` like ``plt.subplots``.  Use it in chapter cells; explorers create their
-    own figures without pyplot.
+    own figures without pyplot.  ``figsize`` is two numbers > 0 (inches), ``nrows`` and ``ncols`` ints >= 1.
     """
     import matplotlib.pyplot as plt
 
+    figsize, nrows, ncols = check_layout(figsize, nrows, ncols, kwargs.get("dpi"))
     use_style()
     fig, ax = plt.subplots(nrows, ncols, figsize=figsize or FIGSIZE, layout="constrained", **kwargs)
     _style_axes(ax)
@@ -432,6 +447,9 @@ def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6) -> bytes:
     ``compress_level`` (0-9, zlib) trades bytes for time, never pixels: live explorers use 1 (their
     frames are not stored), the book's precomputed frames the default 6 (smaller pages).
     """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure (e.g. from plotting.figure()), got {type(fig).__name__}")
+    check_layout(dpi=dpi)
     if isinstance(compress_level, bool) or not isinstance(compress_level, numbers.Integral) or not 0 <= compress_level <= 9:
         raise ValueError(f"compress_level must be an int from 0 to 9, got {compress_level!r}")
     buf = io.BytesIO()

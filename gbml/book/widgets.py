@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import ipywidgets as widgets
+import traitlets
 import matplotlib
 from IPython.display import HTML, Javascript, display
 
@@ -128,6 +129,22 @@ class Param:
             return self.fmt.format(value)
         except (ValueError, TypeError):
             return str(value)
+
+
+class _GridSlider(widgets.SelectionSlider):
+    """The slider of a static explorer: a value set from Python that is not on its grid is a ValueError naming
+    the parameter (the static book has a frame for the grid values only), not a traitlets TraitError."""
+
+    param = "value"
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        try:
+            return super()._validate_value(proposal)
+        except traitlets.TraitError:
+            grid = [value for _, value in self.options]
+            raise ValueError(f"{self.param} must be one of the grid values {grid!r} in a static explorer (it has a "
+                             f"frame for those only), got {proposal.value!r}") from None
 
 
 def _img_html(png: bytes, alt: str) -> str:
@@ -238,7 +255,8 @@ class Explorer:
         if mode not in ("live", "static"):
             raise ValueError(f"mode must be 'live' or 'static' (or set GBML_EXPLORER), got {mode!r}")
         self.plot, self.caption, self.alt, self.mode = plot, caption.strip(), alt.strip(), mode
-        self.figsize, self.dpi, self.nrows, self.ncols = figsize or plotting.FIGSIZE, dpi, nrows, ncols
+        self.figsize, self.nrows, self.ncols = plotting.check_layout(figsize, nrows, ncols, dpi)
+        self.dpi = dpi
         self.defaults = {name: p.default for name, p in self.params.items()}
         self._figure = None
         if mode == "static":
@@ -352,9 +370,10 @@ class Explorer:
             raise ValueError(f"params: {count} frames to precompute, more than MAX_FRAMES = {MAX_FRAMES}; use a coarser grid")
         self.controls = {}
         for name, p in self.params.items():
-            self.controls[name] = widgets.SelectionSlider(
+            self.controls[name] = _GridSlider(
                 options=[(p.format(v), v) for v in p.values], value=p.default, description=p.label or name,
                 continuous_update=True, style={"description_width": "initial"})
+            self.controls[name].param = name
         self.frames = {}
         self.links = []  # the jslinks that make the static page respond (kept for tests)
         first = names[0]

@@ -121,7 +121,8 @@ def global_bound(alpha: float, beta: float, Psi, B0, B_star, *, T: int | None = 
     * ``rho = 1 - alpha beta ell``: ``||E_t||_2 <= rho^t ||E0||_2``;
     * ``C = sqrt(alpha lambda_max(Psi) / ell) ||E0||_2``: ``dist(B_t, B*) <= C rho^t``;
 
-    all under the step condition ``alpha beta u <= 1/3`` (``step_ok``).  With ``T``, also the theorem's
+    all under the step condition ``alpha beta u <= 1/3`` (``step_ok``, which allows a relative 1e-12 of
+    rounding, so that ``beta = 1 / (3 alpha u)`` counts as at the limit).  With ``T``, also the theorem's
     sharper bound along rounds 0..T (``refined``): with ``ell_0 = ell`` and
     ``ell_(s+1) = ell_s (1 + alpha beta (lambda_min(Psi) - ell_s))^2``, every ``alpha A_s^T Psi A_s``
     has smallest eigenvalue at least ``ell_s`` and
@@ -152,7 +153,7 @@ def global_bound(alpha: float, beta: float, Psi, B0, B_star, *, T: int | None = 
     step, eta, E0_norm = alpha * beta * u, alpha * beta, np.linalg.norm(E0, 2)
     out = {"ell": float(ell), "u": float(u), "rho": float(1 - eta * ell),
            "C": float(np.sqrt(alpha * lam[-1] / ell) * E0_norm),
-           "step": float(step), "step_ok": bool(step <= 1 / 3)}
+           "step": float(step), "step_ok": bool(step <= (1 / 3) * (1 + 1e-12))}  # 1/3 up to rounding
     if T is not None:
         T = _checks.positive_int("T", T, minimum=0)
         ell_t = np.empty(T + 1)

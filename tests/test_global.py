@@ -301,3 +301,56 @@ def test_global_bound_refuses_what_the_theorem_does_not_cover():
         gbml.global_bound(0.5, 0.5, np.eye(3), B0, problem.B_star)
     with pytest.raises(ValueError, match="beta must be > 0"):
         gbml.global_bound(0.5, 0.0, np.eye(2), B0, problem.B_star)
+
+
+# -- lem-gl-head: the head's zero is invariant, not stable ---------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_head_step_from_any_head(seed):
+    """eq-gl-head: w+ = (I - beta/alpha G (I - G)) w + beta (I - G) A^T wbar with G = alpha B^T B, against the
+    FO-ANIL step written out above (any w, any batch)."""
+    rng = np.random.default_rng(40 + seed)
+    k = 3
+    B_star = gbml.random_orthonormal(D, k, rng)
+    heads = rng.standard_normal((5, k)) + rng.standard_normal(k)
+    B = rng.uniform(0.3, 3) * rng.standard_normal((D, k))
+    w = rng.standard_normal(k)
+    alpha, beta = rng.uniform(0.05, 1), rng.uniform(0.05, 1)
+    _, w_next = _fo_anil_step(B, w, heads, B_star, alpha, beta)
+    G, I = alpha * B.T @ B, np.eye(k)
+    expected = w - beta / alpha * G @ (I - G) @ w + beta * (I - G) @ (B_star.T @ B).T @ heads.mean(axis=0)
+    np.testing.assert_allclose(w_next, expected, atol=1e-12 * np.abs(expected).max())
+    # and gbml agrees
+    problem = gbml.Problem(D, k, rng=rng, B_star=B_star)
+    _, grad_w = gbml.meta_gradient("fo-anil", B, w, problem.tasks(heads), alpha)
+    np.testing.assert_allclose(w - beta * grad_w, expected, atol=1e-12 * np.abs(expected).max())
+
+
+def test_a_nudged_head_diverges_from_an_off_scale_start():
+    """The chapter's claim: on the mean-zero batch, from an off-scale start (alpha B^T B far above I, where
+    eq-gl-head multiplies a head by up to thousands), a head of 1e-12 makes FO-ANIL diverge; the unnudged run
+    converges."""
+    k, alpha = 3, 0.1
+    rng = np.random.default_rng(23)
+    B_star = gbml.random_orthonormal(20, k, rng)
+    Psi = np.diag([1.0, 0.5, 0.25])
+    problem = gbml.Problem(20, k, rng=rng, B_star=B_star, head_cov=Psi)
+    B0 = _start("offscale", k, alpha, B_star, rng)
+    beta = 1 / (3 * alpha)
+    gamma = np.linalg.eigvalsh(alpha * B0.T @ B0)
+    assert np.abs(1 - beta / alpha * gamma * (1 - gamma)).max() > 100
+    runs = {w0: gbml.train("fo-anil", problem, alpha=alpha, beta=beta, T=200, n_tasks=2 * k, rng=1,
+                           pool=_symmetric_heads(Psi), B0=B0, w0=np.full(k, w0), on_divergence="stop")
+            for w0 in [0.0, 1e-12]}
+    assert runs[0.0].diverged_at is None and runs[0.0].distance[-1] < 1e-4
+    assert runs[1e-12].diverged_at is not None
+
+
+def test_global_bound_step_exactly_at_the_limit():
+    """beta = 1 / (3 alpha u) computed in floating point is at the theorem's limit, not beyond it."""
+    problem = gbml.Problem(8, 2, rng=3, head_cov=np.diag([1.0, 0.3]))
+    for alpha in [0.1, 0.3, 0.7, 3.0]:
+        B0, _ = problem.init(alpha, 4, distance=0.5)
+        out = gbml.global_bound(alpha, 1 / (3 * alpha * 1.0), problem.Psi, B0, problem.B_star)
+        assert out["step"] == pytest.approx(1 / 3) and out["step_ok"]
+        assert not gbml.global_bound(alpha, 1.001 / (3 * alpha), problem.Psi, B0, problem.B_star)["step_ok"]

@@ -118,8 +118,8 @@ def global_bound(alpha: float, beta: float, Psi, B0, B_star, *, T: int | None = 
 
     * ``ell = min(lambda_min(W0), lambda_min(Psi))`` and ``u = max(lambda_max(W0), lambda_max(Psi))``: the
       spectrum of ``alpha A_t^T Psi A_t`` stays in ``[ell, u]`` for every round t;
-    * ``rho = 1 - alpha beta ell``: ``||E_t||_2 <= rho^t ||E0||_2``;
-    * ``C = sqrt(alpha lambda_max(Psi) / ell) ||E0||_2``: ``dist(B_t, B*) <= C rho^t``;
+    * ``rho = 1 - alpha beta ell`` (the book's rho_ell): ``||E_t||_2 <= rho^t ||E0||_2``;
+    * ``C = sqrt(alpha lambda_max(Psi) / ell) ||E0||_2`` (the book's D_0): ``dist(B_t, B*) <= C rho^t``;
 
     all under the step condition ``alpha beta u <= 1/3`` (``step_ok``, which allows a relative 1e-12 of
     rounding, so that ``beta = 1 / (3 alpha u)`` counts as at the limit).  With ``T``, also the theorem's

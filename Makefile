@@ -24,14 +24,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Build the HTML book from a clean _build, warnings are errors.  The notebook edition is built first:
-# the book's download buttons serve its notebooks and the landing page links its course packs.
+# Build the HTML book from a clean _build, warnings are errors, then the notebook edition from the same
+# execution (each chapter runs once): the book's download buttons serve its notebooks and the landing page
+# links its course packs (_ext/gbml_build/build.py).
 book: $(STAMP)
-	tools/fetch_assets.sh
-	$(PY) -m gbml_build.notebooks
-	rm -rf _build/html _build/jupyter_execute _build/.doctrees
-	$(VENV)/bin/jupyter-book build -W -n --keep-going .
-	@echo "Book built: open _build/html/index.html"
+	$(PY) -m gbml_build.build
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -45,24 +42,23 @@ reproduce: $(STAMP)
 	$(PY) tools/reproduce.py
 
 # Student edition (book + notebooks, every cell tagged `solution` removed) under _build/student/; builds the
-# notebook edition first if it is missing or older than the sources (the student book serves its notebooks).
+# book first if it is missing or older than the sources (the student book serves its notebook edition).
 student: $(STAMP)
-	tools/fetch_assets.sh
 	$(PY) -m gbml_build.student
 
 # PDF edition: Chromium prints the built pages of both editions (README, "PDF edition") into
-# _build/pdf/book.pdf and _build/pdf/book-student.pdf.
-pdf: book student
-	$(PY) tools/make_pdf.py
+# _build/pdf/book.pdf and _build/pdf/book-student.pdf; rebuilds only what is older than its sources.
+pdf: $(STAMP)
+	$(PY) -m gbml_build.pdf
 
-# Notebook edition (built from the book with sphinx-tojupyter): _build/notebooks/{full,student}/*.ipynb and the
-# course packs _build/notebooks/course-pack.zip (full) and course-pack-student.zip.
+# Notebook edition (from the book's build with sphinx-tojupyter): _build/notebooks/{full,student}/*.ipynb and
+# the course packs _build/notebooks/course-pack.zip (full) and course-pack-student.zip; builds the book
+# (which writes them) only when it is older than its sources.
 notebooks: $(STAMP)
-	tools/fetch_assets.sh
-	$(PY) -m gbml_build.notebooks
+	$(PY) -m gbml_build.build --if-stale
 
 # A problem set from exercise labels, in order (the exercise index lists them), under _build/problem-sets/NAME/:
-# the sheet, the key, their PDFs and the nbgrader source.  make problem-set EXERCISES="ex-lr-code ex-td-proof" NAME=hw1
+# the sheet, the key, their PDFs and the nbgrader source (the book is rebuilt first only when stale).  make problem-set EXERCISES="ex-lr-code ex-td-proof" NAME=hw1
 problem-set: $(STAMP)
 	$(PY) -m gbml_build.problem_set --name "$(NAME)" -- $(EXERCISES)
 

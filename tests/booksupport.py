@@ -1,16 +1,14 @@
-"""Shared helpers for the book tests: chapter discovery, builds, notebook execution, a local server.
+"""Shared helpers for the book tests: chapter discovery, builds, notebook execution; Chromium and the local
+server are the build's own (``gbml_build.browser``).
 
 Imported by the test modules (pytest puts ``tests/`` and ``_ext/`` on ``sys.path``); fixtures live in the modules.
 """
 from __future__ import annotations
 
 import functools
-import http.server
 import os
-import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import jupytext
@@ -18,11 +16,9 @@ import nbformat
 from nbclient import NotebookClient
 
 from gbml_build.booktoc import GENERATED, ROOT, is_notebook, notebook_pages, source, toc_files  # noqa: F401
+from gbml_build.browser import CHROMIUM, CHROMIUM_ARGS, Server, chromium  # noqa: F401
 
 VENV_BIN = Path(sys.executable).parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def notebook_chapters() -> list[str]:
@@ -49,70 +45,36 @@ def read_notebook(path: Path):
     return nb
 
 
-def run_build(srcdir: Path, env_extra=None) -> subprocess.CompletedProcess:
-    """The same build as ``make book``: assets, a clean _build, ``jupyter-book build -W -n --keep-going``."""
-    subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
-    for sub in ("html", "jupyter_execute", ".doctrees"):
-        shutil.rmtree(srcdir / "_build" / sub, ignore_errors=True)
-    env = dict(os.environ, **(env_extra or {}))
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run([str(VENV_BIN / "jupyter-book"), "build", "-W", "-n", "--keep-going", str(srcdir)],
-                          capture_output=True, text=True, env=env)
-
-
-@functools.lru_cache(maxsize=None)
-def built_notebooks() -> Path:
-    """Run ``make notebooks`` once per session (GBML_REUSE_NOTEBOOKS=1 reuses _build/notebooks, for local
-    iteration); return _build/notebooks."""
+def _make(module: str, what: str) -> None:
+    """Run ``python -m gbml_build.<module>`` as its make target does; fail with the end of its output."""
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(ROOT / "_ext"))
-    if os.environ.get("GBML_REUSE_NOTEBOOKS") != "1":
-        result = subprocess.run([sys.executable, "-m", "gbml_build.notebooks"], capture_output=True,
-                                text=True, env=env, cwd=ROOT)
-        if result.returncode != 0:
-            raise AssertionError(f"make notebooks failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
-    return ROOT / "_build" / "notebooks"
+    result = subprocess.run([sys.executable, "-m", f"gbml_build.{module}"], capture_output=True, text=True,
+                            env=env, cwd=ROOT)
+    if result.returncode != 0:
+        raise AssertionError(f"{what} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
 
 
 @functools.lru_cache(maxsize=None)
 def built_book() -> Path:
-    """Build the book once per test session as ``make book`` does (the notebook edition, then a clean HTML
-    build) and return _build/html."""
-    built_notebooks()
-    result = run_build(ROOT)
-    if result.returncode != 0:
-        raise AssertionError(f"book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    """Run ``make book`` once per test session (a clean HTML build, then the notebook edition from the same
+    execution); return _build/html.  GBML_REUSE_BOOK=1 reuses _build (for local iteration)."""
+    if os.environ.get("GBML_REUSE_BOOK") != "1":
+        _make("build", "make book")
     return ROOT / "_build" / "html"
+
+
+def built_notebooks() -> Path:
+    """The notebook edition of the session's book build (``built_book``); return _build/notebooks."""
+    built_book()
+    return ROOT / "_build" / "notebooks"
 
 
 @functools.lru_cache(maxsize=None)
 def built_student() -> Path:
-    """Run ``make student`` once per session; return _build/student."""
-    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(ROOT / "_ext"))
-    result = subprocess.run([sys.executable, "-m", "gbml_build.student"], capture_output=True,
-                            text=True, env=env, cwd=ROOT)
-    if result.returncode != 0:
-        raise AssertionError(f"make student failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    """Run ``make student`` once per session, after the session's book build; return _build/student."""
+    built_book()
+    _make("student", "make student")
     return ROOT / "_build" / "student"
-
-
-class Server:
-    """Serve a directory on 127.0.0.1 (port chosen by the OS unless given) in a background thread."""
-
-    def __init__(self, directory: Path, port: int = 0):
-        handler = functools.partial(_QuietHandler, directory=str(directory))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 def nbformat_ok(path: Path) -> None:

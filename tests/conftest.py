@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from booksupport import CHROMIUM, CHROMIUM_ARGS, Server, built_book
+from booksupport import CHROMIUM, Server, built_book, chromium
 
 
 @pytest.fixture(scope="session")
@@ -21,9 +21,5 @@ def browser():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
                     "browser tests are never skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()

@@ -21,7 +21,7 @@ BUDGET = 1.5e6  # bytes a precomputed explorer may add to its page
 
 # Known harmless messages with these versions: exact texts only (none left).  Anything else fails, in
 # particular sphinx-thebe's "THEBE_JS_URL has already been declared" (the extension is switched off by
-# _ext/gbml_book.py), embed.js's call of the MathJax 2 API (_ext/static/mathjax2-shim.js answers it), a
+# _ext/gbml_build/html.py), embed.js's call of the MathJax 2 API (_ext/static/mathjax2-shim.js answers it), a
 # missing favicon (html.favicon in _config.yml) and the theme's "Got invalid theme mode: ." in a fresh
 # browser (html_theme_options.default_mode).
 ALLOWED_CONSOLE: set[str] = set()

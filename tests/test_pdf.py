@@ -1,4 +1,4 @@
-"""The PDF edition (make pdf, tools/make_pdf.py): printed from the session's built book and student edition.
+"""The PDF edition (make pdf, gbml_build.pdf): printed from the session's built book and student edition.
 
 Checked on the PDFs themselves with poppler's ``pdftotext`` and pypdf: every page of ``_toc.yml`` is there
 in order with its title, reachable from the outline and the contents page; no raw TeX or MyST syntax
@@ -8,6 +8,7 @@ absent from the student edition.
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -26,7 +27,7 @@ RAW = [r"\frac", r"\mathbb", "$$", "{eq}", ":::", "{glue", "{prf:", "{math}", "{
 
 
 def _toc_pages() -> list[str]:
-    """Docnames of _toc.yml in reading order, read here independently of tools/make_pdf.py."""
+    """Docnames of _toc.yml in reading order, read here independently of gbml_build."""
     data = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     out = [data["root"]]
     for part in data.get("parts", []):
@@ -64,8 +65,9 @@ def pdfs(tmp_path_factory):
     out = tmp_path_factory.mktemp("pdf")
     jobs = {"book": (built_book(), out / "book.pdf", []),
             "student": (built_student() / "html", out / "book-student.pdf", ["--student"])}
-    procs = {name: subprocess.Popen([sys.executable, str(ROOT / "tools" / "make_pdf.py"), "--html", str(html_dir),
+    procs = {name: subprocess.Popen([sys.executable, "-m", "gbml_build.pdf", "--html", str(html_dir),
                                      "--out", str(pdf), *extra], cwd=ROOT, text=True,
+                                    env=dict(os.environ, PYTHONPATH=str(ROOT / "_ext")),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for name, (html_dir, pdf, extra) in jobs.items()}
     for name, proc in procs.items():

@@ -28,9 +28,8 @@ from nbclient import NotebookClient
 from pypdf import PdfReader
 
 import gbml
-import gbml_book
-from booksupport import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, toc_files
-from gbml_build import notebooks
+from booksupport import ROOT, Server, chromium, toc_files
+from gbml_build import build, html, notebooks
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 REPOSITORY = "https://github.com/example-org/maml-anil-book"
@@ -117,7 +116,7 @@ def test_pages_workflow_builds_like_ci_deploys_with_pages_actions_and_releases_o
     runs = [s.get("run", "") for s in steps]
     assert any(r.strip() == "bash .ci/run" for r in runs)
     assert any('make site BASEURL="$BASEURL"' in r for r in runs)
-    assert any(f"-b {gbml_book.COLAB_BRANCH}" in r for r in runs), "the Colab buttons' branch"
+    assert any(f"-b {html.COLAB_BRANCH}" in r for r in runs), "the Colab buttons' branch"
     assert flow["jobs"]["deploy"]["if"] == "github.ref == 'refs/heads/main'"
     release = flow["jobs"]["release"]
     assert release["if"] == "startsWith(github.ref, 'refs/tags/v')" and "gh release create" in release["steps"][-1]["run"]
@@ -154,7 +153,7 @@ def _make(copy: Path, *args: str) -> subprocess.CompletedProcess:
 def site():
     """(folder, base URL, server) of the site built by `make site`, served at its base URL."""
     if os.environ.get("GBML_REUSE_SITE") == "1":
-        folder, base = ROOT / "_build" / "site", notebooks.BASEURL_USED.read_text(encoding="utf-8") + "/"
+        folder, base = ROOT / "_build" / "site", build.STAMP.read_text(encoding="utf-8") + "/"
     else:
         port = _free_port()
         base = f"http://127.0.0.1:{port}/"
@@ -233,11 +232,8 @@ def test_pdfs_interactive_lines_and_landing_page_links_use_the_base_url(site):
 
 
 def test_footer_download_and_colab_buttons_in_chromium(site):
-    from playwright.sync_api import sync_playwright
-
     folder, base, _ = site
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         for prefix, edition in (("", "full"), ("student/", "student")):
             page.goto(f"{base}{prefix}{CHAPTER}.html", wait_until="load")
@@ -251,14 +247,13 @@ def test_footer_download_and_colab_buttons_in_chromium(site):
             assert colab.count() == 1
             owner_repo = REPOSITORY.removeprefix("https://github.com/")
             assert colab.get_attribute("href") == ("https://colab.research.google.com/github/"
-                                                   f"{owner_repo}/blob/{gbml_book.COLAB_BRANCH}/{edition}/"
+                                                   f"{owner_repo}/blob/{html.COLAB_BRANCH}/{edition}/"
                                                    f"{Path(CHAPTER).name}.ipynb")
             download = page.locator("a.btn[href$='.ipynb']:not([href*='colab'])")
             href = download.get_attribute("href")
             assert nbformat.reads(_get(page.url.rsplit("/", 1)[0] + "/" + href).decode(), as_version=4).cells
             page.goto(f"{base}{prefix}{toc_files()[0]}.html", wait_until="load")
             assert page.locator("a.btn[href*='colab']").count() == 0, "the landing page has no notebook"
-        browser.close()
 
 
 # -- Colab, simulated -----------------------------------------------------------------------------------

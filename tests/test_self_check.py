@@ -4,7 +4,7 @@
 * Chromium: a wrong and a right answer (clicked, typed, and chosen with the keyboard) get the right
   feedback at once, with no request leaving 127.0.0.1;
 * the notebook edition: each question is Markdown with its lettered choices and a folded answer;
-* the print view (tools/make_pdf.py's own page printer, text read back with pypdf): the questions print
+* the print view (gbml_build.pdf's own page printer, text read back with pypdf): the questions print
   without their feedback, and the answers print at the chapter's end.
 
 The book is built once per session and served once (fixtures ``site`` and ``browser`` in conftest.py).
@@ -12,7 +12,6 @@ The book is built once per session and served once (fixtures ``site`` and ``brow
 from __future__ import annotations
 
 import re
-import sys
 
 import nbformat
 import pytest
@@ -154,9 +153,8 @@ def test_notebook_edition_asks_and_folds_the_answer():
 
 
 def test_print_view_has_questions_in_place_and_answers_at_the_chapter_end(site, browser, tmp_path):
-    """tools/make_pdf.py's printer on one chapter; the text of the PDF read back with pypdf."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import make_pdf
+    """gbml_build.pdf's printer on one chapter; the text of the PDF read back with pypdf."""
+    from gbml_build import pdf as make_pdf
 
     server, _ = site
     page = browser.new_page()

@@ -1,11 +1,17 @@
-"""The book's build code, one Sphinx extension (``_config.yml``: ``sphinx.local_extensions``).
+"""The book's build code: one package, and the one Sphinx extension of the book (``_config.yml``:
+``sphinx.local_extensions``), whose ``setup`` registers everything the builds add to Sphinx.
 
-* :mod:`.booktoc` reads ``_toc.yml``; :mod:`.chapters` reads a chapter's exercises with the MyST parser;
+* :mod:`.booktoc` reads ``_toc.yml`` and ``_config.yml`` and says when a build is stale; :mod:`.chapters`
+  reads a chapter's exercises with the MyST parser;
+* :mod:`.build` builds the book and the notebook edition from one execution (``make book``);
+* :mod:`.html` what the HTML pages add (static explorers, notebook downloads, course packs, footer, Colab);
 * :mod:`.exercise_index` writes ``chapters/exercises.md`` before Sphinx reads the sources;
 * :mod:`.api` adds "Used in" to the autodoc entries of ``chapters/api.md``;
-* :mod:`.student` builds the student edition (``make student``).
-* :mod:`.problem_set` assembles a problem set from exercise labels (``make problem-set``).
-* :mod:`.selfcheck` the ``{self-check}`` questions (HTML, notebook edition, answers at a chapter's end).
+* :mod:`.selfcheck` the ``{self-check}`` questions (HTML, notebook edition, answers at a chapter's end);
+* :mod:`.notebooks` the notebook edition and the course packs; :mod:`.student` the student edition
+  (``make student``); :mod:`.problem_set` a problem set from exercise labels (``make problem-set``);
+* :mod:`.browser` Chromium and a local server, for :mod:`.pdf` (``make pdf``), the problem sets and the
+  tests; :mod:`.site` the folder to publish (``make site``).
 
 The tests import it through pytest's ``pythonpath``; the Makefile runs its commands with ``PYTHONPATH=_ext``.
 """
@@ -13,7 +19,8 @@ from __future__ import annotations
 
 
 def setup(app):
-    from . import api, exercise_index, selfcheck  # here, not above: `python -m gbml_build.X` runs X only once
+    # here, not above: `python -m gbml_build.X` runs X only once
+    from . import api, exercise_index, html, notebooks, selfcheck
     from .booktoc import API_PAGE
 
     app.setup_extension("sphinx.ext.autodoc")  # its event, below
@@ -23,6 +30,8 @@ def setup(app):
     app.connect("autodoc-process-docstring", api.drop_type_docstring, priority=400)  # before napoleon (500)
     app.connect("autodoc-process-docstring", api.add_used_in, priority=600)          # after napoleon
     # "Used in" depends on every chapter: read the API page again at every build.
-    selfcheck.setup(app)
     app.connect("env-get-outdated", lambda app, env, added, changed, removed: [API_PAGE])
+    selfcheck.register(app)
+    html.register(app)
+    notebooks.register(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,13 +1,17 @@
-"""The book's table of contents, read in one place for the build and the tests.
+"""The book's table of contents and configuration, each read in one place for the build and the tests,
+and what a build is made from.
 
-``toc_files()`` lists every page of ``_toc.yml`` in reading order (root first) as docnames such as
+``read_config()`` is ``_config.yml`` as data and ``baseurl()`` the site's address; ``toc_entries()`` gives
+every page of ``_toc.yml`` with its part and depth, ``toc_files()`` lists every page of ``_toc.yml`` in reading order (root first) as docnames such as
 ``"chapters/intro"`` (``student=True``: the student edition's pages, without ``INSTRUCTOR_PAGES``, whose
 table of contents is ``student_toc()``); ``GENERATED`` are the pages the build writes (absent from a fresh clone, never
 executed or stripped); ``notebook_pages()`` are the executable pages; ``chapter_sources()`` the pages read
-for exercises and for the API page's "Used in".
+for exercises and for the API page's "Used in".  ``is_fresh(stamp)`` says whether an output stamped by
+``write_stamp(stamp)`` is newer than every source (``INPUTS``) and was built for the current address.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -19,10 +23,26 @@ EXERCISE_PAGE = "chapters/exercises"
 #: The API reference, written by hand with autodoc (docname): a reference, not a chapter.
 API_PAGE = "chapters/api"
 GENERATED = (EXERCISE_PAGE,)
+#: Every file the build writes into the sources (the exercise index and its exports).
+GENERATED_FILES = tuple(f"{EXERCISE_PAGE}.{suffix}" for suffix in ("md", "csv", "json"))
 #: Pages for instructors only: they hold solutions or ways around the checkers (the instructors' page shows
 #: a checker's full solution and what the checkers do not catch).  The student edition (its HTML, PDF,
 #: notebooks and pack) leaves them out; every part of the build asks this module for its pages.
 INSTRUCTOR_PAGES = ("chapters/instructors",)
+
+
+def read_config(root: Path = ROOT) -> dict:
+    """``root/_config.yml`` as data (the one reader of the book's configuration)."""
+    return yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf-8")) or {}
+
+
+def baseurl(root: Path = ROOT) -> str:
+    """The online book's address without a trailing slash, "" if none: the environment variable
+    ``GBML_BASEURL`` (``make site BASEURL=…`` sets it) or else ``html.baseurl`` of ``_config.yml``."""
+    found = os.environ.get("GBML_BASEURL", "").strip()
+    if not found:
+        found = str((read_config(root).get("html") or {}).get("baseurl") or "").strip()
+    return found.rstrip("/")
 
 
 def _docname(entry: str) -> str:
@@ -61,23 +81,29 @@ def read_toc(root: Path = ROOT, *, student: bool = False) -> dict:
     return toc
 
 
+def toc_entries(root: Path = ROOT, *, student: bool = False) -> list[tuple[str | None, str, int]]:
+    """``(part caption, docname, depth)`` for every page of ``root/_toc.yml``, in reading order (root page
+    first, depth 1 for a chapter's sections); ``student=True``: the student edition's pages."""
+    toc = read_toc(root, student=student)
+    out = [(None, toc["root"], 0)]
+
+    def walk(entries, caption, depth):
+        for entry in entries or []:
+            if "file" in entry:
+                out.append((caption, entry["file"], depth))
+            walk(entry.get("sections"), caption, depth + 1)
+            walk(entry.get("chapters"), caption, depth)
+
+    walk(toc.get("chapters"), None, 0)
+    for part in toc.get("parts", []) or []:
+        walk(part.get("chapters"), part.get("caption"), 0)
+    return [(caption, _docname(name), depth) for caption, name, depth in out]
+
+
 def toc_files(root: Path = ROOT, *, student: bool = False) -> list[str]:
     """Every file of ``root/_toc.yml`` in reading order (root page first), as docnames without suffix;
     ``student=True``: the student edition's pages (no ``INSTRUCTOR_PAGES``)."""
-    toc = read_toc(root, student=student)
-    out = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                out.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []) or []:
-        walk(part.get("chapters"))
-    return [_docname(name) for name in out]
+    return [name for _, name, _ in toc_entries(root, student=student)]
 
 
 def source(name: str, root: Path = ROOT) -> Path:
@@ -114,3 +140,32 @@ def chapter_sources(root: Path = ROOT) -> list[tuple[str, Path]]:
         if name not in (EXERCISE_PAGE, API_PAGE) and path.exists():
             found.append((name, path))
     return found
+
+
+#: What every edition is built from (patterns under the root): a change to any of them makes it stale.
+INPUTS = ("_config.yml", "_toc.yml", "references.bib", "pyproject.toml", "requirements.txt",
+          "chapters/**/*", "gbml/**/*.py", "_ext/**/*", "tools/fetch_assets.sh")
+#: The stamps of the built editions and PDFs (each holds the address it was built for).
+STAMPS = ROOT / "_build" / "stamps"
+
+
+def inputs(root: Path = ROOT) -> list[Path]:
+    """The files of ``INPUTS`` (without caches and the pages the build generates)."""
+    skip = {Path(root) / name for name in GENERATED_FILES}
+    return [f for pattern in INPUTS for f in Path(root).glob(pattern)
+            if f.is_file() and "__pycache__" not in f.parts and f not in skip]
+
+
+def write_stamp(stamp: Path) -> None:
+    """Mark an output as built now, for the current address (``baseurl()``)."""
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(baseurl(), encoding="utf-8")
+
+
+def is_fresh(stamp: Path, *after: Path) -> bool:
+    """True when ``stamp`` exists, was written for the current address and is newer than every source and
+    than the stamps ``after`` (what the output is built from)."""
+    if not stamp.exists() or stamp.read_text(encoding="utf-8") != baseurl():
+        return False
+    built = stamp.stat().st_mtime
+    return all(p.exists() and p.stat().st_mtime <= built for p in [*inputs(), *after])

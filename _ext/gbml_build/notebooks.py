@@ -3,9 +3,9 @@
 ``sphinx-tojupyter`` (a Sphinx builder over the doctree) writes each chapter as plain Jupyter
 Markdown and code: the book's macros in a first ``$$\\newcommand…$$`` cell (and expanded in every other
 cell by the pass below, so that a cell renders on its own), glued numbers as values,
-references and citations as text and links, numbered propositions and exercises.  It is run on this
-book with the configuration of ``_config.yml`` plus the builder (a copy written to
-``_build/notebooks/_config.notebooks.yml``), so the HTML build is unchanged.
+references and citations as text and links, numbered propositions and exercises.  ``make book``
+(:mod:`gbml_build.build`) runs it on the doctrees of the HTML build, whose execution it reuses: no chapter
+runs twice (``forbid_reading`` stops a builder that would read, hence execute, a chapter again).
 
 A pass over the generated cells (nbformat) then does what the builder cannot be configured to do:
 
@@ -14,7 +14,7 @@ A pass over the generated cells (nbformat) then does what the builder cannot be 
   edition; solution code cells are collapsed, like the figure code the book folds) or removed (student edition: every cell the sources tag
   ``solution``, found by matching the generated code cells with the source cells);
 * admonitions as quoted blocks with a bold title, dropdowns as ``<details>`` (marked in the doctree by
-  this module's ``setup``, which only the notebook build loads);
+  this module's ``register``, whose passes run only in the notebook builder);
 * figure captions, with their book numbers, as Markdown under their figure; table captions (with their
   math and number) above their table, code and emphasis in table cells kept; links to exercises numbered;
 * the works cited by the notebook listed at its end (from the generated ``references`` page);
@@ -25,14 +25,13 @@ A pass over the generated cells (nbformat) then does what the builder cannot be 
 
 Each edition has the chapters plus the notation page (chapters link to it).  Output:
 ``_build/notebooks/{full,student}/*.ipynb`` and ``_build/notebooks/course-pack{,-student}.zip`` (notebooks,
-the ``gbml`` wheel, a pinned ``requirements.txt``, a README).  ``make book`` builds the edition first:
-the book's download buttons serve these notebooks and its pages link the packs.
+the ``gbml`` wheel, a pinned ``requirements.txt``, a README).  ``install`` copies an edition into a built
+site: the book's download buttons serve these notebooks and its pages link the packs.
 
-Usage: ``make notebooks`` (``PYTHONPATH=_ext python -m gbml_build.notebooks``).
+Usage: ``make notebooks`` (the book, when stale, with this edition: ``python -m gbml_build.build --if-stale``).
 """
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import shutil
@@ -43,13 +42,14 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-import yaml
 from docutils import nodes
 
-from .booktoc import GENERATED, ROOT, is_notebook, source, toc_files
+from .booktoc import ROOT, baseurl, is_notebook, notebook_pages, read_config, source, toc_files
 
 OUT = ROOT / "_build" / "notebooks"
 BUILT = ROOT / "_build" / "jupyter" / "chapters"
+#: The course packs each edition's site links to (the full book both, the student book its own).
+PACKS = {"full": ("course-pack.zip", "course-pack-student.zip"), "student": ("course-pack-student.zip",)}
 PACK_PINS = ("numpy", "matplotlib", "ipywidgets", "jupyterlab", "ipykernel")
 
 # The first code cell of every notebook.  Outside Colab it installs nothing: without gbml it says how to
@@ -105,29 +105,6 @@ def wheel_name() -> str:
 def setup_cell_source(online: str) -> str:
     """The setup cell; ``online`` (the base URL, may be "") gives the wheel's address for Colab."""
     return SETUP.format(wheel_url=f"{online}/{WHEEL_DIR}/{wheel_name()}" if online else "")
-
-
-def build_config() -> Path:
-    """``_config.yml`` plus the sphinx-tojupyter builder, written under ``_build/notebooks``."""
-    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    cfg["sphinx"]["extra_extensions"] += ["sphinx_tojupyter", "gbml_build.notebooks"]
-    cfg["sphinx"]["config"].update(
-        # without the synonyms every ```ipython3 cell comes out as a Markdown code fence
-        tojupyter_lang_synonyms=["ipython3", "ipython", "python"],
-        tojupyter_drop_solutions=False, tojupyter_drop_tests=False)
-    path = OUT / "_config.notebooks.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def run_builder() -> None:
-    venv_bin = Path(sys.executable).parent
-    path = os.pathsep.join(filter(None, [str(ROOT / "_ext"), os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=path)
-    shutil.rmtree(ROOT / "_build" / "jupyter", ignore_errors=True)
-    subprocess.run([str(venv_bin / "jupyter-book"), "build", "--all", str(ROOT), "--config", str(build_config()),
-                    "--builder", "custom", "--custom-builder", "jupyter"], env=env, cwd=ROOT, check=True)
 
 
 # -- in the builder: admonitions and dropdowns become marked blocks, quoted in the pass below ----------
@@ -212,14 +189,26 @@ def _table_inline_markup(app, doctree, docname):
             node.replace_self(nodes.Text(f"{mark}{node.astext()}{mark}"))
 
 
-def setup(app):
-    """Loaded only by the notebook build (``build_config``), never by the HTML book."""
+def forbid_reading(app, env, docnames):
+    """``env-before-read-docs`` of the notebook builder: reading a chapter would execute it a second time
+    (the edition reuses the HTML build's execution), so stop and say why."""
+    if app.builder.name != "jupyter":
+        return
+    again = sorted(set(docnames) & set(notebook_pages(Path(app.srcdir))))
+    if again:
+        from sphinx.errors import ExtensionError
+        raise ExtensionError(f"the notebook edition would execute {', '.join(again)} again: it is built from the "
+                             "HTML build's doctrees with the same configuration (make book; gbml_build.build)")
+
+
+def register(app):
+    """The notebook builder's passes (every one returns at once in another builder)."""
+    app.connect("env-before-read-docs", forbid_reading)
     app.connect("doctree-resolved", _mark_blocks)
     app.connect("doctree-resolved", _table_captions)
     app.connect("doctree-resolved", _table_inline_markup)
     app.connect("doctree-resolved", _anchors)
     app.connect("doctree-resolved", _aligned_math)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
 def _quote_blocks(cells) -> None:
@@ -314,8 +303,7 @@ def _anchors_to_next_cell(cells) -> None:
 
 def macros() -> dict[str, tuple[str, int]]:
     """The book's TeX macros (``mathjax3_config`` of ``_config.yml``): name -> (definition, arguments)."""
-    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    found = cfg["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
+    found = read_config()["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
     return {n: (d, 0) if isinstance(d, str) else (d[0], d[1]) for n, d in found.items()}
 
 
@@ -426,16 +414,6 @@ def pages() -> list[str]:
     return [n for n in toc_files() if n in chapters() or n in EXTRA_PAGES]
 
 
-def baseurl() -> str:
-    """The online book's address without a trailing slash, "" if none: the environment variable
-    ``GBML_BASEURL`` (``make site BASEURL=…`` sets it) or else ``html.baseurl`` of ``_config.yml``."""
-    found = os.environ.get("GBML_BASEURL", "").strip()
-    if not found:
-        cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-        found = str((cfg.get("html") or {}).get("baseurl") or "").strip()
-    return found.rstrip("/")
-
-
 _LINK = re.compile(r"\[([^\]]*)\]\(([\w-]+)\.ipynb(#[\w-]+)?\)")
 
 
@@ -521,43 +499,25 @@ def write_packs(written: dict[str, list[Path]]) -> list[Path]:
     return packs
 
 
-#: What the edition is built from: a change to any of these makes it stale.
-INPUTS = ("_config.yml", "_toc.yml", "references.bib", "pyproject.toml", "chapters/*.md", "gbml/*.py",
-          "_ext/*.py", "_ext/gbml_build/*.py")
+def install(html_dir: Path, edition: str) -> None:
+    """Copy the ``edition`` ("full" or "student") into the built site ``html_dir``: each page's notebook to
+    ``_notebooks/`` (its download button's address) and the course packs the edition links to ``packs/``."""
+    for name in pages():
+        notebook = OUT / edition / f"{Path(name).name}.ipynb"
+        if not notebook.exists():
+            raise FileNotFoundError(f"the notebook edition has no {notebook}: run `make book`")
+        target = Path(html_dir) / "_notebooks" / f"{name}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notebook, target)
+    (Path(html_dir) / "packs").mkdir(exist_ok=True)
+    for pack in PACKS[edition]:
+        shutil.copyfile(OUT / pack, Path(html_dir) / "packs" / pack)
 
 
-def is_stale() -> bool:
-    """True when the packs are missing or older than a file they are built from."""
-    packs = [OUT / "course-pack.zip", OUT / "course-pack-student.zip"]
-    if not all(p.exists() for p in packs):
-        return True
-    if not BASEURL_USED.exists() or BASEURL_USED.read_text(encoding="utf-8") != baseurl():
-        return True  # built for another online address
-    built = min(p.stat().st_mtime for p in packs)
-    generated = {source(n) for n in GENERATED if source(n).exists()}  # the HTML build writes these
-    return any(f.stat().st_mtime > built for pattern in INPUTS for f in ROOT.glob(pattern) if f not in generated)
-
-
-#: The base URL the edition was built with (its links and the setup cell's wheel address depend on it).
-BASEURL_USED = OUT / "baseurl.txt"
-
-
-def ensure_built() -> None:
-    """Build the edition unless it is up to date (for the student book and the problem sets)."""
-    if is_stale():
-        main()
-
-
-def main(build: bool = True) -> int:
-    if build:
-        run_builder()
+def main() -> int:
+    """Write both editions and the packs from the notebook builder's output (``_build/jupyter``)."""
     written = write_editions()
     packs = write_packs(written)
-    BASEURL_USED.write_text(baseurl(), encoding="utf-8")
     print(f"make notebooks: {len(written['full'])} full and {len(written['student'])} student notebooks "
           f"in {OUT}; packs: {', '.join(p.name for p in packs)}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(build="--no-build" not in sys.argv))

@@ -1,7 +1,7 @@
 """A problem set from exercises of the book: ``make problem-set EXERCISES="ex-… ex-…" NAME=hw1``.
 
 The exercises are taken, in the order given, from the notebook edition (``_build/notebooks/full``, rebuilt
-by ``make notebooks`` when missing or older than its sources); their kind and minutes come
+with the book (``gbml_build.build``) when missing or older than its sources); their kind and minutes come
 from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets/NAME/``:
 
 * ``NAME.ipynb``, the student sheet: the book's macros cell, a title with the total time, then per exercise
@@ -28,7 +28,6 @@ import ast
 import contextlib
 import copy
 import difflib
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -40,12 +39,14 @@ from pathlib import Path
 
 import jinja2
 import nbformat
-import yaml
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
+from . import build as book_build
 from . import notebooks
-from .booktoc import ROOT, source
+from .booktoc import ROOT, read_config, source
+from .browser import Server, chromium, wait_for_mathjax
+from .pdf import MARGIN
 from .chapters import Exercise, collect
 
 OUT = ROOT / "_build" / "problem-sets"
@@ -181,7 +182,7 @@ def _front(items: list[Item], name: str, baseurl: str, *, key: bool) -> list:
     macros = copy.deepcopy(first.cells[0])
     macros.metadata["tags"] = ["macros"]
     guard = copy.deepcopy(next(c for c in first.cells if "setup" in _tags(c)))
-    book = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8")).get("title", "")
+    book = read_config().get("title", "")
     minutes = [it.exercise.minutes for it in items]
     where = ("the online book" if baseurl else
              "the chapter notebooks of the notebook edition (`make notebooks`, or the course pack): keep this "
@@ -330,13 +331,8 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {%- endblock html_head_js_mathjax -%}
 """
 
-READY_JS = """async () => {
-  const t0 = Date.now();
-  while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
-    if (Date.now() - t0 > 60000) throw new Error('MathJax did not load');
-    await new Promise(r => setTimeout(r, 50));
-  }
-  await MathJax.startup.promise;
+# Once MathJax has typeset the page (browser.wait_for_mathjax): scale wide equations, report errors.
+READY_JS = """() => {
   document.querySelectorAll('mjx-container[display="true"]').forEach(m => {   // scale wide equations
     const box = m.parentElement.getBoundingClientRect().width, w = m.scrollWidth;
     if (box > 0 && w > box + 1) m.style.fontSize = (100 * box / w * 0.98).toFixed(1) + '%';
@@ -346,22 +342,11 @@ READY_JS = """async () => {
 }"""
 
 
-def _make_pdf_module():
-    """``tools/make_pdf.py`` (Chromium's path and arguments, the page margins, the local server)."""
-    spec = importlib.util.spec_from_file_location("make_pdf", ROOT / "tools" / "make_pdf.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None) -> None:
     """Print each notebook to its PDF (A4, page numbers in the footer) with Chromium, offline.
 
     ``browser``: a Playwright Chromium already running (the tests' session browser); else one is started.
     """
-    from playwright.sync_api import sync_playwright
-
-    make_pdf = _make_pdf_module()
     exporter = HTMLExporter(template_name="lab", template_file="problem_set.html.j2",
                             extra_loaders=[jinja2.DictLoader({"problem_set.html.j2": TEMPLATE})])
     with tempfile.TemporaryDirectory() as tmp:
@@ -369,19 +354,18 @@ def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None
         (site / "mathjax").symlink_to(ROOT / "_vendor" / "mathjax")
         for i, (nb, _, _) in enumerate(jobs):
             (site / f"{i}.html").write_text(exporter.from_notebook_node(nb)[0], encoding="utf-8")
-        server = make_pdf.Server(site)
+        server = Server(site)
         try:
             with contextlib.ExitStack() as stack:
                 if browser is None:
-                    pw = stack.enter_context(sync_playwright())
-                    browser = pw.chromium.launch(executable_path=make_pdf.CHROMIUM, args=make_pdf.CHROMIUM_ARGS)
-                    stack.callback(browser.close)
+                    browser = stack.enter_context(chromium())
                 page = browser.new_page()
                 stack.callback(page.close)
                 page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.origin)
                            else route.abort())  # offline: nothing from another origin
                 for i, (_, out, label) in enumerate(jobs):
                     page.goto(f"{server.origin}/{i}.html", wait_until="load")
+                    wait_for_mathjax(page)
                     state = page.evaluate(READY_JS)
                     if state["errors"] or state["raw"]:
                         raise RuntimeError(f"{out.name}: MathJax left {state['errors']} errors or raw TeX")
@@ -389,7 +373,7 @@ def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None
                     footer = ("<div style='width:100%;font:7.5pt DejaVu Sans,sans-serif;color:#666;"
                               f"text-align:center'>{label} · page <span class='pageNumber'></span> of "
                               "<span class='totalPages'></span></div>")
-                    page.pdf(path=str(out), format="A4", print_background=True, margin=make_pdf.MARGIN,
+                    page.pdf(path=str(out), format="A4", print_background=True, margin=MARGIN,
                              display_header_footer=True, header_template="<span></span>", footer_template=footer)
         finally:
             server.close()
@@ -401,7 +385,7 @@ def build(labels: list[str], name: str, out: Path = OUT, browser=None) -> dict[s
     """Write the problem set ``name`` from the exercises ``labels`` (in that order); return the paths."""
     exercises = select(labels, name)  # every input error before any work
     subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
-    notebooks.ensure_built()
+    book_build.ensure_built()
     items = [item(e) for e in exercises]
     baseurl = notebooks.baseurl()  # BASEURL of `make site`/`make problem-set`, else html.baseurl
     baseurl += "/" if baseurl else ""

@@ -20,7 +20,7 @@ an ``{explanation}`` block.  Numbered per chapter ("Self-check 2.1"), each quest
 * in the HTML book: a group of radio buttons (or a number field and a Check button) and a live region
   that ``_ext/static/self-check.js`` fills at once (no kernel, no network); the outer element has the
   class ``self-check``.  Every answer, with its explanation, is also listed at the end of the chapter in a
-  closed ``<details>`` ("Answers to the self-checks"), which the PDF prints open (``tools/make_pdf.py``
+  closed ``<details>`` ("Answers to the self-checks"), which the PDF prints open (:mod:`gbml_build.pdf`
   opens every fold; ``print.css`` hides the live regions), so the PDF has the questions in place and the
   answers at the chapter's end;
 * in the notebook edition (sphinx-tojupyter): the question and its lettered choices as Markdown, the
@@ -274,7 +274,7 @@ def _add_script(app, pagename, templatename, context, doctree):
         app.add_js_file("self-check.js", loading_method="defer")
 
 
-def setup(app):
+def register(app):
     other = (_skip, None)
     app.add_node(self_check, html=(visit_self_check_html, None), text=other, latex=other, man=other,
                  texinfo=other)

@@ -2,7 +2,7 @@
 
 ``make site BASEURL=https://…/`` builds the PDF edition (``make pdf``: the notebook edition, the book, the
 student edition, then the PDFs) with every absolute address taken from BASEURL
-(:func:`gbml_build.notebooks.baseurl`: the notebooks' links to other pages, the setup cell's wheel address
+(:func:`gbml_build.booktoc.baseurl`: the notebooks' links to other pages, the setup cell's wheel address
 for Colab, ``html_baseurl``, the PDFs' "Interactive version" lines), then this module gathers:
 
 * ``_build/html/``            at the root (with ``packs/``: both course packs, copied by the book build);
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from . import notebooks
-from .booktoc import ROOT
+from .booktoc import ROOT, STAMPS, baseurl
 
 OUT = ROOT / "_build" / "site"
 BUILD = ROOT / "_build"
@@ -32,7 +32,7 @@ PACKS = ("course-pack.zip", "course-pack-student.zip")
 
 def require_baseurl() -> str:
     """The site's address, or a clear stop naming both ways to give it."""
-    online = notebooks.baseurl()
+    online = baseurl()
     if not online:
         raise SystemExit("make site: no address for the site. Give it as BASEURL (make site "
                          "BASEURL=https://OWNER.github.io/REPO/) or set html.baseurl in _config.yml.")
@@ -44,10 +44,11 @@ def require_baseurl() -> str:
 def assemble() -> dict[str, int]:
     """Copy the built editions into ``_build/site``; return each published file's size (bytes)."""
     online = require_baseurl()
-    built = notebooks.BASEURL_USED.read_text(encoding="utf-8") if notebooks.BASEURL_USED.exists() else None
-    if built != online:
-        raise SystemExit(f"make site: the notebook edition was built for {built!r}, not {online!r}: "
-                         "run `make site`, which rebuilds it")
+    for stamp in ("book", "student", *(f"pdf-{pdf}" for pdf in PDFS)):
+        built = (STAMPS / stamp).read_text(encoding="utf-8") if (STAMPS / stamp).exists() else None
+        if built != online:
+            raise SystemExit(f"make site: {stamp} was built for {built!r}, not {online!r}: "
+                             "run `make site`, which rebuilds it")
     sources = {"book": BUILD / "html", "student book": BUILD / "student" / "html",
                **{pdf: BUILD / "pdf" / pdf for pdf in PDFS},
                "wheel": notebooks.OUT / "wheel" / notebooks.wheel_name()}
@@ -76,7 +77,7 @@ def main(argv: list[str]) -> int:
     sizes = assemble()
     total = sum(sizes.values())
     shown = [*PACKS, notebooks.wheel_name()]
-    print(f"make site: {OUT} ({len(sizes)} files, {total / 1e6:.1f} MB), for {notebooks.baseurl()}/")
+    print(f"make site: {OUT} ({len(sizes)} files, {total / 1e6:.1f} MB), for {baseurl()}/")
     for name in [f"pdf/{p}" for p in PDFS] + [f"{notebooks.WHEEL_DIR}/{p}" for p in shown]:
         print(f"  {name}: {sizes[name] / 1e6:.2f} MB")
     for folder in ("student", "_notebooks", "_static", "chapters"):

@@ -7,26 +7,28 @@ cell tagged ``solution`` (code or markdown) is removed with jupytext; that copy 
 (the checkers never raise on the placeholder), so the build, and Run All, go on.  Output:
 
 * ``_build/student/html/``       the student book: its download buttons serve the student notebook edition
-  (:mod:`gbml_build.notebooks`, built first if missing or stale) and it links the student course pack only;
+  (:mod:`gbml_build.notebooks`, from the book's build, :func:`gbml_build.build.ensure_built`, run first when
+  missing or stale) and it links the student course pack only;
 * ``_build/student/notebooks/``  the student edition's notebooks, to hand out.
 
-Usage: ``make student`` (``PYTHONPATH=_ext python -m gbml_build.student``).
+Usage: ``make student`` (``PYTHONPATH=_ext python -m gbml_build.student``); ``ensure_built()`` (``make pdf``)
+builds it only when older than its sources or the book.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import jupytext
 import yaml
 
-from . import notebooks
-from .booktoc import GENERATED, ROOT, is_notebook, read_toc, source, toc_files
+from . import build, notebooks
+from .booktoc import GENERATED, ROOT, STAMPS, is_fresh, is_notebook, read_toc, source, toc_files, write_stamp
 
 OUT = ROOT / "_build" / "student"
+HTML = OUT / "html"
+STAMP = STAMPS / "student"
 COPY = ["_config.yml", "references.bib", "_ext", "_vendor"]  # and _toc.yml without the instructor pages
 
 
@@ -38,11 +40,12 @@ def strip(nb):
 
 
 def main() -> int:
-    notebooks.ensure_built()
+    build.ensure_built()
+    STAMP.unlink(missing_ok=True)
     src = OUT / "src"
     shutil.rmtree(OUT, ignore_errors=True)
     src.mkdir(parents=True)
-    subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
+    build.fetch_assets()
     for name in COPY:
         path = ROOT / name
         (shutil.copytree if path.is_dir() else shutil.copy2)(path, src / name)
@@ -66,18 +69,22 @@ def main() -> int:
         shutil.copy2(nb, OUT / "notebooks" / nb.name)
     print(f"make_student: removed {removed} solution cells")
 
-    venv_bin = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-               GBML_EDITION="student", GBML_NOTEBOOKS=str(notebooks.OUT))
-    build = subprocess.run([str(venv_bin / "jupyter-book"), "build", "-W", "-n", "--keep-going", str(src)],
-                           env=env)
-    if build.returncode != 0:
+    result = build.html(src, env=dict(os.environ, GBML_EDITION="student"))
+    if result.returncode != 0:
         print("make_student: the student book failed to build", file=sys.stderr)
-        return build.returncode
-    shutil.move(str(src / "_build" / "html"), str(OUT / "html"))
+        return result.returncode
+    shutil.move(str(src / "_build" / "html"), str(HTML))
     shutil.rmtree(src / "_build", ignore_errors=True)
-    print(f"make_student: book in {OUT / 'html'}, notebooks in {OUT / 'notebooks'}")
+    notebooks.install(HTML, "student")
+    write_stamp(STAMP)
+    print(f"make_student: book in {HTML}, notebooks in {OUT / 'notebooks'}")
     return 0
+
+
+def ensure_built() -> None:
+    """Build the student edition unless it is newer than its sources and than the book's build."""
+    if not is_fresh(STAMP, build.STAMP) and main() != 0:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ __all__ = ["glue", "show_figure"]
 def glue(name: str, value, display: bool = False):
     """Record ``value`` (a number; numpy scalars are converted) under ``name`` for ``{glue:text}`name```.
 
-    Records only in the book's build, which sets ``GBML_BOOK_BUILD=1`` (``_ext/gbml_book.py``); anywhere
+    Records only in the book's build, which sets ``GBML_BOOK_BUILD=1`` (``_ext/gbml_build/html.py``); anywhere
     else (JupyterLab, VS Code, Colab, a test) it records and prints nothing, whether or not myst-nb is
     installed, so a chapter run as a notebook shows no stray ``papermill.record`` outputs.  Returns None
     (so a glue call ending a cell prints nothing).

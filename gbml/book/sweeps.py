@@ -10,7 +10,7 @@ A sweep evaluates one function at every point of a grid and returns the results 
 
 Long sweeps show an ``ipywidgets.IntProgress`` bar while they run when they run in a live Jupyter kernel.
 They are silent everywhere else: in scripts and tests, and in the static book build (``GBML_EXPLORER=static``,
-set by ``_ext/gbml_book.py``), where a finished progress bar would only clutter the page.
+set by ``_ext/gbml_build/html.py``), where a finished progress bar would only clutter the page.
 
 :func:`loglog_slope` fits the exponent of a power law ``y ~ x^p`` to measured points, as chapter 8 does
 for the error floor against the sample sizes.

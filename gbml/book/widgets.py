@@ -11,7 +11,7 @@ Two modes, chosen by ``mode`` or else the environment variable ``GBML_EXPLORER``
 ``"live"`` (default: a notebook with a kernel)
     Numeric parameters get a slider over ``[min(values), max(values)]`` in steps of ``Param.step``; every
     change recomputes the figure (for values between the grid's too).
-``"static"`` (set by the book build, see ``_ext/gbml_book.py``)
+``"static"`` (set by the book build, see ``_ext/gbml_build/html.py``)
     The figure is precomputed for every value of the grid (every pair, for two parameters) and the
     frames sit in a ``widgets.Stack`` (an outer stack of inner stacks for two parameters) whose
     ``selected_index`` is linked to the sliders with ``widgets.jslink``: moving a slider in the

@@ -1,72 +1,57 @@
-"""Write the PDF edition of the book: Chromium prints every built page of ``_toc.yml`` and pypdf binds them.
+"""The PDF edition: Chromium prints every built page of ``_toc.yml`` and pypdf binds them (``make pdf``).
 
 For each edition (the book from ``_build/html``, the student edition from ``_build/student/html``):
 
-* every page of ``_toc.yml`` is opened, in order, in Debian's Chromium (driven by Playwright, served
-  from 127.0.0.1), and printed to A4 once MathJax has typeset it and its widgets have rendered.  Before
-  printing, folded blocks (solution dropdowns, hidden solution code) are opened, the print rules of
-  ``_ext/static/print.css`` are added, display equations wider than the page are scaled to fit, and
-  every explorer gets a line giving the URL of its live version (``html.baseurl`` of ``_config.yml``
-  when set, otherwise the page's path inside the built site);
+* every page of ``_toc.yml`` is opened, in order, in Debian's Chromium (:mod:`.browser`: driven by
+  Playwright, the site served from 127.0.0.1), and printed to A4 once MathJax has typeset it and its
+  widgets have rendered.  Before printing, folded blocks (solution dropdowns, hidden solution code) are
+  opened, the print rules of ``_ext/static/print.css`` are added, display equations wider than the page
+  are scaled to fit, and every explorer gets a line giving the URL of its live version (the site's
+  address, :func:`.booktoc.baseurl`, when there is one, otherwise the page's path inside the built site);
 * a title page (title, author, version of ``gbml``, date) and a contents page are printed the same way;
 * pypdf merges them, adds an outline (one bookmark per part and page, with the page's own headings
   below it), makes the contents entries and the links between pages of the book jump inside the PDF,
   and numbers the pages.
 
-Output: ``_build/pdf/book.pdf`` and ``_build/pdf/book-student.pdf``.  Everything runs offline.
+Output: ``_build/pdf/book.pdf`` and ``_build/pdf/book-student.pdf``.  Everything runs offline.  ``make pdf``
+rebuilds only what is stale: the book and the student edition when older than their sources
+(:func:`.build.ensure_built`, :func:`.student.ensure_built`), a PDF when older than its edition.
 
-Usage: ``python tools/make_pdf.py`` (or ``make pdf``, which builds both editions first);
-``python tools/make_pdf.py --html DIR --out FILE [--student]`` prints one built site.
+Usage: ``make pdf`` (``PYTHONPATH=_ext python -m gbml_build.pdf``);
+``python -m gbml_build.pdf --html DIR --out FILE [--student]`` prints one built site.
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
 import datetime
-import functools
 import html
-import http.server
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import yaml
-from playwright.sync_api import sync_playwright
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (ArrayObject, ByteStringObject, FloatObject, NameObject, NullObject,
                            TextStringObject)
 
 import gbml  # its version is printed on the title page
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))  # the book's build package
-from gbml_build.booktoc import read_toc  # noqa: E402  (the one reader of _toc.yml, and of its student edition)
+from .booktoc import ROOT, STAMPS, baseurl, is_fresh, read_config, toc_entries, write_stamp
+from .browser import Server, chromium, wait_for_mathjax
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "_ext"))
-from gbml_build import notebooks  # noqa: E402  (the book's one reader of the online address)
 PRINT_CSS = ROOT / "_ext" / "static" / "print.css"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+OUT = ROOT / "_build" / "pdf"
+
 MARGIN = {"top": "16mm", "bottom": "18mm", "left": "16mm", "right": "16mm"}
 CONTENTS_LINK = "https://contents.invalid/"  # contents entries; rewritten to jumps inside the PDF
 TIMEOUT_MS = 120_000
 
-# Resolves when the page is ready to print: MathJax has typeset every formula, every widget view
-# has rendered, every image has loaded.
+# Resolves when the page is ready to print (MathJax has typeset it: ``browser.wait_for_mathjax`` first):
+# every widget view has rendered, every image has loaded.
 READY_JS = """async () => {
-  if (document.querySelector('.math')) {
-    const t0 = Date.now();
-    while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
-      if (Date.now() - t0 > 60000) throw new Error('MathJax did not load');
-      await new Promise(r => setTimeout(r, 50));
-    }
-    await MathJax.startup.promise;
-  }
   const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
   const t0 = Date.now();
   const rendered = () => Array.from(views).every(s => {
@@ -128,48 +113,6 @@ FIT_JS = """() => {
 }"""
 
 
-def toc(root: Path, *, student: bool = False) -> list[tuple[str | None, str, int]]:
-    """``(part caption, docname, depth)`` for every page of ``root/_toc.yml``, in reading order;
-    ``student=True``: the student edition's pages (no instructor-only page)."""
-    data = read_toc(root, student=student)
-    out = [(None, data["root"], 0)]
-
-    def walk(entries, caption, depth):
-        for entry in entries or []:
-            if "file" in entry:
-                out.append((caption, entry["file"], depth))
-            walk(entry.get("sections"), caption, depth + 1)
-            walk(entry.get("chapters"), caption, depth)
-
-    walk(data.get("chapters"), None, 0)
-    for part in data.get("parts") or []:
-        walk(part.get("chapters"), part.get("caption"), 0)
-    return [(cap, name.removesuffix(".md").removesuffix(".ipynb"), depth) for cap, name, depth in out]
-
-
-def config(root: Path) -> dict:
-    return yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-class Server:
-    """The built site on 127.0.0.1 (port chosen by the OS)."""
-
-    def __init__(self, directory: Path):
-        handler = functools.partial(_Quiet, directory=str(directory))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _front_html(body: str) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
       body {{ font-family: "DejaVu Sans", sans-serif; color: #222; }}
@@ -218,6 +161,8 @@ def print_page(page, url: str, live: str, css: str, out: Path) -> dict:
     page.emulate_media(media="screen")
     page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
     try:
+        if page.locator(".math").count():
+            wait_for_mathjax(page)
         state = page.evaluate(READY_JS)
     except Exception as exc:  # MathJax or the widgets never finished: name the page
         raise RuntimeError(f"{url}: not ready to print: {exc}") from exc
@@ -340,7 +285,7 @@ def _number_pages(writer, browser, tmp: Path, label: str):
 def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = ROOT, log=print) -> dict:
     """Print the built site ``html_dir`` (pages of ``root/_toc.yml``) into ``out``; return a summary."""
     html_dir, out = Path(html_dir), Path(out)
-    pages = toc(root, student=student)
+    pages = toc_entries(root, student=student)
     missing = [name for _, name, _ in pages if not (html_dir / f"{name}.html").exists()]
     if missing:
         raise SystemExit(f"make_pdf: {html_dir} lacks {len(missing)} of the {len(pages)} pages of _toc.yml "
@@ -348,9 +293,9 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
     if not PRINT_CSS.exists():
         raise SystemExit(f"make_pdf: missing print rules {PRINT_CSS}")
     css = PRINT_CSS.read_text(encoding="utf-8")
-    cfg = config(root)
-    baseurl = notebooks.baseurl()  # BASEURL of `make site`, else html.baseurl; the student book is under student/
-    baseurl += ("/student/" if student else "/") if baseurl else ""
+    cfg = read_config(root)
+    online = baseurl()  # BASEURL of `make site`, else html.baseurl; the student book is under student/
+    online += ("/student/" if student else "/") if online else ""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     day = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch else \
         datetime.datetime.now(datetime.timezone.utc)
@@ -359,12 +304,11 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
     server = Server(html_dir)
     entries = []
     try:
-        with tempfile.TemporaryDirectory() as tmpname, sync_playwright() as pw:
+        with tempfile.TemporaryDirectory() as tmpname, chromium() as browser:
             tmp = Path(tmpname)
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             for i, (part, name, depth) in enumerate(pages):
-                live = f"{baseurl}{name}.html" if baseurl else f"{name}.html (in the built site)"
+                live = f"{online}{name}.html" if online else f"{name}.html (in the built site)"
                 pdf = tmp / f"{i:03d}.pdf"
                 info = print_page(page, f"{server.origin}/{name}.html", live, css, pdf)
                 n = len(PdfReader(pdf).pages)
@@ -407,9 +351,8 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
                 if len(own) == 2 and not isinstance(own[0], list) and isinstance(own[1], list):
                     own = own[1]
                 _copy_outline(writer, reader, own, item, e["start"])
-            links = _relink(writer, server.origin, entries, baseurl)
+            links = _relink(writer, server.origin, entries, online)
             _number_pages(writer, browser, tmp, str(cfg.get("title", "")))
-            browser.close()
             writer.add_metadata({"/Title": str(cfg.get("title", "")) + (" (student edition)" if student else ""),
                                  "/Author": str(cfg.get("author", ""))})
             writer.page_mode = "/UseOutlines"
@@ -424,23 +367,38 @@ def make_pdf(html_dir: Path, out: Path, *, student: bool = False, root: Path = R
     return {"pages": total, "seconds": seconds, "entries": entries, "links": links}
 
 
+def _print(job: tuple[Path, Path, bool, Path | None]) -> dict:
+    html_dir, out, student, stamp = job
+    summary = make_pdf(html_dir, out, student=student)
+    if stamp is not None:
+        write_stamp(stamp)
+    return summary
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--html", type=Path, help="a built site to print (default: both editions)")
+    parser.add_argument("--html", type=Path, help="a built site to print (default: both editions, when stale)")
     parser.add_argument("--out", type=Path, help="the PDF to write (with --html)")
     parser.add_argument("--student", action="store_true", help="title the PDF as the student edition")
     args = parser.parse_args(argv)
     if args.html or args.out:
         if not (args.html and args.out):
             parser.error("--html and --out go together")
-        jobs = [(args.html, args.out, args.student)]
+        jobs = [(args.html, args.out, args.student, None)]
     else:
-        jobs = [(ROOT / "_build" / "html", ROOT / "_build" / "pdf" / "book.pdf", False),
-                (ROOT / "_build" / "student" / "html", ROOT / "_build" / "pdf" / "book-student.pdf", True)]
-    # The two editions print at the same time, one Chromium each.
+        from . import build, student  # the editions, rebuilt only when older than their sources
+        build.ensure_built()
+        student.ensure_built()
+        jobs = [(html_dir, OUT / name, is_student, STAMPS / f"pdf-{name}")
+                for html_dir, name, is_student, edition in
+                ((build.HTML, "book.pdf", False, build.STAMP), (student.HTML, "book-student.pdf", True, student.STAMP))
+                if not ((OUT / name).exists() and is_fresh(STAMPS / f"pdf-{name}", edition))]
+        if not jobs:
+            print(f"make pdf: {OUT / 'book.pdf'} and {OUT / 'book-student.pdf'} are up to date")
+            return 0
+    # The editions print at the same time, one Chromium each.
     with concurrent.futures.ProcessPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(make_pdf, html_dir, out, student=student) for html_dir, out, student in jobs]
-        for future in futures:
+        for future in [pool.submit(_print, job) for job in jobs]:
             future.result()
     return 0
 

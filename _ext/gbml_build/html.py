@@ -1,22 +1,22 @@
-"""Sphinx glue for this book (loaded through ``_config.yml``: ``sphinx.local_extensions``).
+"""What the HTML book adds to Sphinx (registered by the extension :mod:`gbml_build`).
 
 * Runs every explorer in its *static* mode during the build: ``gbml.book.widgets`` reads
   ``GBML_EXPLORER=static`` (kernels inherit this process's environment) and precomputes frames
   that JavaScript links to the controls, so the rendered page works without a kernel.
-* Serves the notebook edition (``make notebooks``, :mod:`gbml_build.notebooks`; ``make book`` builds it
-  first): each chapter's header button downloads that chapter's notebook of the edition, copied into
-  ``_notebooks/`` of the output, and the ``{course-packs}`` directive links the course packs, copied into
-  ``packs/``.  The full book serves the full edition and both packs; the student book
-  (``GBML_EDITION=student``, set by :mod:`gbml_build.student`) the student notebooks and the student pack
-  only.  A missing edition is a build warning (an error under ``-W``).  Page sources (``_sources``) are
-  not copied (``html_copy_source: false``), so the notebooks are the only sources a reader can download.
+* Serves the notebook edition (:mod:`gbml_build.notebooks`): each chapter's header button downloads that
+  chapter's notebook of the edition from ``_notebooks/`` of the output, and the ``{course-packs}`` directive
+  links the course packs in ``packs/``; both are copied there after the build
+  (:func:`gbml_build.notebooks.install`, which fails on a missing notebook).  The full book serves the full
+  edition and both packs; the student book (``GBML_EDITION=student``, set by :mod:`gbml_build.student`) the
+  student notebooks and the student pack only.  Page sources (``_sources``) are not copied
+  (``html_copy_source: false``), so the notebooks are the only sources a reader can download.
 * Serves the book's stylesheet, favicon and a MathJax 2 shim from ``_ext/static/`` (not a root
   ``_static/``: Jupyter Book 1.x would inject every script found there into every page).
 * Switches sphinx-thebe off: Jupyter Book loads it unconditionally, the book has no live kernel to
   offer, and its inline script declares ``THEBE_JS_URL`` twice per page (a console error).
 * Publishing (``make site``, :mod:`gbml_build.site`): the footer states the licences and the version of
   ``gbml`` (read from the package); ``html_baseurl`` follows the site's address (``make site``'s
-  BASEURL, :func:`gbml_build.notebooks.baseurl`; the student book lives under ``student/``); when
+  BASEURL, :func:`gbml_build.booktoc.baseurl`; the student book lives under ``student/``); when
   ``_config.yml`` names a GitHub repository (``html_theme_options.repository_url``), Jupyter Book's
   Colab button opens the page's notebook from the branch ``COLAB_BRANCH`` where the Pages workflow
   publishes the notebook edition (the theme's own address would be the MyST source, which Colab cannot
@@ -30,40 +30,27 @@ import shutil
 from pathlib import Path
 
 from docutils import nodes
-from gbml_build import notebooks
-from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-logger = logging.getLogger(__name__)
+from . import notebooks
+from .booktoc import baseurl
 
 
-def _edition() -> tuple[str, Path]:
-    """The edition this book serves ("full" or "student") and the notebook edition's output folder."""
+def _edition() -> str:
+    """The edition this book serves: "full" or "student"."""
     edition = os.environ.get("GBML_EDITION", "full")
     if edition not in ("full", "student"):
         raise ValueError(f"GBML_EDITION must be 'full' or 'student', got {edition!r}")
-    return edition, Path(os.environ.get("GBML_NOTEBOOKS", notebooks.OUT))
+    return edition
 
 
-def _packs() -> list[tuple[str, str]]:
-    """(file name, description) of the course packs this book links."""
-    student = ("course-pack-student.zip", "student edition: exercises without solutions")
-    full = ("course-pack.zip", "full edition: every solution folded under its exercise")
-    return [student] if _edition()[0] == "student" else [full, student]
+_PACK_TEXT = {"course-pack.zip": "full edition: every solution folded under its exercise",
+              "course-pack-student.zip": "student edition: exercises without solutions"}
 
 
 def _add_notebook_download(app, pagename, templatename, context, doctree):
     if doctree is None or app.builder.format != "html" or pagename not in notebooks.pages():
         return
-    edition, folder = _edition()
-    notebook = folder / edition / f"{Path(pagename).name}.ipynb"
-    if not notebook.exists():
-        logger.warning(f"{pagename}: the notebook edition has no {notebook}; run `make notebooks` first "
-                       "(`make book` does)", type="gbml", subtype="notebooks")
-        return
-    target = Path(app.outdir) / "_notebooks" / f"{pagename}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(notebook, target)
     url = context["pathto"](f"_notebooks/{pagename}.ipynb", 1)
     context["gbml_notebook_url"] = url
     buttons = context.setdefault("header_buttons", [])
@@ -78,19 +65,20 @@ def _add_notebook_download(app, pagename, templatename, context, doctree):
 
 
 class CoursePacks(SphinxDirective):
-    """``{course-packs}``: a list linking the course packs this edition serves (copied by ``_copy_packs``)."""
+    """``{course-packs}``: a list linking the course packs this edition serves (``packs/``)."""
 
     def run(self):
         up = "../" * self.env.docname.count("/")
         items = nodes.bullet_list()
-        for name, what in _packs():
+        for name in notebooks.PACKS[_edition()]:
+            what = _PACK_TEXT[name]
             para = nodes.paragraph("", "", nodes.reference("", name, refuri=f"{up}packs/{name}", internal=False),
                                    nodes.Text(f": {what}."))
             items += nodes.list_item("", para)
-        online = notebooks.baseurl()
+        online = baseurl()
         if online:  # the published site (make site) also serves the PDF edition, under pdf/
             pdfs = [("book-student.pdf", "the PDF of the student edition")]
-            if _edition()[0] == "full":
+            if _edition() == "full":
                 pdfs.insert(0, ("book.pdf", "the PDF of this book, with the solutions"))
             for name, what in pdfs:
                 para = nodes.paragraph("", "", nodes.reference("", name, refuri=f"{online}/pdf/{name}",
@@ -99,21 +87,7 @@ class CoursePacks(SphinxDirective):
         return [items]
 
 
-def _copy_packs(app, exception):
-    if exception is not None or app.builder.format != "html":
-        return
-    folder = _edition()[1]
-    out = Path(app.outdir) / "packs"
-    out.mkdir(exist_ok=True)
-    for name, _ in _packs():
-        if not (folder / name).exists():
-            logger.warning(f"course pack {folder / name} is missing; run `make notebooks` first (`make book` does)",
-                           type="gbml", subtype="notebooks")
-            continue
-        shutil.copyfile(folder / name, out / name)
-
-
-_HERE = Path(__file__).resolve().parent
+_EXT = Path(__file__).resolve().parents[1]  # _ext/: static/ and templates/
 
 
 _FOLD_SUMMARY = '<summary aria-label="Toggle hidden content">'
@@ -139,13 +113,13 @@ def _static_explorers(app, config):
     os.environ["GBML_BOOK_BUILD"] = "1"  # gbml.book.glue records values only in this build
 
 
-STATIC = _HERE / "static"
+STATIC = _EXT / "static"
 
 
 def _static_files(app, config):
     """_ext/static (book.css, a11y.css, the shim, the favicon) and the theme-button templates (_ext/templates)."""
     config.html_static_path.append(str(STATIC))
-    config.templates_path.insert(0, str(_HERE / "templates"))
+    config.templates_path.insert(0, str(_EXT / "templates"))
 
 
 def _drop_thebe(app, config):
@@ -170,9 +144,9 @@ def _publishing(app, config):
 
     options = config.html_theme_options
     options["extra_footer"] = FOOTER.format(version=gbml.__version__)
-    online = notebooks.baseurl()
+    online = baseurl()
     if online:
-        config.html_baseurl = online + ("/student/" if _edition()[0] == "student" else "/")
+        config.html_baseurl = online + ("/student/" if _edition() == "student" else "/")
     launch = options.get("launch_buttons") or {}
     if launch.get("colab_url") and not options.get("repository_url"):
         options["launch_buttons"] = {**launch, "colab_url": ""}  # the theme needs a repository for it
@@ -189,7 +163,7 @@ def _colab_button(app, pagename, templatename, context, doctree):
                     owner_repo = "/".join(options["repository_url"].rstrip("/").split("/")[-2:])
                     colab = options["launch_buttons"]["colab_url"].rstrip("/")
                     button["url"] = (f"{colab}/github/{owner_repo}/blob/{COLAB_BRANCH}/"
-                                     f"{_edition()[0]}/{Path(pagename).name}.ipynb")
+                                     f"{_edition()}/{Path(pagename).name}.ipynb")
                 else:
                     buttons.remove(button)
             walk(button.get("buttons", []))
@@ -207,7 +181,7 @@ def _drop_theme_sources(app, exception):
         shutil.rmtree(Path(app.outdir) / "_sources", ignore_errors=True)
 
 
-def setup(app):
+def register(app):
     app.connect("config-inited", _publishing)
     app.connect("html-page-context", _colab_button, priority=600)  # after the theme's (501)
     app.connect("build-finished", _drop_theme_sources)
@@ -220,5 +194,3 @@ def setup(app):
     app.connect("html-page-context", _accessible_markup)
     app.connect("html-page-context", _add_notebook_download, priority=600)
     app.add_directive("course-packs", CoursePacks)
-    app.connect("build-finished", _copy_packs)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}

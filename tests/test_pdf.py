@@ -26,12 +26,19 @@ from test_student import _grams, _solution_grams, _words
 RAW = [r"\frac", r"\mathbb", "$$", "{eq}", ":::", "{glue", "{prf:", "{math}", "{ref}", "{cite", "{numref}"]
 
 
-def _toc_pages() -> list[str]:
-    """Docnames of _toc.yml in reading order, read here independently of gbml_build."""
+#: The teaching page holds solutions: the student edition leaves it out.
+INSTRUCTOR_ONLY = ("chapters/instructors",)
+
+
+def _toc_pages(html_dir: Path | None = None) -> list[str]:
+    """Docnames of _toc.yml in reading order, read here independently of gbml_build; for the student
+    edition's site (``html_dir`` under ``student/``) without the instructors' page."""
     data = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     out = [data["root"]]
     for part in data.get("parts", []):
         out += [c["file"] for c in part["chapters"]]
+    if html_dir is not None and html_dir.parent.name == "student":
+        out = [name for name in out if name not in INSTRUCTOR_ONLY]
     return out
 
 
@@ -108,7 +115,7 @@ def _outline(reader) -> list[tuple[str, int]]:
 
 def test_every_page_in_order_with_outline_and_contents_links(edition):
     html_dir, pdf = edition
-    titles = [_title(html_dir / f"{name}.html") for name in _toc_pages()]
+    titles = [_title(html_dir / f"{name}.html") for name in _toc_pages(html_dir)]
     reader = PdfReader(pdf)
     text = _norm(_text(pdf))
     for title in titles:
@@ -139,7 +146,7 @@ def test_every_page_in_order_with_outline_and_contents_links(edition):
 def _in_code(html_dir: Path, pattern: str) -> int:
     """How often ``pattern`` occurs inside code listings (<pre>, <code>) of the built pages."""
     n = 0
-    for name in _toc_pages():
+    for name in _toc_pages(html_dir):
         page = (html_dir / f"{name}.html").read_text(encoding="utf-8")
         for block in re.findall(r"<(pre|code)[^>]*>(.*?)</\1>", page, re.S):
             n += html.unescape(re.sub(r"<[^>]+>", "", block[1])).count(pattern)
@@ -170,7 +177,7 @@ def test_no_raw_tex_or_myst_outside_code_listings(edition):
 def _expected_figures(html_dir: Path) -> int:
     """Images the pages show: <img> elements (not the no-JavaScript copies) plus one frame per explorer."""
     n = 0
-    for name in _toc_pages():
+    for name in _toc_pages(html_dir):
         page = (html_dir / f"{name}.html").read_text(encoding="utf-8")
         n += page.count('class="gbml-explorer-caption"')
         n += len(re.findall(r'<img\s[^>]*\bsrc="', re.sub(r"<noscript>.*?</noscript>", "", page, flags=re.S)))
@@ -197,7 +204,7 @@ def test_explorers_print_a_frame_caption_and_live_link(edition):
     text = _norm(_text(pdf))
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     baseurl = str((config.get("html") or {}).get("baseurl") or "")
-    for name in _toc_pages():
+    for name in _toc_pages(html_dir):
         page = (html_dir / f"{name}.html").read_text(encoding="utf-8")
         for caption in re.findall(r'class="gbml-explorer-caption"><strong>Explorer\.</strong> (.*?)</p>', page):
             caption = _norm(html.unescape(caption))

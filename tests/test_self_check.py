@@ -15,7 +15,7 @@ import re
 
 import nbformat
 import pytest
-from booksupport import ROOT, built_notebooks, toc_files
+from booksupport import built_notebooks, toc_files
 from pypdf import PdfReader
 
 CHAPTERS = [n for n in toc_files() if re.fullmatch(r"chapters/0[1-9]_\w+", n)]

@@ -356,3 +356,48 @@ def test_maml_and_fo_maml_error_block_equals_anils():
     for method in ["anil", "fo-anil", "maml", "fo-maml"]:
         J = _step_jacobian_AEw(method, problem, tasks, Q, alpha, beta)
         assert np.abs(J[iE, iE] - expected).max() < 1e-8, method
+
+
+# -- chapter 7: exercise ex-td-isotropic-half (Psi = psi I, step bound 1/2) -------------------------
+
+@pytest.mark.parametrize("c", [0.05, 0.25, 0.5])
+def test_isotropic_map_keeps_each_side_of_psi(c):
+    """f(omega) = omega (1 + eta (psi - omega))^2 maps [0, psi] into [omega, psi] and [psi, u] into [psi, omega]
+    whenever eta u <= 1/2 (eta psi = c <= 1/2); checked on a fine grid, with the bound 1/2 at the edge."""
+    eta, psi = 1.0, c            # only eta psi and eta u matter
+    f = lambda om: om * (1 + eta * (psi - om)) ** 2  # noqa: E731
+    below = np.linspace(1e-9, psi, 2001)
+    assert np.all(f(below) >= below * (1 - 1e-12)) and np.all(f(below) <= psi * (1 + 1e-12))
+    above = np.linspace(psi, 0.5 / eta, 2001)
+    assert np.all(f(above) <= above * (1 + 1e-12)) and np.all(f(above) >= psi * (1 - 1e-12))
+
+
+def test_isotropic_map_overshoots_when_eta_psi_exceeds_one_half():
+    psi, eta = 1.0, 0.9
+    assert 0.8 * (1 + eta * (psi - 0.8)) ** 2 > psi      # 0.8 * 1.18^2 = 1.11392
+
+
+def test_fo_anil_converges_at_the_isotropic_bound_one_half():
+    """FO-ANIL (gbml.train) on a mean-zero batch with Psi = psi I, eta u = 0.49 > 1/3: the spectrum of
+    alpha A^T Psi A stays in [l, u] and dist <= C rho^t, the constants of thm-global-fo-anil."""
+    rng = np.random.default_rng(708)
+    psi, k, d, alpha = 0.5, K, D, ALPHA
+    B_star = np.linalg.qr(rng.standard_normal((d, k)))[0]
+    perp = _perp(B_star)
+    A0 = np.diag([0.3, 1.0, 1.5]) / np.sqrt(alpha * psi)          # alpha A0^T Psi A0 = diag(0.09, 1, 2.25)
+    E0 = 0.3 * rng.standard_normal((d - k, k))
+    ell, u = 0.09, 2.25
+    beta = 0.49 / (alpha * u)
+    problem = gbml.Problem(d, k, rng=1, B_star=B_star, head_cov=psi * np.eye(k))
+    heads = _mean_zero_batch([psi] * k)
+    run = gbml.train("fo-anil", problem, alpha=alpha, beta=beta, T=150, n_tasks=len(heads), rng=2, pool=heads,
+                     B0=B_star @ A0 + perp @ E0, w0=np.zeros(k), snapshot_every=1)
+    rho = 1 - alpha * beta * ell
+    C = np.sqrt(alpha * psi / ell) * np.linalg.norm(E0, 2)
+    t = np.asarray(run.iterations)
+    assert run.diverged_at is None
+    assert np.all(np.asarray(run.distance) <= C * rho ** t * (1 + 1e-9))
+    assert len(run.snapshots) >= 100
+    for B in run.snapshots:
+        eigs = np.linalg.eigvalsh(alpha * psi * (B_star.T @ B).T @ (B_star.T @ B))
+        assert eigs.min() >= ell * (1 - 1e-9) and eigs.max() <= u * (1 + 1e-9)

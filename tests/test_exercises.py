@@ -139,6 +139,65 @@ def fo_anil_ok(B, w, thetas, alpha):
     return sum(p[0] for p in pairs) / len(thetas), sum(p[1] for p in pairs) / len(thetas)
 
 
+def two_step_anil_ok(B, w, thetas, alpha):
+    """Chain rule by hand, task by task: two inner steps forward, then back through each."""
+    k = len(w)
+    P = np.eye(k) - alpha * B.T @ B
+    gB, gw = np.zeros_like(B), np.zeros(k)
+    for theta in thetas:
+        r0 = B @ w - theta
+        w1 = w - alpha * B.T @ r0
+        r1 = B @ w1 - theta
+        w2 = w1 - alpha * B.T @ r1
+        q = B @ w2 - theta
+        a2 = B.T @ q
+        a1 = P @ a2
+        gB += np.outer(q, w2) - alpha * (np.outer(r1, a2) + np.outer(B @ a2, w1)) \
+            - alpha * (np.outer(r0, a1) + np.outer(B @ a1, w))
+        gw += P @ a1
+    return gB / len(thetas), gw / len(thetas)
+
+
+def _two_step_bug(bug):
+    """two_step_anil_ok with one planted bug, written task by task."""
+    def fn(B, w, thetas, alpha):
+        k = len(w)
+        P = np.eye(k) - alpha * B.T @ B
+        gB, gw = np.zeros_like(B), np.zeros(k)
+        for theta in thetas:
+            r0 = B @ w - theta
+            w1 = w - alpha * B.T @ r0
+            r1 = B @ w1 - theta
+            w2 = w1 - alpha * B.T @ r1
+            q = B @ w2 - theta
+            a2 = B.T @ q
+            a1 = a2 if bug == "no P" else P @ a2
+            h1 = w if bug == "w in both" else w1
+            body = 0.0 if bug == "no body" else 1.0
+            second = -alpha * (np.outer(r1, a2) + body * np.outer(B @ a2, h1))
+            first = -alpha * (np.outer(r0, a1) + body * np.outer(B @ a1, w))
+            if bug == "first order":
+                gB, gw = gB + np.outer(q, w2), gw + a2
+            elif bug == "last step only":
+                gB, gw = gB + np.outer(q, w2) + second, gw + P @ a2
+            else:
+                gB, gw = gB + np.outer(q, w2) + second + first, gw + (a1 if bug == "no P" else P @ a1)
+        scale = 1.0 if bug == "sum" else len(thetas)
+        return gB / scale, gw / scale
+    return fn
+
+
+@pytest.mark.parametrize("bug, hint", [("first order", "first-order"), ("last step only", "second inner step only"),
+                                       ("no P", "multiplies the adjoint"), ("w in both", "you used w in both"),
+                                       ("no body", "are missing"), ("sum", "divide by n")])
+def test_two_step_anil_checker_diagnoses_planted_bugs(bug, hint):
+    assert exercises.check_two_step_anil_gradient(two_step_anil_ok, quiet=True)
+    res = exercises.check_two_step_anil_gradient(_two_step_bug(bug), quiet=True)
+    assert not res and hint in res.message, res.message
+    one_step = lambda B, w, th, a: fo_anil_ok(B, w, th, a)  # noqa: E731  (a wrong method altogether)
+    assert not exercises.check_two_step_anil_gradient(one_step, quiet=True)
+
+
 def maml_prediction_ok(B, w, thetas, alpha):
     rows = []
     for theta in thetas:
@@ -220,6 +279,10 @@ ALL = [
     (exercises.check_fo_anil_gradient, fo_anil_ok, [
         lambda B, w, th, a: gbml.meta_gradient("fo-anil", B, w, gbml.PopulationTasks(th), a),
         lambda B, w, th, a: beyond.multistep_gradient(B, w, gbml.PopulationTasks(th), a, first_order=True),
+    ]),
+    (exercises.check_two_step_anil_gradient, two_step_anil_ok, [
+        lambda B, w, th, a: beyond.multistep_gradient(B, w, gbml.PopulationTasks(th), a, steps=2),
+        lambda B, w, th, a: gbml.meta_gradient("anil", B, w, gbml.PopulationTasks(th), a),
     ]),
     (exercises.check_maml_adapted_prediction, maml_prediction_ok, [
         lambda B, w, th, a: np.einsum("tdk,tk->td", *gbml.adapt("maml", B, w, gbml.PopulationTasks(th), a)),

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _checks
 from ..algorithms import adapt, meta_gradient, meta_objective
-from ..beyond import fit_heads
+from ..beyond import fit_heads, multistep_gradient
 from ..geometry import random_orthonormal, subspace_distance
 from ..tasks import PopulationTasks, SampledTasks
 from .. import _guard
@@ -49,6 +49,7 @@ __all__ = [
     "check_average_loss_gradient",  # chapters 3 and 4
     "check_anil_inner_step",
     "check_fo_anil_gradient",
+    "check_two_step_anil_gradient",
     "check_maml_adapted_prediction",  # chapters 5 and 6
     "check_fo_maml_gradient",
     "check_head_gram",  # chapter 7
@@ -547,6 +548,62 @@ def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
                    structure=_pair_structure(("G_B", "G_w")),
                    forbid=("gbml.meta_gradient", "gbml.adapt", "gbml.beyond.adapt_steps",
                            "gbml.beyond.multistep_gradient"), **kwargs)
+
+
+def _two_step_anil_variant(B, w, thetas, alpha, *, back=2, propagate=True, body_terms=True, path_heads=True,
+                           scale=1.0):
+    """The exact gradient of ANIL's two-step objective (population), with switches that reproduce plausible
+    mistakes: ``back`` inner steps differentiated through, the adjoint ``propagate``-d by ``I - alpha B^T B``,
+    the terms ``B a w^(j)^T`` kept (``body_terms``), those terms with the head of the path or with ``w``."""
+    n, k = thetas.shape[0], B.shape[1]
+    heads, residuals = [np.broadcast_to(w, (n, k))], []
+    for _ in range(2):                                      # w^(j+1) = w^(j) - alpha B^T r^(j)
+        residuals.append(heads[-1] @ B.T - thetas)
+        heads.append(heads[-1] - alpha * residuals[-1] @ B)
+    q = heads[2] @ B.T - thetas                             # outer residuals, (n, d)
+    grad_B, a = q.T @ heads[2], q @ B                       # a: adjoints a^(2) = B^T q, one row per task
+    P = np.eye(k) - alpha * B.T @ B
+    for j in (1, 0)[:back]:
+        head = heads[j] if path_heads else heads[0]
+        grad_B = grad_B - alpha * (residuals[j].T @ a + body_terms * B @ (a.T @ head))
+        a = a @ P if propagate else a
+    return scale * grad_B / n, scale * a.mean(axis=0)
+
+
+def check_two_step_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas, alpha) -> (grad_B, grad_w)``: the exact gradient of ANIL's meta-objective with
+    *two* inner steps, population tasks (chapter 4's challenge; chapter 9 computes any number of steps).
+
+    With ``w^(0) = w``, ``r^(j) = B w^(j) - theta_t``, ``w^(j+1) = w^(j) - alpha B^T r^(j)``, ``q = B w^(2) - theta_t``,
+    ``a^(2) = B^T q`` and ``a^(j) = (I - alpha B^T B) a^(j+1)``: ``grad_B = mean of q w^(2)^T - alpha sum_j
+    (r^(j) a^(j+1)^T + B a^(j+1) w^(j)^T)`` and ``grad_w = mean of a^(0)``.
+    """
+    def steps(number, first_order=False):
+        return lambda B, w, thetas, alpha: multistep_gradient(B, w, PopulationTasks(thetas), alpha, number,
+                                                              first_order=first_order)
+
+    mistakes = {
+        "you treated the adapted head w^(2) as a constant: that is the first-order (FO-ANIL) surrogate. The exact "
+        "gradient differentiates through both inner steps.": steps(2, first_order=True),
+        "that is the one-step ANIL gradient of the chapter: with two inner steps the adapted head is "
+        "w^(2) = w^(1) - alpha B^T (B w^(1) - theta_t), with w^(1) the one-step head.": steps(1),
+        "you differentiated through the second inner step only: w^(1) depends on B and w too, so the first step "
+        "adds -alpha (r^(0) a^(1)^T + B a^(1) w^T) and one more factor (I - alpha B^T B) in grad_w.":
+            lambda **c: _two_step_anil_variant(**c, back=1),
+        "passing back through an inner step multiplies the adjoint by (I - alpha B^T B): a^(1) = (I - alpha B^T B) "
+        "a^(2), and grad_w = (I - alpha B^T B)^2 B^T q on average.": lambda **c: _two_step_anil_variant(**c, propagate=False),
+        "the term B a^(j+1) w^(j)^T uses the head *before* step j (w^(1) for the second step, w for the first); "
+        "you used w in both.": lambda **c: _two_step_anil_variant(**c, path_heads=False),
+        "B also enters each inner step through B^T B w^(j): differentiating it gives the terms "
+        "-alpha B a^(j+1) w^(j)^T, which are missing.": lambda **c: _two_step_anil_variant(**c, body_terms=False),
+        "you summed over the tasks: the meta-objective is an average, divide by n.":
+            lambda B, w, thetas, alpha: _two_step_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
+    }
+    return compare("Exercise (two_step_anil_gradient)", fn, reference=steps(2),
+                   make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True), mistakes=mistakes,
+                   structure=_pair_structure(),
+                   forbid=("gbml.meta_gradient", "gbml.adapt", "gbml.beyond.adapt_steps",
+                           "gbml.beyond.multistep_gradient", "gbml.beyond.multistep_objective"), **kwargs)
 
 
 # -- chapters 5 and 6 (MAML, first-order methods) ------------------------------------------------------

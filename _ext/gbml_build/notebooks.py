@@ -32,6 +32,7 @@ Usage: ``make notebooks`` (``PYTHONPATH=_ext python -m gbml_build.notebooks``).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import re
@@ -96,10 +97,45 @@ if IN_COLAB:
 WHEEL_DIR = "packs"
 
 
-def wheel_name() -> str:
-    """The file name of the gbml wheel ``write_packs`` builds."""
-    import gbml
-    return f"maml_anil_book-{gbml.__version__}-py3-none-any.whl"
+def pack_version(root: Path = ROOT) -> str:
+    """The version of the packs' gbml wheel: ``gbml.__version__`` with a local label from the package's
+    source (``0.1.0+src.1a2b3c4d5e``).  A pack built from changed code carries another version, so
+    ``pip install -r requirements.txt`` in an environment holding an older pack's gbml installs the new one
+    (with an unchanged version pip would keep the old)."""
+    package = root / "gbml"
+    version = re.search(r'^__version__ = "([^"]+)"', (package / "__init__.py").read_text(encoding="utf-8"), re.M)
+    digest = hashlib.sha256()
+    for f in sorted(package.rglob("*.py")):
+        digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return f"{version.group(1)}+src.{digest.hexdigest()[:10]}"
+
+
+def wheel_name(root: Path = ROOT) -> str:
+    """The file name of the gbml wheel ``build_wheel`` makes (at :func:`pack_version`)."""
+    return f"maml_anil_book-{pack_version(root)}-py3-none-any.whl"
+
+
+def build_wheel(dest: Path, root: Path = ROOT) -> Path:
+    """Build the gbml wheel into ``dest`` at :func:`pack_version`, from a copy of the distribution whose
+    ``gbml.__version__`` carries that version (the installed package then reports it)."""
+    version = pack_version(root)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    staging = dest / "src"
+    shutil.copytree(root / "gbml", staging / "gbml", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).exists():
+            shutil.copy2(root / name, staging / name)
+    init = staging / "gbml" / "__init__.py"
+    init.write_text(re.sub(r'^__version__ = "[^"]+"', f'__version__ = "{version}"',
+                           init.read_text(encoding="utf-8"), count=1, flags=re.M), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+                    str(staging), "-w", str(dest)], check=True)
+    shutil.rmtree(staging)
+    wheel = dest / wheel_name(root)
+    if not wheel.exists():  # the setup cell's Colab address and the packs' requirements name it
+        raise RuntimeError(f"built {[w.name for w in dest.glob('*.whl')]}, expected {wheel.name}")
+    return wheel
 
 
 def setup_cell_source(online: str) -> str:
@@ -498,13 +534,7 @@ Then open a chapter notebook and run all cells. {note}
 
 
 def write_packs(written: dict[str, list[Path]]) -> list[Path]:
-    wheels = OUT / "wheel"
-    shutil.rmtree(wheels, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(ROOT), "-w", str(wheels)],
-                   check=True)
-    (wheel,) = wheels.glob("maml_anil_book-*.whl")
-    if wheel.name != wheel_name():  # the setup cell's Colab address names it
-        raise RuntimeError(f"built {wheel.name}, expected {wheel_name()}")
+    wheel = build_wheel(OUT / "wheel")
     requirements = "".join(f"{n}=={v}\n" for n, v in pins().items()) + f"./{wheel.name}\n"
     packs = []
     for edition, zname in (("full", "course-pack.zip"), ("student", "course-pack-student.zip")):
@@ -522,7 +552,7 @@ def write_packs(written: dict[str, list[Path]]) -> list[Path]:
 
 
 #: What the edition is built from: a change to any of these makes it stale.
-INPUTS = ("_config.yml", "_toc.yml", "references.bib", "pyproject.toml", "chapters/*.md", "gbml/*.py",
+INPUTS = ("_config.yml", "_toc.yml", "references.bib", "pyproject.toml", "chapters/*.md", "gbml/**/*.py",
           "_ext/*.py", "_ext/gbml_build/*.py")
 
 

@@ -52,6 +52,9 @@ from .booktoc import GENERATED, ROOT, is_notebook, source, toc_files
 OUT = ROOT / "_build" / "notebooks"
 BUILT = ROOT / "_build" / "jupyter" / "chapters"
 PACK_PINS = ("numpy", "matplotlib", "ipywidgets", "jupyterlab", "ipykernel")
+#: The pins the notebooks' kernel needs (``requirements-kernel.txt``): everything but the server, which a
+#: JupyterHub keeps at its own version.
+KERNEL_PINS = tuple(name for name in PACK_PINS if name != "jupyterlab")
 
 # The first code cell of every notebook.  Outside Colab it installs nothing: without gbml it says how to
 # install it and stops.  In Colab (the module google.colab imports) it installs gbml from the wheel the
@@ -530,12 +533,19 @@ In an empty folder holding this pack, with Python 3.11 or later (a virtual envir
     jupyter lab
 
 Then open a chapter notebook and run all cells. {note}
+
+`requirements.txt` is `requirements-kernel.txt` (what the notebooks' kernel needs: the pinned numpy,
+matplotlib, ipywidgets and ipykernel, and `gbml`) plus JupyterLab. On a JupyterHub, whose server has a
+version of its own, install `requirements-kernel.txt` only, into the users' environment or image.
 """
 
 
 def write_packs(written: dict[str, list[Path]]) -> list[Path]:
     wheel = build_wheel(OUT / "wheel")
-    requirements = "".join(f"{n}=={v}\n" for n, v in pins().items()) + f"./{wheel.name}\n"
+    pinned = pins()
+    kernel = "".join(f"{n}=={pinned[n]}\n" for n in KERNEL_PINS) + f"./{wheel.name}\n"
+    requirements = "-r requirements-kernel.txt\n" + "".join(f"{n}=={v}\n" for n, v in pinned.items()
+                                                          if n not in KERNEL_PINS)
     packs = []
     for edition, zname in (("full", "course-pack.zip"), ("student", "course-pack-student.zip")):
         note = ("Each exercise's solution is folded under it." if edition == "full" else
@@ -546,6 +556,7 @@ def write_packs(written: dict[str, list[Path]]) -> list[Path]:
                 z.write(nb, nb.name)
             z.write(wheel, wheel.name)
             z.writestr("requirements.txt", requirements)
+            z.writestr("requirements-kernel.txt", kernel)
             z.writestr("README.md", README.format(edition=edition, wheel=wheel.name, note=note))
         packs.append(path)
     return packs

@@ -14,7 +14,7 @@ from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets
 * ``nbgrader/source/NAME/NAME.ipynb``, the nbgrader source: solution regions between ``### BEGIN
   SOLUTION`` and ``### END SOLUTION``; per coding exercise two autograded test cells, the visible check
   (``assert`` on its checker's result, 0 points: Validate shows its hint) and the hidden test (a fresh copy
-  of the checker on new cases, :mod:`gbml.book.grading`; its value is the points, the share of cases
+  of the checker on new cases, :mod:`gbml.book._grading`; its value is the points, the share of cases
   passed); a manually graded answer cell per proof and computation; points = minutes.
 
 Each problem's setup cell (collapsed, its output hidden) runs the code of the exercise's chapter above the
@@ -260,7 +260,7 @@ HIDDEN_TEST = """\
 ### BEGIN HIDDEN TESTS
 # The checker comes from a fresh copy of gbml, loaded from its files: an answer cell cannot have replaced it.
 import importlib.util
-grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book.grading"))
+grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book._grading"))
 grading.__spec__.loader.exec_module(grading)
 grading.points({checker!r}, {fn}, points={points}, seed={seed}, n_cases={n_cases})
 ### END HIDDEN TESTS"""

@@ -7,13 +7,14 @@ problem set (written by ``make problem-set``) loads this file afresh, with ``imp
 ``import`` (which would return whatever ``sys.modules`` holds)::
 
     import importlib.util
-    grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book.grading"))
+    grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book._grading"))
     grading.__spec__.loader.exec_module(grading)
     grading.points("check_subspace_distance", my_subspace_distance, points=10, seed=123456789)
 
 and :func:`points` loads a private copy of the whole ``gbml`` package from its files (made after the
-answer cell ran, under a new random name), whose checker runs the learner's function on new cases.  Only ``gbml._guard`` is shared with the ``gbml`` the learner imported, so that the reference
-routines they can reach still raise while their function runs.
+answer cell ran, under a new random name), whose checker runs the learner's function on new cases.
+Only ``gbml._guard`` is shared with the ``gbml`` the learner imported, so that the reference routines
+they can reach still raise while their function runs.
 
 This stops an answer cell that rebinds or replaces gbml's objects.  It cannot stop code that rewrites the
 kernel's own machinery (the import system, IPython's display or exception handling, NumPy, the guard's

@@ -282,9 +282,11 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     def diagnose(got, want, case):
         return _diagnose(got, want, case, mistakes, structure, rtol, atol)
 
+    # Every case is drawn first, as bytes nothing can change: the learner's function cannot steer the draws
+    # (by resetting rng, say) towards cases it knows.
+    cases = [pickle.dumps(make_case(rng, i)) for i in range(n_cases)]
     n_passed, failed = 0, None  # failed: the first failing case, as (number, problem, case)
-    for i in range(n_cases):
-        frozen = pickle.dumps(make_case(rng, i))  # the case, as bytes nothing can change
+    for i, frozen in enumerate(cases):
         try:
             problem, case = _one_case(fn, frozen, reference, forbid, diagnose)
         except _NotWritten:

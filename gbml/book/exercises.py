@@ -14,7 +14,10 @@ learner's output matches it.  Adding a checker for a new chapter is one small fu
 Checkers are fit for grading:
 
 * each case calls the learner's function exactly once, on copies of the inputs;
-* while it runs, the ``gbml`` routines that the exercise asks the learner to write raise (``forbid``);
+* while it runs, the ``gbml`` routines that the exercise asks the learner to write raise (``forbid``), and
+  so does the checker's reference; the expected value is computed only after it has returned, so no frame
+  of the checker holds it while the learner's code runs;
+* every case is run, and the result counts the cases passed (``n_passed`` of ``n_cases``: partial credit);
 * a wrong answer is described (shape, sign, scale, a missing factor, NaN, complex), never shown next to
   the expected value;
 * an exception raised by the learner's code is reported as theirs, with their traceback summarised.
@@ -27,6 +30,7 @@ notebook runs to the end.
 from __future__ import annotations
 
 import os
+import pickle
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,12 +65,15 @@ __all__ = [
 
 @dataclass
 class CheckResult:
-    """Outcome of a checker: ``passed``, the message shown, and the first failing case (or None)."""
+    """Outcome of a checker: ``passed`` (every case), the message shown, the first failing case (or None),
+    and how many of the cases the answer got right (``n_passed`` of ``n_cases``)."""
 
     exercise: str
     passed: bool
     message: str
     case: dict | None = None
+    n_passed: int = 0
+    n_cases: int = 0
 
     def __bool__(self):
         return self.passed
@@ -100,13 +107,12 @@ def _close(got, want, rtol, atol) -> bool:
     return got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=atol))
 
 
-def _run(exercise, fn, case, forbid):
-    """Call ``fn`` once on copies of the case, with the references ``forbid`` unavailable.
+def _run(fn, args, forbid):
+    """Call ``fn(*args)`` once, with the references ``forbid`` (and every sealed callable) unavailable.
 
     Returns ``(output, None)``, or ``(None, problem)`` when the call failed; an unwritten exercise raises
     :class:`_NotWritten`.
     """
-    args = [np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()]
     with _guard.forbidden(forbid) as calls:
         try:
             out = fn(*args)
@@ -117,9 +123,21 @@ def _run(exercise, fn, case, forbid):
             if not calls:
                 return None, _raised(err)
     if calls:
-        return None, (f"your function calls gbml's reference {calls[0]}, the routine this exercise asks you "
+        return None, (f"your function calls {calls[0]}, the routine this exercise asks you "
                       "to write; write it yourself with NumPy.")
     return out, None
+
+
+def _one_case(fn, frozen: bytes, reference, forbid, diagnose):
+    """The problem with ``fn``'s answer on the case pickled in ``frozen`` (None when right), and the case.
+
+    ``fn`` gets its own copy of the case; the reference gets another, made after ``fn`` has returned, and
+    only then computes the expected value: while ``fn`` runs, no frame holds the expected value, and
+    nothing ``fn`` does to its inputs changes the case.
+    """
+    got, problem = _run(fn, list(pickle.loads(frozen).values()), forbid)
+    case = pickle.loads(frozen)
+    return problem or diagnose(got, reference(**case), case), case
 
 
 def _raised(err: Exception) -> str:
@@ -217,8 +235,10 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
 
     The learner's function gets the case's values positionally (in the dict's order), so it may name
     its parameters as it likes; it gets copies, so changing its inputs in place cannot corrupt the check.
-    It is called exactly once per case.  A wrong answer is described (shape, sign, scale, NaN, complex,
-    a likely mistake), never shown next to the expected value.
+    It is called exactly once per case, and every case is run (the result counts those passed).  The
+    reference runs only after it has returned, and raises if called while it runs.  A wrong answer is
+    described (shape, sign, scale, NaN, complex, a likely mistake) for the first case it fails, never
+    shown next to the expected value.
 
     Parameters
     ----------
@@ -258,22 +278,36 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     for name, value in (("rtol", rtol), ("atol", atol)):  # a tolerance of 1 or more lets a wrong answer pass
         if not 0 <= _checks.real(name, value) < 1:
             raise ValueError(f"{name} must be a number in [0, 1) (a tolerance of numpy.allclose), got {value!r}")
-    result = CheckResult(exercise, True, f"Correct — {exercise}: matches the reference on {n_cases} random cases.")
-    for i in range(n_cases):
-        case = make_case(rng, i)
-        want = reference(**case)
+    reference = _guard.sealed(reference)  # raises if the learner's function calls it
+
+    def diagnose(got, want, case):
+        return _diagnose(got, want, case, mistakes, structure, rtol, atol)
+
+    # Every case is drawn first, as bytes nothing can change: the learner's function cannot steer the draws
+    # (by resetting rng, say) towards cases it knows.
+    cases = [pickle.dumps(make_case(rng, i)) for i in range(n_cases)]
+    n_passed, failed = 0, None  # failed: the first failing case, as (number, problem, case)
+    for i, frozen in enumerate(cases):
         try:
-            got, problem = _run(exercise, fn, case, forbid)
+            problem, case = _one_case(fn, frozen, reference, forbid, diagnose)
         except _NotWritten:
             result = CheckResult(exercise, False, f"Not yet — {exercise} is not written yet: replace the "
                                  "`raise NotImplementedError(...)` line of its cell with your code, run that "
-                                 "cell, then run this check again.")
+                                 "cell, then run this check again.", n_cases=n_cases)
             break
-        problem = problem or _diagnose(got, want, case, mistakes, structure, rtol, atol)
-        if problem is not None:
-            message = f"Not yet — {exercise}: {problem}\n  (case {i + 1}: {_shown(case)})"
-            result = CheckResult(exercise, False, message, case)
-            break
+        if problem is None:
+            n_passed += 1
+        elif failed is None:
+            failed = (i + 1, problem, case)
+    else:
+        if failed is None:
+            result = CheckResult(exercise, True, f"Correct — {exercise}: matches the reference on {n_cases} random "
+                                 "cases.", n_passed=n_passed, n_cases=n_cases)
+        else:
+            number, problem, case = failed
+            message = (f"Not yet — {exercise}: {problem}\n  (case {number}: {_shown(case)})\n"
+                       f"  Right on {n_passed} of {n_cases} cases.")
+            result = CheckResult(exercise, False, message, case, n_passed, n_cases)
     if not quiet:
         print(result.message)
     return result

@@ -212,8 +212,12 @@ def test_course_packs(built):
             wheels = [n for n in names if n.endswith(".whl")]
             assert len(wheels) == 1 and wheels[0].startswith("maml_anil_book-")
             assert {p.name for p in built[edition]} <= names
-            req = z.read("requirements.txt").decode().split()
-            assert req == [f"{n}=={v}" for n, v in pins.items()] + [f"./{wheels[0]}"]
+            # requirements.txt: the kernel's requirements (a hub installs only those) plus JupyterLab.
+            assert z.read("requirements.txt").decode().splitlines() == [
+                "-r requirements-kernel.txt", f"jupyterlab=={pins['jupyterlab']}"]
+            kernel = z.read("requirements-kernel.txt").decode().splitlines()
+            assert kernel == [f"{n}=={pins[n]}" for n in ("numpy", "matplotlib", "ipywidgets", "ipykernel")] + \
+                [f"./{wheels[0]}"]
             readme = z.read("README.md").decode()
             commands = re.findall(r"^    (\S.*)$", readme, re.M)
             assert commands == ["pip install -r requirements.txt", "jupyter lab"]

@@ -301,6 +301,6 @@ def test_chapter_notebook_runs_in_a_simulated_colab_session(site, tmp_path, monk
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     wheel = f"{base}packs/{notebooks.wheel_name()}"
     assert f"Colab: installing gbml (distribution maml-anil-book) from {wheel}" in text
-    assert f"Colab: gbml {gbml.__version__} installed" in text
+    assert f"Colab: gbml {notebooks.pack_version()} installed" in text
     assert "[stand-in google.colab] custom widget manager enabled" in text
     assert f"gbml from {env_dir}" in text, "gbml must come from the environment it was installed into"

@@ -468,7 +468,7 @@ def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6, palette: boo
     with Image.open(buf) as image:
         quantized = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MAXCOVERAGE)
     out = io.BytesIO()
-    quantized.save(out, format="png", compress_level=int(compress_level), optimize=True)
+    quantized.save(out, format="png", compress_level=int(compress_level))
     return out.getvalue()
 
 

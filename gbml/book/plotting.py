@@ -417,8 +417,8 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _power_of_ten(value, _pos=None) -> str:
-    """Tick label ``10⁻³`` (or ``2×10⁻³`` between powers) in plain Unicode (mathtext layout costs
-    ~100 ms per frame)."""
+    """Tick label ``10⁻³`` (between powers: ``0.2``, or ``2×10⁻³`` outside 0.01-100) in plain Unicode
+    (mathtext layout costs ~100 ms per frame)."""
     if not value > 0:
         return ""
     exponent = int(np.floor(np.log10(value) + 1e-9))
@@ -426,7 +426,11 @@ def _power_of_ten(value, _pos=None) -> str:
     if abs(mantissa - round(mantissa)) > 1e-6 or round(mantissa) not in (1, 2, 5):
         return ""
     power = "10" + str(exponent).translate(_SUPERSCRIPT)
-    return power if round(mantissa) == 1 else f"{round(mantissa)}×{power}"
+    if round(mantissa) == 1:
+        return power
+    if -2 <= exponent <= 1:  # 0.02, 0.5, 20: as short as a power of ten
+        return f"{round(mantissa) * 10.0 ** exponent:g}"
+    return f"{round(mantissa)}×{power}"
 
 
 # A log axis shows at least this many labelled ticks (``fast_log_ticks``).
@@ -438,7 +442,7 @@ def fast_log_ticks(ax: Axes) -> Axes:
 
     Explorers call it on every frame: it makes a live redraw about three times faster than
     matplotlib's mathtext labels and dozens of minor tick lines.  An axis whose view holds fewer than
-    three powers of ten is also labelled at 2 and 5 times them (``2×10⁻¹``), so every log
+    three powers of ten is also labelled at 2 and 5 times them (``0.2``, ``5×10⁻³``), so every log
     axis has at least three labelled ticks.
     """
     from matplotlib import ticker

@@ -87,5 +87,8 @@ def test_explorer_is_introduced_by_a_question_and_its_caption_says_what_to_look_
     assert "predict" in intro.lower(), "the question asks the reader to predict before moving the slider"
     call = _explore_call(nb.cells[index].source)
     caption = next(k.value for k in call.keywords if k.arg == "caption")
-    caption = ast.literal_eval(caption)
+    if isinstance(caption, ast.JoinedStr):  # an f-string: its literal words
+        caption = "".join(v.value for v in caption.values if isinstance(v, ast.Constant))
+    else:
+        caption = ast.literal_eval(caption)
     assert "look for" in caption.lower(), f"the caption does not say what to look for: {caption}"

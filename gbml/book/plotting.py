@@ -453,8 +453,6 @@ def fast_log_ticks(ax: Axes) -> Axes:
             low, high = sorted(limits)
             if low > 0 and np.floor(np.log10(high) + 1e-9) - np.ceil(np.log10(low) - 1e-9) + 1 < _MIN_LOG_TICKS:
                 axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-            else:
-                axis.set_major_locator(ticker.LogLocator())
             axis.set_major_formatter(ticker.FuncFormatter(_power_of_ten))
             axis.set_minor_locator(ticker.NullLocator())
     return ax

@@ -298,3 +298,16 @@ def test_maml_objective_checker_says_an_unwritten_exercise_is_not_written():
 
     res = exercises.check_maml_objective(stub, quiet=True)
     assert not res and "(maml_objective) is not written yet" in res.message
+
+
+def test_inner_step_explorer_markers_meet_at_the_origin():
+    """Chapter 1's explorer (d = 2, k = 1, B = (1, 0), w = 0.5, |theta| = 1.5): at 90 degrees and
+    alpha = 1, ANIL's and MAML's adapted predictions are both the origin, the best point of col(B) (worked
+    by hand: w' = 0.5 - alpha * 0.5 = 0, so B' w' = 0); at other alpha ANIL stays on the axis off it."""
+    B, w = np.array([[1.0], [0.0]]), np.array([0.5])
+    task = gbml.PopulationTasks(np.array([[0.0, 1.5]]))
+    for method in ("anil", "maml"):
+        B_t, w_t = gbml.adapt(method, B, w, task, 1.0)
+        assert np.allclose(B_t[0] @ w_t[0], 0.0, atol=1e-15)
+    B_t, w_t = gbml.adapt("anil", B, w, task, 0.6)
+    assert np.allclose(B_t[0] @ w_t[0], [0.2, 0.0])  # 0.5 - 0.6 * 0.5

@@ -525,3 +525,22 @@ def test_fo_anil_converges_at_the_isotropic_bound_one_half():
     for B in run.snapshots:
         eigs = np.linalg.eigvalsh(alpha * psi * (B_star.T @ B).T @ (B_star.T @ B))
         assert eigs.min() >= ell * (1 - 1e-9) and eigs.max() <= u * (1 + 1e-9)
+
+
+def test_spectrum_explorer_step_limit():
+    """The spectrum explorer (beta and lam_max sliders, lam_min = 0.3): wherever eq-td-step holds
+    (alpha beta lam_max < 1/2) ANIL converges from distance 0.5 in 120 rounds; at the book's beta = 0.5
+    and lam_max = 20 it diverges, although 1 - alpha beta lam_min < 1."""
+    alpha = 0.1
+    for lam_max in (1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0):
+        prob = gbml.Problem(20, 3, rng=21, head_cov=np.diag([lam_max, 1.0, 0.3]))
+        B0, _ = prob.init(alpha, 23, distance=0.5)
+        for beta in (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0):
+            if alpha * beta * lam_max >= 0.5 and not (lam_max, beta) == (20.0, 0.5):
+                continue
+            run = gbml.train("anil", prob, alpha=alpha, beta=beta, T=120, n_tasks=10, rng=22, B0=B0,
+                             on_divergence="stop")
+            if (lam_max, beta) == (20.0, 0.5):
+                assert run.diverged_at is not None and 1 - alpha * beta * 0.3 < 1
+            else:
+                assert run.diverged_at is None and run.distance[-1] < 0.5, (lam_max, beta)

@@ -29,7 +29,7 @@ from pypdf import PdfReader
 
 import gbml
 import gbml_book
-from booksupport import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, toc_files
+from booksupport import ROOT, Server, toc_files
 from gbml_build import notebooks
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
@@ -232,13 +232,12 @@ def test_pdfs_interactive_lines_and_landing_page_links_use_the_base_url(site):
         assert _get(f"{base}pdf/{name}")[:4] == b"%PDF"
 
 
-def test_footer_download_and_colab_buttons_in_chromium(site):
-    from playwright.sync_api import sync_playwright
-
+def test_footer_download_and_colab_buttons_in_chromium(site, browser):
+    """In the session's one Chromium (conftest.py's ``browser``)."""
     folder, base, _ = site
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        page = context.new_page()
         for prefix, edition in (("", "full"), ("student/", "student")):
             page.goto(f"{base}{prefix}{CHAPTER}.html", wait_until="load")
             footer = page.locator(".extra_footer")
@@ -258,7 +257,8 @@ def test_footer_download_and_colab_buttons_in_chromium(site):
             assert nbformat.reads(_get(page.url.rsplit("/", 1)[0] + "/" + href).decode(), as_version=4).cells
             page.goto(f"{base}{prefix}{toc_files()[0]}.html", wait_until="load")
             assert page.locator("a.btn[href*='colab']").count() == 0, "the landing page has no notebook"
-        browser.close()
+    finally:
+        context.close()
 
 
 # -- Colab, simulated -----------------------------------------------------------------------------------

@@ -1,56 +1,70 @@
 """Reference routines a checker can make unavailable while it runs a learner's answer.
 
 ``gbml`` holds the reference answer of every coding exercise, so a learner's function that calls it
-would pass its checker.  Each such routine is decorated with :func:`reference`.  While
-:func:`forbidden` is active for a routine's name (in the current context), calling it records the call
-and raises :class:`ReferenceCalled`, whichever way the learner reached it (``gbml.x``, an earlier
-``from gbml import x``, or another gbml routine that calls it).  Outside that window it runs as usual.
+would pass its checker.  Each such routine is decorated with :func:`reference`.  While a
+:func:`forbidden` block is open for a routine's name, calling it records the call and raises
+:class:`ReferenceCalled`, whichever way the learner reached it (``gbml.x``, an earlier
+``from gbml import x``, another gbml routine that calls it, or another thread: the block holds for the
+whole process).  Outside such blocks it runs as usual.  The decorated routine does not keep the
+original in ``__wrapped__`` (``inspect.unwrap`` would hand it over); its name, docstring and signature
+are the original's.  :func:`sealed` guards any other callable, such as a checker's own reference.
 """
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
+import inspect
 
-_FORBIDDEN: contextvars.ContextVar = contextvars.ContextVar("gbml_forbidden_references", default=None)
 _NAMES: set[str] = set()  # every routine decorated with reference()
-_OPEN = [0]  # forbidden() blocks open in any context: while none is, a reference routine costs one list lookup
+_OPEN: list = []  # the open forbidden() blocks, as (names, calls): while none is, a guarded call costs one test
+_ANY = object()  # the name of a sealed callable: forbidden in every block
 
 
 class ReferenceCalled(RuntimeError):
     """A learner's answer called the gbml routine that its exercise asks them to write."""
 
 
+def _refuse(name) -> None:
+    """Raise (and record the call) if an open block forbids ``name``."""
+    for names, calls in _OPEN:
+        if name is _ANY or name in names:
+            calls.append("the checker's reference" if name is _ANY else f"gbml's reference {name}")
+            raise ReferenceCalled(f"your function calls {calls[-1]}; write it yourself")
+
+
+def _guarded(fn, name):
+    def guarded(*args, **kwargs):
+        if _OPEN:  # some checker is running a learner's function
+            _refuse(name)
+        return fn(*args, **kwargs)
+
+    functools.update_wrapper(guarded, fn)
+    del guarded.__wrapped__  # the original stays out of reach of inspect.unwrap
+    guarded.__signature__ = inspect.signature(fn)  # for help(), Sphinx and IDEs
+    return guarded
+
+
 def reference(name: str):
     """Decorator: the routine is the reference answer ``name`` (as learners call it) of some exercise."""
     _NAMES.add(name)
+    return lambda fn: _guarded(fn, name)
 
-    def decorate(fn):
-        @functools.wraps(fn)
-        def guarded(*args, **kwargs):
-            if _OPEN[0]:  # some checker is running: is this routine forbidden in this context?
-                state = _FORBIDDEN.get()
-                if state is not None and name in state[0]:
-                    state[1].append(name)
-                    raise ReferenceCalled(f"your function calls gbml's reference {name}; write it yourself")
-            return fn(*args, **kwargs)
 
-        return guarded
-
-    return decorate
+def sealed(fn):
+    """``fn`` (a checker's reference, say), raising like a forbidden routine while any block is open."""
+    return _guarded(fn, _ANY)
 
 
 @contextlib.contextmanager
 def forbidden(names):
-    """Within the block, the reference routines ``names`` raise; yields the list of names called."""
+    """Within the block, the reference routines ``names`` and every sealed callable raise; yields the list
+    of the calls refused (such as "gbml's reference gbml.subspace_distance")."""
     unknown = set(names) - _NAMES
     if unknown:
         raise ValueError(f"no gbml reference routine is named {', '.join(sorted(unknown))}; known: {sorted(_NAMES)}")
-    calls: list[str] = []
-    token = _FORBIDDEN.set((frozenset(names), calls))
-    _OPEN[0] += 1
+    block = (frozenset(names), [])
+    _OPEN.append(block)
     try:
-        yield calls
+        yield block[1]
     finally:
-        _OPEN[0] -= 1
-        _FORBIDDEN.reset(token)
+        del _OPEN[next(i for i, b in enumerate(_OPEN) if b is block)]  # this block, even if another equals it

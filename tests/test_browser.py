@@ -92,10 +92,14 @@ def test_page_in_browser(site, browser, page_name):
         ex.scroll_into_view_if_needed()
         handles = ex.locator(".noUi-handle")
         assert handles.count() >= 1, "explorer has no slider"
+        ex.screenshot(path=str(SHOTS / f"{page_name.replace('/', '_')}_explorer{i}_default.png"))
         for j in range(handles.count()):
             before = _visible_frame_src(ex)
             assert before, "explorer shows no figure"
             handle = handles.nth(j)
+            # issue 19: every slider has at least 7 positions (a static slider's value is a frame index)
+            positions = int(float(handle.get_attribute("aria-valuemax"))) - int(float(handle.get_attribute("aria-valuemin"))) + 1
+            assert positions >= 7, f"explorer {i}, slider {j}: {positions} positions"
             handle.focus()
             at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
             page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")

@@ -174,6 +174,31 @@ def test_worked_example_matches_hand_computation(method):
     assert got_gw[0] == pytest.approx(float(gw), abs=1e-15)
 
 
+def test_worked_example_residuals_before_and_after_adaptation():
+    """The worked example names its residuals: r_t = (-1, 0) before adaptation drives the inner steps and the
+    Hessian term; r~_t = (-3/4, 1/4) (ANIL, at (B, w_t)) and r^_t = (-7/16, 1/4) (MAML, at (B_t, w_t)) drive
+    the first-order gradients. Putting an adapted residual into the Hessian term gives a wrong gradient."""
+    B, w, theta = np.array([[1.0], [1.0]]), np.array([1.0]), np.array([2.0, 1.0])
+    task = gbml.PopulationTasks(theta[None])
+    r = np.array([-1.0, 0.0])                                                    # by hand
+    _, w_anil = gbml.adapt("anil", B, w, task, 0.25)
+    B_maml, w_maml = gbml.adapt("maml", B, w, task, 0.25)
+    assert w_anil[0, 0] == w_maml[0, 0] == 1.25 == w[0] - 0.25 * (B[:, 0] @ r)  # inner step uses r_t
+    np.testing.assert_array_equal(B_maml[0, :, 0], B[:, 0] - 0.25 * r * w[0])   # (5/4, 1), uses r_t
+    r_tilde, r_hat = B[:, 0] * 1.25 - theta, B_maml[0, :, 0] * 1.25 - theta
+    np.testing.assert_array_equal(r_tilde, [-0.75, 0.25])
+    np.testing.assert_array_equal(r_hat, [-7 / 16, 0.25])
+    # exact ANIL = G - alpha H(0, G_w): the Hessian's residual is r_t; with r~_t it would be wrong
+    G_B, G_w = r_tilde * 1.25, B[:, 0] @ r_tilde                                 # from r~_t
+
+    def exact_anil_body(residual_in_hessian):
+        return G_B - 0.25 * (B[:, 0] * G_w * w[0] + residual_in_hessian * G_w)
+
+    got_gB, _ = gbml.meta_gradient("anil", B, w, task, 0.25)
+    np.testing.assert_allclose(exact_anil_body(r), got_gB[:, 0], atol=1e-15)     # (-15/16, 7/16)
+    assert not np.allclose(exact_anil_body(r_tilde), got_gB[:, 0], atol=1e-3)
+
+
 def test_worked_exercise_best_step_size():
     """ex-meta-compute: ANIL's adapted loss (1/2)((a-1)^2 + a^2) is minimal at a = 1/2; MAML there is 5/32."""
     B, w, task = np.array([[1.0], [1.0]]), np.array([1.0]), gbml.PopulationTasks(np.array([[2.0, 1.0]]))
@@ -273,3 +298,16 @@ def test_maml_objective_checker_says_an_unwritten_exercise_is_not_written():
 
     res = exercises.check_maml_objective(stub, quiet=True)
     assert not res and "(maml_objective) is not written yet" in res.message
+
+
+def test_inner_step_explorer_markers_meet_at_the_origin():
+    """Chapter 1's explorer (d = 2, k = 1, B = (1, 0), w = 0.5, |theta| = 1.5): at 90 degrees and
+    alpha = 1, ANIL's and MAML's adapted predictions are both the origin, the best point of col(B) (worked
+    by hand: w' = 0.5 - alpha * 0.5 = 0, so B' w' = 0); at other alpha ANIL stays on the axis off it."""
+    B, w = np.array([[1.0], [0.0]]), np.array([0.5])
+    task = gbml.PopulationTasks(np.array([[0.0, 1.5]]))
+    for method in ("anil", "maml"):
+        B_t, w_t = gbml.adapt(method, B, w, task, 1.0)
+        assert np.allclose(B_t[0] @ w_t[0], 0.0, atol=1e-15)
+    B_t, w_t = gbml.adapt("anil", B, w, task, 0.6)
+    assert np.allclose(B_t[0] @ w_t[0], [0.2, 0.0])  # 0.5 - 0.6 * 0.5

@@ -213,3 +213,25 @@ def test_check_maml_adapted_prediction_other_failures():
 
     unwritten = exercises.check_maml_adapted_prediction(todo, quiet=True)
     assert not unwritten and "(maml_adapted_prediction) is not written yet" in unwritten.message
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_maml_head_gradient_at_zero_head(seed):
+    """Exercise ex-maml-zero-head-gradient: grad_w MAML(B, 0) - grad_w ANIL(B, 0) =
+    -(alpha^2/n) sum_t theta_t^T (I - alpha B B^T) theta_t B^T theta_t (written task by task here), and it
+    vanishes on a batch closed under theta -> -theta."""
+    rng = np.random.default_rng(500 + seed)
+    d, k, n, alpha = 6, 2, 5, 0.3
+    B, thetas = rng.standard_normal((d, k)), rng.standard_normal((n, d))
+    expected = np.zeros(k)
+    for th in thetas:
+        expected -= alpha**2 * (th @ th - alpha * (B.T @ th) @ (B.T @ th)) * (B.T @ th) / n
+
+    def gap(ths):
+        tasks = gbml.PopulationTasks(ths)
+        return (gbml.meta_gradient("maml", B, np.zeros(k), tasks, alpha)[1]
+                - gbml.meta_gradient("anil", B, np.zeros(k), tasks, alpha)[1])
+
+    np.testing.assert_allclose(gap(thetas), expected, atol=1e-12)
+    assert np.abs(expected).max() > 1e-2                       # the difference is real on this batch
+    np.testing.assert_allclose(gap(np.concatenate([thetas, -thetas])), 0.0, atol=1e-12)

@@ -230,3 +230,19 @@ def test_check_fo_maml_gradient_other_failures():
 
     unwritten = exercises.check_fo_maml_gradient(todo, quiet=True)
     assert not unwritten and "(fo_maml_gradient) is not written yet" in unwritten.message
+
+
+@pytest.mark.parametrize("x, y", [(1.0, 2.0), (2.0, 1.0), (0.5, 0.5), (0.0, 1.5)])
+def test_drift_batch_fixed_point_and_head_derivative(x, y):
+    """Exercise ex-fo-drift-batch: (e1/sqrt(alpha), 0) is a fixed point of FO-ANIL and FO-MAML on the batch
+    (x, y), (x, -y); FO-MAML's head-step derivative is J = alpha (x^2 - y^2) (by hand), FO-ANIL's is 0."""
+    alpha, h = 0.1, 1e-6
+    tasks = gbml.PopulationTasks(np.array([[x, y], [x, -y]]))
+    B = np.array([[1.0], [0.0]]) / np.sqrt(alpha)
+    for method in ("fo-anil", "fo-maml"):
+        g_B, g_w = gbml.meta_gradient(method, B, np.zeros(1), tasks, alpha)
+        assert np.abs(g_B).max() < 1e-14 and np.abs(g_w).max() < 1e-14
+    J = (gbml.meta_gradient("fo-maml", B, np.array([h]), tasks, alpha)[1][0]
+         - gbml.meta_gradient("fo-maml", B, np.array([-h]), tasks, alpha)[1][0]) / (2 * h)
+    assert J == pytest.approx(alpha * (x * x - y * y), abs=1e-7)
+    assert np.abs(gbml.meta_gradient("fo-anil", B, np.array([0.7]), tasks, alpha)[1]).max() < 1e-12

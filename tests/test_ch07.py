@@ -165,6 +165,130 @@ def test_linearisation_spectrum_at_the_solution(method, c):
     np.testing.assert_allclose(np.sort(eig.real), _predicted_spectrum(lams, c, d), atol=1e-8)
 
 
+def _jacobian_of_one_step(method, B, tasks, alpha, beta, h=1e-5):
+    """Central differences of (B, w) -> (B, w) - beta * grad at (B, 0), in the coordinates (B row by row, w)."""
+    d, k = B.shape
+    x0 = np.concatenate([B.ravel(), np.zeros(k)])
+
+    def step(x):
+        Bx, wx = x[:d * k].reshape(d, k), x[d * k:]
+        grad_B, grad_w = gbml.meta_gradient(method, Bx, wx, tasks, alpha)
+        return np.concatenate([(Bx - beta * grad_B).ravel(), wx - beta * grad_w])
+
+    return np.column_stack([(step(x0 + h * e) - step(x0 - h * e)) / (2 * h) for e in np.eye(len(x0))])
+
+
+# The k = 1 Jacobians, worked by hand (chapter 7, eq-td-k1-jacobian), in the coordinates (a, e_1, .., w) of
+# B = (a, e)^T with B* = e_1: scale entry 1 - 2 gamma alpha beta psi, error entries 1 - alpha beta psi, head 1,
+# and FO-ANIL's coupling -2 beta wbar from a to w. Each case: heads, alpha, beta, d, then the entries
+# (scale FO-ANIL, scale ANIL, error, coupling FO-ANIL), computed on paper:
+K1_CASES = [
+    # the chapter's case: psi = (4 + 1 + 1)/3 = 2, wbar = 2/3, alpha beta = 0.05
+    ([2.0, 1.0, -1.0], 0.1, 0.5, 2, (0.8, 0.6, 0.9, -2 / 3)),
+    # psi = (1 + 9 + 0.25 + 4)/4 = 3.5625, wbar = 0.125, alpha beta = 0.1; d = 3: two error entries
+    ([1.0, -3.0, 0.5, 2.0], 0.25, 0.4, 3, (0.2875, -0.425, 0.64375, -0.1)),
+    # past ANIL's limit alpha beta psi < 1/2 (here 0.6), inside FO-ANIL's (< 1): alpha beta = 0.3
+    ([2.0, 1.0, -1.0], 0.1, 3.0, 2, (-0.2, -1.4, 0.4, -4.0)),
+]
+
+
+@pytest.mark.parametrize("heads, alpha, beta, d, entries", K1_CASES)
+def test_k1_jacobian_matches_the_hand_derivation(heads, alpha, beta, d, entries):
+    """Chapter 7, the (A, w) block at k = 1: central differences of one step of gbml.meta_gradient at
+    (a, e, w) = (1/sqrt(alpha), 0, 0) equal the matrices derived by hand (the error block decoupled)."""
+    scale_fo, scale_anil, error, coupling_fo = entries
+    n_e = d - 1
+    tasks = gbml.PopulationTasks(np.outer(heads, np.eye(d)[0]))
+    B = np.eye(d)[:, :1] / np.sqrt(alpha)
+    for method, scale, coupling in [("fo-anil", scale_fo, coupling_fo), ("anil", scale_anil, 0.0)]:
+        expected = np.eye(d + 1)
+        expected[0, 0] = scale
+        expected[1:1 + n_e, 1:1 + n_e] *= error
+        expected[d, 0] = coupling
+        J = _jacobian_of_one_step(method, B, tasks, alpha, beta)
+        np.testing.assert_allclose(J, expected, atol=1e-8)
+        np.testing.assert_allclose(np.sort(np.linalg.eigvals(J).real),
+                                   np.sort([scale, 1.0] + [error] * n_e), atol=1e-8)
+
+
+def test_k1_scale_mode_sets_the_step_limit():
+    """Third K1 case: alpha beta psi = 0.6, so the error (0.4) and FO-ANIL's scale mode (-0.2) shrink but
+    ANIL's scale mode (-1.4) grows: the limit alpha beta psi < 1/gamma comes from the scale mode."""
+    heads, alpha, beta, d, _ = K1_CASES[2]
+    tasks = gbml.PopulationTasks(np.outer(heads, np.eye(d)[0]))
+    B = np.eye(d)[:, :1] / np.sqrt(alpha)
+    radius = {m: np.abs(np.linalg.eigvals(_jacobian_of_one_step(m, B, tasks, alpha, beta))).max()
+              for m in ["fo-anil", "anil"]}
+    assert radius["fo-anil"] == pytest.approx(1.0, abs=1e-8)     # only the head direction, at 1
+    assert radius["anil"] == pytest.approx(1.4, abs=1e-8)
+
+
+@pytest.mark.parametrize("method, psi_limit", [("fo-anil", 20.0), ("anil", 10.0)])
+def test_k1_limits_of_the_chapter(method, psi_limit):
+    """The chapter's glued limits at alpha = 0.1, beta = 0.5: psi < 1/(gamma alpha beta) = 20 (FO-ANIL) and
+    10 (ANIL). At psi exactly at the limit the scale entry is -1; just below it, inside (-1, 1)."""
+    for factor, inside in [(1.0, False), (0.99, True)]:
+        heads = np.array([2.0, 1.0, -1.0]) * np.sqrt(factor * psi_limit / 2)      # psi = factor * limit
+        tasks = gbml.PopulationTasks(np.outer(heads, [1.0, 0.0]))
+        J = _jacobian_of_one_step(method, np.array([[1.0], [0.0]]) / np.sqrt(0.1), tasks, 0.1, 0.5)
+        assert (abs(J[0, 0]) < 1 - 1e-3) == inside
+        if not inside:
+            assert J[0, 0] == pytest.approx(-1.0, abs=1e-7)
+
+
+def _solution_tangents(B_star, R, alpha):
+    """B* S R / sqrt(alpha) for the k(k-1)/2 antisymmetric S = e_i e_j^T - e_j e_i^T, then the k heads e_i."""
+    d, k = B_star.shape
+    out = []
+    for i in range(k):
+        for j in range(i + 1, k):
+            S = np.zeros((k, k))
+            S[i, j], S[j, i] = 1.0, -1.0
+            out.append(np.concatenate([(B_star @ S @ R / np.sqrt(alpha)).ravel(), np.zeros(k)]))
+    out += [np.concatenate([np.zeros(d * k), e]) for e in np.eye(k)]
+    return out
+
+
+# k -> k(k-1)/2 + k, counted on paper: rotations 0, 1, 3, 6 plus heads 1, 2, 3, 4
+MULTIPLICITY_OF_ONE = {1: 1, 2: 3, 3: 6, 4: 10}
+
+
+@pytest.mark.parametrize("method", ["fo-anil", "anil"])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_eigenvalue_one_multiplicity_rotations_and_heads(method, k):
+    """Chapter 7, prop-td-local: with Psi_hat > 0 the Jacobian at the solution has the eigenvalue 1 exactly
+    k(k-1)/2 + k times, J - I has a null space of that dimension, and the rotations B* S R / sqrt(alpha) and
+    the head directions are each mapped to themselves."""
+    d = k + 3
+    rng = np.random.default_rng(100 + k)
+    problem = gbml.Problem(d, k, rng=rng)
+    heads = rng.standard_normal((2 * k + 3, k)) * np.linspace(1.5, 0.7, k) + 0.3   # not mean-zero
+    assert np.linalg.eigvalsh(heads.T @ heads / len(heads)).min() > 0.05
+    R = gbml.random_orthonormal(k, k, rng)
+    J = _jacobian_of_one_step(method, problem.B_star @ R / np.sqrt(ALPHA), problem.tasks(heads),
+                              ALPHA, BETA)
+    eig = np.linalg.eigvals(J)
+    assert np.sum(np.abs(eig - 1) < 1e-6) == MULTIPLICITY_OF_ONE[k]
+    singular = np.linalg.svd(J - np.eye(len(J)), compute_uv=False)
+    assert np.sum(singular < 1e-6) == MULTIPLICITY_OF_ONE[k]
+    assert np.sort(singular)[MULTIPLICITY_OF_ONE[k]] > 1e-3       # the rest are clearly not 1
+    for v in _solution_tangents(problem.B_star, R, ALPHA):
+        np.testing.assert_allclose(J @ v, v, atol=1e-8)
+
+
+def test_eigenvalue_one_count_grows_when_a_direction_is_missing():
+    """The count needs lmin(Psi_hat) > 0: at k = 2, d = 5 with every head on e_1 (lambda_2 = 0) the error
+    block adds d - k = 3 ones and the Omega_22 entry one more, 3 + 3 + 1 = 7 (counted on paper)."""
+    d, k = 5, 2
+    rng = np.random.default_rng(7)
+    problem = gbml.Problem(d, k, rng=rng)
+    heads = np.outer([2.0, -1.0, 1.5, 0.5], [1.0, 0.0])
+    R = gbml.random_orthonormal(k, k, rng)
+    J = _jacobian_of_one_step("fo-anil", problem.B_star @ R / np.sqrt(ALPHA), problem.tasks(heads),
+                              ALPHA, BETA)
+    assert np.sum(np.abs(np.linalg.eigvals(J) - 1) < 1e-6) == 7
+
+
 def _orth_growth(history):
     """Per-round growth of ||I - alpha B^T B|| over rounds 2..8 (the unstable mode of the (A, w) block)."""
     e = history.orth_error
@@ -356,3 +480,67 @@ def test_maml_and_fo_maml_error_block_equals_anils():
     for method in ["anil", "fo-anil", "maml", "fo-maml"]:
         J = _step_jacobian_AEw(method, problem, tasks, Q, alpha, beta)
         assert np.abs(J[iE, iE] - expected).max() < 1e-8, method
+
+
+# -- chapter 7: exercise ex-td-isotropic-half (Psi = psi I, step bound 1/2) -------------------------
+
+@pytest.mark.parametrize("c", [0.05, 0.25, 0.5])
+def test_isotropic_map_keeps_each_side_of_psi(c):
+    """f(omega) = omega (1 + eta (psi - omega))^2 maps [0, psi] into [omega, psi] and [psi, u] into [psi, omega]
+    whenever eta u <= 1/2 (eta psi = c <= 1/2); checked on a fine grid, with the bound 1/2 at the edge."""
+    eta, psi = 1.0, c            # only eta psi and eta u matter
+    f = lambda om: om * (1 + eta * (psi - om)) ** 2  # noqa: E731
+    below = np.linspace(1e-9, psi, 2001)
+    assert np.all(f(below) >= below * (1 - 1e-12)) and np.all(f(below) <= psi * (1 + 1e-12))
+    above = np.linspace(psi, 0.5 / eta, 2001)
+    assert np.all(f(above) <= above * (1 + 1e-12)) and np.all(f(above) >= psi * (1 - 1e-12))
+
+
+def test_isotropic_map_overshoots_when_eta_psi_exceeds_one_half():
+    psi, eta = 1.0, 0.9
+    assert 0.8 * (1 + eta * (psi - 0.8)) ** 2 > psi      # 0.8 * 1.18^2 = 1.11392
+
+
+def test_fo_anil_converges_at_the_isotropic_bound_one_half():
+    """FO-ANIL (gbml.train) on a mean-zero batch with Psi = psi I, eta u = 0.49 > 1/3: the spectrum of
+    alpha A^T Psi A stays in [l, u] and dist <= C rho^t, the constants of thm-global-fo-anil."""
+    rng = np.random.default_rng(708)
+    psi, k, d, alpha = 0.5, K, D, ALPHA
+    B_star = np.linalg.qr(rng.standard_normal((d, k)))[0]
+    perp = _perp(B_star)
+    A0 = np.diag([0.3, 1.0, 1.5]) / np.sqrt(alpha * psi)          # alpha A0^T Psi A0 = diag(0.09, 1, 2.25)
+    E0 = 0.3 * rng.standard_normal((d - k, k))
+    ell, u = 0.09, 2.25
+    beta = 0.49 / (alpha * u)
+    problem = gbml.Problem(d, k, rng=1, B_star=B_star, head_cov=psi * np.eye(k))
+    heads = _mean_zero_batch([psi] * k)
+    run = gbml.train("fo-anil", problem, alpha=alpha, beta=beta, T=150, n_tasks=len(heads), rng=2, pool=heads,
+                     B0=B_star @ A0 + perp @ E0, w0=np.zeros(k), snapshot_every=1)
+    rho = 1 - alpha * beta * ell
+    C = np.sqrt(alpha * psi / ell) * np.linalg.norm(E0, 2)
+    t = np.asarray(run.iterations)
+    assert run.diverged_at is None
+    assert np.all(np.asarray(run.distance) <= C * rho ** t * (1 + 1e-9))
+    assert len(run.snapshots) >= 100
+    for B in run.snapshots:
+        eigs = np.linalg.eigvalsh(alpha * psi * (B_star.T @ B).T @ (B_star.T @ B))
+        assert eigs.min() >= ell * (1 - 1e-9) and eigs.max() <= u * (1 + 1e-9)
+
+
+def test_spectrum_explorer_step_limit():
+    """The spectrum explorer (beta and lam_max sliders, lam_min = 0.3): wherever eq-td-step holds
+    (alpha beta lam_max < 1/2) ANIL converges from distance 0.5 in 120 rounds; at the book's beta = 0.5
+    and lam_max = 20 it diverges, although 1 - alpha beta lam_min < 1."""
+    alpha = 0.1
+    for lam_max in (1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0):
+        prob = gbml.Problem(20, 3, rng=21, head_cov=np.diag([lam_max, 1.0, 0.3]))
+        B0, _ = prob.init(alpha, 23, distance=0.5)
+        for beta in (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0):
+            if alpha * beta * lam_max >= 0.5 and not (lam_max, beta) == (20.0, 0.5):
+                continue
+            run = gbml.train("anil", prob, alpha=alpha, beta=beta, T=120, n_tasks=10, rng=22, B0=B0,
+                             on_divergence="stop")
+            if (lam_max, beta) == (20.0, 0.5):
+                assert run.diverged_at is not None and 1 - alpha * beta * 0.3 < 1
+            else:
+                assert run.diverged_at is None and run.distance[-1] < 0.5, (lam_max, beta)

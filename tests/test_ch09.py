@@ -519,3 +519,23 @@ def test_fo_anil_at_zero_head_is_an_oja_step():
     M = tasks.thetas.T @ tasks.thetas / 5
     after = B - beta * gbml.meta_gradient("fo-anil", B, np.zeros(2), tasks, alpha)[0]
     assert np.allclose(after, B + alpha * beta * (np.eye(9) - alpha * B @ B.T) @ M @ B, atol=1e-12)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 5])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_at_alpha_BtB_eq_I_the_steps_do_not_matter(steps, first_order):
+    """Exercise ex-bey-scale-steps: alpha B^T B = I gives grad_B = alpha (alpha B B^T - I) C B, grad_w = 0 for any
+    S, w; the expected value is written task by task from the heads alpha B^T theta_t (not by gbml)."""
+    rng = np.random.default_rng(91)
+    d, k, n, alpha = 7, 3, 5, 0.2
+    B = np.linalg.qr(rng.standard_normal((d, k)))[0] / np.sqrt(alpha)
+    thetas = rng.standard_normal((n, d))
+    expected = sum(np.outer(B @ (alpha * B.T @ th) - th, alpha * B.T @ th) for th in thetas) / n
+    grad_B, grad_w = beyond.multistep_gradient(B, rng.standard_normal(k), gbml.PopulationTasks(thetas), alpha,
+                                               steps, first_order=first_order)
+    np.testing.assert_allclose(grad_B, expected, atol=1e-12)
+    np.testing.assert_allclose(grad_w, 0.0, atol=1e-12)
+    # and not at another scale: the exact gradient then depends on S
+    other = beyond.multistep_gradient(1.3 * B, np.zeros(k), gbml.PopulationTasks(thetas), alpha, steps)[0]
+    assert np.abs(other - beyond.multistep_gradient(1.3 * B, np.zeros(k), gbml.PopulationTasks(thetas), alpha,
+                                                    steps + 1)[0]).max() > 1e-3

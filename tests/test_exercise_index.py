@@ -82,7 +82,7 @@ A square is nonnegative.
 +++
 
 % exercise: kind=coding; minutes=20; objective=1,3
-```{exercise} The toy gradient
+```{exercise} Challenge: the toy gradient
 :label: ex-toy-code
 
 Code it.
@@ -130,6 +130,7 @@ def test_finds_every_exercise_of_a_page_with_its_metadata(docname, path):
     lines = text.splitlines()
     for e in chapter.exercises:
         assert e.kind in {"proof", "computation", "coding"}
+        assert e.level == ("challenge" if e.title.startswith("Challenge: ") else "core")
         assert e.objective_texts == tuple(objectives[n - 1] for n in e.objectives)
         assert lines[e.line - 1] == f":::{{exercise}} {e.title}"
 
@@ -183,9 +184,10 @@ def test_index_of_a_synthetic_chapter(tmp_path):
     assert (proof.kind, proof.minutes, proof.objectives, proof.title) == ("proof", 15, (2,), "Nonnegative loss")
     assert proof.objective_texts == ("prove that the toy loss is nonnegative",)
     assert (code.kind, code.minutes, code.objectives) == ("coding", 20, (1, 3))
+    assert (proof.level, code.level) == ("core", "challenge")
     page = exercise_index.render_exercises([chapter])
     assert "{ref}`ex-toy-code`" in page and "ex-not-real" not in page
-    assert "| {doc}`/chapters/toy` | 2 | 1 | 0 | 1 | 35\u00a0min |" in page
+    assert "| {doc}`/chapters/toy` | 2 | 1 | 0 | 1 | 1 | 35\u00a0min |" in page
     assert "1. state the toy model; 3. code the toy gradient" in page
     assert "without an exercise" not in page  # objectives 1, 2 and 3 are all served
 
@@ -274,6 +276,36 @@ def test_csv_and_json_exports_list_every_exercise_with_its_label(tmp_path):
     assert rows[1]["minutes"] == "20" and data[1]["minutes"] == 20
     assert rows[1]["objectives"] == "1;3" and data[1]["objectives"] == [1, 3]
     assert data[0]["title"] == "Nonnegative loss"
+    assert [r["level"] for r in rows] == [d["level"] for d in data] == ["core", "challenge"]
+    assert list(rows[0]) == list(exercise_index.FIELDS) and "level" in rows[0]
+
+
+@pytest.mark.parametrize("title, level", [("Nonnegative loss", "core"), ("Challenge: the toy gradient", "challenge"),
+                                          ("challenge:  lower case", "challenge"), ("A challenge for later", "core"),
+                                          ("Challenges ahead", "core")])
+def test_the_level_is_read_from_the_title(title, level):
+    assert chapters.level_of(title) == level
+
+
+def test_the_index_table_counts_and_lists_the_levels(tmp_path):
+    root = _book(tmp_path, GOOD)
+    page = exercise_index.render_exercises(chapters.collect(root))
+    assert "| Coding | Challenge | Time |" in page
+    assert "| **All chapters** | **2** | **1** | **0** | **1** | **1** |" in page
+    assert "— proof, core, about 15 min" in page and "— coding, challenge, about 20 min" in page
+
+
+CHALLENGE_CHAPTERS = ("04_anil", "05_maml", "06_first_order", "07_task_diversity", "08_finite_samples", "09_beyond")
+
+
+def test_the_book_has_a_challenge_exercise_in_each_of_chapters_4_to_9():
+    found = {c.docname.split("/")[-1]: [e for e in c.exercises if e.level == "challenge"]
+             for c in chapters.collect(ROOT)}
+    assert all(found[name] for name in CHALLENGE_CHAPTERS), {name: len(found[name]) for name in CHALLENGE_CHAPTERS}
+    assert sum(len(v) for v in found.values()) >= 6
+    for name in CHALLENGE_CHAPTERS:  # a challenge comes after the chapter's core exercises
+        levels = [e.level for c in chapters.collect(ROOT) if c.docname.endswith(name) for e in c.exercises]
+        assert levels == sorted(levels, key=lambda level: level == "challenge"), (name, levels)
 
 
 def test_exercises_inside_directives_count_and_inside_code_they_do_not(tmp_path):

@@ -139,6 +139,50 @@ def fo_anil_ok(B, w, thetas, alpha):
     return sum(p[0] for p in pairs) / len(thetas), sum(p[1] for p in pairs) / len(thetas)
 
 
+def _two_step_bug(bug):
+    """The chain rule by hand, task by task (two inner steps forward, then back through each), with one
+    planted bug; ``bug=None`` is the right gradient."""
+    def fn(B, w, thetas, alpha):
+        k = len(w)
+        P = np.eye(k) - alpha * B.T @ B
+        gB, gw = np.zeros_like(B), np.zeros(k)
+        for theta in thetas:
+            r0 = B @ w - theta
+            w1 = w - alpha * B.T @ r0
+            r1 = B @ w1 - theta
+            w2 = w1 - alpha * B.T @ r1
+            q = B @ w2 - theta
+            a2 = B.T @ q
+            a1 = a2 if bug == "no P" else P @ a2
+            h1 = w if bug == "w in both" else w1
+            body = 0.0 if bug == "no body" else 1.0
+            second = -alpha * (np.outer(r1, a2) + body * np.outer(B @ a2, h1))
+            first = -alpha * (np.outer(r0, a1) + body * np.outer(B @ a1, w))
+            if bug == "first order":
+                gB, gw = gB + np.outer(q, w2), gw + a2
+            elif bug == "last step only":
+                gB, gw = gB + np.outer(q, w2) + second, gw + P @ a2
+            else:
+                gB, gw = gB + np.outer(q, w2) + second + first, gw + (a1 if bug == "no P" else P @ a1)
+        scale = 1.0 if bug == "sum" else len(thetas)
+        return gB / scale, gw / scale
+    return fn
+
+
+two_step_anil_ok = _two_step_bug(None)
+
+
+@pytest.mark.parametrize("bug, hint", [("first order", "first-order"), ("last step only", "second inner step only"),
+                                       ("no P", "multiplies the adjoint"), ("w in both", "you used w in both"),
+                                       ("no body", "are missing"), ("sum", "divide by n")])
+def test_two_step_anil_checker_diagnoses_planted_bugs(bug, hint):
+    assert exercises.check_two_step_anil_gradient(two_step_anil_ok, quiet=True)
+    res = exercises.check_two_step_anil_gradient(_two_step_bug(bug), quiet=True)
+    assert not res and hint in res.message, res.message
+    one_step = lambda B, w, th, a: fo_anil_ok(B, w, th, a)  # noqa: E731  (a wrong method altogether)
+    assert not exercises.check_two_step_anil_gradient(one_step, quiet=True)
+
+
 def maml_prediction_ok(B, w, thetas, alpha):
     rows = []
     for theta in thetas:
@@ -220,6 +264,10 @@ ALL = [
     (exercises.check_fo_anil_gradient, fo_anil_ok, [
         lambda B, w, th, a: gbml.meta_gradient("fo-anil", B, w, gbml.PopulationTasks(th), a),
         lambda B, w, th, a: beyond.multistep_gradient(B, w, gbml.PopulationTasks(th), a, first_order=True),
+    ]),
+    (exercises.check_two_step_anil_gradient, two_step_anil_ok, [
+        lambda B, w, th, a: beyond.multistep_gradient(B, w, gbml.PopulationTasks(th), a, steps=2),
+        lambda B, w, th, a: gbml.meta_gradient("anil", B, w, gbml.PopulationTasks(th), a),
     ]),
     (exercises.check_maml_adapted_prediction, maml_prediction_ok, [
         lambda B, w, th, a: np.einsum("tdk,tk->td", *gbml.adapt("maml", B, w, gbml.PopulationTasks(th), a)),
@@ -337,10 +385,12 @@ def test_each_case_calls_the_learners_function_once(check, correct, _):
     def wrong_in_case_2(*args):
         calls.append(1)
         out = correct(*args)
-        return out if len(calls) < 2 else (tuple(2 * g for g in out) if isinstance(out, tuple) else 2 * out)
+        return out if len(calls) != 2 else (tuple(2 * g for g in out) if isinstance(out, tuple) else 2 * out)
 
-    calls.clear()
-    assert not check(wrong_in_case_2, quiet=True) and len(calls) == 2
+    calls.clear()  # every case runs and counts: partial credit
+    result = check(wrong_in_case_2, quiet=True)
+    assert not result and len(calls) == 5 and (result.n_passed, result.n_cases) == (4, 5)
+    assert "(case 2: " in result.message and result.message.endswith("Right on 4 of 5 cases.")
 
 
 def _helper_that_divides(x):
@@ -381,3 +431,87 @@ def test_compare_forbids_only_known_references_and_only_while_the_answer_runs():
     # not forbidden: a helper the exercise does not ask for stays usable
     assert exercises.compare("E", lambda B, Bs: np.linalg.norm(Bs - (Q := gbml.orthonormal_basis(B)) @ (Q.T @ Bs), 2),
                              reference=dist_ok, make_case=case, forbid=["gbml.subspace_distance"], quiet=True)
+
+
+# -- nothing of the answer is reachable while the learner's function runs ----------------------------------
+
+def test_guarded_routines_keep_no_original_but_their_signature():
+    import inspect
+
+    for name in ("subspace_distance", "meta_gradient", "adapt", "local_rate", "iterations_to"):
+        routine = getattr(gbml, name)
+        assert not hasattr(routine, "__wrapped__") and inspect.unwrap(routine) is routine, name
+        assert routine.__name__ == name and routine.__doc__, name
+    assert list(inspect.signature(gbml.subspace_distance).parameters) == ["B", "B_star"]
+
+
+def test_another_thread_cannot_call_the_reference():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def threaded(B, B_star):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(gbml.subspace_distance, B, B_star).result()
+
+    result = exercises.check_subspace_distance(threaded, quiet=True)
+    assert not result and "calls gbml's reference gbml.subspace_distance" in result.message
+
+
+def test_the_checkers_frames_hold_no_expected_value_and_its_reference_refuses():
+    """A function that walks up the stack finds neither the expected value nor a callable reference."""
+    import sys
+    seen = []
+
+    def snoop(heads):
+        frame = sys._getframe(1)
+        while frame is not None:
+            for name, value in frame.f_locals.items():
+                if isinstance(value, np.ndarray) and value.shape == (heads.shape[1],) * 2:
+                    seen.append(name)
+                if name == "reference" and callable(value):
+                    try:
+                        return value(heads=heads)
+                    except Exception:
+                        seen.append("refused")
+            frame = frame.f_back
+        return np.zeros((heads.shape[1],) * 2)
+
+    result = exercises.check_head_second_moment(snoop, quiet=True)  # its reference is NumPy only
+    assert not result and "calls the checker's reference" in result.message
+    assert set(seen) == {"refused"}  # no (k, k) array anywhere up the stack; every reference refused
+
+
+def test_changing_the_case_through_the_frames_does_not_change_the_check():
+    import sys
+
+    def vandal(heads):
+        frame = sys._getframe(1)
+        while frame is not None:
+            for value in frame.f_locals.values():
+                if isinstance(value, dict) and "heads" in value:
+                    value["heads"][...] = 0  # so that a zero answer would match
+            frame = frame.f_back
+        return np.zeros((heads.shape[1],) * 2)
+
+    result = exercises.check_head_second_moment(vandal, quiet=True)
+    assert not result and result.n_passed == 0 and "zero" in result.message
+
+
+def test_resetting_the_checkers_generator_does_not_bring_back_known_cases():
+    """A function that resets the generator in compare's frame to seed 0 at every call would meet cases it
+    tabulated (case i drawn first from seed 0); the cases are all drawn before it runs."""
+    import sys
+    known = {}
+    for i in range(5):
+        case = exercises._subspace_case(np.random.default_rng(0), i)
+        known[round(float(case["B"].sum()), 9)] = dist_ok(**case)
+
+    def steer(B, B_star):
+        frame = sys._getframe(1)
+        while frame is not None:
+            for value in frame.f_locals.values():
+                if isinstance(value, np.random.Generator):
+                    value.bit_generator.state = np.random.default_rng(0).bit_generator.state
+            frame = frame.f_back
+        return known.get(round(float(B.sum()), 9), 0.0)
+
+    assert exercises.check_subspace_distance(steer, quiet=True, rng=12345).n_passed == 0

@@ -212,8 +212,12 @@ def test_course_packs(built):
             wheels = [n for n in names if n.endswith(".whl")]
             assert len(wheels) == 1 and wheels[0].startswith("maml_anil_book-")
             assert {p.name for p in built[edition]} <= names
-            req = z.read("requirements.txt").decode().split()
-            assert req == [f"{n}=={v}" for n, v in pins.items()] + [f"./{wheels[0]}"]
+            # requirements.txt: the kernel's requirements (a hub installs only those) plus JupyterLab.
+            assert z.read("requirements.txt").decode().splitlines() == [
+                "-r requirements-kernel.txt", f"jupyterlab=={pins['jupyterlab']}"]
+            kernel = z.read("requirements-kernel.txt").decode().splitlines()
+            assert kernel == [f"{n}=={pins[n]}" for n in ("numpy", "matplotlib", "ipywidgets", "ipykernel")] + \
+                [f"./{wheels[0]}"]
             readme = z.read("README.md").decode()
             commands = re.findall(r"^    (\S.*)$", readme, re.M)
             assert commands == ["pip install -r requirements.txt", "jupyter lab"]
@@ -451,7 +455,8 @@ def test_nbconvert_html_reads_cleanly(built, pack_python, browser, tmp_path):
     assert "$" not in state["text"], "unrendered TeX in the Markdown"
     assert state["h1"] and state["h1"][0].startswith("7.") or "Task diversity" in state["h1"][0]
     source = nbformat.read(OUT / "full" / name, as_version=4)
-    folded = sum(c.cell_type == "markdown" and c.source.startswith("<details>") for c in source.cells)
+    # Folded blocks: solutions (a cell each) and the self-checks' answers (inside the question's cell).
+    folded = sum(c.source.count("<details>") for c in source.cells if c.cell_type == "markdown")
     assert state["quotes"] >= 3 and state["details"] == folded >= 2 and state["images"] >= 3
     assert state["errors_out"] == 0
     for what, pattern in LEFTOVERS.items():

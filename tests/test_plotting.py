@@ -83,6 +83,31 @@ def test_fast_log_ticks_plain_power_of_ten_labels():
     assert len(ax.yaxis.get_minorticklocs()) == 0
 
 
+def _labelled(axis, limits) -> list[str]:
+    lo, hi = axis.get_view_interval()
+    return [t.get_text() for t, loc in zip(axis.get_ticklabels(), axis.get_ticklocs())
+            if t.get_text() and min(limits) <= loc <= max(limits)]
+
+
+@pytest.mark.parametrize("low, high, want", [
+    (0.1, 1.6, ["10⁻¹", "0.2", "0.5", "10⁰"]),        # one decade: 1, 2, 5 times powers of ten
+    (3e-3, 0.04, ["5×10⁻³", "10⁻²", "0.02"]),             # no full decade
+    (1e-6, 1.0, ["10⁻⁶", "10⁻⁵", "10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰"]),  # powers only
+])
+def test_every_log_axis_has_three_labelled_ticks(low, high, want):
+    """Issue 19: a log axis of an explorer (or a figure calling fast_log_ticks) labels at least three
+    ticks, however narrow its range; the labels are plain text."""
+    from gbml.book import plotting as _p
+
+    assert _p._power_of_ten(2e-1) == "0.2" and _p._power_of_ten(5e-3) == "5×10⁻³"
+    fig, ax = _p.frame_figure()
+    ax.semilogy([0, 1], [low, high])
+    ax.set_ylim(low, high)
+    _p.fast_log_ticks(ax)
+    _p.to_png(fig)
+    assert _labelled(ax.yaxis, (low, high)) == want
+
+
 @pytest.mark.parametrize("figsize, nrows, ncols", [((6.4, 5.6), 2, 1), ((6.4, 3.6), 1, 2), ((6.4, 5.6), 2, 2)])
 def test_grid_frame_fixed_margins_keep_labels_inside_and_apart(figsize, nrows, ncols):
     """A grid frame has no layout engine (too slow live), yet every tick label and axis label stays

@@ -157,13 +157,18 @@ def test_key_runs_clean_and_the_sheet_runs_to_the_end(built, tmp_path):
 def test_nbgrader_source_metadata(built):
     cells = {c.metadata["nbgrader"]["grade_id"]: c for c in _read(built["nbgrader"]).cells
              if "nbgrader" in c.metadata}
-    answer, test = cells[f"{CODING}-answer"], cells[f"{CODING}-test"]
+    answer, check, test = cells[f"{CODING}-answer"], cells[f"{CODING}-check"], cells[f"{CODING}-test"]
     assert answer.metadata["nbgrader"]["solution"] and not answer.metadata["nbgrader"]["grade"]
     assert re.search(r"### BEGIN SOLUTION\n(.+\n)+    ### END SOLUTION$", answer.source)
-    assert test.source == ("check_result = exercises.check_subspace_distance(my_subspace_distance)\n"
-                           "assert check_result, check_result.message")
-    assert test.metadata["nbgrader"] == {"grade": True, "grade_id": f"{CODING}-test", "locked": True,
-                                         "schema_version": 3, "solution": False, "task": False, "points": 10}
+    assert check.source == ("check_result = exercises.check_subspace_distance(my_subspace_distance)\n"
+                            "assert check_result, check_result.message")
+    assert re.search(r"^### BEGIN HIDDEN TESTS\n(.+\n)+grading\.points\('check_subspace_distance', "
+                     r"my_subspace_distance, points=10, seed=\d+, n_cases=10\)\n### END HIDDEN TESTS$",
+                     test.source, re.M)
+    for cell, points in ((check, 0), (test, 10)):  # the visible check is for Validate; the hidden test scores
+        assert cell.metadata["nbgrader"] == {"grade": True, "grade_id": cell.metadata["nbgrader"]["grade_id"],
+                                             "locked": True, "schema_version": 3, "solution": False,
+                                             "task": False, "points": points}
     for label in ("ex-td-compute", "ex-avg-minimisers"):  # graded by hand
         cell = cells[f"{label}-answer"]
         assert cell.cell_type == "markdown" and cell.source.startswith("### BEGIN SOLUTION\n")
@@ -215,7 +220,7 @@ def graded(built, tmp_path_factory):
 def test_release_has_stubs_no_solution(built, graded):
     release = _unlinked(_text(graded[1]))
     markdown, code = _solutions()
-    assert "BEGIN SOLUTION" not in release and "YOUR ANSWER HERE" in release
+    assert "BEGIN SOLUTION" not in release and "HIDDEN TESTS" not in release and "YOUR ANSWER HERE" in release
     assert "def my_subspace_distance(B, B_star):\n    # Your code here" in release
     assert "raise NotImplementedError()" in release
     for text in map(_unlinked, markdown + code):
@@ -224,23 +229,23 @@ def test_release_has_stubs_no_solution(built, graded):
 
 def test_submission_from_the_key_earns_full_marks(graded):
     scores = graded[0]["key"]
-    assert scores["code"] == (10.0, 10.0) and scores[f"{CODING}-test"] == 10.0
+    assert scores["code"] == (10.0, 10.0) and scores[f"{CODING}-test"] == 10.0 and scores[f"{CODING}-check"] == 0
     assert scores["ex-td-compute-answer"] is None and scores["ex-avg-minimisers-answer"] is None  # by hand
 
 
 def test_untouched_submission_earns_zero(graded):
-    assert graded[0]["untouched"] == {"code": (0.0, 10.0), f"{CODING}-test": 0.0, "ex-td-compute-answer": 0.0,
-                                      "ex-avg-minimisers-answer": 0.0}
+    assert graded[0]["untouched"] == {"code": (0.0, 10.0), f"{CODING}-check": 0.0, f"{CODING}-test": 0.0,
+                                      "ex-td-compute-answer": 0.0, "ex-avg-minimisers-answer": 0.0}
 
 
 def test_answer_calling_the_reference_earns_zero(graded):
     assert graded[0]["reference"][f"{CODING}-test"] == 0.0
-    test = next(c for c in graded[2]["reference"].cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == f"{CODING}-test")
-    said = "".join(o.get("text", "") for o in test.outputs)
-    assert "your function calls gbml's reference gbml.subspace_distance" in said
-    # the assertion carries the hint, so nbgrader's Validate (which shows the error) shows it too
-    (error,) = [o for o in test.outputs if o.output_type == "error"]
+    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in graded[2]["reference"].cells if "nbgrader" in c.metadata}
+    for grade_id in (f"{CODING}-check", f"{CODING}-test"):  # the visible check and the hidden test
+        said = "".join(o.get("text", "") for o in cells[grade_id].outputs)
+        assert "your function calls gbml's reference gbml.subspace_distance" in said, grade_id
+    # the visible check's assertion carries the hint, so nbgrader's Validate (which shows the error) shows it too
+    (error,) = [o for o in cells[f"{CODING}-check"].outputs if o.output_type == "error"]
     assert error.ename == "AssertionError" and "calls gbml's reference gbml.subspace_distance" in error.evalue
 
 

@@ -291,14 +291,41 @@ def _pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(BytesIO(png)))
 
 
-def test_live_frames_draw_the_same_pixels_as_the_static_frames():
-    """Live frames are encoded faster (other bytes) but show exactly what the book's frames show."""
+def _rgb(png: bytes) -> np.ndarray:
+    from io import BytesIO
+
+    from PIL import Image
+
+    return np.asarray(Image.open(BytesIO(png)).convert("RGB")).astype(int)
+
+
+def test_live_frames_draw_what_the_static_frames_show():
+    """Live frames are encoded faster in full colour; the book's frames are palette PNGs of the same
+    drawing: the same size, every pixel within a few levels, at most half the bytes."""
     static = widgets.explore(line, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="static")
     live = widgets.explore(line, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="live")
     live.controls["a"].value = 0.37
     live.controls["a"].value = 2.0  # back on the grid
-    assert np.array_equal(_pixels(live.png), _pixels(static.frames[(2.0,)]))
+    shown, stored = _rgb(live.png), _rgb(static.frames[(2.0,)])
+    assert shown.shape == stored.shape == (360, 640, 3)
+    assert np.abs(shown - stored).max() <= 16 and np.abs(shown - stored).mean() < 0.5
+    assert _pixels(static.frames[(2.0,)]).ndim == 2  # one palette index per pixel (P mode)
+    assert 2 * len(static.frames[(2.0,)]) < len(live.png)
     assert live.png == live.render(a=2.0)  # a redraw is the same PNG as a fresh render
+
+
+def test_palette_png_keeps_a_figures_colours():
+    """A palette frame keeps each plotted colour exactly (the palette has room for all of them) and the
+    bad-input check names the parameter."""
+    fig, ax = gbml.book.plotting.frame_figure()
+    for i, colour in enumerate(("#0072b2", "#d55e00", "#009e73")):
+        ax.fill_between([0, 1], i, i + 0.9, color=colour)
+    rgb = _rgb(gbml.book.plotting.to_png(fig, palette=True))
+    for colour in ("#0072b2", "#d55e00", "#009e73"):
+        want = [int(colour[j:j + 2], 16) for j in (1, 3, 5)]
+        assert (np.abs(rgb - want).max(axis=2) == 0).sum() > 1000, colour
+    with pytest.raises(TypeError, match="palette"):
+        gbml.book.plotting.to_png(fig, palette="yes")
 
 
 def test_the_fallback_shows_the_default_frame_without_drawing_it_again():

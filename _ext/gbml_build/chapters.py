@@ -10,6 +10,11 @@ one comment line directly above its directive (the convention is in ``CONTRIBUTI
 
 ``objective`` is the number of an item of the chapter's "Learning objectives" admonition.  A missing or
 malformed line is an :class:`ExerciseMetadataError` naming the chapter file, the line and the exercise.
+
+An exercise's level is ``challenge`` when its title starts with ``Challenge:`` (the word the reader sees in
+every edition), ``core`` otherwise::
+
+    :::{exercise} Challenge: the two-step ANIL gradient
 """
 from __future__ import annotations
 
@@ -32,6 +37,9 @@ from .booktoc import ROOT, chapter_sources, is_notebook
 #: Allowed values of ``kind=`` and their plural labels in the index.
 KINDS = {"proof": "proofs", "computation": "computations", "coding": "coding"}
 METADATA_EXAMPLE = "% exercise: kind=proof; minutes=15; objective=2"
+#: Exercise levels: a title starting with ``CHALLENGE_PREFIX`` marks a challenge, any other title is core.
+LEVELS = ("core", "challenge")
+CHALLENGE_PREFIX = "Challenge:"
 #: The MyST extensions of ``_config.yml`` that change how blocks are read.
 EXTENSIONS = {"amsmath", "colon_fence", "dollarmath", "deflist", "substitution"}
 # Directive bodies that are not MyST (nothing inside them can open a directive).
@@ -60,6 +68,7 @@ class Exercise:
     objectives: tuple     # numbers of the chapter's learning objectives it serves
     objective_texts: tuple
     line: int             # 1-based line of the directive in the chapter file
+    level: str = "core"   # "challenge" when the title starts with CHALLENGE_PREFIX (see :func:`level_of`)
 
 
 @dataclass
@@ -130,6 +139,11 @@ def _metadata_lines(token, line):
             if sep and key.strip() == "exercise":
                 found[line + j] = rest
     return found
+
+
+def level_of(title: str) -> str:
+    """``"challenge"`` for a title starting with ``Challenge:`` (any case), ``"core"`` otherwise."""
+    return "challenge" if title.strip().lower().startswith(CHALLENGE_PREFIX.lower()) else "core"
 
 
 def _where(docname, path, root, line, label):
@@ -224,7 +238,7 @@ def read_chapter(path: Path, docname: str, root: Path = ROOT) -> Chapter:
                                                 n_objectives=len(chapter.objectives))
         chapter.exercises.append(Exercise(
             docname, label, directive.argument, kind, minutes, numbers,
-            tuple(chapter.objectives[n - 1] for n in numbers), line + 1))
+            tuple(chapter.objectives[n - 1] for n in numbers), line + 1, level_of(directive.argument)))
     if metadata:
         line = min(metadata)
         raise ExerciseMetadataError(

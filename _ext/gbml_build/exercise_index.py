@@ -40,19 +40,23 @@ def render_exercises(chapters: list[Chapter], *, instructors: bool = True) -> st
         "Solutions are folded directly after each exercise (the student edition has none)"
         + ("; {doc}`instructors` explains how to combine exercises into homework. " if instructors else ". ")
         + "Each exercise shows its label "
-        "(`ex-…`): the name `make problem-set` takes to put it in a problem set, also used in the exports below.",
+        "(`ex-…`): the name `make problem-set` takes to put it in a problem set, also used in the exports below. "
+        "Its level is *core* (what the chapter teaches, for every reader) or *challenge* (its title starts with "
+        "\"Challenge:\": a longer derivation or open-ended computation at the level of a first-year PhD student).",
         "",
         "The same data for spreadsheets and learning platforms: {download}`exercises.csv <exercises.csv>`, "
         "{download}`exercises.json <exercises.json>`.",
         "",
-        "| Chapter | Exercises | Proofs | Computations | Coding | Time |",
-        "|:---|---:|---:|---:|---:|---:|",
+        "| Chapter | Exercises | Proofs | Computations | Coding | Challenge | Time |",
+        "|:---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in with_ex:
         counts = [sum(e.kind == kind for e in c.exercises) for kind in KINDS]
+        counts.append(sum(e.level == "challenge" for e in c.exercises))
         out.append(f"| {{doc}}`/{c.docname}` | {len(c.exercises)} | " + " | ".join(map(str, counts))
                    + f" | {_minutes(sum(e.minutes for e in c.exercises))} |")
     counts = [sum(e.kind == kind for e in everything) for kind in KINDS]
+    counts.append(sum(e.level == "challenge" for e in everything))
     out.append(f"| **All chapters** | **{len(everything)}** | " + " | ".join(f"**{n}**" for n in counts)
                + f" | **{_minutes(sum(e.minutes for e in everything))}** |")
     out.append("")
@@ -61,7 +65,7 @@ def render_exercises(chapters: list[Chapter], *, instructors: bool = True) -> st
         for e in c.exercises:
             noun = "Objective" if len(e.objectives) == 1 else "Objectives"
             served = "; ".join(f"{n}. {text}" for n, text in zip(e.objectives, e.objective_texts))
-            out.append(f"- {{ref}}`{e.label}` **{e.title or 'untitled'}** (`{e.label}`) — {e.kind}, "
+            out.append(f"- {{ref}}`{e.label}` **{e.title or 'untitled'}** (`{e.label}`) — {e.kind}, {e.level}, "
                        f"about {e.minutes} min.  ")
             out.append(f"  *{noun} served:* {served}")
         unserved = [str(n) for n in range(1, len(c.objectives) + 1)
@@ -74,13 +78,13 @@ def render_exercises(chapters: list[Chapter], *, instructors: bool = True) -> st
     return "\n".join(out).rstrip() + "\n"
 
 
-FIELDS = ("label", "title", "chapter", "chapter_title", "kind", "minutes", "objectives", "objective_texts")
+FIELDS = ("label", "title", "chapter", "chapter_title", "kind", "level", "minutes", "objectives", "objective_texts")
 
 
 def records(chapters: list[Chapter]) -> list[dict]:
     """One flat record per exercise, in book order: the rows of the CSV and JSON exports."""
     return [{"label": e.label, "title": e.title, "chapter": c.docname, "chapter_title": c.title, "kind": e.kind,
-             "minutes": e.minutes, "objectives": list(e.objectives), "objective_texts": list(e.objective_texts)}
+             "level": e.level, "minutes": e.minutes, "objectives": list(e.objectives), "objective_texts": list(e.objective_texts)}
             for c in chapters for e in c.exercises]
 
 

@@ -32,6 +32,8 @@ Usage: ``make notebooks`` (the book, when stale, with this edition: ``python -m 
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import pickle
 import re
 import shutil
@@ -51,6 +53,9 @@ BUILT = ROOT / "_build" / "jupyter" / "chapters"
 #: The course packs each edition's site links to (the full book both, the student book its own).
 PACKS = {"full": ("course-pack.zip", "course-pack-student.zip"), "student": ("course-pack-student.zip",)}
 PACK_PINS = ("numpy", "matplotlib", "ipywidgets", "jupyterlab", "ipykernel")
+#: The pins the notebooks' kernel needs (``requirements-kernel.txt``): everything but the server, which a
+#: JupyterHub keeps at its own version.
+KERNEL_PINS = tuple(name for name in PACK_PINS if name != "jupyterlab")
 
 # The first code cell of every notebook.  Outside Colab it installs nothing: without gbml it says how to
 # install it and stops.  In Colab (the module google.colab imports) it installs gbml from the wheel the
@@ -96,10 +101,45 @@ if IN_COLAB:
 WHEEL_DIR = "packs"
 
 
-def wheel_name() -> str:
-    """The file name of the gbml wheel ``write_packs`` builds."""
-    import gbml
-    return f"maml_anil_book-{gbml.__version__}-py3-none-any.whl"
+def pack_version(root: Path = ROOT) -> str:
+    """The version of the packs' gbml wheel: ``gbml.__version__`` with a local label from the package's
+    source (``0.1.0+src.1a2b3c4d5e``).  A pack built from changed code carries another version, so
+    ``pip install -r requirements.txt`` in an environment holding an older pack's gbml installs the new one
+    (with an unchanged version pip would keep the old)."""
+    package = root / "gbml"
+    version = re.search(r'^__version__ = "([^"]+)"', (package / "__init__.py").read_text(encoding="utf-8"), re.M)
+    digest = hashlib.sha256()
+    for f in sorted(package.rglob("*.py")):
+        digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return f"{version.group(1)}+src.{digest.hexdigest()[:10]}"
+
+
+def wheel_name(root: Path = ROOT) -> str:
+    """The file name of the gbml wheel ``build_wheel`` makes (at :func:`pack_version`)."""
+    return f"maml_anil_book-{pack_version(root)}-py3-none-any.whl"
+
+
+def build_wheel(dest: Path, root: Path = ROOT) -> Path:
+    """Build the gbml wheel into ``dest`` at :func:`pack_version`, from a copy of the distribution whose
+    ``gbml.__version__`` carries that version (the installed package then reports it)."""
+    version = pack_version(root)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    staging = dest / "src"
+    shutil.copytree(root / "gbml", staging / "gbml", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).exists():
+            shutil.copy2(root / name, staging / name)
+    init = staging / "gbml" / "__init__.py"
+    init.write_text(re.sub(r'^__version__ = "[^"]+"', f'__version__ = "{version}"',
+                           init.read_text(encoding="utf-8"), count=1, flags=re.M), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+                    str(staging), "-w", str(dest)], check=True)
+    shutil.rmtree(staging)
+    wheel = dest / wheel_name(root)
+    if not wheel.exists():  # the setup cell's Colab address and the packs' requirements name it
+        raise RuntimeError(f"built {[w.name for w in dest.glob('*.whl')]}, expected {wheel.name}")
+    return wheel
 
 
 def setup_cell_source(online: str) -> str:
@@ -472,18 +512,19 @@ In an empty folder holding this pack, with Python 3.11 or later (a virtual envir
     jupyter lab
 
 Then open a chapter notebook and run all cells. {note}
+
+`requirements.txt` is `requirements-kernel.txt` (what the notebooks' kernel needs: the pinned numpy,
+matplotlib, ipywidgets and ipykernel, and `gbml`) plus JupyterLab. On a JupyterHub, whose server has a
+version of its own, install `requirements-kernel.txt` only, into the users' environment or image.
 """
 
 
 def write_packs(written: dict[str, list[Path]]) -> list[Path]:
-    wheels = OUT / "wheel"
-    shutil.rmtree(wheels, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(ROOT), "-w", str(wheels)],
-                   check=True)
-    (wheel,) = wheels.glob("maml_anil_book-*.whl")
-    if wheel.name != wheel_name():  # the setup cell's Colab address names it
-        raise RuntimeError(f"built {wheel.name}, expected {wheel_name()}")
-    requirements = "".join(f"{n}=={v}\n" for n, v in pins().items()) + f"./{wheel.name}\n"
+    wheel = build_wheel(OUT / "wheel")
+    pinned = pins()
+    kernel = "".join(f"{n}=={pinned[n]}\n" for n in KERNEL_PINS) + f"./{wheel.name}\n"
+    requirements = "-r requirements-kernel.txt\n" + "".join(f"{n}=={v}\n" for n, v in pinned.items()
+                                                          if n not in KERNEL_PINS)
     packs = []
     for edition, zname in (("full", "course-pack.zip"), ("student", "course-pack-student.zip")):
         note = ("Each exercise's solution is folded under it." if edition == "full" else
@@ -494,6 +535,7 @@ def write_packs(written: dict[str, list[Path]]) -> list[Path]:
                 z.write(nb, nb.name)
             z.write(wheel, wheel.name)
             z.writestr("requirements.txt", requirements)
+            z.writestr("requirements-kernel.txt", kernel)
             z.writestr("README.md", README.format(edition=edition, wheel=wheel.name, note=note))
         packs.append(path)
     return packs

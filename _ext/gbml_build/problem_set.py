@@ -12,8 +12,10 @@ from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets
 * ``NAME.pdf`` and ``NAME-key.pdf``: nbconvert's HTML of the two notebooks, typeset by the vendored
   MathJax and printed by Chromium (offline);
 * ``nbgrader/source/NAME/NAME.ipynb``, the nbgrader source: solution regions between ``### BEGIN
-  SOLUTION`` and ``### END SOLUTION``, an autograded test cell per coding exercise (``assert`` on its
-  checker's result), a manually graded answer cell per proof and computation; points = minutes.
+  SOLUTION`` and ``### END SOLUTION``; per coding exercise two autograded test cells, the visible check
+  (``assert`` on its checker's result, 0 points: Validate shows its hint) and the hidden test (a fresh copy
+  of the checker on new cases, :mod:`gbml.book._grading`; its value is the points, the share of cases
+  passed); a manually graded answer cell per proof and computation; points = minutes.
 
 Each problem's setup cell (collapsed, its output hidden) runs the code of the exercise's chapter above the
 exercise, without solutions: the kernel then holds what the book's execution holds at the exercise (every
@@ -29,6 +31,7 @@ import contextlib
 import copy
 import difflib
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -252,8 +255,30 @@ def _assertion(check: str) -> str:
     return f"check_result = {ast.unparse(body[0].value)}\nassert check_result, check_result.message"
 
 
+HIDDEN_TEST = """\
+# Hidden test: when your notebook is graded, this cell checks your function again, on {n_cases} new cases;
+# it scores {points} points times the share of those cases that your function gets right.
+### BEGIN HIDDEN TESTS
+# The checker comes from a fresh copy of gbml, loaded from its files: an answer cell cannot have replaced it.
+import importlib.util
+grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book._grading"))
+grading.__spec__.loader.exec_module(grading)
+grading.points({checker!r}, {fn}, points={points}, seed={seed}, n_cases={n_cases})
+### END HIDDEN TESTS"""
+
+
+def _hidden_test(check: str, points: int, n_cases: int = 10) -> str:
+    """The hidden test of the check cell ``exercises.check_x(fn);``: its value is the points (nbgrader's
+    partial credit).  Its seed is drawn now, from the system's entropy: the book and gbml are public, so a
+    seed derived from them would let a learner tabulate the hidden cases too."""
+    call = ast.parse(check).body[0].value
+    return HIDDEN_TEST.format(checker=call.func.attr, fn=call.args[0].id, points=points,
+                              seed=secrets.randbelow(2**32), n_cases=n_cases)
+
+
 def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "") -> nbformat.NotebookNode:
-    """The nbgrader source: solution regions, autograded tests for coding, manually graded answers otherwise."""
+    """The nbgrader source: solution regions, a visible check and a hidden test for coding, manually graded
+    answers otherwise."""
     cells = _front(items, name, baseurl, key=False)
     for i, cell in enumerate(cells):
         _nbgrader(cell, f"front-{i}", locked=True)
@@ -266,8 +291,10 @@ def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "") -> nbform
         if it.exercise.kind == "coding":
             cells.append(_nbgrader(_code(_answer_code(by_tag["exercise"].source, by_tag["solution"].source),
                                          ["exercise"]), f"{label}-answer", solution=True))
-            cells.append(_nbgrader(_code(_assertion(by_tag["check"].source), ["check"]), f"{label}-test",
-                                   grade=True, locked=True, points=points))
+            cells.append(_nbgrader(_code(_assertion(by_tag["check"].source), ["check"]), f"{label}-check",
+                                   grade=True, locked=True, points=0))  # Validate shows its hint
+            cells.append(_nbgrader(_code(_hidden_test(by_tag["check"].source, points), ["hidden-test"]),
+                                   f"{label}-test", grade=True, locked=True, points=points))
         else:
             written = [_relink(_SOLUTION_MD.match(c.source).group(2).strip(), it, baseurl) for c in it.cells[1:]
                        if c.cell_type == "markdown" and _SOLUTION_MD.match(c.source)]

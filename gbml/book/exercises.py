@@ -14,7 +14,10 @@ learner's output matches it.  Adding a checker for a new chapter is one small fu
 Checkers are fit for grading:
 
 * each case calls the learner's function exactly once, on copies of the inputs;
-* while it runs, the ``gbml`` routines that the exercise asks the learner to write raise (``forbid``);
+* while it runs, the ``gbml`` routines that the exercise asks the learner to write raise (``forbid``), and
+  so does the checker's reference; the expected value is computed only after it has returned, so no frame
+  of the checker holds it while the learner's code runs;
+* every case is run, and the result counts the cases passed (``n_passed`` of ``n_cases``: partial credit);
 * a wrong answer is described (shape, sign, scale, a missing factor, NaN, complex), never shown next to
   the expected value;
 * an exception raised by the learner's code is reported as theirs, with their traceback summarised.
@@ -27,6 +30,7 @@ notebook runs to the end.
 from __future__ import annotations
 
 import os
+import pickle
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,7 +39,7 @@ import numpy as np
 
 from .. import _checks
 from ..algorithms import adapt, meta_gradient, meta_objective
-from ..beyond import fit_heads
+from ..beyond import fit_heads, multistep_gradient
 from ..geometry import random_orthonormal, subspace_distance
 from ..tasks import PopulationTasks, SampledTasks
 from .. import _guard
@@ -49,6 +53,7 @@ __all__ = [
     "check_average_loss_gradient",  # chapters 3 and 4
     "check_anil_inner_step",
     "check_fo_anil_gradient",
+    "check_two_step_anil_gradient",
     "check_maml_adapted_prediction",  # chapters 5 and 6
     "check_fo_maml_gradient",
     "check_head_gram",  # chapter 7
@@ -60,12 +65,15 @@ __all__ = [
 
 @dataclass
 class CheckResult:
-    """Outcome of a checker: ``passed``, the message shown, and the first failing case (or None)."""
+    """Outcome of a checker: ``passed`` (every case), the message shown, the first failing case (or None),
+    and how many of the cases the answer got right (``n_passed`` of ``n_cases``)."""
 
     exercise: str
     passed: bool
     message: str
     case: dict | None = None
+    n_passed: int = 0
+    n_cases: int = 0
 
     def __bool__(self):
         return self.passed
@@ -99,13 +107,12 @@ def _close(got, want, rtol, atol) -> bool:
     return got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=atol))
 
 
-def _run(exercise, fn, case, forbid):
-    """Call ``fn`` once on copies of the case, with the references ``forbid`` unavailable.
+def _run(fn, args, forbid):
+    """Call ``fn(*args)`` once, with the references ``forbid`` (and every sealed callable) unavailable.
 
     Returns ``(output, None)``, or ``(None, problem)`` when the call failed; an unwritten exercise raises
     :class:`_NotWritten`.
     """
-    args = [np.copy(v) if isinstance(v, np.ndarray) else v for v in case.values()]
     with _guard.forbidden(forbid) as calls:
         try:
             out = fn(*args)
@@ -116,9 +123,21 @@ def _run(exercise, fn, case, forbid):
             if not calls:
                 return None, _raised(err)
     if calls:
-        return None, (f"your function calls gbml's reference {calls[0]}, the routine this exercise asks you "
+        return None, (f"your function calls {calls[0]}, the routine this exercise asks you "
                       "to write; write it yourself with NumPy.")
     return out, None
+
+
+def _one_case(fn, frozen: bytes, reference, forbid, diagnose):
+    """The problem with ``fn``'s answer on the case pickled in ``frozen`` (None when right), and the case.
+
+    ``fn`` gets its own copy of the case; the reference gets another, made after ``fn`` has returned, and
+    only then computes the expected value: while ``fn`` runs, no frame holds the expected value, and
+    nothing ``fn`` does to its inputs changes the case.
+    """
+    got, problem = _run(fn, list(pickle.loads(frozen).values()), forbid)
+    case = pickle.loads(frozen)
+    return problem or diagnose(got, reference(**case), case), case
 
 
 def _raised(err: Exception) -> str:
@@ -216,8 +235,10 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
 
     The learner's function gets the case's values positionally (in the dict's order), so it may name
     its parameters as it likes; it gets copies, so changing its inputs in place cannot corrupt the check.
-    It is called exactly once per case.  A wrong answer is described (shape, sign, scale, NaN, complex,
-    a likely mistake), never shown next to the expected value.
+    It is called exactly once per case, and every case is run (the result counts those passed).  The
+    reference runs only after it has returned, and raises if called while it runs.  A wrong answer is
+    described (shape, sign, scale, NaN, complex, a likely mistake) for the first case it fails, never
+    shown next to the expected value.
 
     Parameters
     ----------
@@ -257,22 +278,36 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     for name, value in (("rtol", rtol), ("atol", atol)):  # a tolerance of 1 or more lets a wrong answer pass
         if not 0 <= _checks.real(name, value) < 1:
             raise ValueError(f"{name} must be a number in [0, 1) (a tolerance of numpy.allclose), got {value!r}")
-    result = CheckResult(exercise, True, f"Correct — {exercise}: matches the reference on {n_cases} random cases.")
-    for i in range(n_cases):
-        case = make_case(rng, i)
-        want = reference(**case)
+    reference = _guard.sealed(reference)  # raises if the learner's function calls it
+
+    def diagnose(got, want, case):
+        return _diagnose(got, want, case, mistakes, structure, rtol, atol)
+
+    # Every case is drawn first, as bytes nothing can change: the learner's function cannot steer the draws
+    # (by resetting rng, say) towards cases it knows.
+    cases = [pickle.dumps(make_case(rng, i)) for i in range(n_cases)]
+    n_passed, failed = 0, None  # failed: the first failing case, as (number, problem, case)
+    for i, frozen in enumerate(cases):
         try:
-            got, problem = _run(exercise, fn, case, forbid)
+            problem, case = _one_case(fn, frozen, reference, forbid, diagnose)
         except _NotWritten:
             result = CheckResult(exercise, False, f"Not yet — {exercise} is not written yet: replace the "
                                  "`raise NotImplementedError(...)` line of its cell with your code, run that "
-                                 "cell, then run this check again.")
+                                 "cell, then run this check again.", n_cases=n_cases)
             break
-        problem = problem or _diagnose(got, want, case, mistakes, structure, rtol, atol)
-        if problem is not None:
-            message = f"Not yet — {exercise}: {problem}\n  (case {i + 1}: {_shown(case)})"
-            result = CheckResult(exercise, False, message, case)
-            break
+        if problem is None:
+            n_passed += 1
+        elif failed is None:
+            failed = (i + 1, problem, case)
+    else:
+        if failed is None:
+            result = CheckResult(exercise, True, f"Correct — {exercise}: matches the reference on {n_cases} random "
+                                 "cases.", n_passed=n_passed, n_cases=n_cases)
+        else:
+            number, problem, case = failed
+            message = (f"Not yet — {exercise}: {problem}\n  (case {number}: {_shown(case)})\n"
+                       f"  Right on {n_passed} of {n_cases} cases.")
+            result = CheckResult(exercise, False, message, case, n_passed, n_cases)
     if not quiet:
         print(result.message)
     return result
@@ -547,6 +582,62 @@ def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
                    structure=_pair_structure(("G_B", "G_w")),
                    forbid=("gbml.meta_gradient", "gbml.adapt", "gbml.beyond.adapt_steps",
                            "gbml.beyond.multistep_gradient"), **kwargs)
+
+
+def _two_step_anil_variant(B, w, thetas, alpha, *, back=2, propagate=True, body_terms=True, path_heads=True,
+                           scale=1.0):
+    """The exact gradient of ANIL's two-step objective (population), with switches that reproduce plausible
+    mistakes: ``back`` inner steps differentiated through, the adjoint ``propagate``-d by ``I - alpha B^T B``,
+    the terms ``B a w^(j)^T`` kept (``body_terms``), those terms with the head of the path or with ``w``."""
+    n, k = thetas.shape[0], B.shape[1]
+    heads, residuals = [np.broadcast_to(w, (n, k))], []
+    for _ in range(2):                                      # w^(j+1) = w^(j) - alpha B^T r^(j)
+        residuals.append(heads[-1] @ B.T - thetas)
+        heads.append(heads[-1] - alpha * residuals[-1] @ B)
+    q = heads[2] @ B.T - thetas                             # outer residuals, (n, d)
+    grad_B, a = q.T @ heads[2], q @ B                       # a: adjoints a^(2) = B^T q, one row per task
+    P = np.eye(k) - alpha * B.T @ B
+    for j in (1, 0)[:back]:
+        head = heads[j] if path_heads else heads[0]
+        grad_B = grad_B - alpha * (residuals[j].T @ a + body_terms * B @ (a.T @ head))
+        a = a @ P if propagate else a
+    return scale * grad_B / n, scale * a.mean(axis=0)
+
+
+def check_two_step_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
+    """Check ``fn(B, w, thetas, alpha) -> (grad_B, grad_w)``: the exact gradient of ANIL's meta-objective with
+    *two* inner steps, population tasks (chapter 4's challenge; chapter 9 computes any number of steps).
+
+    With ``w^(0) = w``, ``r^(j) = B w^(j) - theta_t``, ``w^(j+1) = w^(j) - alpha B^T r^(j)``, ``q = B w^(2) - theta_t``,
+    ``a^(2) = B^T q`` and ``a^(j) = (I - alpha B^T B) a^(j+1)``: ``grad_B = mean of q w^(2)^T - alpha sum_j
+    (r^(j) a^(j+1)^T + B a^(j+1) w^(j)^T)`` and ``grad_w = mean of a^(0)``.
+    """
+    def steps(number, first_order=False):
+        return lambda B, w, thetas, alpha: multistep_gradient(B, w, PopulationTasks(thetas), alpha, number,
+                                                              first_order=first_order)
+
+    mistakes = {
+        "you treated the adapted head w^(2) as a constant: that is the first-order (FO-ANIL) surrogate. The exact "
+        "gradient differentiates through both inner steps.": steps(2, first_order=True),
+        "that is the one-step ANIL gradient of the chapter: with two inner steps the adapted head is "
+        "w^(2) = w^(1) - alpha B^T (B w^(1) - theta_t), with w^(1) the one-step head.": steps(1),
+        "you differentiated through the second inner step only: w^(1) depends on B and w too, so the first step "
+        "adds -alpha (r^(0) a^(1)^T + B a^(1) w^T) and one more factor (I - alpha B^T B) in grad_w.":
+            lambda **c: _two_step_anil_variant(**c, back=1),
+        "passing back through an inner step multiplies the adjoint by (I - alpha B^T B): a^(1) = (I - alpha B^T B) "
+        "a^(2), and grad_w = (I - alpha B^T B)^2 B^T q on average.": lambda **c: _two_step_anil_variant(**c, propagate=False),
+        "the term B a^(j+1) w^(j)^T uses the head *before* step j (w^(1) for the second step, w for the first); "
+        "you used w in both.": lambda **c: _two_step_anil_variant(**c, path_heads=False),
+        "B also enters each inner step through B^T B w^(j): differentiating it gives the terms "
+        "-alpha B a^(j+1) w^(j)^T, which are missing.": lambda **c: _two_step_anil_variant(**c, body_terms=False),
+        "you summed over the tasks: the meta-objective is an average, divide by n.":
+            lambda B, w, thetas, alpha: _two_step_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
+    }
+    return compare("Exercise (two_step_anil_gradient)", fn, reference=steps(2),
+                   make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True), mistakes=mistakes,
+                   structure=_pair_structure(),
+                   forbid=("gbml.meta_gradient", "gbml.adapt", "gbml.beyond.adapt_steps",
+                           "gbml.beyond.multistep_gradient", "gbml.beyond.multistep_objective"), **kwargs)
 
 
 # -- chapters 5 and 6 (MAML, first-order methods) ------------------------------------------------------

@@ -417,44 +417,76 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _power_of_ten(value, _pos=None) -> str:
-    """Tick label ``10⁻³`` in plain Unicode (mathtext layout costs ~100 ms per frame)."""
+    """Tick label ``10⁻³`` (between powers: ``0.2``, or ``2×10⁻³`` outside 0.01-100) in plain Unicode
+    (mathtext layout costs ~100 ms per frame)."""
     if not value > 0:
         return ""
-    exponent = np.log10(value)
-    if abs(exponent - round(exponent)) > 1e-9:
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    mantissa = value / 10.0 ** exponent
+    if abs(mantissa - round(mantissa)) > 1e-6 or round(mantissa) not in (1, 2, 5):
         return ""
-    return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
+    power = "10" + str(exponent).translate(_SUPERSCRIPT)
+    if round(mantissa) == 1:
+        return power
+    if -2 <= exponent <= 1:  # 0.02, 0.5, 20: as short as a power of ten
+        return f"{round(mantissa) * 10.0 ** exponent:g}"
+    return f"{round(mantissa)}×{power}"
+
+
+# A log axis shows at least this many labelled ticks (``fast_log_ticks``).
+_MIN_LOG_TICKS = 3
 
 
 def fast_log_ticks(ax: Axes) -> Axes:
     """Give the log-scaled axes of ``ax`` plain-text power-of-ten labels and no minor ticks.
 
     Explorers call it on every frame: it makes a live redraw about three times faster than
-    matplotlib's mathtext labels and dozens of minor tick lines.
+    matplotlib's mathtext labels and dozens of minor tick lines.  An axis whose view holds fewer than
+    three powers of ten is also labelled at 2 and 5 times them (``0.2``, ``5×10⁻³``), so every log
+    axis has at least three labelled ticks.
     """
     from matplotlib import ticker
 
-    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+    for axis, scale, limits in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()),
+                                (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
         if scale == "log":
+            low, high = sorted(limits)
+            if low > 0 and np.floor(np.log10(high) + 1e-9) - np.ceil(np.log10(low) - 1e-9) + 1 < _MIN_LOG_TICKS:
+                axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
             axis.set_major_formatter(ticker.FuncFormatter(_power_of_ten))
             axis.set_minor_locator(ticker.NullLocator())
     return ax
 
 
-def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6) -> bytes:
+def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6, palette: bool = False) -> bytes:
     """PNG bytes of a figure (used for explorer frames and tests).
 
     ``compress_level`` (0-9, zlib) trades bytes for time, never pixels: live explorers use 1 (their
     frames are not stored), the book's precomputed frames the default 6 (smaller pages).
+    ``palette=True`` stores the pixels with a palette of at most 256 colours (a P-mode PNG; Pillow's
+    "maximum coverage" quantizer keeps the colours that cover most pixels: white, the lines, the text).
+    A line figure has few colours besides its antialiasing shades, so a frame looks the same (every
+    pixel within a few levels) at about a quarter of the bytes.  The book's precomputed frames use it;
+    it costs tens of milliseconds, so live frames do not.
     """
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure (e.g. from plotting.figure()), got {type(fig).__name__}")
     check_layout(dpi=dpi)
     if isinstance(compress_level, bool) or not isinstance(compress_level, numbers.Integral) or not 0 <= compress_level <= 9:
         raise ValueError(f"compress_level must be an int from 0 to 9, got {compress_level!r}")
+    if not isinstance(palette, bool):
+        raise TypeError(f"palette must be True or False, got {palette!r}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": int(compress_level)})
-    return buf.getvalue()
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 0 if palette else int(compress_level)})
+    if not palette:
+        return buf.getvalue()
+    from PIL import Image
+
+    with Image.open(buf) as image:
+        quantized = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MAXCOVERAGE)
+    out = io.BytesIO()
+    quantized.save(out, format="png", compress_level=int(compress_level))
+    return out.getvalue()
 
 
 #: Margins of an explorer frame in inches (left, right, bottom, top), and the gaps between the axes

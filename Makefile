@@ -11,7 +11,7 @@ ifdef BASEURL
 export GBML_BASEURL := $(BASEURL)
 endif
 
-.PHONY: book test bench student notebooks problem-set reproduce pdf site clean venv
+.PHONY: book check test bench student notebooks problem-set reproduce pdf site clean venv
 
 venv: $(STAMP)
 
@@ -29,6 +29,10 @@ $(STAMP): requirements.txt pyproject.toml
 # links its course packs (_ext/gbml_build/build.py).
 book: $(STAMP)
 	$(PY) -m gbml_build.build
+
+# The quick tier: every test that needs no build, kernel or browser (under a minute; tests/conftest.py).
+check: $(STAMP)
+	GBML_QUICK=1 $(PY) -m pytest -q -m "not build"
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -21,6 +21,13 @@ from gbml_build.browser import CHROMIUM, CHROMIUM_ARGS, Server, chromium  # noqa
 VENV_BIN = Path(sys.executable).parent
 
 
+def quick_tier_guard(what: str) -> None:
+    """Stop a test of ``make check`` (``GBML_QUICK=1``) that needs ``what``: it must be marked ``build``."""
+    if os.environ.get("GBML_QUICK") == "1":
+        raise RuntimeError(f"this test needs {what}, which make check does not start: mark it "
+                           "@pytest.mark.build (or use a fixture of conftest.BUILD_FIXTURES)")
+
+
 def notebook_chapters() -> list[str]:
     """The executable chapters of the book, in table-of-contents order."""
     return notebook_pages()
@@ -31,6 +38,7 @@ def execute(nb, cwd: Path, *, allow_errors=False, explorer_mode=None, timeout=12
 
     ``explorer_mode`` sets ``GBML_EXPLORER`` in the kernel ("live" by default, as in Jupyter).
     """
+    quick_tier_guard("a kernel")
     env = {k: v for k, v in os.environ.items() if k != "GBML_EXPLORER"}
     if explorer_mode:
         env["GBML_EXPLORER"] = explorer_mode
@@ -47,6 +55,7 @@ def read_notebook(path: Path):
 
 def _make(module: str, what: str) -> None:
     """Run ``python -m gbml_build.<module>`` as its make target does; fail with the end of its output."""
+    quick_tier_guard(what)
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(ROOT / "_ext"))
     result = subprocess.run([sys.executable, "-m", f"gbml_build.{module}"], capture_output=True, text=True,
                             env=env, cwd=ROOT)

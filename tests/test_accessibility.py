@@ -21,6 +21,8 @@ from booksupport import ROOT, toc_files
 import gbml
 from gbml.book import plotting
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 AXE = ROOT / "_vendor" / ".axe-core" / "axe.min.js"
 THEMES = ("light", "dark")
 PAGES = toc_files()

@@ -25,6 +25,8 @@ from booksupport import built_notebooks
 from gbml_build import problem_set
 from gbml_build.chapters import collect
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 LR, AVG = "ex-lr-code", "ex-avg-code"  # my_subspace_distance(B, B_star); average_loss_gradient(B, w, thetas)
 EXERCISES = {e.label: e for c in collect() for e in c.exercises}
 POINTS = {label: EXERCISES[label].minutes for label in (LR, AVG)}

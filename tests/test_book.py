@@ -18,11 +18,13 @@ def _glue_outputs(tmp_path, monkeypatch, build: bool):
     return nb.cells[0].outputs
 
 
+@pytest.mark.build
 def test_glue_is_silent_outside_the_build(tmp_path, monkeypatch):
     # myst-nb is installed in the test environment: the old rule (record whenever myst-nb imports) recorded here.
     assert _glue_outputs(tmp_path, monkeypatch, build=False) == []
 
 
+@pytest.mark.build
 def test_glue_records_in_the_build(tmp_path, monkeypatch):
     outputs = _glue_outputs(tmp_path, monkeypatch, build=True)
     assert len(outputs) == 1

@@ -16,6 +16,8 @@ import pytest
 from booksupport import ROOT, toc_files
 from gbml_build import notebooks
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 SHOTS = ROOT / "_build" / "screenshots"
 BUDGET = 1.5e6  # bytes a precomputed explorer may add to its page
 

@@ -26,6 +26,8 @@ from booksupport import built_notebooks
 from gbml_build import notebooks
 from gbml_build.booktoc import ROOT
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 OUT = ROOT / "_build" / "notebooks"
 EDITIONS = ("full", "student")
 

@@ -11,6 +11,8 @@ import nbformat
 import pytest
 from booksupport import execute, notebook_chapters, read_notebook, source
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 DRIVE = r'''
 import json as _json
 from gbml.book import widgets as _w

@@ -9,9 +9,13 @@ import subprocess
 import venv
 from pathlib import Path
 
+import pytest
+
 import gbml
 from booksupport import ROOT
 from gbml_build import notebooks
+
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
 
 
 def _copy(tmp: Path) -> Path:

@@ -23,6 +23,8 @@ from gbml_build.booktoc import INSTRUCTOR_PAGES
 from pypdf import PdfReader
 from test_student import _grams, _solution_grams, _words
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 
 RAW = [r"\frac", r"\mathbb", "$$", "{eq}", ":::", "{glue", "{prf:", "{math}", "{ref}", "{cite", "{numref}"]
 

@@ -25,6 +25,8 @@ from gbml_build.booktoc import ROOT
 from booksupport import built_notebooks
 from gbml_build.chapters import collect
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 LABELS = ["ex-td-compute", "ex-lr-code", "ex-avg-minimisers"]  # computation (ch. 7), coding (2), proof (3)
 CODING = "ex-lr-code"
 # The answer to the coding exercise that calls gbml's reference, which its checker forbids.

@@ -21,6 +21,8 @@ from nbclient import NotebookClient
 from gbml_build import problem_set
 from gbml_build.chapters import collect
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 EXERCISES = [e for c in collect() for e in c.exercises]
 EXECUTED = ROOT / "_build" / "jupyter_execute"
 

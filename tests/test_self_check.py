@@ -120,6 +120,7 @@ def test_feedback_in_the_browser_without_network(site, browser):
     context.close()
 
 
+@pytest.mark.build
 def test_notebook_edition_asks_and_folds_the_answer():
     out = built_notebooks()
     for edition in ("full", "student"):

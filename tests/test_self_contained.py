@@ -4,7 +4,11 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
+
 from booksupport import ROOT
+
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
 
 # Machine paths and the developers' private notes (their content lives in CONTRIBUTING.md).
 FORBIDDEN = re.compile(r"/work/|\.\./shared|\bshared/|paper-notes|stack-notes", re.IGNORECASE)

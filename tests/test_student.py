@@ -14,6 +14,8 @@ from booksupport import ROOT, built_book, built_student, notebook_chapters, sour
 from gbml_build import notebooks
 from gbml_build.booktoc import INSTRUCTOR_PAGES
 
+pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
+
 N = 8  # solution text is looked for as runs of N consecutive words (at least 4 of them real words)
 PAGE_N = 12  # an instructor-only page's own text: runs of 12 (its table of chapters rewords their titles)
 

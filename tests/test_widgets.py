@@ -154,6 +154,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
+@pytest.mark.build
 def test_explorer_frames_are_as_wide_as_the_static_figures():
     """In a real kernel, as the book executes a chapter: a figure from plotting.figure() shown inline
     and a precomputed explorer frame have the same pixel size (no shrunken, illegible frames)."""
@@ -261,6 +262,7 @@ def test_explorer_announces_each_new_frame_in_a_polite_live_region(mode, monkeyp
         assert needed in script[0].data
 
 
+@pytest.mark.build
 def test_in_a_kernel_the_explorer_ships_its_script_and_announces_from_python(tmp_path):
     """A real kernel (as in Jupyter): the explorer's outputs carry the accessibility script, and moving
     a slider puts the new frame's alt text in the live region from the Python callback."""

@@ -116,7 +116,7 @@ def global_bound(alpha: float, beta: float, Psi, B0, B_star, *, T: int | None = 
     moment ``Psi`` (or in the population limit with ``E[w*] = 0``).  With ``B0 = B* A0 + U_perp E0``
     (:func:`gbml.split_body`) and ``W0 = alpha Psi^(1/2) A0 A0^T Psi^(1/2)``, the theorem's constants are
 
-    * ``ell = min(lambda_min(W0), lambda_min(Psi))`` and ``u = max(lambda_max(W0), lambda_max(Psi))``: the
+    * ``ell = min(lambda_min(W0), lambda_min(Psi))`` and ``u = max(lambda_max(W0), lambda_max(Psi))`` (the book's h): the
       spectrum of ``alpha A_t^T Psi A_t`` stays in ``[ell, u]`` for every round t;
     * ``rho = 1 - alpha beta ell`` (the book's rho_ell): ``||E_t||_2 <= rho^t ||E0||_2``;
     * ``C = sqrt(alpha lambda_max(Psi) / ell) ||E0||_2`` (the book's D_0): ``dist(B_t, B*) <= C rho^t``;

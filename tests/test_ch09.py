@@ -291,6 +291,29 @@ def test_more_steps_help_from_a_small_initial_scale():
     assert hit[3] is not None and hit[1] is not None and hit[3] < 0.8 * hit[1]
 
 
+@pytest.mark.parametrize("scale", [1.5, 1.6, 1.8])
+def test_more_inner_steps_blow_up_sooner_above_sqrt2(scale):
+    """Chapter 9's explorer text: above c = sqrt(2) 'more steps mostly blow up sooner'.  On six draws that are not
+    the chapter's (other B*, start and tasks), ANIL from B0 = c Q / sqrt(alpha) with S = 1, 2, 3, 5, 10, 20 inner
+    steps: twenty steps blow up before one step on every draw, and in at least 90% of the pairs S < S' of a draw
+    the run with S' steps blows up no later than the one with S (a run that survives counts as never)."""
+    steps = [1, 2, 3, 5, 10, 20]
+    assert 1 - scale**2 < -1  # the inner loop itself diverges (prop-bey-steps): the setting the text describes
+    pairs = agree = 0
+    for seed in range(6):
+        problem = gbml.Problem(20, 3, rng=1000 + seed)
+        B0 = scale * problem.init(0.1, 2000 + seed)[0]
+        runs = beyond.train_variants(["anil"] * len(steps), problem, steps=steps, alpha=0.1, beta=0.5, T=200,
+                                     n_tasks=20, rng=3000 + seed, B0=B0)
+        blow = [np.inf if h.diverged_at is None else h.diverged_at for h in runs]
+        assert blow[-1] < blow[0], f"draw {seed}: blow-up rounds {blow} for S = {steps}"
+        for i in range(len(steps)):
+            for j in range(i + 1, len(steps)):
+                pairs += 1
+                agree += blow[j] <= blow[i]
+    assert agree >= 0.9 * pairs, f"{agree} of {pairs} pairs blow up sooner (or as soon) with more steps"
+
+
 def test_snapshots_are_the_bodies_of_shorter_runs():
     """train(snapshot_every=10) keeps B at 0, 10, 20, 30 and T: each equals the final B of a run of that length."""
     problem = gbml.Problem(20, 3, rng=0)

@@ -160,22 +160,22 @@ def test_lemmas_and_theorem_along_the_closed_system(psi, k, alpha, step, start):
     A, E, _ = _parts(B0, B_star)
     assert np.linalg.eigvalsh(alpha * A.T @ A)[-1] <= 1 + 1e-12
     W0 = _spectrum(Psi, alpha, A)
-    ell, u = min(W0[0], lam[0]), max(W0[-1], lam[-1])
-    assert u == pytest.approx(lam[-1]) and eta * u <= 1 / 3 + 1e-12
+    ell, h = min(W0[0], lam[0]), max(W0[-1], lam[-1])  # the book's ell and h
+    assert h == pytest.approx(lam[-1]) and eta * h <= 1 / 3 + 1e-12
     rho, C, E0 = 1 - eta * ell, np.sqrt(alpha * lam[-1] / ell) * np.linalg.norm(E, 2), np.linalg.norm(E, 2)
     ell_s, product = ell, 1.0
     tol = 1e-10
     for t in range(1, 151):
         W = _spectrum(Psi, alpha, A)
-        u_t, l_t = max(W[-1], lam[-1]), min(W[0], lam[0])
+        h_t, l_t = max(W[-1], lam[-1]), min(W[0], lam[0])
         A1, E1 = _closed(A, E, Psi, alpha, beta)
         W1 = _spectrum(Psi, alpha, A1)
-        assert W1[-1] <= u_t * (1 - eta * (u_t - lam[-1])) ** 2 * (1 + tol)              # lem-gl-upper
+        assert W1[-1] <= h_t * (1 - eta * (h_t - lam[-1])) ** 2 * (1 + tol)              # lem-gl-upper
         assert W1[0] >= l_t * (1 + eta * (lam[0] - l_t)) ** 2 * (1 - tol)                 # lem-gl-lower
         assert np.linalg.norm(E1, 2) <= (1 - eta * W[0]) * np.linalg.norm(E, 2) * (1 + tol) + 1e-300  # contract
-        assert ell * (1 - tol) <= W1[0] and W1[-1] <= u * (1 + tol)                     # theorem, part 2
+        assert ell * (1 - tol) <= W1[0] and W1[-1] <= h * (1 + tol)                     # theorem, part 2
         inside = np.linalg.eigvalsh(alpha * A1.T @ A1)
-        assert ell / lam[-1] * (1 - tol) <= inside[0] and inside[-1] <= u / lam[0] * (1 + tol)
+        assert ell / lam[-1] * (1 - tol) <= inside[0] and inside[-1] <= h / lam[0] * (1 + tol)
         product *= 1 - eta * ell_s
         ell_s = ell_s * (1 + eta * (lam[0] - ell_s)) ** 2
         assert W1[0] >= ell_s * (1 - tol)                                               # sharper bound
@@ -207,11 +207,11 @@ def test_gbml_runs_obey_the_theorem(psi, start):
     assert np.all(run.head_norm == 0.0)
     A0, E0, _ = _parts(B0, B_star)
     W0 = _spectrum(Psi, alpha, A0)
-    ell, u = min(W0[0], lam[0]), max(W0[-1], lam[-1])
+    ell, h = min(W0[0], lam[0]), max(W0[-1], lam[-1])  # the book's ell and h
     rho, C = 1 - alpha * beta * ell, np.sqrt(alpha * lam[-1] / ell) * np.linalg.norm(E0, 2)
     for t, B in enumerate(run.snapshots):
         W = _spectrum(Psi, alpha, B_star.T @ B)
-        assert ell * (1 - 1e-10) <= W[0] and W[-1] <= u * (1 + 1e-10)
+        assert ell * (1 - 1e-10) <= W[0] and W[-1] <= h * (1 + 1e-10)
         bound = C * rho**t
         if bound > 1e-6:
             assert run.distance[t] <= bound * (1 + 1e-9)
@@ -271,7 +271,7 @@ def test_split_body_reassembles_and_is_basis_free():
 @pytest.mark.parametrize("delta", [1e-3, 0.5, 0.9])
 def test_global_bound_constants_by_hand(delta):
     """Psi = diag(1, 0.25), alpha B0^T B0 = I with both angles equal to arcsin(delta): W0 = (1 - delta^2) Psi,
-    so ell = 0.25 (1 - delta^2), u = 1, rho = 1 - alpha beta ell and C = delta sqrt(1 / ell) (by hand)."""
+    so ell = 0.25 (1 - delta^2), h = 1 (key "u"), rho = 1 - alpha beta ell and C = delta sqrt(1 / ell) (by hand)."""
     alpha, beta = 0.5, 0.6
     problem = gbml.Problem(8, 2, rng=3, head_cov=np.diag([1.0, 0.25]))
     B0, _ = problem.init(alpha, 4, distance=delta)
@@ -347,7 +347,7 @@ def test_a_nudged_head_diverges_from_an_off_scale_start():
 
 
 def test_global_bound_step_exactly_at_the_limit():
-    """beta = 1 / (3 alpha u) computed in floating point is at the theorem's limit, not beyond it."""
+    """beta = 1 / (3 alpha h) computed in floating point is at the theorem's limit, not beyond it."""
     problem = gbml.Problem(8, 2, rng=3, head_cov=np.diag([1.0, 0.3]))
     for alpha in [0.1, 0.3, 0.7, 3.0]:
         B0, _ = problem.init(alpha, 4, distance=0.5)

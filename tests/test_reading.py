@@ -130,6 +130,8 @@ RETIRED = {
     r"\\theta_[jk12]\b|\\(cos|sin|tan)(\^2)?\\theta\b": "a principal angle is zeta_j; theta_t is a regressor",
     r"\\sigma_(\{\\min\}|\{\\max\}|[ij]\b)": "sigma is the noise level; write singular values through eigenvalues",
     r"\\mu_\*": "the diversity is lambda_min(Psi); mu is the simulations' parameter",
+    r"\[\\ell, u\]|\\eta u\b|ZZ\^\\T|MWM": "chapter 7's global argument writes its upper bound h, its "
+    "whitened inside part tilde A and its factor Gamma: u, Z and M mean other things",
 }
 
 

@@ -188,6 +188,11 @@ def test_page_at_phone_width(site, browser, page_name):
         const scrolls = ['auto', 'scroll'].includes(getComputedStyle(m).overflowX);
         return m.getBoundingClientRect().right > innerWidth || (right > innerWidth && !scrolls); }).length""")
     assert cut == 0, f"{cut} display equations run past the screen"
+    # Inline formulas too (MathJax 3 cannot break them): none may be clipped at its box's right edge.
+    clipped = page.evaluate("""() => [...document.querySelectorAll('mjx-container:not([display="true"])')]
+        .filter(m => m.offsetParent && m.getBoundingClientRect().right > m.parentElement.getBoundingClientRect().right + 1
+                     && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX)).length""")
+    assert clipped == 0, f"{clipped} inline formulas run past their column"
     context.close()
 
 

@@ -25,12 +25,12 @@ def median_ms(fn, number, repeat=7):
 
 
 def interleaved_ratio(f, g, number, repeat=21):
-    """Time of f over time of g, timed in turn (so both see the same load), fastest of ``repeat`` each."""
+    """Time of f over time of g, timed in turn (so both see the same load), median of ``repeat`` each."""
     tf, tg = [], []
     for _ in range(repeat):
         tf.append(timeit.timeit(f, number=number))
         tg.append(timeit.timeit(g, number=number))
-    return min(tf) / min(tg)
+    return statistics.median(tf) / statistics.median(tg)
 
 
 def per_task_loop_maml(B, w, tasks, alpha):

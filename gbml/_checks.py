@@ -1,6 +1,7 @@
 """Argument checks shared by the package: every error names the parameter and what is accepted."""
 from __future__ import annotations
 
+import math
 import numbers
 import os
 
@@ -136,15 +137,21 @@ def no_float_warnings():
 
 
 def all_finite(a) -> bool:
-    """Whether every entry of the array ``a`` is finite (``np.isfinite(a).all()`` without its Python overhead)."""
-    return bool(np.logical_and.reduce(np.isfinite(a), axis=None))
+    """Whether every entry of the float array ``a`` is finite: its sum of squares is (one fast dot product),
+    or, when that overflows, every ``np.isfinite`` entry is."""
+    return math.isfinite(np.vdot(a, a)) or bool(np.isfinite(a).all())
 
 
-def finite_result(what: str, *values, hint: str) -> None:
-    """Raise :class:`NonFiniteError` naming ``what`` if any of ``values`` holds NaN or inf."""
+def finite_result(what: str, *values, alpha: float | None = None, steps: bool = False) -> None:
+    """Raise :class:`NonFiniteError` naming ``what`` and the fix if any of ``values`` holds NaN or inf:
+    a smaller ``alpha`` (when the routine has one), fewer inner ``steps`` (when it has them), or rescaling."""
     for v in values:
         if not all_finite(v):
-            raise NonFiniteError(f"{what} overflowed (the result holds NaN or inf): {hint}")
+            causes = ([f"alpha = {alpha:g}"] if alpha is not None else []) + ["the number of steps"] * steps
+            fixes = (["use a smaller alpha"] if alpha is not None else []) + ["fewer steps"] * steps
+            raise NonFiniteError(
+                f"{what} overflowed (the result holds NaN or inf): {', '.join(causes + ['the scale of B and w'])}"
+                f" is too large for floating point; {', '.join(fixes + ['rescale B and w'])}")
 
 
 def orthonormal(name: str, value, shape: tuple | None = None, *, atol: float = 1e-10) -> np.ndarray:

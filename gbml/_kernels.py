@@ -25,58 +25,56 @@ if TYPE_CHECKING:
 def inner_step(spec: Method, B, w, inner, alpha):
     """One inner step on the support data of every task.
 
-    Returns the inner residual r (n, d), the adapted heads w_t (n, k) and the adapted predictions
-    v_t = B_t w_t (n, d).
+    Returns the inner residual r (n, d), the adapted heads w_t (n, k), the adapted predictions
+    v_t = B_t w_t (n, d) and, for MAML, the products w_t . w (n, 1) (else None).
     """
-    r = inner.grad(B @ w)
+    r = inner._grad(B @ w)
     w_t = w - alpha * (r @ B)
     v_t = w_t @ B.T
+    ww_t = None
     if spec.adapt_body:
-        v_t = v_t - alpha * (w_t @ w)[:, None] * r
-    return r, w_t, v_t
+        ww_t = (w_t @ w)[:, None]
+        v_t = v_t - alpha * ww_t * r
+    return r, w_t, v_t, ww_t
 
 
 def objective(spec: Method, B, w, tasks, alpha) -> float:
-    """The outer objective from the inner step's adapted predictions, without argument checks.
-
-    The fast form used to record the loss during training (``gbml.train``); ``meta_objective`` (from the
-    definition) is what tests hold it to.
-    """
+    """The outer objective from the inner step's adapted predictions, without argument checks (the fast
+    form ``gbml.train`` records; tests hold it to ``meta_objective``, written from the definition)."""
     with _checks.no_float_warnings():
         if not spec.adapts:
             return float(np.mean(tasks.pooled.loss(B @ w)))
-        _, _, v_t = inner_step(spec, B, w, tasks.inner, alpha)
-        return float(np.mean(tasks.outer.loss(v_t)))
+        return float(np.mean(tasks.outer.loss(inner_step(spec, B, w, tasks.inner, alpha)[2])))
 
 
 def gradient(spec: Method, B, w, tasks, alpha):
-    """The meta-gradient of one run, without argument checks: the body of ``gbml.meta_gradient`` (the equations
-    are in ``gbml.algorithms``' docstring)."""
-    inner, outer = tasks.inner, tasks.outer
+    """The meta-gradient of one run, without argument checks: the body of ``gbml.meta_gradient`` (the
+    equations are in ``gbml.algorithms``' docstring)."""
+    inner, outer, n = tasks.inner, tasks.outer, tasks.n
     if not spec.adapts:  # average loss: no inner step, every sample of every task
         alpha, inner = 0.0, tasks.pooled
         outer = inner
-    n = tasks.n
-    r, w_t, v_t = inner_step(spec, B, w, inner, alpha)
-    q = outer.grad(v_t)  # dL_out/dv at the adapted prediction
+    r, w_t, v_t, ww_t = inner_step(spec, B, w, inner, alpha)
+    q = outer._grad(v_t)  # dL_out/dv at the adapted prediction
 
     # First-order gradient at the adapted parameters: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
     G_w = q @ B
     if spec.adapt_body:
-        G_w = G_w - alpha * np.sum(r * q, axis=1)[:, None] * w
+        a_rq = alpha * (r * q).sum(axis=1)[:, None]  # alpha (r_t . q_t)
+        G_w = G_w - a_rq * w
     if spec.first_order:
-        return q.T @ w_t / n, G_w.mean(axis=0)
+        return q.T @ w_t / n, G_w.sum(axis=0) / n
 
     # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
     Vw = G_w @ B.T  # B G_w,t, as rows
     if spec.adapt_body:
-        Vw = Vw + (w_t @ w)[:, None] * q  # + G_B,t w = q_t (w_t . w)
+        Vw = Vw + ww_t * q  # + G_B,t w = q_t (w_t . w)
     u = inner.cov(Vw)
     grad_B = (q.T @ w_t - alpha * (np.outer(u.sum(axis=0), w) + r.T @ G_w)) / n
     grad_w_t = G_w - alpha * (u @ B)
     if spec.adapt_body:
-        grad_w_t = grad_w_t - alpha * np.sum(q * r, axis=1)[:, None] * w_t  # G_B,t^T r_t
-    return grad_B, grad_w_t.mean(axis=0)
+        grad_w_t = grad_w_t - a_rq * w_t  # G_B,t^T r_t
+    return grad_B, grad_w_t.sum(axis=0) / n
 
 
 def runs_gradient(spec: Method, B, w, tasks, alpha):
@@ -101,7 +99,7 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     inner, outer, n = tasks.inner, tasks.outer, tasks.n
     Bt = B.transpose(0, 2, 1)
     # Inner step (inner_step): r_t, w_t = w - alpha B^T r_t, v_t = B w_t - alpha (w . w_t) r_t (MAML).
-    r = inner.grad((B @ w[:, :, None])[:, None, :, 0])  # (R, n, d)
+    r = inner._grad((B @ w[:, :, None])[:, None, :, 0])  # (R, n, d)
     w_t = w[:, None, :] - a * (r @ B)
     v_t = w_t @ Bt
     if maml:

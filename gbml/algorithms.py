@@ -46,12 +46,6 @@ METHODS: dict[str, Method] = {
 }
 
 
-def _finite(what, *values, alpha):
-    """Refuse a result that overflowed, naming what and suggesting the fix."""
-    _checks.finite_result(what, *values, hint=f"alpha = {alpha:g} or the scale of B and w is too large for "
-                          "floating point; use a smaller alpha or rescale B and w")
-
-
 @_guard.reference("gbml.adapt")
 def adapt(method: str, B, w, tasks, alpha: float):
     """Adapted parameters of every task after one inner step on its support data.
@@ -69,11 +63,11 @@ def adapt(method: str, B, w, tasks, alpha: float):
         alpha = 0.0
     _checks.fits("adapt's adapted bodies (n, d, k)", tasks.n * B.size)
     with _checks.no_float_warnings():
-        r, w_t, _ = inner_step(spec, B, w, tasks.inner, alpha)
+        r, w_t, _, _ = inner_step(spec, B, w, tasks.inner, alpha)
         B_t = np.broadcast_to(B, (tasks.n,) + B.shape).copy()
         if spec.adapt_body:
             B_t -= alpha * r[:, :, None] * w[None, None, :]
-    _finite("adapt", B_t, w_t, alpha=alpha)
+    _checks.finite_result("adapt", B_t, w_t, alpha=alpha)
     return B_t, w_t
 
 
@@ -93,7 +87,7 @@ def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
         else:
             B_t, w_t = adapt(method, B, w, tasks, alpha)
             value = float(np.mean(tasks.outer.loss(np.einsum("tdk,tk->td", B_t, w_t))))
-    _finite("meta_objective", value, alpha=alpha)
+    _checks.finite_result("meta_objective", value, alpha=alpha)
     return value
 
 
@@ -128,5 +122,5 @@ def meta_gradient(method: str, B, w, tasks, alpha: float):
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     with _checks.no_float_warnings():
         grad_B, grad_w = gradient(spec, B, w, tasks, alpha)
-        _finite("meta_gradient", grad_B, grad_w, alpha=alpha)
+        _checks.finite_result("meta_gradient", grad_B, grad_w, alpha=alpha)
     return grad_B, grad_w

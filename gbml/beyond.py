@@ -67,11 +67,6 @@ def _steps(steps, tasks=None, k: int = 0) -> int:
     return steps
 
 
-def _finite(what, *values, alpha):
-    _checks.finite_result(what, *values, hint=f"alpha = {alpha:g}, the number of steps or the scale of B and w "
-                          "is too large for floating point; use a smaller alpha, fewer steps or rescale B")
-
-
 @_guard.reference("gbml.beyond.adapt_steps")
 def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
     """Adapted heads after ``steps`` gradient steps on each task's support (inner) loss.
@@ -97,7 +92,7 @@ def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
     steps = _steps(steps, tasks, B.shape[1])
     with _checks.no_float_warnings():
         w_t = _inner_path(B, w, tasks.inner, alpha, steps, tasks.n)[0][-1]
-    _finite("adapt_steps", w_t, alpha=alpha)
+    _checks.finite_result("adapt_steps", w_t, alpha=alpha, steps=True)
     return w_t
 
 
@@ -105,7 +100,7 @@ def _inner_path(B, w, inner, alpha, steps, n):
     """Heads ``w^(0..steps)`` (list of (n, k)) and inner residuals ``r^(0..steps-1)`` (list of (n, d))."""
     heads, residuals = [np.repeat(w[None, :], n, axis=0)], []
     for _ in range(steps):
-        r = inner.grad(heads[-1] @ B.T)
+        r = inner._grad(heads[-1] @ B.T)
         residuals.append(r)
         heads.append(heads[-1] - alpha * (r @ B))
     return heads, residuals
@@ -134,7 +129,7 @@ def multistep_objective(B, w, tasks, alpha: float, steps: int = 1) -> float:
     w_t = adapt_steps(B, w, tasks, alpha, steps)
     with _checks.no_float_warnings():
         value = float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
-    _finite("multistep_objective", value, alpha=alpha)
+    _checks.finite_result("multistep_objective", value, alpha=alpha, steps=True)
     return value
 
 
@@ -172,7 +167,7 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():
         grad_B, grad_w, _ = _multistep(B, w, tasks, alpha, steps, n, first_order)
-    _finite("multistep_gradient", grad_B, grad_w, alpha=alpha)
+    _checks.finite_result("multistep_gradient", grad_B, grad_w, alpha=alpha, steps=True)
     return grad_B, grad_w
 
 
@@ -213,7 +208,7 @@ def fit_heads(B, tasks) -> np.ndarray:
     B = _body(B, tasks)
     with _checks.no_float_warnings():
         heads = _fit_heads(B, tasks)
-    _checks.finite_result("fit_heads", heads, hint="the scale of B is too large for floating point; rescale B")
+    _checks.finite_result("fit_heads", heads)
     return heads
 
 
@@ -226,7 +221,7 @@ def _fit_heads(B, tasks):
         gram = (inner.cov(B.T) @ B)[None]
     else:  # Sigma_t b_j for every column j and task t at once (k, n, d), times B
         gram = np.moveaxis(inner.cov(np.broadcast_to(B.T[:, None, :], (k, n, d))) @ B, 0, 2)
-    rhs = -(inner.grad(np.zeros((n, d))) @ B)  # -B^T dL/dv at v = 0
+    rhs = -(inner._grad(np.zeros((n, d))) @ B)  # -B^T dL/dv at v = 0
     # Minimum-norm solution through the eigendecomposition (the Gram matrices are symmetric PSD).
     vals, vecs = np.linalg.eigh(gram)
     keep = vals > 1e-12 * np.maximum(vals[:, -1:], 1e-300)
@@ -250,7 +245,7 @@ def altmin_objective(B, tasks) -> float:
     w_t = fit_heads(B, tasks)
     with _checks.no_float_warnings():
         value = float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
-    _checks.finite_result("altmin_objective", value, hint="the scale of B is too large for floating point; rescale B")
+    _checks.finite_result("altmin_objective", value)
     return value
 
 
@@ -275,7 +270,7 @@ def altmin_gradient(B, tasks) -> np.ndarray:
     w_t = fit_heads(B, tasks)
     with _checks.no_float_warnings():
         grad_B = tasks.outer.grad(w_t @ B.T).T @ w_t / tasks.n
-    _checks.finite_result("altmin_gradient", grad_B, hint="the scale of B is too large for floating point; rescale B")
+    _checks.finite_result("altmin_gradient", grad_B)
     return grad_B
 
 

@@ -42,12 +42,13 @@ class _Samples:
         self.X, self.y = X, y
         self.m = X.shape[1]
 
-    @_guard.reference("SampledTasks.inner.grad")
-    def grad(self, V):
+    def _grad(self, V):
         """``X_t^T (X_t v_t - y_t) / m`` for each task; V is (n, d) or (d,)."""
         return _backward(self.X, _forward(self.X, V) - self.y) / self.m
 
-    @_guard.reference("SampledTasks.inner.grad")
+    # The learner's entry point is guarded (an exercise asks for it); the kernels call ``_grad``.
+    grad = _guard.reference("SampledTasks.inner.grad")(_grad)
+
     def grad_and_loss(self, V):
         """``grad(V)`` and ``loss(V)`` from one residual ``X_t v_t - y_t`` (the training loops need both)."""
         residual = _forward(self.X, V) - self.y
@@ -77,6 +78,8 @@ class _Population:
 
     def grad(self, V):
         return self.cov(V - self.thetas)
+
+    _grad = grad
 
     def loss(self, V):
         E = V - self.thetas

@@ -274,16 +274,6 @@ def altmin_gradient(B, tasks) -> np.ndarray:
     return grad_B
 
 
-def _variant_step(variant, steps):
-    """(gradient, objective) functions ``f(B, w, tasks, alpha)`` of a variant."""
-    if variant == "altmin":
-        return (lambda B, w, tasks, alpha: (altmin_gradient(B, tasks), np.zeros_like(w)),
-                lambda B, w, tasks, alpha: altmin_objective(B, tasks))
-    first_order = variant == "fo-anil"
-    return (lambda B, w, tasks, alpha: multistep_gradient(B, w, tasks, alpha, steps, first_order=first_order),
-            lambda B, w, tasks, alpha: multistep_objective(B, w, tasks, alpha, steps))
-
-
 def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
     """Run a variant of chapter 9 as :func:`gbml.train` runs its ``(gradient, objective)`` pair, labelled.
 
@@ -368,15 +358,9 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
         raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
     alpha = _checks.real("alpha", alpha, low=0.0)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    T, n, blowup, snapshot_every, rng, B0, _ = _loop.run_settings(
-        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
-    B0 = _checks.array("B0", B0, 2, (problem.d, None))
-    k = B0.shape[1]
-    if k > problem.d:
-        raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B0.shape}")
-    w0 = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,))
-    B, w = np.array(np.broadcast_to(B0, (R, problem.d, k))), np.array(np.broadcast_to(w0, (R, k)))
-    scale = _loop.start_scale(B, w, blowup, T)
+    T, n, snapshot_every, rng, B, w, scale = _loop.run_settings(
+        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R)
+    k = B.shape[2]
     if rounds is None:
         next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
     else:

@@ -92,7 +92,17 @@ class _Population:
         return grad, 0.5 * (E * grad).sum(axis=-1) + 0.5 * self.noise_std**2
 
 
-class PopulationTasks:
+class _Tasks:
+    @classmethod
+    def _trusted(cls, *args):
+        """The tasks without the argument checks and copies, for ``Problem.round_drawer``'s fresh, checked,
+        read-only arrays (a training loop makes one per round)."""
+        self = cls.__new__(cls)
+        self._set(*args)
+        return self
+
+
+class PopulationTasks(_Tasks):
     """Infinite-sample tasks of one round.
 
     Parameters
@@ -108,27 +118,21 @@ class PopulationTasks:
     def __init__(self, thetas, noise_std: float = 0.0, input_cov=None):
         self.thetas = _checks.array("thetas", thetas, 2, copy=True)  # a read-only copy: never the caller's
         self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
-        self.n, self.d = self.thetas.shape
-        self.input_cov = None if input_cov is None else _checks.psd_matrix("input_cov", input_cov, self.d, copy=True)
-        data = _Population(self.thetas, self.noise_std, self.input_cov)
-        # Support, query and pooled data are the same distribution in population.
-        self.inner = self.outer = self.pooled = data
+        if input_cov is not None:
+            input_cov = _checks.psd_matrix("input_cov", input_cov, self.thetas.shape[1], copy=True)
+        self._set(self.thetas, self.noise_std, input_cov)
 
-    @classmethod
-    def _trusted(cls, thetas, noise_std: float, input_cov=None):
-        """The same tasks without the argument checks, for ``Problem.round_drawer``'s fresh, checked,
-        read-only arrays (a training loop makes one per round)."""
-        self = cls.__new__(cls)
+    def _set(self, thetas, noise_std, input_cov):
         self.thetas, self.noise_std, self.input_cov = thetas, noise_std, input_cov
         self.n, self.d = thetas.shape
+        # Support, query and pooled data are the same distribution in population.
         self.inner = self.outer = self.pooled = _Population(thetas, noise_std, input_cov)
-        return self
 
     def __repr__(self):
         return f"PopulationTasks(n={self.n}, d={self.d}, noise_std={self.noise_std})"
 
 
-class SampledTasks:
+class SampledTasks(_Tasks):
     """Finite samples of one round, split into support (inner) and query (outer) sets.
 
     Parameters
@@ -147,23 +151,14 @@ class SampledTasks:
         y_in = _checks.array("y_in", y_in, 2, (n, m_in), copy=True)
         X_out = _checks.array("X_out", X_out, 3, (n, None, d), copy=True)
         y_out = _checks.array("y_out", y_out, 2, (n, X_out.shape[1]), copy=True)
-        self.X_in, self.y_in, self.X_out, self.y_out = X_in, y_in, X_out, y_out
-        self.n, self.d = n, d
-        self.m_in, self.m_out = m_in, X_out.shape[1]
-        self.inner = _Samples(X_in, y_in)
-        self.outer = _Samples(X_out, y_out)
+        self._set(X_in, y_in, X_out, y_out)
 
-    @classmethod
-    def _trusted(cls, X_in, y_in, X_out, y_out):
-        """The same tasks without the argument checks and copies, for ``Problem.round_drawer``'s fresh,
-        finite, read-only arrays (a training loop makes one per round)."""
-        self = cls.__new__(cls)
+    def _set(self, X_in, y_in, X_out, y_out):
         self.X_in, self.y_in, self.X_out, self.y_out = X_in, y_in, X_out, y_out
         self.n, self.m_in, self.d = X_in.shape
         self.m_out = X_out.shape[1]
         self.inner = _Samples(X_in, y_in)
         self.outer = _Samples(X_out, y_out)
-        return self
 
     @functools.cached_property
     def pooled(self):

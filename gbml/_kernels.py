@@ -1,14 +1,7 @@
-"""The unchecked numerical kernels that several modules of the core share (private to ``gbml``).
-
-A helper that only one module uses stays in that module, underscored; the ones here are used by more than
-one (``algorithms``, ``geometry``, ``training``, ``beyond``), so they live in this private module, where
-their names are public within the package.  None of them checks its arguments: the public entry points
-(``gbml.meta_gradient``, ``gbml.principal_angles``, ``gbml.train``, ...) check first, and the training
-loops call these on checked values every round.
-
-- the inner step of a method, the outer objective after it and the meta-gradient (chapters 1, 4-6);
-- :func:`runs_gradient`, the meta-gradient and objective of R runs at once (``gbml.train_runs``);
-- the rank-tested orthonormal bases and the principal angles (chapter 2).
+"""The unchecked numerical kernels that several modules of the core share (private to ``gbml``): the inner
+step, outer objective and meta-gradient of a method (chapters 1, 4-6), of R runs at once (``train_runs``),
+the rank-tested orthonormal bases and the principal angles (chapter 2).  The public entry points check
+their arguments first; the training loops call these on checked values every round.
 """
 from __future__ import annotations
 
@@ -78,15 +71,12 @@ def gradient(spec: Method, B, w, tasks, alpha):
 
 
 def runs_gradient(spec: Method, B, w, tasks, alpha):
-    """:func:`gbml.meta_gradient` and the outer objective of R runs at once, each with its own method.
+    """:func:`gradient` and the outer objective of R runs at once on the round's tasks, each with its method.
 
-    ``B`` is (R, d, k) and ``w`` (R, k): run i is at ``(B[i], w[i])``; all runs share the round's tasks.
-    ``spec`` holds each switch of ``Method`` as one boolean array (R,), run i's method being
-    ``Method(spec.adapt_body[i], spec.first_order[i], spec.adapts[i])``, or as one plain bool that every run
-    shares.  The same equations as ``gbml.algorithms._gradient``, with a leading axis of runs: a shared
-    switch is a plain branch, a switch given per run is chosen per run (``np.where``).  Returns ``grad_B`` (R, d, k), ``grad_w``
-    (R, k) and the objective (R,) at ``(B, w)``.  No argument checks (``gbml.train_runs`` checks them); the
-    average loss needs population tasks (its pooled data is the inner data only there).
+    Run i is at ``(B[i], w[i])`` (B (R, d, k), w (R, k)).  Each switch of ``spec`` is a boolean array (R,)
+    (chosen per run with ``np.where``) or one bool that every run shares (a plain branch).  Returns
+    ``grad_B`` (R, d, k), ``grad_w`` (R, k) and the objective (R,).  The average loss needs population
+    tasks (its pooled data is the inner data only there).
     """
     body, first_order, adapts = spec
     maml = body is not False  # MAML's terms (the inner step moves B), computed if some run may need them
@@ -137,11 +127,10 @@ _RANK_TOL = 1e-12
 def basis_or_none(B):
     """Orthonormal basis of col(B) (d x k, finite), or None when B has (numerically) lost rank.
 
-    The one rank test of the package: ``orthonormal_basis`` raises where this returns None, and
-    ``gbml.train`` stops a run whose body lost rank.  It is invariant to the scale of every column: with
-    ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span of
-    the columns before it, and every one must exceed ``_RANK_TOL``; so a full-rank ``B`` with one column
-    scaled by 1e-13 (or the whole of ``B`` by 1e200) keeps its basis.  No argument checks.
+    The one rank test of the package (``orthonormal_basis`` raises where this returns None, training stops
+    a run).  With ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from
+    the span of the columns before it; every one must exceed ``_RANK_TOL``, so the test ignores the scale
+    of every column (one scaled by 1e-13, or all of ``B`` by 1e200, keeps its basis).
     """
     big = np.abs(B).max()
     if not 0 < big < np.inf:
@@ -153,11 +142,7 @@ def basis_or_none(B):
 
 
 def bases_or_none(B):
-    """``basis_or_none`` of a stack of finite bodies B (R, d, k), at once (``gbml.train_runs``).
-
-    Returns the bases (R, d, k) and a boolean (R,): which bodies have full rank (the others' bases are
-    meaningless).  No argument checks.
-    """
+    """``basis_or_none`` of a stack of bodies B (R, d, k): the bases (R, d, k) and which have full rank (R,)."""
     big = np.abs(B).max(axis=(-2, -1))
     rescale = ~((1e-100 < big) & (big < 1e100))  # as basis_or_none: keep the squares representable
     B = np.where(rescale[:, None, None], B / np.where(big > 0, big, 1.0)[:, None, None], B)
@@ -175,11 +160,8 @@ def _qr_rank_test(B):
 
 
 def angles_between_bases(Q, Qs):
-    """Principal angles (radians, ascending) between the column spaces of two matrices with orthonormal columns.
-
-    ``principal_angles`` without the argument checks and the orthonormalisation (``gbml.train`` calls it
-    every round, ``gbml.train_runs`` once for a stack of bases (S, d, k) -> (S, min(k, k*))).
-    """
+    """Principal angles (radians, ascending) between the column spaces of two orthonormal Q (d, k) and Qs,
+    or of a stack of them (S, d, k) -> (S, min(k, k*)): ``principal_angles`` without checks."""
     A, C = (Q, Qs) if Q.shape[-1] <= Qs.shape[-1] else (Qs, Q)
     # Cosines alone lose small angles to rounding (arccos(1 - eps) ~ 1e-8); pairing them with the sines
     # (singular values of the part of A outside col(C)) keeps every angle accurate.

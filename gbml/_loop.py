@@ -1,9 +1,6 @@
-"""The one training loop of the package and its plumbing (private to ``gbml``).
-
-``gbml.train`` (one run), ``gbml.train_runs`` (several methods) and ``gbml.beyond.train_variants`` (chapter 9)
-check their settings, draw each round's tasks and hand a ``step`` to :func:`run_loop`, which moves every run,
-stops the ones that diverge and turns their iterates into ``History`` records (their names are public within
-the package).
+"""The one training loop of the package (private to ``gbml``): ``train``, ``train_runs`` and
+``beyond.train_variants`` check their settings (:func:`run_settings`) and hand a ``step`` to :func:`run_loop`,
+which moves every run, stops the ones that diverge and records their iterates as ``History``.
 """
 from __future__ import annotations
 
@@ -84,12 +81,10 @@ def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha,
     steps and ``scale`` (R,) the blow-up sizes (:func:`run_settings`).
 
     Divergence, for every trainer: a run stops before an iterate whose loss is not finite (or that its step
-    refuses), whose ``||B|| + ||w||`` exceeds its scale or is not finite (a non-finite gradient), that lost rank,
-    or whose head norm or ``orth_error`` overflows; ``diverged_at`` is that iterate.  At the start, that is a
-    ValueError.  Every iterate is kept and the records are computed at the end, all at once (:func:`_histories`),
-    or iterate by iterate for one run with ``one_by_one`` (``gbml.train`` given functions; the same values to
-    rounding: numpy's stacked and single-matrix routines may differ in the last bit).  Returns the History of
-    each run.
+    refuses), whose ``||B|| + ||w||`` exceeds its scale or is not finite, that lost rank, or whose head norm or
+    ``orth_error`` overflows; ``diverged_at`` is that iterate (at the start, a ValueError).  The records are
+    computed at the end, all at once, or iterate by iterate with ``one_by_one`` (``train`` given functions:
+    numpy's stacked and single-matrix routines may differ in the last bit).  Returns each run's History.
     """
     R = len(B)
     Bs, ws = np.zeros((T + 1,) + B.shape), np.zeros((T + 1,) + w.shape)
@@ -98,8 +93,7 @@ def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha,
     active = np.arange(R)  # the runs still going
 
     def going(active):
-        """The index of the runs still going (a slice is faster while every run goes on), their outer steps
-        and blow-up sizes: recomputed only when a run stops."""
+        """The runs still going (a slice while all are), their outer steps and blow-up sizes."""
         idx = slice(None) if len(active) == R else active
         b = shared(betas[idx])
         beta_B, beta_w = (b, b) if isinstance(b, float) else (b[:, None, None], b[:, None])
@@ -142,13 +136,9 @@ def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha,
 
 
 def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every, one_by_one):
-    """The History of each of R runs from their iterates, all at once (:func:`run_loop`).
-
-    ``Bs`` (T+1, R, d, k') and ``ws`` (T+1, R, k') hold every iterate, ``loss`` (T+1, R) the objective at each,
-    ``last`` (R,) the last iterate each run kept and ``diverged_at`` (list) where it stopped (None: it did
-    not); entries after ``last`` are ignored.  A run also stops before an iterate that lost rank or whose
-    record overflows; ``last`` and ``diverged_at`` are updated in place.
-    """
+    """The History of each of R runs from every iterate ``Bs`` (T+1, R, d, k'), ``ws`` (T+1, R, k') and ``loss``
+    (T+1, R), up to ``last`` (R,); a run also stops before an iterate that lost rank or whose record
+    overflows (``last`` and ``diverged_at`` are updated in place)."""
     from .training import History  # here: gbml.training imports this module
 
     R, k = Bs.shape[1], Bs.shape[3]

@@ -48,15 +48,8 @@ METHODS: dict[str, Method] = {
 
 @_guard.reference("gbml.adapt")
 def adapt(method: str, B, w, tasks, alpha: float):
-    """Adapted parameters of every task after one inner step on its support data.
-
-    Returns
-    -------
-    B_t : array (n, d, k)
-        Adapted bodies (equal to ``B`` for ANIL and the average loss).
-    w_t : array (n, k)
-        Adapted heads (equal to ``w`` for the average loss).
-    """
+    """Adapted parameters of every task after one inner step on its support data: the bodies ``B_t``
+    (n, d, k; ``B`` for ANIL and the average loss) and heads ``w_t`` (n, k; ``w`` for the average loss)."""
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     if not spec.adapts:
@@ -75,9 +68,9 @@ def adapt(method: str, B, w, tasks, alpha: float):
 def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
     """The outer objective ``(1/n) sum_t L_out(B_t, w_t)``; the average loss is ``(1/n) sum_t L_t(B, w)``.
 
-    Written from the definition (adapted bodies formed explicitly), independently of
-    :func:`meta_gradient`, so that tests can differentiate it numerically.  For first-order methods this is
-    the objective of the corresponding exact method: their gradient is only a surrogate of its gradient.
+    Written from the definition (adapted bodies formed), independently of :func:`meta_gradient`, so that
+    tests can differentiate it numerically.  A first-order method has its exact method's objective (its
+    gradient is a surrogate of that objective's).
     """
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)
@@ -115,8 +108,7 @@ def meta_gradient(method: str, B, w, tasks, alpha: float):
     Raises
     ------
     ValueError
-        For bad input (naming the parameter), or ``gbml._checks.NonFiniteError`` (a ValueError) when the
-        gradient overflows floating point (too large an ``alpha`` or scale of ``B``): never NaN or inf.
+        For bad input (naming the parameter), or when the gradient overflows (never NaN or inf).
     """
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)

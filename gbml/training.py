@@ -91,9 +91,8 @@ def train(
 ) -> History:
     """Run ``(B, w) <- (B, w) - beta * meta_gradient(method, B, w, tasks, alpha)`` for T rounds.
 
-    The run is one run of the package's one training loop (``train_runs`` and ``beyond.train_variants`` use it
-    too): without a custom ``gradient`` or ``objective`` it is one run of :func:`train_runs`; several runs on
-    the same tasks go faster together there.
+    Without a custom ``gradient`` or ``objective`` it is one run of :func:`train_runs` (several runs on the
+    same tasks go faster together there).
 
     Parameters
     ----------
@@ -190,7 +189,7 @@ def _runs_step(specs, alpha):
 
 def _functions_step(gradient, objective, alpha):
     """The step of ``run_loop`` for one run given as functions ``gradient(B, w, tasks, alpha)`` and
-    ``objective(...)`` (None: no loss is recorded); it does not call the gradient where the loss overflowed."""
+    ``objective(...)`` (None: no loss recorded); no gradient where the loss overflowed."""
 
     def step(idx, B, w, tasks):
         B, w = B[0], w[0]

@@ -1,8 +1,7 @@
 """The tasks of one round: infinite-sample (population) or finite samples with a support/query split.
 
-Every method needs, per task, only the gradient of the loss with respect to the prediction vector
-``v = B w`` (``u = dL/dv``, chapter 2) and, for the exact methods, the input covariance
-applied to vectors.  Both task types provide exactly that, vectorised over the n tasks:
+Every method needs, per task, only the gradient of the loss in the prediction ``v = B w`` (``dL/dv``,
+chapter 2) and, for the exact methods, the input covariance applied to vectors, vectorised over tasks:
 
 * population: ``L_t(v) = 1/2 ||v - theta_t||^2 + sigma^2/2``, so ``grad(v) = v - theta_t`` and the
   covariance is the identity;
@@ -22,9 +21,8 @@ __all__ = ["PopulationTasks", "SampledTasks"]
 
 
 def _forward(X, V):
-    """``X_t v_t`` for stacked X (n, m, d) and V (n, d) or one shared v (d,) -> (n, m).
-
-    A leading axis of runs (V of shape (R, n, d) or (R, 1, d)) gives (R, n, m) (``gbml.train_runs``)."""
+    """``X_t v_t`` for stacked X (n, m, d) and V (n, d) or one shared v (d,) -> (n, m); a leading axis of
+    runs, V (R, n, d) or (R, 1, d), gives (R, n, m)."""
     if V.ndim == 1:
         return X @ V  # one matrix-vector product over all n*m rows
     return (X @ V[..., None])[..., 0]

@@ -18,17 +18,15 @@ if TYPE_CHECKING:
 def inner_step(spec: Method, B, w, inner, alpha):
     """One inner step on the support data of every task.
 
-    Returns the inner residual r (n, d), the adapted heads w_t (n, k), the adapted predictions
-    v_t = B_t w_t (n, d) and, for MAML, the products w_t . w (n, 1) (else None).
+    Returns the inner residual r (n, d), the adapted heads w_t (n, k) and the adapted predictions
+    v_t = B_t w_t (n, d).
     """
     r = inner._grad(B @ w)
     w_t = w - alpha * (r @ B)
     v_t = w_t @ B.T
-    ww_t = None
     if spec.adapt_body:
-        ww_t = (w_t @ w)[:, None]
-        v_t = v_t - alpha * ww_t * r
-    return r, w_t, v_t, ww_t
+        v_t = v_t - alpha * (w_t @ w)[:, None] * r
+    return r, w_t, v_t
 
 
 def objective(spec: Method, B, w, tasks, alpha) -> float:
@@ -47,7 +45,7 @@ def gradient(spec: Method, B, w, tasks, alpha):
     if not spec.adapts:  # average loss: no inner step, every sample of every task
         alpha, inner = 0.0, tasks.pooled
         outer = inner
-    r, w_t, v_t, ww_t = inner_step(spec, B, w, inner, alpha)
+    r, w_t, v_t = inner_step(spec, B, w, inner, alpha)
     q = outer._grad(v_t)  # dL_out/dv at the adapted prediction
 
     # First-order gradient at the adapted parameters: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
@@ -61,7 +59,7 @@ def gradient(spec: Method, B, w, tasks, alpha):
     # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
     Vw = G_w @ B.T  # B G_w,t, as rows
     if spec.adapt_body:
-        Vw = Vw + ww_t * q  # + G_B,t w = q_t (w_t . w)
+        Vw = Vw + (w_t @ w)[:, None] * q  # + G_B,t w = q_t (w_t . w)
     u = inner.cov(Vw)
     grad_B = (q.T @ w_t - alpha * (np.outer(u.sum(axis=0), w) + r.T @ G_w)) / n
     grad_w_t = G_w - alpha * (u @ B)

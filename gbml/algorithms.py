@@ -56,7 +56,7 @@ def adapt(method: str, B, w, tasks, alpha: float):
         alpha = 0.0
     _checks.fits("adapt's adapted bodies (n, d, k)", tasks.n * B.size)
     with _checks.no_float_warnings():
-        r, w_t, _, _ = inner_step(spec, B, w, tasks.inner, alpha)
+        r, w_t, _ = inner_step(spec, B, w, tasks.inner, alpha)
         B_t = np.broadcast_to(B, (tasks.n,) + B.shape).copy()
         if spec.adapt_body:
             B_t -= alpha * r[:, :, None] * w[None, None, :]

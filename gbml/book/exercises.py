@@ -91,42 +91,32 @@ def _close(got, want, rtol, atol) -> bool:
     return got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=atol))
 
 
-def _run(fn, args, forbid):
-    """Call ``fn(*args)`` once, with the references ``forbid`` (and every sealed callable) unavailable.
-
-    Returns ``(output, None)``, or ``(None, problem)`` when the call failed; an unwritten exercise raises
-    :class:`_NotWritten`.
-    """
-    with _guard.forbidden(forbid) as calls:
-        try:
-            out = fn(*args)
-        except NotImplementedError as err:
-            if not calls:
-                raise _NotWritten() from None
-        except Exception as err:  # the learner's bug: report it as theirs, not as a crash of the checker
-            if not calls:
-                return None, _raised(err)
-    if calls:
-        return None, (f"your function calls {calls[0]}, the routine this exercise asks you "
-                      "to write; write it yourself with NumPy.")
-    return out, None
-
-
 def _one_case(fn, frozen: bytes, reference, forbid, diagnose):
     """The problem with ``fn``'s answer on the case pickled in ``frozen`` (None when right), and the case.
 
-    ``fn`` gets its own copy of the case; the reference gets another, made after ``fn`` has returned, and
-    only then computes the expected value: while ``fn`` runs, no frame holds the expected value, and
-    nothing ``fn`` does to its inputs changes the case.
+    ``fn`` runs once, on its own copy of the case, with the references ``forbid`` (and every sealed callable)
+    unavailable; the reference gets another copy only after ``fn`` has returned, so no frame holds the
+    expected value while ``fn`` runs.  An unwritten exercise raises :class:`_NotWritten`.
     """
-    got, problem = _run(fn, list(pickle.loads(frozen).values()), forbid)
+    out = problem = None
+    with _guard.forbidden(forbid) as calls:
+        try:
+            out = fn(*pickle.loads(frozen).values())
+        except NotImplementedError:
+            if not calls:
+                raise _NotWritten() from None
+        except Exception as err:  # the learner's bug: report it as theirs, not as a crash of the checker
+            problem = _raised(err)
+    if calls:
+        problem = (f"your function calls {calls[0]}, the routine this exercise asks you to write; write it "
+                   "yourself with NumPy.")
     case = pickle.loads(frozen)
-    return problem or diagnose(got, reference(**case), case), case
+    return problem or diagnose(out, reference(**case), case), case
 
 
 def _raised(err: Exception) -> str:
     """What the learner's exception was and where, in the learner's own code."""
-    frames = traceback.extract_tb(err.__traceback__)[1:]  # the first frame is _run's call
+    frames = traceback.extract_tb(err.__traceback__)[1:]  # the first frame is _one_case's call
     own = [f for f in frames if not f.filename.startswith(_PACKAGE_DIRS)] or frames[-1:]
     where = "".join(f"\n    {f.name}, line {f.lineno}" + (f": {f.line}" if f.line else "") for f in own[-3:])
     hint = ""

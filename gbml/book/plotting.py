@@ -1,9 +1,8 @@
 """One plotting style for the book, and the figures chapters draw again and again.
 
-Every helper draws on an ``Axes`` it is given and returns it, so chapters, explorers
-(:mod:`gbml.book.widgets`) and tests share them.  Colour is never the only carrier of meaning: each
-method has a colour from the Okabe-Ito palette (safe for the common colour-vision deficiencies)
-*and* its own line style and marker.
+Every helper draws on an ``Axes`` it is given and returns it (chapters, explorers and tests share them).
+Colour is never the only carrier of meaning: each method has an Okabe-Ito colour (safe for the common
+colour-vision deficiencies) *and* its own line style and marker.
 
 Examples
 --------

@@ -51,16 +51,15 @@ class Param:
     Parameters
     ----------
     values : sequence
-        The grid precomputed for the static book (at least 2 values).  With a live kernel a numeric
-        parameter may take the values between ``min(values)`` and ``max(values)`` in steps of ``step``.
+        The grid precomputed for the static book (at least 2 values).
     default : optional
-        Initial value (must be in ``values``); the middle of the grid if omitted.
+        Initial value (one of ``values``); the middle of the grid if omitted.
     label : str, optional
-        Slider label (default: the parameter name).  May contain LaTeX-free Unicode, e.g. "β".
+        Slider label (default: the parameter name), plain Unicode such as "β".
     step : float, optional
-        Live slider resolution (default: 1 for integer grids, 1/100 of the range otherwise).  A live
-        slider takes the values ``min(values) + i * step`` and the grid values (:meth:`Explorer.positions`);
-        a value set from Python moves to the nearest of them, as dragging the slider does.
+        Live slider resolution (default: 1 for integer grids, 1/100 of the range): a live slider takes the
+        values ``min(values) + i * step`` and the grid values (:meth:`Explorer.positions`), and a value set
+        from Python moves to the nearest of them, as dragging does.
     fmt : str
         Format of a value in the static slider and in alt text, e.g. "{:.2f}".
     """

@@ -74,8 +74,8 @@ def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: 
         raise ValueError(f"{name} must have {ndim} axes (shape {want}), got shape {arr.shape}")
     for axis, (got, want) in enumerate(zip(arr.shape, shape or ())):
         if want is not None and got != want:
-            raise ValueError(f"{name} has shape {arr.shape}, but axis {axis} must have length {want}"
-                             " to match the other arguments")
+            raise ValueError(f"{name} has shape {arr.shape}, but axis {axis} must have length "
+                             f"{want} to match the other arguments")
     if nonempty and 0 in arr.shape:
         raise ValueError(f"{name} must not be empty (every axis of length >= 1), got shape {arr.shape}")
     if finite and not all_finite(arr):
@@ -91,7 +91,8 @@ def _holds_complex(value) -> bool:
     return any(isinstance(v, complex) or (isinstance(v, (list, tuple)) and _holds_complex(v)) for v in value)
 
 
-try:  # the largest request (bytes) accepted before allocating: half the machine's memory (8 GB if unknown)
+# The largest request (bytes) accepted before allocating: half the machine's memory (8 GB if unknown).
+try:
     MAX_BYTES = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 2
 except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
     MAX_BYTES = 8 * 2**30
@@ -135,11 +136,11 @@ def finite_result(what: str, *values, alpha: float | None = None, steps: bool = 
     a smaller ``alpha`` (when the routine has one), fewer inner ``steps`` (when it has them), or rescaling."""
     for v in values:
         if not all_finite(v):
-            causes = ([f"alpha = {alpha:g}"] if alpha is not None else []) + ["the number of steps"] * steps
-            fixes = (["use a smaller alpha"] if alpha is not None else []) + ["fewer steps"] * steps
-            raise NonFiniteError(
-                f"{what} overflowed (the result holds NaN or inf): {', '.join(causes + ['the scale of B and w'])}"
-                f" is too large for floating point; {', '.join(fixes + ['rescale B and w'])}")
+            step = alpha is not None
+            causes = [f"alpha = {alpha:g}"] * step + ["the number of steps"] * steps + ["the scale of B and w"]
+            fixes = ["use a smaller alpha"] * step + ["fewer steps"] * steps + ["rescale B and w"]
+            raise NonFiniteError(f"{what} overflowed (the result holds NaN or inf): {', '.join(causes)} is "
+                                 f"too large for floating point; {', '.join(fixes)}")
 
 
 def orthonormal(name: str, value, shape: tuple | None = None, *, atol: float = 1e-10) -> np.ndarray:

@@ -27,7 +27,8 @@ def round_source(problem, n, pool, rng, m_in, m_out):
     return lambda: problem.tasks(pool[rng.choice(len(pool), n, replace=False)], rng, m_in=m_in, m_out=m_out)
 
 
-def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R=1, per_run=False):
+def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R=1,
+                 per_run=False):
     """The settings every trainer checks alike (``train``, ``train_runs``, ``beyond.train_variants``):
     ``(T, n, snapshot_every, rng, B, w, scale)``.  The starts ``B`` (R, d, k') and ``w`` (R, k') are ``B0``
     (default ``problem.init(alpha, rng)``) and ``w0`` (default 0) for every run, or with ``per_run`` one per run;
@@ -47,8 +48,8 @@ def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0
     ndim = np.ndim(B0) if per_run else 2
     B = _checks.array("B0", B0, ndim, (None,) * (ndim - 2) + (problem.d, None))
     if B.ndim not in (2, 3) or B.ndim == 3 and len(B) != R or B.shape[-1] > problem.d:
-        raise ValueError(f"B0 must be d x k' with k' <= d{' (or one per run, R x d x k)' * per_run}, "
-                         f"got shape {B.shape}")
+        raise ValueError(f"B0 must be d x k' with k' <= d{' (or one per run, R x d x k)' * per_run}"
+                         f", got shape {B.shape}")
     d, k = B.shape[-2:]
     ndim = np.ndim(w0) if per_run and w0 is not None else 1
     w = np.zeros(k) if w0 is None else _checks.array("w0", w0, ndim, (None,) * (ndim - 1) + (k,))

@@ -26,8 +26,8 @@ from .training import DivergenceError, History
 
 __all__ = [
     "VARIANTS", "adapt_steps", "multistep_objective", "multistep_gradient", "fit_heads",
-    "altmin_objective", "altmin_gradient", "train_variant", "train_variants", "outside_singular_values",
-    "invariant_rate"
+    "altmin_objective", "altmin_gradient", "train_variant", "train_variants",
+    "outside_singular_values", "invariant_rate"
 ]
 
 #: Variants understood by :func:`train_variant`.

@@ -109,7 +109,8 @@ class Problem:
         m_in, m_out = self._sizes(len(heads), m_in, m_out)
         if m_in is not None and rng is None:
             raise TypeError("rng is required to draw finite samples (an int seed or a numpy Generator)")
-        return self._draw(heads @ self.B_star.T, None if rng is None else _checks.as_rng(rng), m_in, m_out)
+        rng = None if rng is None else _checks.as_rng(rng)
+        return self._draw(heads @ self.B_star.T, rng, m_in, m_out)
 
     def sample_round(self, n, rng, *, m_in=None, m_out=None):
         """Fresh tasks: draw n heads and (if ``m_in``, ``m_out`` are given) their data."""
@@ -124,8 +125,11 @@ class Problem:
         _checks.fits(f"sample_heads(n={n})", 2 * n * self.k)
         m_in, m_out = self._sizes(n, m_in, m_out)
         root, B_star_t = self._cov_root.T, self.B_star.T
-        return lambda: self._draw((self.head_mean + rng.standard_normal((n, self.k)) @ root) @ B_star_t, rng,
-                                  m_in, m_out, checked=False)
+
+        def draw():  # heads as sample_heads draws them, then their tasks
+            heads = self.head_mean + rng.standard_normal((n, self.k)) @ root
+            return self._draw(heads @ B_star_t, rng, m_in, m_out, checked=False)
+        return draw
 
     def _sizes(self, n, m_in, m_out):
         """Checked sample sizes: (None, None) for population, else two ints >= 1 whose data fits in memory."""

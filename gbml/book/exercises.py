@@ -37,8 +37,8 @@ __all__ = [
     "CheckResult", "compare",
     "check_maml_objective",  # chapter 1
     "check_subspace_distance", "check_head_second_moment",  # chapter 2
-    "check_average_loss_gradient", "check_anil_inner_step", "check_fo_anil_gradient",  # chapters 3 and 4
-    "check_two_step_anil_gradient",
+    "check_average_loss_gradient", "check_anil_inner_step",  # chapters 3 and 4
+    "check_fo_anil_gradient", "check_two_step_anil_gradient",
     "check_maml_adapted_prediction", "check_fo_maml_gradient",  # chapters 5 and 6
     "check_head_gram",  # chapter 7
     "check_sampled_inner_gradient",  # chapter 8
@@ -108,8 +108,8 @@ def _one_case(fn, frozen: bytes, reference, forbid, diagnose):
         except Exception as err:  # the learner's bug: report it as theirs, not as a crash of the checker
             problem = _raised(err)
     if calls:
-        problem = (f"your function calls {calls[0]}, the routine this exercise asks you to write; write it "
-                   "yourself with NumPy.")
+        problem = (f"your function calls {calls[0]}, the routine this exercise asks you to write; "
+                   "write it yourself with NumPy.")
     case = pickle.loads(frozen)
     return problem or diagnose(out, reference(**case), case), case
 

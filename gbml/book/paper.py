@@ -22,7 +22,8 @@ from . import plotting
 
 __all__ = [
     "SETTINGS", "METHOD_ORDER", "Experiment", "generators", "run_methods", "run_diversity",
-    "iterations_table", "table_markdown", "draw_methods", "draw_diversity", "settings_text", "run_all"
+    "iterations_table", "table_markdown", "draw_methods", "draw_diversity", "settings_text",
+    "run_all"
 ]
 
 #: The chapter's defaults (the settings above; seeds and T chosen so the chapter runs in < 20 s).

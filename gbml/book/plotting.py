@@ -27,9 +27,10 @@ from .. import _checks
 from ..training import DivergenceError, History
 
 __all__ = [
-    "FIGSIZE", "DPI", "PALETTE", "METHOD_STYLES", "LABELS", "method_style", "figure", "frame_figure",
-    "style_context", "use_style", "plot_distance", "plot_angles", "show_message", "show_divergence",
-    "divergence_hint", "ensure_not_blank", "fit_log_ylim", "fast_log_ticks", "to_png"
+    "FIGSIZE", "DPI", "PALETTE", "METHOD_STYLES", "LABELS", "method_style", "figure",
+    "frame_figure", "style_context", "use_style", "plot_distance", "plot_angles", "show_message",
+    "show_divergence", "divergence_hint", "ensure_not_blank", "fit_log_ylim", "fast_log_ticks",
+    "to_png"
 ]
 
 #: Default figure size in inches (width, height) for every figure of the book.
@@ -39,8 +40,8 @@ FIGSIZE = (6.4, 3.6)
 DPI = 100
 
 #: Okabe-Ito colours (Okabe & Ito 2008), safe for deuteranopia, protanopia and tritanopia.
-PALETTE = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
-           "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000"}
+PALETTE = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+           "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000"}
 
 #: Colour, line style and marker per method, distinguishable in greyscale too.
 METHOD_STYLES = {
@@ -60,10 +61,10 @@ _FALLBACK = [
 ]
 
 _RC = {
-    "font.size": 10, "figure.dpi": DPI, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
-    "axes.spines.right": False, "legend.frameon": False, "lines.linewidth": 1.8, "lines.markersize": 5,
-    "axes.prop_cycle": matplotlib.cycler(color=[PALETTE[c] for c in ("blue", "vermillion", "green", "orange",
-                                                                     "purple", "sky")]),
+    "font.size": 10, "figure.dpi": DPI, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+    "lines.linewidth": 1.8, "lines.markersize": 5, "axes.prop_cycle": matplotlib.cycler(
+        color=[PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky")]),
 }
 
 

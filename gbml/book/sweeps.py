@@ -130,7 +130,8 @@ def sweep(fn: Callable, grid, *, progress=True, description: str = "sweep") -> d
     else:
         raise TypeError(f"progress must be True, False or a callable progress(done, total, key), got {progress!r}")
     results = {}
-    for done, (key, arg, keywords) in enumerate(calls, start=1):  # keys are distinct and hashable (_checks.grid)
+    # The keys are distinct and hashable (_checks.grid).
+    for done, (key, arg, keywords) in enumerate(calls, start=1):
         results[key] = fn(**arg) if keywords else fn(arg)
         if report is not None:
             report(done, total, key)

@@ -363,10 +363,11 @@ class Explorer:
         def stack(level, values):
             """Parameter ``level``'s stack of frames (of stacks, for the first of two), linked to its slider."""
             name, last = names[level], level == len(names) - 1
-            children = [self._frame({**values, name: v}) if last else stack(level + 1, {**values, name: v})
-                        for v in grids[level]]
+            children = [self._frame({**values, name: v}) if last else
+                        stack(level + 1, {**values, name: v}) for v in grids[level]]
             out = widgets.Stack(children, selected_index=grids[level].index(self.defaults[name]))
-            self.links.append(widgets.jslink((self.controls[name], "index"), (out, "selected_index")))
+            link = widgets.jslink((self.controls[name], "index"), (out, "selected_index"))
+            self.links.append(link)
             return out
 
         self.stack = stack(0, {})

@@ -93,7 +93,7 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     if maml:
         ww_t = w_t @ w[:, :, None]  # (R, n, 1): w_t . w
         v_t = if_maml(v_t - a * ww_t * r, v_t)
-    q, losses = outer.grad_and_loss(v_t)  # dL_out/dv and L_out at the adapted predictions
+    q, losses = outer._grad_and_loss(v_t)  # dL_out/dv and L_out at the adapted predictions
     objective = losses.sum(axis=1) / n  # the mean over tasks (np.mean's sum / n, without its overhead)
     # First-order gradient: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
     G_B = q.transpose(0, 2, 1) @ w_t  # sum over tasks of q_t w_t^T

@@ -117,7 +117,7 @@ def _multistep(B, w, tasks, alpha, steps, n, first_order):
     """The body of :func:`multistep_gradient`, on checked arguments; also the outer losses (n,) at the
     adapted predictions ``v_t = B w_t^(S)`` (the objective is their mean)."""
     heads, residuals = _inner_path(B, w, tasks.inner, alpha, steps, n)
-    q, losses = tasks.outer.grad_and_loss(heads[-1] @ B.T)  # dL_out/dv (n, d) and L_out at v_t
+    q, losses = tasks.outer._grad_and_loss(heads[-1] @ B.T)  # dL_out/dv (n, d) and L_out at v_t
     grad_B = q.T @ heads[-1]
     a = q @ B  # adjoint of the last head, (n, k)
     if not first_order:
@@ -313,7 +313,7 @@ def _variant_round(variant, steps, B, w, tasks, alpha):
     inner loop (or one head fit; altmin's ``grad_w`` is 0)."""
     if variant == "altmin":
         w_t = _fit_heads(B, tasks)  # least-squares heads (n, k)
-        q, losses = tasks.outer.grad_and_loss(w_t @ B.T)
+        q, losses = tasks.outer._grad_and_loss(w_t @ B.T)
         grad_B, grad_w = q.T @ w_t / tasks.n, np.zeros_like(w)
     else:
         grad_B, grad_w, losses = _multistep(B, w, tasks, alpha, steps, tasks.n, variant == "fo-anil")

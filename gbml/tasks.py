@@ -44,10 +44,11 @@ class _Samples:
         """``X_t^T (X_t v_t - y_t) / m`` for each task; V is (n, d) or (d,)."""
         return _backward(self.X, _forward(self.X, V) - self.y) / self.m
 
-    # The learner's entry point is guarded (an exercise asks for it); the kernels call ``_grad``.
+    # The learner's entry point is guarded (an exercise asks for it); the kernels call the unguarded
+    # ``_grad`` and ``_grad_and_loss``.
     grad = _guard.reference("SampledTasks.inner.grad")(_grad)
 
-    def grad_and_loss(self, V):
+    def _grad_and_loss(self, V):
         """``grad(V)`` and ``loss(V)`` from one residual ``X_t v_t - y_t`` (the training loops need both)."""
         residual = _forward(self.X, V) - self.y
         return _backward(self.X, residual) / self.m, 0.5 * ((residual**2).sum(axis=-1) / self.m)  # np.mean's sum / m
@@ -83,7 +84,7 @@ class _Population:
         E = V - self.thetas
         return 0.5 * np.sum(E * self.cov(E), axis=-1) + 0.5 * self.noise_std**2
 
-    def grad_and_loss(self, V):
+    def _grad_and_loss(self, V):
         """``grad(V)`` and ``loss(V)`` from one error ``E = V - theta`` (the training loops need both)."""
         E = V - self.thetas
         grad = self.cov(E)

@@ -134,13 +134,15 @@ def all_finite(a) -> bool:
 def finite_result(what: str, *values, alpha: float | None = None, steps: bool = False) -> None:
     """Raise :class:`NonFiniteError` naming ``what`` and the fix if any of ``values`` holds NaN or inf:
     a smaller ``alpha`` (when the routine has one), fewer inner ``steps`` (when it has them), or rescaling."""
-    for v in values:
-        if not all_finite(v):
-            step = alpha is not None
-            causes = [f"alpha = {alpha:g}"] * step + ["the number of steps"] * steps + ["the scale of B and w"]
-            fixes = ["use a smaller alpha"] * step + ["fewer steps"] * steps + ["rescale B and w"]
-            raise NonFiniteError(f"{what} overflowed (the result holds NaN or inf): {', '.join(causes)} is "
-                                 f"too large for floating point; {', '.join(fixes)}")
+    if all(all_finite(v) for v in values):
+        return
+    causes, fixes = ["the scale of B and w"], ["rescale B and w"]
+    if steps:
+        causes, fixes = ["the number of steps"] + causes, ["fewer steps"] + fixes
+    if alpha is not None:
+        causes, fixes = [f"alpha = {alpha:g}"] + causes, ["use a smaller alpha"] + fixes
+    raise NonFiniteError(f"{what} overflowed (the result holds NaN or inf): {', '.join(causes)} is too large "
+                         f"for floating point; {', '.join(fixes)}")
 
 
 def orthonormal(name: str, value, shape: tuple | None = None, *, atol: float = 1e-10) -> np.ndarray:

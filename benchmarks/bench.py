@@ -24,13 +24,15 @@ def median_ms(fn, number, repeat=7):
     return 1e3 * statistics.median(t / number for t in timeit.repeat(fn, number=number, repeat=repeat))
 
 
-def interleaved_ratio(f, g, number, repeat=21):
-    """Time of f over time of g, timed in turn (so both see the same load), fastest of ``repeat`` each."""
-    tf, tg = [], []
-    for _ in range(repeat):
-        tf.append(timeit.timeit(f, number=number))
-        tg.append(timeit.timeit(g, number=number))
-    return min(tf) / min(tg)
+def interleaved_ratio(f, g, number, repeat=101):
+    """Time of f over time of g: the median of ``repeat`` ratios of adjacent timings (so both see the same
+    load; which one goes first alternates)."""
+    ratios = []
+    for i in range(repeat):
+        pair = (f, g) if i % 2 else (g, f)
+        times = {h: timeit.timeit(h, number=number) for h in pair}
+        ratios.append(times[f] / times[g])
+    return statistics.median(ratios)
 
 
 def per_task_loop_maml(B, w, tasks, alpha):
@@ -91,7 +93,7 @@ def main():
         data = smp.X_in, smp.y_in, smp.X_out, smp.y_out
         assert np.allclose(vectorised_maml(B, w, *data, 0.1)[1], gbml.meta_gradient("maml", B, w, smp, 0.1)[1])
         ratio = interleaved_ratio(lambda: gbml.meta_gradient("maml", B, w, smp, 0.1),
-                                  lambda: vectorised_maml(B, w, *data, 0.1), number=200 if size == "small" else 20)
+                                  lambda: vectorised_maml(B, w, *data, 0.1), number=50 if size == "small" else 5)
         print(f"  exact MAML, finite samples: per-task loop {loop:.3f} ms vs gbml {vec:.3f} ms "
               f"(x{loop / vec:.1f} faster); gbml / a vectorised numpy reference without checks: x{ratio:.2f}\n")
         T = 200

@@ -15,28 +15,9 @@ from .theory import diversity, global_bound, iterations_to, local_rate, measured
 from .training import DivergenceError, History, train, train_runs
 
 __all__ = [
-    "__version__",
-    "METHODS",
-    "Method",
-    "adapt",
-    "meta_gradient",
-    "meta_objective",
-    "orthonormal_basis",
-    "principal_angles",
-    "random_orthonormal",
-    "subspace_distance",
-    "split_body",
-    "Problem",
-    "paper_head_cov",
-    "PopulationTasks",
-    "SampledTasks",
-    "diversity",
-    "global_bound",
-    "iterations_to",
-    "local_rate",
-    "measured_rate",
-    "DivergenceError",
-    "History",
-    "train",
-    "train_runs",
+    "__version__", "METHODS", "Method", "adapt", "meta_gradient", "meta_objective",
+    "orthonormal_basis", "principal_angles", "random_orthonormal", "subspace_distance",
+    "split_body", "Problem", "paper_head_cov", "PopulationTasks", "SampledTasks", "diversity",
+    "global_bound", "iterations_to", "local_rate", "measured_rate", "DivergenceError", "History",
+    "train", "train_runs"
 ]

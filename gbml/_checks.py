@@ -1,6 +1,7 @@
 """Argument checks shared by the package: every error names the parameter and what is accepted."""
 from __future__ import annotations
 
+import math
 import numbers
 import os
 
@@ -12,12 +13,9 @@ class NonFiniteError(ValueError):
 
 
 def as_rng(rng, stream: int | None = None) -> np.random.Generator:
-    """Return a Generator from an int seed or a Generator (the only two things accepted).
-
-    ``stream`` keeps the draws of one kind of object apart from the others made from the same int seed
-    (``Problem(rng=1)`` and ``train(rng=1)`` must not draw the same numbers, or the random initial body
-    would equal ``B*``); a Generator passed in is used as it is.
-    """
+    """A Generator from an int seed or a Generator (used as it is).  ``stream`` keeps the draws of one kind of
+    object apart from others of the same seed (``Problem(rng=1)`` and ``train(rng=1)`` must not draw the
+    same numbers, or the random initial body would equal ``B*``)."""
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
@@ -58,9 +56,9 @@ def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: 
           copy: bool = False, finite: bool = True) -> np.ndarray:
     """Convert to a finite float array with ``ndim`` axes; ``shape`` entries of None are free.
 
-    Complex input is refused (never silently truncated to its real part); with ``nonempty`` every axis
-    must have length >= 1; with ``copy`` the result is a read-only copy, never the caller's writeable
-    array (a read-only array owning its data is kept as it is); with ``finite=False`` NaN and inf are let through (e.g. a distance curve that stops at a divergence).
+    Complex input is refused (never truncated to its real part); with ``nonempty`` every axis has length
+    >= 1; with ``copy`` the result is read-only and never the caller's writeable array; ``finite=False``
+    lets NaN and inf through (a distance curve that stops at a divergence).
     """
     if type(value) is np.ndarray and value.dtype == np.float64:  # the common case, fast (the training hot path)
         arr = value
@@ -74,13 +72,10 @@ def array(name: str, value, ndim: int, shape: tuple | None = None, *, nonempty: 
     if arr.ndim != ndim:
         want = "x".join("?" if s is None else str(s) for s in shape) if shape else f"{ndim}-d"
         raise ValueError(f"{name} must have {ndim} axes (shape {want}), got shape {arr.shape}")
-    if shape is not None and any(want is not None and got != want for got, want in zip(arr.shape, shape)):
-        for axis, (got, want) in enumerate(zip(arr.shape, shape)):
-            if want is not None and got != want:
-                raise ValueError(
-                    f"{name} has shape {arr.shape}, but axis {axis} must have length {want}"
-                    " to match the other arguments"
-                )
+    for axis, (got, want) in enumerate(zip(arr.shape, shape or ())):
+        if want is not None and got != want:
+            raise ValueError(f"{name} has shape {arr.shape}, but axis {axis} must have length "
+                             f"{want} to match the other arguments")
     if nonempty and 0 in arr.shape:
         raise ValueError(f"{name} must not be empty (every axis of length >= 1), got shape {arr.shape}")
     if finite and not all_finite(arr):
@@ -96,15 +91,11 @@ def _holds_complex(value) -> bool:
     return any(isinstance(v, complex) or (isinstance(v, (list, tuple)) and _holds_complex(v)) for v in value)
 
 
-#: Largest request (bytes) accepted before allocating: half the machine's memory (8 GB if unknown).
-def _memory_budget() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 2
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
-        return 8 * 2**30
-
-
-MAX_BYTES = _memory_budget()
+# The largest request (bytes) accepted before allocating: half the machine's memory (8 GB if unknown).
+try:
+    MAX_BYTES = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 2
+except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+    MAX_BYTES = 8 * 2**30
 
 
 def fits(what: str, count: int, itemsize: int = 8) -> None:
@@ -125,8 +116,7 @@ def method_name(name: str, value, known) -> str:
 
 
 def method_spec(value, methods):
-    """The switches ``methods[value]`` of a method named in ``methods`` (``gbml.METHODS``); an unknown name
-    is a clear error naming the parameter ``method``."""
+    """The switches ``methods[value]`` of the parameter ``method`` (a name of ``gbml.METHODS``)."""
     return methods[method_name("method", value, methods)]
 
 
@@ -136,15 +126,23 @@ def no_float_warnings():
 
 
 def all_finite(a) -> bool:
-    """Whether every entry of the array ``a`` is finite (``np.isfinite(a).all()`` without its Python overhead)."""
-    return bool(np.logical_and.reduce(np.isfinite(a), axis=None))
+    """Whether every entry of the float array ``a`` is finite: its sum of squares is (one fast dot product),
+    or, when that overflows, every ``np.isfinite`` entry is."""
+    return math.isfinite(np.vdot(a, a)) or bool(np.isfinite(a).all())
 
 
-def finite_result(what: str, *values, hint: str) -> None:
-    """Raise :class:`NonFiniteError` naming ``what`` if any of ``values`` holds NaN or inf."""
-    for v in values:
-        if not all_finite(v):
-            raise NonFiniteError(f"{what} overflowed (the result holds NaN or inf): {hint}")
+def finite_result(what: str, *values, alpha: float | None = None, steps: bool = False) -> None:
+    """Raise :class:`NonFiniteError` naming ``what`` and the fix if any of ``values`` holds NaN or inf:
+    a smaller ``alpha`` (when the routine has one), fewer inner ``steps`` (when it has them), or rescaling."""
+    if all(all_finite(v) for v in values):
+        return
+    causes, fixes = ["the scale of B and w"], ["rescale B and w"]
+    if steps:
+        causes, fixes = ["the number of steps"] + causes, ["fewer steps"] + fixes
+    if alpha is not None:
+        causes, fixes = [f"alpha = {alpha:g}"] + causes, ["use a smaller alpha"] + fixes
+    raise NonFiniteError(f"{what} overflowed (the result holds NaN or inf): {', '.join(causes)} is too large "
+                         f"for floating point; {', '.join(fixes)}")
 
 
 def orthonormal(name: str, value, shape: tuple | None = None, *, atol: float = 1e-10) -> np.ndarray:
@@ -169,10 +167,8 @@ def seeds(name: str, value) -> tuple:
 
 
 def grid(name: str, values, *, minimum: int = 2, same_kind: bool = True) -> list:
-    """Grid values: at least ``minimum``, hashable, pairwise distinct, numbers finite.
-
-    With ``same_kind`` the values must be all numbers or all labels (a slider cannot mix them).
-    """
+    """Grid values: at least ``minimum``, hashable, pairwise distinct, numbers finite; with ``same_kind``
+    all numbers or all labels (a slider cannot mix them)."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
         raise TypeError(f"{name} must be a sequence of grid values, got {values!r}")
     values = list(values)
@@ -212,11 +208,8 @@ _TASK_TYPES = None  # (PopulationTasks, SampledTasks), once gbml.tasks is import
 
 
 def point(B, w, tasks, alpha):
-    """Check a point ``(B, w)`` and an inner step ``alpha`` against the tasks; return them as arrays and a float.
-
-    ``tasks`` must be a ``PopulationTasks`` or ``SampledTasks``; ``B`` is (d, k) with ``k <= d``, ``w`` is
-    (k,) and ``alpha >= 0``.  Every error names the parameter.  (``gbml.algorithms`` and ``gbml.beyond``.)
-    """
+    """Check a point ``B`` (d, k), ``w`` (k,) and an inner step ``alpha >= 0`` against the ``tasks``
+    (PopulationTasks or SampledTasks, with k <= d); return them as arrays and a float."""
     global _TASK_TYPES
     if _TASK_TYPES is None:  # imported here: gbml.tasks itself imports this module
         from .tasks import PopulationTasks, SampledTasks

@@ -1,13 +1,10 @@
 """Reference routines a checker can make unavailable while it runs a learner's answer.
 
-``gbml`` holds the reference answer of every coding exercise, so a learner's function that calls it
-would pass its checker.  Each such routine is decorated with :func:`reference`.  While a
-:func:`forbidden` block is open for a routine's name, calling it records the call and raises
-:class:`ReferenceCalled`, whichever way the learner reached it (``gbml.x``, an earlier
-``from gbml import x``, another gbml routine that calls it, or another thread: the block holds for the
-whole process).  Outside such blocks it runs as usual.  The decorated routine does not keep the
-original in ``__wrapped__`` (``inspect.unwrap`` would hand it over); its name, docstring and signature
-are the original's.  :func:`sealed` guards any other callable, such as a checker's own reference.
+``gbml`` holds the reference answer of every coding exercise (each decorated with :func:`reference`).
+While a :func:`forbidden` block is open for a routine's name, calling it records the call and raises
+:class:`ReferenceCalled`, however the learner reached it (``gbml.x``, an earlier import, another gbml
+routine, another thread).  The decorated routine keeps the original's name, docstring and signature but
+not the original itself (no ``__wrapped__``).  :func:`sealed` guards any other callable.
 """
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
-"""The unchecked numerical kernels that several modules of the core share (private to ``gbml``).
-
-A helper that only one module uses stays in that module, underscored; the ones here are used by more than
-one (``algorithms``, ``geometry``, ``training``, ``beyond``), so they live in this private module, where
-their names are public within the package.  None of them checks its arguments: the public entry points
-(``gbml.meta_gradient``, ``gbml.principal_angles``, ``gbml.train``, ...) check first, and the training
-loops call these on checked values every round.
-
-- the inner step of a method, the outer objective after it and the meta-gradient (chapters 1, 4-6);
-- :func:`runs_gradient`, the meta-gradient and objective of R runs at once (``gbml.train_runs``);
-- the rank-tested orthonormal bases and the principal angles (chapter 2).
+"""The unchecked numerical kernels that several modules of the core share (private to ``gbml``): the inner
+step, outer objective and meta-gradient of a method (chapters 1, 4-6), of R runs at once (``train_runs``),
+the rank-tested orthonormal bases and the principal angles (chapter 2).  The public entry points check
+their arguments first; the training loops call these on checked values every round.
 """
 from __future__ import annotations
 
@@ -28,7 +21,7 @@ def inner_step(spec: Method, B, w, inner, alpha):
     Returns the inner residual r (n, d), the adapted heads w_t (n, k) and the adapted predictions
     v_t = B_t w_t (n, d).
     """
-    r = inner.grad(B @ w)
+    r = inner._grad(B @ w)
     w_t = w - alpha * (r @ B)
     v_t = w_t @ B.T
     if spec.adapt_body:
@@ -37,35 +30,31 @@ def inner_step(spec: Method, B, w, inner, alpha):
 
 
 def objective(spec: Method, B, w, tasks, alpha) -> float:
-    """The outer objective from the inner step's adapted predictions, without argument checks.
-
-    The fast form used to record the loss during training (``gbml.train``); ``meta_objective`` (from the
-    definition) is what tests hold it to.
-    """
+    """The outer objective from the inner step's adapted predictions, without argument checks (the fast
+    form ``gbml.train`` records; tests hold it to ``meta_objective``, written from the definition)."""
     with _checks.no_float_warnings():
         if not spec.adapts:
             return float(np.mean(tasks.pooled.loss(B @ w)))
-        _, _, v_t = inner_step(spec, B, w, tasks.inner, alpha)
-        return float(np.mean(tasks.outer.loss(v_t)))
+        return float(np.mean(tasks.outer.loss(inner_step(spec, B, w, tasks.inner, alpha)[2])))
 
 
 def gradient(spec: Method, B, w, tasks, alpha):
-    """The meta-gradient of one run, without argument checks: the body of ``gbml.meta_gradient`` (the equations
-    are in ``gbml.algorithms``' docstring)."""
-    inner, outer = tasks.inner, tasks.outer
+    """The meta-gradient of one run, without argument checks: the body of ``gbml.meta_gradient`` (the
+    equations are in ``gbml.algorithms``' docstring)."""
+    inner, outer, n = tasks.inner, tasks.outer, tasks.n
     if not spec.adapts:  # average loss: no inner step, every sample of every task
         alpha, inner = 0.0, tasks.pooled
         outer = inner
-    n = tasks.n
     r, w_t, v_t = inner_step(spec, B, w, inner, alpha)
-    q = outer.grad(v_t)  # dL_out/dv at the adapted prediction
+    q = outer._grad(v_t)  # dL_out/dv at the adapted prediction
 
     # First-order gradient at the adapted parameters: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
     G_w = q @ B
     if spec.adapt_body:
-        G_w = G_w - alpha * np.sum(r * q, axis=1)[:, None] * w
+        a_rq = alpha * (r * q).sum(axis=1)[:, None]  # alpha (r_t . q_t)
+        G_w = G_w - a_rq * w
     if spec.first_order:
-        return q.T @ w_t / n, G_w.mean(axis=0)
+        return q.T @ w_t / n, G_w.sum(axis=0) / n
 
     # Exact: subtract alpha * H_t (V_t, G_w,t) with V_t = G_B,t (MAML) or 0 (ANIL).
     Vw = G_w @ B.T  # B G_w,t, as rows
@@ -75,20 +64,17 @@ def gradient(spec: Method, B, w, tasks, alpha):
     grad_B = (q.T @ w_t - alpha * (np.outer(u.sum(axis=0), w) + r.T @ G_w)) / n
     grad_w_t = G_w - alpha * (u @ B)
     if spec.adapt_body:
-        grad_w_t = grad_w_t - alpha * np.sum(q * r, axis=1)[:, None] * w_t  # G_B,t^T r_t
-    return grad_B, grad_w_t.mean(axis=0)
+        grad_w_t = grad_w_t - a_rq * w_t  # G_B,t^T r_t
+    return grad_B, grad_w_t.sum(axis=0) / n
 
 
 def runs_gradient(spec: Method, B, w, tasks, alpha):
-    """:func:`gbml.meta_gradient` and the outer objective of R runs at once, each with its own method.
+    """:func:`gradient` and the outer objective of R runs at once on the round's tasks, each with its method.
 
-    ``B`` is (R, d, k) and ``w`` (R, k): run i is at ``(B[i], w[i])``; all runs share the round's tasks.
-    ``spec`` holds each switch of ``Method`` as one boolean array (R,), run i's method being
-    ``Method(spec.adapt_body[i], spec.first_order[i], spec.adapts[i])``, or as one plain bool that every run
-    shares.  The same equations as ``gbml.algorithms._gradient``, with a leading axis of runs: a shared
-    switch is a plain branch, a switch given per run is chosen per run (``np.where``).  Returns ``grad_B`` (R, d, k), ``grad_w``
-    (R, k) and the objective (R,) at ``(B, w)``.  No argument checks (``gbml.train_runs`` checks them); the
-    average loss needs population tasks (its pooled data is the inner data only there).
+    Run i is at ``(B[i], w[i])`` (B (R, d, k), w (R, k)).  Each switch of ``spec`` is a boolean array (R,)
+    (chosen per run with ``np.where``) or one bool that every run shares (a plain branch).  Returns
+    ``grad_B`` (R, d, k), ``grad_w`` (R, k) and the objective (R,).  The average loss needs population
+    tasks (its pooled data is the inner data only there).
     """
     body, first_order, adapts = spec
     maml = body is not False  # MAML's terms (the inner step moves B), computed if some run may need them
@@ -101,13 +87,13 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
     inner, outer, n = tasks.inner, tasks.outer, tasks.n
     Bt = B.transpose(0, 2, 1)
     # Inner step (inner_step): r_t, w_t = w - alpha B^T r_t, v_t = B w_t - alpha (w . w_t) r_t (MAML).
-    r = inner.grad((B @ w[:, :, None])[:, None, :, 0])  # (R, n, d)
+    r = inner._grad((B @ w[:, :, None])[:, None, :, 0])  # (R, n, d)
     w_t = w[:, None, :] - a * (r @ B)
     v_t = w_t @ Bt
     if maml:
         ww_t = w_t @ w[:, :, None]  # (R, n, 1): w_t . w
         v_t = if_maml(v_t - a * ww_t * r, v_t)
-    q, losses = outer.grad_and_loss(v_t)  # dL_out/dv and L_out at the adapted predictions
+    q, losses = outer._grad_and_loss(v_t)  # dL_out/dv and L_out at the adapted predictions
     objective = losses.sum(axis=1) / n  # the mean over tasks (np.mean's sum / n, without its overhead)
     # First-order gradient: G_B,t = q_t w_t^T, G_w,t = B_t^T q_t.
     G_B = q.transpose(0, 2, 1) @ w_t  # sum over tasks of q_t w_t^T
@@ -139,11 +125,10 @@ _RANK_TOL = 1e-12
 def basis_or_none(B):
     """Orthonormal basis of col(B) (d x k, finite), or None when B has (numerically) lost rank.
 
-    The one rank test of the package: ``orthonormal_basis`` raises where this returns None, and
-    ``gbml.train`` stops a run whose body lost rank.  It is invariant to the scale of every column: with
-    ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span of
-    the columns before it, and every one must exceed ``_RANK_TOL``; so a full-rank ``B`` with one column
-    scaled by 1e-13 (or the whole of ``B`` by 1e200) keeps its basis.  No argument checks.
+    The one rank test of the package (``orthonormal_basis`` raises where this returns None, training stops
+    a run).  With ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from
+    the span of the columns before it; every one must exceed ``_RANK_TOL``, so the test ignores the scale
+    of every column (one scaled by 1e-13, or all of ``B`` by 1e200, keeps its basis).
     """
     big = np.abs(B).max()
     if not 0 < big < np.inf:
@@ -155,11 +140,7 @@ def basis_or_none(B):
 
 
 def bases_or_none(B):
-    """``basis_or_none`` of a stack of finite bodies B (R, d, k), at once (``gbml.train_runs``).
-
-    Returns the bases (R, d, k) and a boolean (R,): which bodies have full rank (the others' bases are
-    meaningless).  No argument checks.
-    """
+    """``basis_or_none`` of a stack of bodies B (R, d, k): the bases (R, d, k) and which have full rank (R,)."""
     big = np.abs(B).max(axis=(-2, -1))
     rescale = ~((1e-100 < big) & (big < 1e100))  # as basis_or_none: keep the squares representable
     B = np.where(rescale[:, None, None], B / np.where(big > 0, big, 1.0)[:, None, None], B)
@@ -177,11 +158,8 @@ def _qr_rank_test(B):
 
 
 def angles_between_bases(Q, Qs):
-    """Principal angles (radians, ascending) between the column spaces of two matrices with orthonormal columns.
-
-    ``principal_angles`` without the argument checks and the orthonormalisation (``gbml.train`` calls it
-    every round, ``gbml.train_runs`` once for a stack of bases (S, d, k) -> (S, min(k, k*))).
-    """
+    """Principal angles (radians, ascending) between the column spaces of two orthonormal Q (d, k) and Qs,
+    or of a stack of them (S, d, k) -> (S, min(k, k*)): ``principal_angles`` without checks."""
     A, C = (Q, Qs) if Q.shape[-1] <= Qs.shape[-1] else (Qs, Q)
     # Cosines alone lose small angles to rounding (arccos(1 - eps) ~ 1e-8); pairing them with the sines
     # (singular values of the part of A outside col(C)) keeps every angle accurate.

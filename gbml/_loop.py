@@ -1,9 +1,6 @@
-"""The one training loop of the package and its plumbing (private to ``gbml``).
-
-``gbml.train`` (one run), ``gbml.train_runs`` (several methods) and ``gbml.beyond.train_variants`` (chapter 9)
-check their settings, draw each round's tasks and hand a ``step`` to :func:`run_loop`, which moves every run,
-stops the ones that diverge and turns their iterates into ``History`` records (their names are public within
-the package).
+"""The one training loop of the package (private to ``gbml``): ``train``, ``train_runs`` and
+``beyond.train_variants`` check their settings (:func:`run_settings`) and hand a ``step`` to :func:`run_loop`,
+which moves every run, stops the ones that diverge and records their iterates as ``History``.
 """
 from __future__ import annotations
 
@@ -30,28 +27,35 @@ def round_source(problem, n, pool, rng, m_in, m_out):
     return lambda: problem.tasks(pool[rng.choice(len(pool), n, replace=False)], rng, m_in=m_in, m_out=m_out)
 
 
-def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0):
+def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R=1,
+                 per_run=False):
     """The settings every trainer checks alike (``train``, ``train_runs``, ``beyond.train_variants``):
-    ``(T, n, blowup, snapshot_every, rng, B0, w0)``, with the default start drawn when ``B0`` is None
-    (``w0`` is then its head, else None)."""
+    ``(T, n, snapshot_every, rng, B, w, scale)``.  The starts ``B`` (R, d, k') and ``w`` (R, k') are ``B0``
+    (default ``problem.init(alpha, rng)``) and ``w0`` (default 0) for every run, or with ``per_run`` one per run;
+    ``scale`` (R,) is each run's blow-up size, after the checks of a start: the record fits in memory, the norm
+    does not overflow, ``B`` has full rank."""
     T = _checks.positive_int("T", T, minimum=0)
     n = _checks.positive_int("n_tasks", n_tasks)
     blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
     if snapshot_every is not None:
         snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
     rng = _checks.as_rng(rng)
-    w0 = None
     if B0 is None:
         if alpha == 0:
             raise ValueError("alpha = 0 needs an explicit B0 (the default B0 = Q/sqrt(alpha))")
-        B0, w0 = problem.init(alpha, rng)
-    return T, n, blowup, snapshot_every, rng, B0, w0
-
-
-def start_scale(B, w, blowup, T):
-    """The blow-up size of each run (R,) from its start ``B`` (R, d, k') and ``w`` (R, k'), after the checks
-    every trainer makes of a start: the record fits in memory, the norm does not overflow, ``B`` has full rank."""
-    R, d, k = B.shape
+        B0 = problem.init(alpha, rng)[0]
+    # B0 may have k' != k columns (a model narrower or wider than the truth); w0 then has k' entries.
+    ndim = np.ndim(B0) if per_run else 2
+    B = _checks.array("B0", B0, ndim, (None,) * (ndim - 2) + (problem.d, None))
+    if B.ndim not in (2, 3) or B.ndim == 3 and len(B) != R or B.shape[-1] > problem.d:
+        raise ValueError(f"B0 must be d x k' with k' <= d{' (or one per run, R x d x k)' * per_run}"
+                         f", got shape {B.shape}")
+    d, k = B.shape[-2:]
+    ndim = np.ndim(w0) if per_run and w0 is not None else 1
+    w = np.zeros(k) if w0 is None else _checks.array("w0", w0, ndim, (None,) * (ndim - 1) + (k,))
+    if w.ndim not in (1, 2) or w.ndim == 2 and len(w) != R:
+        raise ValueError(f"w0 must have k' entries or be one per run (R, k'), got shape {w.shape}")
+    B, w = np.array(np.broadcast_to(B, (R, d, k))), np.array(np.broadcast_to(w, (R, k)))
     _checks.fits(f"the record of {R} run{'s' * (R > 1)} of T={T} rounds", 2 * (T + 1) * R * (d + 1) * k)
     with _checks.no_float_warnings():
         scale = blowup * (1.0 + np.linalg.norm(B, axis=(1, 2)) + np.linalg.norm(w, axis=1))
@@ -59,7 +63,7 @@ def start_scale(B, w, blowup, T):
         raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
     if not bases_or_none(B)[1].all():
         raise ValueError("B0 must have full column rank")
-    return scale
+    return T, n, snapshot_every, rng, B, w, scale
 
 
 def shared(a):
@@ -75,15 +79,13 @@ def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha,
     objective (R',) of the runs ``idx`` (``slice(None)`` while every run goes on, else an index array; the same
     object until a run stops) at their iterates ``B`` (R', d, k'), ``w`` (R', k'); a step refuses an iterate by
     giving it a non-finite loss.  ``B`` (R, d, k') and ``w`` (R, k') are the starts, ``betas`` (R,) the outer
-    steps and ``scale`` (R,) the blow-up sizes (:func:`start_scale`).
+    steps and ``scale`` (R,) the blow-up sizes (:func:`run_settings`).
 
     Divergence, for every trainer: a run stops before an iterate whose loss is not finite (or that its step
-    refuses), whose ``||B|| + ||w||`` exceeds its scale or is not finite (a non-finite gradient), that lost rank,
-    or whose head norm or ``orth_error`` overflows; ``diverged_at`` is that iterate.  At the start, that is a
-    ValueError.  Every iterate is kept and the records are computed at the end, all at once (:func:`_histories`),
-    or iterate by iterate for one run with ``one_by_one`` (``gbml.train`` given functions; the same values to
-    rounding: numpy's stacked and single-matrix routines may differ in the last bit).  Returns the History of
-    each run.
+    refuses), whose ``||B|| + ||w||`` exceeds its scale or is not finite, that lost rank, or whose head norm or
+    ``orth_error`` overflows; ``diverged_at`` is that iterate (at the start, a ValueError).  The records are
+    computed at the end, all at once, or iterate by iterate with ``one_by_one`` (``train`` given functions:
+    numpy's stacked and single-matrix routines may differ in the last bit).  Returns each run's History.
     """
     R = len(B)
     Bs, ws = np.zeros((T + 1,) + B.shape), np.zeros((T + 1,) + w.shape)
@@ -92,8 +94,7 @@ def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha,
     active = np.arange(R)  # the runs still going
 
     def going(active):
-        """The index of the runs still going (a slice is faster while every run goes on), their outer steps
-        and blow-up sizes: recomputed only when a run stops."""
+        """The runs still going (a slice while all are), their outer steps and blow-up sizes."""
         idx = slice(None) if len(active) == R else active
         b = shared(betas[idx])
         beta_B, beta_w = (b, b) if isinstance(b, float) else (b[:, None, None], b[:, None])
@@ -136,13 +137,9 @@ def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha,
 
 
 def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every, one_by_one):
-    """The History of each of R runs from their iterates, all at once (:func:`run_loop`).
-
-    ``Bs`` (T+1, R, d, k') and ``ws`` (T+1, R, k') hold every iterate, ``loss`` (T+1, R) the objective at each,
-    ``last`` (R,) the last iterate each run kept and ``diverged_at`` (list) where it stopped (None: it did
-    not); entries after ``last`` are ignored.  A run also stops before an iterate that lost rank or whose
-    record overflows; ``last`` and ``diverged_at`` are updated in place.
-    """
+    """The History of each of R runs from every iterate ``Bs`` (T+1, R, d, k'), ``ws`` (T+1, R, k') and ``loss``
+    (T+1, R), up to ``last`` (R,); a run also stops before an iterate that lost rank or whose record
+    overflows (``last`` and ``diverged_at`` are updated in place)."""
     from .training import History  # here: gbml.training imports this module
 
     R, k = Bs.shape[1], Bs.shape[3]

@@ -46,23 +46,10 @@ METHODS: dict[str, Method] = {
 }
 
 
-def _finite(what, *values, alpha):
-    """Refuse a result that overflowed, naming what and suggesting the fix."""
-    _checks.finite_result(what, *values, hint=f"alpha = {alpha:g} or the scale of B and w is too large for "
-                          "floating point; use a smaller alpha or rescale B and w")
-
-
 @_guard.reference("gbml.adapt")
 def adapt(method: str, B, w, tasks, alpha: float):
-    """Adapted parameters of every task after one inner step on its support data.
-
-    Returns
-    -------
-    B_t : array (n, d, k)
-        Adapted bodies (equal to ``B`` for ANIL and the average loss).
-    w_t : array (n, k)
-        Adapted heads (equal to ``w`` for the average loss).
-    """
+    """Adapted parameters of every task after one inner step on its support data: the bodies ``B_t``
+    (n, d, k; ``B`` for ANIL and the average loss) and heads ``w_t`` (n, k; ``w`` for the average loss)."""
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     if not spec.adapts:
@@ -73,7 +60,7 @@ def adapt(method: str, B, w, tasks, alpha: float):
         B_t = np.broadcast_to(B, (tasks.n,) + B.shape).copy()
         if spec.adapt_body:
             B_t -= alpha * r[:, :, None] * w[None, None, :]
-    _finite("adapt", B_t, w_t, alpha=alpha)
+    _checks.finite_result("adapt", B_t, w_t, alpha=alpha)
     return B_t, w_t
 
 
@@ -81,9 +68,9 @@ def adapt(method: str, B, w, tasks, alpha: float):
 def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
     """The outer objective ``(1/n) sum_t L_out(B_t, w_t)``; the average loss is ``(1/n) sum_t L_t(B, w)``.
 
-    Written from the definition (adapted bodies formed explicitly), independently of
-    :func:`meta_gradient`, so that tests can differentiate it numerically.  For first-order methods this is
-    the objective of the corresponding exact method: their gradient is only a surrogate of its gradient.
+    Written from the definition (adapted bodies formed), independently of :func:`meta_gradient`, so that
+    tests can differentiate it numerically.  A first-order method has its exact method's objective (its
+    gradient is a surrogate of that objective's).
     """
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)
@@ -93,7 +80,7 @@ def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
         else:
             B_t, w_t = adapt(method, B, w, tasks, alpha)
             value = float(np.mean(tasks.outer.loss(np.einsum("tdk,tk->td", B_t, w_t))))
-    _finite("meta_objective", value, alpha=alpha)
+    _checks.finite_result("meta_objective", value, alpha=alpha)
     return value
 
 
@@ -121,12 +108,11 @@ def meta_gradient(method: str, B, w, tasks, alpha: float):
     Raises
     ------
     ValueError
-        For bad input (naming the parameter), or ``gbml._checks.NonFiniteError`` (a ValueError) when the
-        gradient overflows floating point (too large an ``alpha`` or scale of ``B``): never NaN or inf.
+        For bad input (naming the parameter), or when the gradient overflows (never NaN or inf).
     """
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     with _checks.no_float_warnings():
         grad_B, grad_w = gradient(spec, B, w, tasks, alpha)
-        _finite("meta_gradient", grad_B, grad_w, alpha=alpha)
+        _checks.finite_result("meta_gradient", grad_B, grad_w, alpha=alpha)
     return grad_B, grad_w

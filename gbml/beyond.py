@@ -1,24 +1,18 @@
-"""Variants the paper does not analyse (book chapter 9, "Beyond the theorem").
+"""Variants the paper does not analyse (book chapter 9, "Beyond the theorem"), for the head-only (ANIL) family.
 
-Three things are added on top of the core (:mod:`gbml.algorithms`), all for the head-only (ANIL) family:
-
-* **several inner steps**: ``w_t^(0) = w`` and ``w_t^(j+1) = w_t^(j) - alpha B^T r_t(B w_t^(j))`` for
-  ``j < steps``, with ``r_t(v) = dL_in/dv``.  :func:`multistep_gradient` gives the *exact* gradient of the
-  ``steps``-step meta-objective (back-propagation through the inner loop, written out in closed form) or
-  its first-order surrogate (the adapted head treated as a constant).  ``steps = 1`` is ANIL / FO-ANIL.
+* **several inner steps**: ``w_t^(0) = w``, ``w_t^(j+1) = w_t^(j) - alpha B^T r_t(B w_t^(j))`` with
+  ``r_t(v) = dL_in/dv``; :func:`multistep_gradient` is the exact gradient of the ``steps``-step
+  meta-objective (back-propagation through the inner loop, in closed form) or its first-order surrogate.
+  ``steps = 1`` is ANIL / FO-ANIL.
 * **exact head fitting** (alternating minimisation, as in FedRep and AltMinGD): every task gets the
-  least-squares head on its support data, ``w_t = argmin_w L_in(B, w)`` (population:
-  ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``), and the body takes a gradient step on the outer loss
-  at those heads (:func:`altmin_gradient`).
-* each variant as the ``(gradient, objective)`` pair that :func:`gbml.train` accepts, run as ``gbml.train``
-  runs it by :func:`train_variant` (one run) and :func:`train_variants` (several on the same tasks), and two
-  measurements for wide models and non-isotropic inputs (:func:`outside_singular_values`,
-  :func:`invariant_rate`).
+  least-squares head on its support data (population: ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``) and
+  the body steps on the outer loss at those heads (:func:`altmin_gradient`).
+* their training (:func:`train_variant`, :func:`train_variants`) and two measurements for wide models and
+  non-isotropic inputs (:func:`outside_singular_values`, :func:`invariant_rate`).
 
-Everything works for population and sampled tasks, any input covariance, and a body with ``k'`` columns
-(``k'`` may differ from the true ``k``).  The loss of every task is quadratic in the prediction
-``v = B w``, so each task exposes only ``grad`` (``dL/dv``, affine in ``v``) and ``cov`` (its Hessian
-applied to vectors), exactly as in :mod:`gbml.tasks`.
+Everything works for population and sampled tasks, any input covariance and a body with ``k'`` columns
+(``k'`` may differ from the true ``k``).  Throughout, ``B`` is (d, k), ``w`` (k,), ``tasks`` a
+PopulationTasks or SampledTasks, ``alpha >= 0`` the inner step and ``steps >= 0`` the inner steps.
 """
 from __future__ import annotations
 
@@ -31,17 +25,9 @@ from .tasks import PopulationTasks, SampledTasks
 from .training import DivergenceError, History
 
 __all__ = [
-    "VARIANTS",
-    "adapt_steps",
-    "multistep_objective",
-    "multistep_gradient",
-    "fit_heads",
-    "altmin_objective",
-    "altmin_gradient",
-    "train_variant",
-    "train_variants",
-    "outside_singular_values",
-    "invariant_rate",
+    "VARIANTS", "adapt_steps", "multistep_objective", "multistep_gradient", "fit_heads",
+    "altmin_objective", "altmin_gradient", "train_variant", "train_variants",
+    "outside_singular_values", "invariant_rate"
 ]
 
 #: Variants understood by :func:`train_variant`.
@@ -67,37 +53,15 @@ def _steps(steps, tasks=None, k: int = 0) -> int:
     return steps
 
 
-def _finite(what, *values, alpha):
-    _checks.finite_result(what, *values, hint=f"alpha = {alpha:g}, the number of steps or the scale of B and w "
-                          "is too large for floating point; use a smaller alpha, fewer steps or rescale B")
-
-
 @_guard.reference("gbml.beyond.adapt_steps")
 def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
-    """Adapted heads after ``steps`` gradient steps on each task's support (inner) loss.
-
-    Parameters
-    ----------
-    B : array (d, k)
-        Body (``k`` may differ from the true dimension).
-    w : array (k,)
-        Shared head, the starting point of every task's inner loop.
-    tasks : PopulationTasks or SampledTasks
-        n tasks; the inner loss of task t is ``L_in,t(B w)``.
-    alpha : float >= 0
-        Inner step size.
-    steps : int >= 0
-        Number of inner steps (0 returns ``w`` for every task; 1 is ANIL's inner step).
-
-    Returns
-    -------
-    w_t : array (n, k)
-    """
+    """Adapted heads (n, k) after ``steps`` gradient steps from ``w`` on each task's support loss
+    ``L_in,t(B w)`` (0 steps: ``w`` for every task; 1: ANIL's inner step)."""
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     steps = _steps(steps, tasks, B.shape[1])
     with _checks.no_float_warnings():
         w_t = _inner_path(B, w, tasks.inner, alpha, steps, tasks.n)[0][-1]
-    _finite("adapt_steps", w_t, alpha=alpha)
+    _checks.finite_result("adapt_steps", w_t, alpha=alpha, steps=True)
     return w_t
 
 
@@ -105,7 +69,7 @@ def _inner_path(B, w, inner, alpha, steps, n):
     """Heads ``w^(0..steps)`` (list of (n, k)) and inner residuals ``r^(0..steps-1)`` (list of (n, d))."""
     heads, residuals = [np.repeat(w[None, :], n, axis=0)], []
     for _ in range(steps):
-        r = inner.grad(heads[-1] @ B.T)
+        r = inner._grad(heads[-1] @ B.T)
         residuals.append(r)
         heads.append(heads[-1] - alpha * (r @ B))
     return heads, residuals
@@ -113,28 +77,15 @@ def _inner_path(B, w, inner, alpha, steps, n):
 
 @_guard.reference("gbml.beyond.multistep_objective")
 def multistep_objective(B, w, tasks, alpha: float, steps: int = 1) -> float:
-    """The ``steps``-step meta-objective ``(1/n) sum_t L_out,t(B w_t^(steps))``.
+    """The ``steps``-step meta-objective ``(1/n) sum_t L_out,t(B w_t^(steps))`` (a float).
 
-    Written from the definition (a plain loop of inner steps), independently of
-    :func:`multistep_gradient`, so tests can differentiate it numerically.  ``steps = 1`` is
-    ``gbml.meta_objective("anil", ...)``.
-
-    Parameters
-    ----------
-    B : array (d, k)
-    w : array (k,)
-    tasks : PopulationTasks or SampledTasks
-    alpha : float >= 0
-    steps : int >= 0
-
-    Returns
-    -------
-    float
+    Written from the definition, independently of :func:`multistep_gradient`, so tests can differentiate
+    it numerically.  ``steps = 1`` is ``gbml.meta_objective("anil", ...)``.
     """
     w_t = adapt_steps(B, w, tasks, alpha, steps)
     with _checks.no_float_warnings():
         value = float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
-    _finite("multistep_objective", value, alpha=alpha)
+    _checks.finite_result("multistep_objective", value, alpha=alpha, steps=True)
     return value
 
 
@@ -149,22 +100,8 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
         a^(j)   = a^(j+1) - alpha B^T Sigma_in B a^(j+1)
 
     starting from ``grad_B = q_t w_t^(S)^T``; then ``grad_w = a^(0)`` (all averaged over tasks).  For
-    ``S = 1`` this is exact ANIL's gradient (chapter 4 derives it).  First order: ``(q_t w_t^(S)^T,
-    B^T q_t)`` averaged, i.e. FO-ANIL with S inner steps.
-
-    Parameters
-    ----------
-    B : array (d, k)
-    w : array (k,)
-    tasks : PopulationTasks or SampledTasks
-    alpha : float >= 0
-    steps : int >= 0
-    first_order : bool
-
-    Returns
-    -------
-    grad_B : array (d, k)
-    grad_w : array (k,)
+    ``S = 1`` this is exact ANIL's gradient (chapter 4).  With ``first_order`` (a bool): ``(q_t w_t^(S)^T,
+    B^T q_t)`` averaged, FO-ANIL with S inner steps.  Returns ``grad_B`` (d, k) and ``grad_w`` (k,).
     """
     if not isinstance(first_order, (bool, np.bool_)):
         raise TypeError(f"first_order must be True or False, got {first_order!r}")
@@ -172,17 +109,15 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():
         grad_B, grad_w, _ = _multistep(B, w, tasks, alpha, steps, n, first_order)
-    _finite("multistep_gradient", grad_B, grad_w, alpha=alpha)
+    _checks.finite_result("multistep_gradient", grad_B, grad_w, alpha=alpha, steps=True)
     return grad_B, grad_w
 
 
 def _multistep(B, w, tasks, alpha, steps, n, first_order):
-    """The body of :func:`multistep_gradient`, on checked arguments.
-
-    Also returns the outer losses (n,) at the adapted predictions ``v_t = B w_t^(S)``: the objective is their mean.
-    """
+    """The body of :func:`multistep_gradient`, on checked arguments; also the outer losses (n,) at the
+    adapted predictions ``v_t = B w_t^(S)`` (the objective is their mean)."""
     heads, residuals = _inner_path(B, w, tasks.inner, alpha, steps, n)
-    q, losses = tasks.outer.grad_and_loss(heads[-1] @ B.T)  # dL_out/dv (n, d) and L_out at v_t
+    q, losses = tasks.outer._grad_and_loss(heads[-1] @ B.T)  # dL_out/dv (n, d) and L_out at v_t
     grad_B = q.T @ heads[-1]
     a = q @ B  # adjoint of the last head, (n, k)
     if not first_order:
@@ -195,25 +130,16 @@ def _multistep(B, w, tasks, alpha, steps, n, first_order):
 
 @_guard.reference("gbml.beyond.fit_heads")
 def fit_heads(B, tasks) -> np.ndarray:
-    """Least-squares heads on the support data: ``w_t = argmin_w L_in,t(B w)`` for every task.
+    """Least-squares heads (n, k) on the support data: ``w_t = argmin_w L_in,t(B w)`` for every task.
 
-    Population: ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``; samples: the least-squares fit of
-    ``y_in`` on ``X_in B``.  When ``B^T Sigma_in B`` is singular (e.g. fewer support samples than
-    columns of B) the minimum-norm minimiser is returned.
-
-    Parameters
-    ----------
-    B : array (d, k)
-    tasks : PopulationTasks or SampledTasks
-
-    Returns
-    -------
-    w_t : array (n, k)
+    Population: ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``; samples: the least-squares fit of ``y_in``
+    on ``X_in B``.  When ``B^T Sigma_in B`` is singular (e.g. fewer support samples than columns of B) the
+    minimum-norm minimiser is returned.
     """
     B = _body(B, tasks)
     with _checks.no_float_warnings():
         heads = _fit_heads(B, tasks)
-    _checks.finite_result("fit_heads", heads, hint="the scale of B is too large for floating point; rescale B")
+    _checks.finite_result("fit_heads", heads)
     return heads
 
 
@@ -226,7 +152,7 @@ def _fit_heads(B, tasks):
         gram = (inner.cov(B.T) @ B)[None]
     else:  # Sigma_t b_j for every column j and task t at once (k, n, d), times B
         gram = np.moveaxis(inner.cov(np.broadcast_to(B.T[:, None, :], (k, n, d))) @ B, 0, 2)
-    rhs = -(inner.grad(np.zeros((n, d))) @ B)  # -B^T dL/dv at v = 0
+    rhs = -(inner._grad(np.zeros((n, d))) @ B)  # -B^T dL/dv at v = 0
     # Minimum-norm solution through the eigendecomposition (the Gram matrices are symmetric PSD).
     vals, vecs = np.linalg.eigh(gram)
     keep = vals > 1e-12 * np.maximum(vals[:, -1:], 1e-300)
@@ -236,61 +162,31 @@ def _fit_heads(B, tasks):
 
 
 def altmin_objective(B, tasks) -> float:
-    """Outer loss at the least-squares heads: ``(1/n) sum_t L_out,t(B w_t(B))`` with ``w_t`` from :func:`fit_heads`.
-
-    Parameters
-    ----------
-    B : array (d, k)
-    tasks : PopulationTasks or SampledTasks
-
-    Returns
-    -------
-    float
-    """
+    """Outer loss at the least-squares heads: ``(1/n) sum_t L_out,t(B w_t(B))``, ``w_t`` from :func:`fit_heads`."""
     w_t = fit_heads(B, tasks)
     with _checks.no_float_warnings():
         value = float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
-    _checks.finite_result("altmin_objective", value, hint="the scale of B is too large for floating point; rescale B")
+    _checks.finite_result("altmin_objective", value)
     return value
 
 
 def altmin_gradient(B, tasks) -> np.ndarray:
-    """Body gradient of alternating minimisation: ``(1/n) sum_t q_t w_t^T`` at the least-squares heads.
+    """Body gradient (d, k) of alternating minimisation: ``(1/n) sum_t q_t w_t^T`` at the least-squares heads.
 
     ``q_t = dL_out/dv`` at ``v = B w_t``; the heads are held fixed (FedRep / AltMinGD).  In population the
     inner and outer losses coincide and ``w_t`` minimises it, so by the envelope theorem this *is* the
-    gradient of :func:`altmin_objective`.  With a support/query split it is the partial derivative in B
-    only.
-
-    Parameters
-    ----------
-    B : array (d, k)
-    tasks : PopulationTasks or SampledTasks
-
-    Returns
-    -------
-    grad_B : array (d, k)
+    gradient of :func:`altmin_objective`; with a support/query split it is the partial derivative in B.
     """
     B = _body(B, tasks)
     w_t = fit_heads(B, tasks)
     with _checks.no_float_warnings():
         grad_B = tasks.outer.grad(w_t @ B.T).T @ w_t / tasks.n
-    _checks.finite_result("altmin_gradient", grad_B, hint="the scale of B is too large for floating point; rescale B")
+    _checks.finite_result("altmin_gradient", grad_B)
     return grad_B
 
 
-def _variant_step(variant, steps):
-    """(gradient, objective) functions ``f(B, w, tasks, alpha)`` of a variant."""
-    if variant == "altmin":
-        return (lambda B, w, tasks, alpha: (altmin_gradient(B, tasks), np.zeros_like(w)),
-                lambda B, w, tasks, alpha: altmin_objective(B, tasks))
-    first_order = variant == "fo-anil"
-    return (lambda B, w, tasks, alpha: multistep_gradient(B, w, tasks, alpha, steps, first_order=first_order),
-            lambda B, w, tasks, alpha: multistep_objective(B, w, tasks, alpha, steps))
-
-
 def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
-    """Run a variant of chapter 9 as :func:`gbml.train` runs its ``(gradient, objective)`` pair, labelled.
+    """Train a variant of chapter 9: :func:`gbml.train` with the variant's gradient and objective.
 
     Parameters
     ----------
@@ -312,8 +208,7 @@ def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -
     History
         ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"`` otherwise, or
         ``"altmin"``; ``loss`` is the variant's own objective (the exact multi-step or altmin objective);
-        ``settings`` also holds ``steps``.  The run is one run of :func:`train_variants` (the same run, with
-        fewer checks inside the loop).
+        ``settings`` also holds ``steps``.  It is one run of :func:`train_variants`.
     """
     _checks.method_name("variant", variant, VARIANTS)
     steps = _steps(steps)
@@ -336,10 +231,8 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
 
     Equals ``[train_variant(v, problem, steps=S, on_divergence="stop", rng=rng, ...) for v, S in zip(variants,
     steps)]`` with an int seed ``rng`` (every run then draws the same ``B0`` and the same tasks), to
-    rounding; the tasks of each round are drawn once for all runs, the arguments are checked once (not in
-    every round), each round computes a run's gradient and objective from one inner loop, and the
-    distances, angles and ``orth_error`` are computed at the end, all at once (as :func:`gbml.train_runs`
-    does for the methods of ``gbml.METHODS``).
+    rounding: each round's tasks are drawn once for all runs, and a run's gradient and objective come from
+    one inner loop (as :func:`gbml.train_runs` does for the methods of ``gbml.METHODS``).
 
     Parameters
     ----------
@@ -373,15 +266,9 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
         raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
     alpha = _checks.real("alpha", alpha, low=0.0)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    T, n, blowup, snapshot_every, rng, B0, _ = _loop.run_settings(
-        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
-    B0 = _checks.array("B0", B0, 2, (problem.d, None))
-    k = B0.shape[1]
-    if k > problem.d:
-        raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B0.shape}")
-    w0 = np.zeros(k) if w0 is None else _checks.array("w0", w0, 1, (k,))
-    B, w = np.array(np.broadcast_to(B0, (R, problem.d, k))), np.array(np.broadcast_to(w0, (R, k)))
-    scale = _loop.start_scale(B, w, blowup, T)
+    T, n, snapshot_every, rng, B, w, scale = _loop.run_settings(
+        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R)
+    k = B.shape[2]
     if rounds is None:
         next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
     else:
@@ -422,14 +309,11 @@ def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):
 
 
 def _variant_round(variant, steps, B, w, tasks, alpha):
-    """One round of a variant on checked arguments: ``(grad_B, grad_w, objective)`` at ``(B, w)``.
-
-    The gradient is :func:`multistep_gradient` or :func:`altmin_gradient` (with ``grad_w = 0``), the objective
-    :func:`multistep_objective` or :func:`altmin_objective`, both from one inner loop (or one head fit).
-    """
+    """One round of a variant on checked arguments: ``(grad_B, grad_w, objective)`` at ``(B, w)``, from one
+    inner loop (or one head fit; altmin's ``grad_w`` is 0)."""
     if variant == "altmin":
         w_t = _fit_heads(B, tasks)  # least-squares heads (n, k)
-        q, losses = tasks.outer.grad_and_loss(w_t @ B.T)
+        q, losses = tasks.outer._grad_and_loss(w_t @ B.T)
         grad_B, grad_w = q.T @ w_t / tasks.n, np.zeros_like(w)
     else:
         grad_B, grad_w, losses = _multistep(B, w, tasks, alpha, steps, tasks.n, variant == "fo-anil")
@@ -439,17 +323,9 @@ def _variant_round(variant, steps, B, w, tasks, alpha):
 def outside_singular_values(B, B_star) -> np.ndarray:
     """Singular values of the part of ``B`` outside ``col(B*)``: ``(I - B* B*^T) B``, largest first.
 
-    For a body wider than the truth (``k' > k``) whose column space contains ``col(B*)`` (distance 0), at
-    most ``k' - k`` of them are non-zero: they measure the extra directions the model keeps.
-
-    Parameters
-    ----------
-    B : array (d, k')
-    B_star : array (d, k), orthonormal columns
-
-    Returns
-    -------
-    array (k',)
+    ``B`` is (d, k'), ``B_star`` (d, k) orthonormal; returns (k',).  For a body wider than the truth whose
+    column space contains ``col(B*)`` (distance 0), at most ``k' - k`` are non-zero: the extra directions
+    the model keeps.
     """
     B = _checks.array("B", B, 2)
     B_star = _checks.orthonormal("B_star", B_star, (B.shape[0], None))
@@ -461,20 +337,9 @@ def invariant_rate(alpha: float, beta: float, Psi, input_cov, B_star, *, tol: fl
 
     If ``Sigma B* = B* Sigma_*`` (``Sigma_* = B*^T Sigma B*``) and ``Sigma_perp`` is ``Sigma`` restricted to
     ``col(B*)^perp``, the rate is ``1 - alpha beta lambda_min(Sigma_perp) lambda_min(Sigma_*^{1/2} Psi
-    Sigma_*^{1/2})`` (chapter 9); for ``Sigma = I`` it is :func:`gbml.local_rate`.
-
-    Parameters
-    ----------
-    alpha, beta : float > 0
-    Psi : array (k, k)
-        Head second moment.
-    input_cov : array (d, d)
-        ``Sigma``; must satisfy ``Sigma B* = B* (B*^T Sigma B*)`` up to ``tol`` (relative).
-    B_star : array (d, k), orthonormal columns
-
-    Returns
-    -------
-    float
+    Sigma_*^{1/2})`` (chapter 9); for ``Sigma = I`` it is :func:`gbml.local_rate`.  ``alpha, beta > 0``;
+    ``Psi`` (k, k) is the head second moment, ``B_star`` (d, k) orthonormal and ``input_cov`` (d, d) must
+    satisfy ``Sigma B* = B* (B*^T Sigma B*)`` up to ``tol`` (relative).
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)

@@ -15,10 +15,8 @@ __all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random
 
 
 def orthonormal_basis(B, name: str = "B") -> np.ndarray:
-    """Orthonormal basis ``Q`` (d x k) of the column space of a full-rank ``B`` (d x k).
-
-    The rank test does not depend on the scale of ``B`` or of any of its columns.
-    """
+    """Orthonormal basis ``Q`` (d x k) of the column space of a full-rank ``B`` (d x k); the rank test does not
+    depend on the scale of ``B`` or of any of its columns."""
     B = _checks.array(name, B, 2)
     d, k = B.shape
     if k > d:
@@ -53,10 +51,9 @@ def principal_angles(B, B_star) -> np.ndarray:
 def subspace_distance(B, B_star) -> float:
     """``dist(B, B*) = ||(I - Q Q^T) Q*||_2`` with ``Q``, ``Q*`` orthonormal bases of ``col(B)``, ``col(B*)``.
 
-    The paper's measure (for orthonormal ``B*``, ``Q* = B*``).  Both arguments must have full column rank;
-    only their column spaces matter, so it is invariant to ``B -> B R`` and ``B* -> B* R`` for any
-    invertible R (a rescaling included).  Equals the sine of the largest principal angle and
-    ``||Q Q^T - Q* Q*^T||_2`` when both have k columns; lies in [0, 1]; is 0 iff the column spaces agree.
+    The paper's measure (``Q* = B*`` for orthonormal ``B*``), for full-rank arguments; only their column
+    spaces matter (invariant to ``B -> B R`` for invertible R).  In [0, 1], 0 iff the column spaces agree;
+    the sine of the largest principal angle, and ``||Q Q^T - Q* Q*^T||_2`` when both have k columns.
     """
     Q = orthonormal_basis(B)
     B_star = _checks.array("B_star", B_star, 2)
@@ -84,20 +81,10 @@ def random_orthonormal(d: int, k: int, rng) -> np.ndarray:
 def split_body(B, B_star):
     """The parts of a body inside and outside ``col(B*)``: ``A = B*^T B`` (k x k') and ``E = U_perp^T B``.
 
-    ``B = B* A + U_perp E`` (book chapter 7, ``eq-td-split``), with ``U_perp`` (d x (d - k)) the orthonormal
-    basis of ``col(B*)^perp`` given by the full SVD of ``B_star``.  ``U_perp`` is one basis among many:
-    ``E`` is defined up to a rotation of its rows, and what the book uses of it (``E^T E``, ``||E||_2``,
-    the singular values of ``E A^-1``) does not depend on the choice.
-
-    Parameters
-    ----------
-    B : array (d, k')
-    B_star : array (d, k) with orthonormal columns
-
-    Returns
-    -------
-    A : array (k, k')
-    E : array (d - k, k')
+    ``B = B* A + U_perp E`` (chapter 7, ``eq-td-split``) for ``B`` (d, k') and an orthonormal ``B_star``
+    (d, k): ``A`` is (k, k') and ``E`` (d - k, k'), with ``U_perp`` the basis of ``col(B*)^perp`` from the
+    full SVD of ``B_star``.  ``E`` is defined up to a rotation of its rows; what the book uses of it
+    (``E^T E``, ``||E||_2``, the singular values of ``E A^-1``) does not depend on the choice.
     """
     B_star = _checks.orthonormal("B_star", B_star)
     B = _checks.array("B", B, 2, (B_star.shape[0], None))

@@ -106,30 +106,11 @@ class Problem:
         ``m_in`` support and ``m_out`` query samples per task, drawn from ``rng``.
         """
         heads = _checks.array("heads", heads, 2, (None, self.k))
-        thetas = heads @ self.B_star.T
-        thetas.setflags(write=False)  # fresh and read-only: the tasks keep it without a copy
-        if m_in is None and m_out is None:
-            return PopulationTasks(thetas, self.noise_std, self.input_cov)
-        if m_in is None or m_out is None:
-            raise ValueError("give both m_in and m_out (finite samples) or neither (population)")
-        m_in = _checks.positive_int("m_in", m_in)
-        m_out = _checks.positive_int("m_out", m_out)
-        _checks.fits(f"tasks with n={len(thetas)}, m_in={m_in}, m_out={m_out}, d={self.d}",
-                     3 * len(thetas) * (m_in + m_out) * (self.d + 1))
-        if rng is None:
+        m_in, m_out = self._sizes(len(heads), m_in, m_out)
+        if m_in is not None and rng is None:
             raise TypeError("rng is required to draw finite samples (an int seed or a numpy Generator)")
-        rng = _checks.as_rng(rng)
-        n = thetas.shape[0]
-        data = []
-        for m in (m_in, m_out):  # support and query sets, drawn independently
-            X = rng.standard_normal((n, m, self.d))
-            if self._input_root is not None:
-                X = X @ self._input_root.T
-            y = (X @ thetas[:, :, None])[:, :, 0] + self.noise_std * rng.standard_normal((n, m))
-            for a in (X, y):
-                a.setflags(write=False)  # fresh and read-only: SampledTasks keeps them without a copy
-            data += [X, y]
-        return SampledTasks(*data)
+        rng = None if rng is None else _checks.as_rng(rng)
+        return self._draw(heads @ self.B_star.T, rng, m_in, m_out)
 
     def sample_round(self, n, rng, *, m_in=None, m_out=None):
         """Fresh tasks: draw n heads and (if ``m_in``, ``m_out`` are given) their data."""
@@ -137,49 +118,55 @@ class Problem:
         return self.tasks(self.sample_heads(n, rng), rng, m_in=m_in, m_out=m_out)
 
     def round_drawer(self, n, rng, *, m_in=None, m_out=None):
-        """A function drawing one round of fresh tasks per call: the same draws, in the same order, as
-        ``sample_round(n, rng, m_in=m_in, m_out=m_out)`` called again and again (equal arrays), with the
-        arguments checked once instead of every round (training loops: ~0.05 ms less per round).
-        """
+        """A function drawing one round of fresh tasks per call: the same draws as calling
+        ``sample_round(n, rng, m_in=m_in, m_out=m_out)`` again and again, with the arguments checked once."""
         n = _checks.positive_int("n", n)
         rng = _checks.as_rng(rng)
-        sampled = not (m_in is None and m_out is None)
-        if sampled and (m_in is None or m_out is None):
-            raise ValueError("give both m_in and m_out (finite samples) or neither (population)")
         _checks.fits(f"sample_heads(n={n})", 2 * n * self.k)
-        if sampled:
-            m_in, m_out = _checks.positive_int("m_in", m_in), _checks.positive_int("m_out", m_out)
-            _checks.fits(f"tasks with n={n}, m_in={m_in}, m_out={m_out}, d={self.d}",
-                         3 * n * (m_in + m_out) * (self.d + 1))
-        mean, root, B_star_t, k, d = self.head_mean, self._cov_root.T, self.B_star.T, self.k, self.d
-        noise, input_root = self.noise_std, self._input_root
+        m_in, m_out = self._sizes(n, m_in, m_out)
+        root, B_star_t = self._cov_root.T, self.B_star.T
 
-        def draw():
-            heads = mean + rng.standard_normal((n, k)) @ root  # as sample_heads
-            thetas = heads @ B_star_t  # as tasks
-            thetas.setflags(write=False)
-            if not sampled:
-                return PopulationTasks._trusted(thetas, noise, self.input_cov)
-            data = []
-            for m in (m_in, m_out):
-                X = rng.standard_normal((n, m, d))
-                if input_root is not None:
-                    X = X @ input_root.T
-                y = (X @ thetas[:, :, None])[:, :, 0] + noise * rng.standard_normal((n, m))
-                for a in (X, y):
-                    a.setflags(write=False)
-                data += [X, y]
-            return SampledTasks._trusted(*data)
-
+        def draw():  # heads as sample_heads draws them, then their tasks
+            heads = self.head_mean + rng.standard_normal((n, self.k)) @ root
+            return self._draw(heads @ B_star_t, rng, m_in, m_out, checked=False)
         return draw
+
+    def _sizes(self, n, m_in, m_out):
+        """Checked sample sizes: (None, None) for population, else two ints >= 1 whose data fits in memory."""
+        if m_in is None and m_out is None:
+            return None, None
+        if m_in is None or m_out is None:
+            raise ValueError("give both m_in and m_out (finite samples) or neither (population)")
+        m_in, m_out = _checks.positive_int("m_in", m_in), _checks.positive_int("m_out", m_out)
+        _checks.fits(f"tasks with n={n}, m_in={m_in}, m_out={m_out}, d={self.d}",
+                     3 * n * (m_in + m_out) * (self.d + 1))
+        return m_in, m_out
+
+    def _draw(self, thetas, rng, m_in, m_out, checked=True):
+        """The tasks of the regressors ``thetas`` (n, d): population, or samples drawn from ``rng``.  Every
+        array is fresh and read-only, so the tasks keep it without a copy (``checked=False``: nor a check)."""
+        n = len(thetas)
+        thetas.setflags(write=False)
+        if m_in is None:
+            make = PopulationTasks if checked else PopulationTasks._trusted
+            return make(thetas, self.noise_std, self.input_cov)
+        data = []
+        for m in (m_in, m_out):  # support and query sets, drawn independently
+            X = rng.standard_normal((n, m, self.d))
+            if self._input_root is not None:
+                X = X @ self._input_root.T
+            y = (X @ thetas[:, :, None])[:, :, 0] + self.noise_std * rng.standard_normal((n, m))
+            X.setflags(write=False)
+            y.setflags(write=False)
+            data += [X, y]
+        return (SampledTasks if checked else SampledTasks._trusted)(*data)
 
     def init(self, alpha, rng, *, distance=None):
         """The theory's initialisation: ``w_0 = 0`` and ``B_0 = Q / sqrt(alpha)`` (so alpha B_0^T B_0 = I).
 
         ``Q`` is a uniformly random orthonormal basis (``distance=None``), or one whose column space is at
-        exactly ``distance`` in [0, 1) from ``col(B*)``: every principal angle equals ``arcsin(distance)``.
-        ``alpha`` must be a normal float (at least ``numpy.finfo(float).tiny``, about 2.2e-308), so that
-        ``1 / alpha``, the scale of ``B_0^T B_0``, is a finite number.
+        exactly ``distance`` in [0, 1) from ``col(B*)`` (every principal angle ``arcsin(distance)``).
+        ``alpha`` must be a normal float (>= ``numpy.finfo(float).tiny``), so that ``1 / alpha`` is finite.
         """
         alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
         if alpha < np.finfo(float).tiny:

@@ -1,8 +1,7 @@
 """The tasks of one round: infinite-sample (population) or finite samples with a support/query split.
 
-Every method needs, per task, only the gradient of the loss with respect to the prediction vector
-``v = B w`` (``u = dL/dv``, chapter 2) and, for the exact methods, the input covariance
-applied to vectors.  Both task types provide exactly that, vectorised over the n tasks:
+Every method needs, per task, only the gradient of the loss in the prediction ``v = B w`` (``dL/dv``,
+chapter 2) and, for the exact methods, the input covariance applied to vectors, vectorised over tasks:
 
 * population: ``L_t(v) = 1/2 ||v - theta_t||^2 + sigma^2/2``, so ``grad(v) = v - theta_t`` and the
   covariance is the identity;
@@ -22,9 +21,8 @@ __all__ = ["PopulationTasks", "SampledTasks"]
 
 
 def _forward(X, V):
-    """``X_t v_t`` for stacked X (n, m, d) and V (n, d) or one shared v (d,) -> (n, m).
-
-    A leading axis of runs (V of shape (R, n, d) or (R, 1, d)) gives (R, n, m) (``gbml.train_runs``)."""
+    """``X_t v_t`` for stacked X (n, m, d) and V (n, d) or one shared v (d,) -> (n, m); a leading axis of
+    runs, V (R, n, d) or (R, 1, d), gives (R, n, m)."""
     if V.ndim == 1:
         return X @ V  # one matrix-vector product over all n*m rows
     return (X @ V[..., None])[..., 0]
@@ -42,13 +40,15 @@ class _Samples:
         self.X, self.y = X, y
         self.m = X.shape[1]
 
-    @_guard.reference("SampledTasks.inner.grad")
-    def grad(self, V):
+    def _grad(self, V):
         """``X_t^T (X_t v_t - y_t) / m`` for each task; V is (n, d) or (d,)."""
         return _backward(self.X, _forward(self.X, V) - self.y) / self.m
 
-    @_guard.reference("SampledTasks.inner.grad")
-    def grad_and_loss(self, V):
+    # The learner's entry point is guarded (an exercise asks for it); the kernels call the unguarded
+    # ``_grad`` and ``_grad_and_loss``.
+    grad = _guard.reference("SampledTasks.inner.grad")(_grad)
+
+    def _grad_and_loss(self, V):
         """``grad(V)`` and ``loss(V)`` from one residual ``X_t v_t - y_t`` (the training loops need both)."""
         residual = _forward(self.X, V) - self.y
         return _backward(self.X, residual) / self.m, 0.5 * ((residual**2).sum(axis=-1) / self.m)  # np.mean's sum / m
@@ -78,18 +78,30 @@ class _Population:
     def grad(self, V):
         return self.cov(V - self.thetas)
 
+    _grad = grad
+
     def loss(self, V):
         E = V - self.thetas
         return 0.5 * np.sum(E * self.cov(E), axis=-1) + 0.5 * self.noise_std**2
 
-    def grad_and_loss(self, V):
+    def _grad_and_loss(self, V):
         """``grad(V)`` and ``loss(V)`` from one error ``E = V - theta`` (the training loops need both)."""
         E = V - self.thetas
         grad = self.cov(E)
         return grad, 0.5 * (E * grad).sum(axis=-1) + 0.5 * self.noise_std**2
 
 
-class PopulationTasks:
+class _Tasks:
+    @classmethod
+    def _trusted(cls, *args):
+        """The tasks without the argument checks and copies, for ``Problem.round_drawer``'s fresh, checked,
+        read-only arrays (a training loop makes one per round)."""
+        self = cls.__new__(cls)
+        self._set(*args)
+        return self
+
+
+class PopulationTasks(_Tasks):
     """Infinite-sample tasks of one round.
 
     Parameters
@@ -105,27 +117,21 @@ class PopulationTasks:
     def __init__(self, thetas, noise_std: float = 0.0, input_cov=None):
         self.thetas = _checks.array("thetas", thetas, 2, copy=True)  # a read-only copy: never the caller's
         self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
-        self.n, self.d = self.thetas.shape
-        self.input_cov = None if input_cov is None else _checks.psd_matrix("input_cov", input_cov, self.d, copy=True)
-        data = _Population(self.thetas, self.noise_std, self.input_cov)
-        # Support, query and pooled data are the same distribution in population.
-        self.inner = self.outer = self.pooled = data
+        if input_cov is not None:
+            input_cov = _checks.psd_matrix("input_cov", input_cov, self.thetas.shape[1], copy=True)
+        self._set(self.thetas, self.noise_std, input_cov)
 
-    @classmethod
-    def _trusted(cls, thetas, noise_std: float, input_cov=None):
-        """The same tasks without the argument checks, for ``Problem.round_drawer``'s fresh, checked,
-        read-only arrays (a training loop makes one per round)."""
-        self = cls.__new__(cls)
+    def _set(self, thetas, noise_std, input_cov):
         self.thetas, self.noise_std, self.input_cov = thetas, noise_std, input_cov
         self.n, self.d = thetas.shape
+        # Support, query and pooled data are the same distribution in population.
         self.inner = self.outer = self.pooled = _Population(thetas, noise_std, input_cov)
-        return self
 
     def __repr__(self):
         return f"PopulationTasks(n={self.n}, d={self.d}, noise_std={self.noise_std})"
 
 
-class SampledTasks:
+class SampledTasks(_Tasks):
     """Finite samples of one round, split into support (inner) and query (outer) sets.
 
     Parameters
@@ -144,23 +150,14 @@ class SampledTasks:
         y_in = _checks.array("y_in", y_in, 2, (n, m_in), copy=True)
         X_out = _checks.array("X_out", X_out, 3, (n, None, d), copy=True)
         y_out = _checks.array("y_out", y_out, 2, (n, X_out.shape[1]), copy=True)
-        self.X_in, self.y_in, self.X_out, self.y_out = X_in, y_in, X_out, y_out
-        self.n, self.d = n, d
-        self.m_in, self.m_out = m_in, X_out.shape[1]
-        self.inner = _Samples(X_in, y_in)
-        self.outer = _Samples(X_out, y_out)
+        self._set(X_in, y_in, X_out, y_out)
 
-    @classmethod
-    def _trusted(cls, X_in, y_in, X_out, y_out):
-        """The same tasks without the argument checks and copies, for ``Problem.round_drawer``'s fresh,
-        finite, read-only arrays (a training loop makes one per round)."""
-        self = cls.__new__(cls)
+    def _set(self, X_in, y_in, X_out, y_out):
         self.X_in, self.y_in, self.X_out, self.y_out = X_in, y_in, X_out, y_out
         self.n, self.m_in, self.d = X_in.shape
         self.m_out = X_out.shape[1]
         self.inner = _Samples(X_in, y_in)
         self.outer = _Samples(X_out, y_out)
-        return self
 
     @functools.cached_property
     def pooled(self):

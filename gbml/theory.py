@@ -21,16 +21,15 @@ def _psi(Psi_or_problem):
 def local_rate(alpha: float, beta: float, Psi) -> float:
     """Predicted contraction factor per round near the solution: ``1 - alpha * beta * lambda_min(Psi)``.
 
-    ``Psi`` is the head second moment (a k x k array, or a ``Problem``): of a fixed batch,
-    ``(1/n) sum_t w*_t w*_t^T``, or ``E[w* w*^T]`` for fresh tasks each round.
+    ``Psi`` is the head second moment (k x k, or a ``Problem``'s): ``(1/n) sum_t w*_t w*_t^T`` of a fixed
+    batch, or ``E[w* w*^T]`` for fresh tasks each round.
 
     Chapter 7 (``prop-td-local``) derives it for FO-ANIL and ANIL on a fixed batch, as the contraction of
-    the linearised error outside ``col(B*)`` at ``B = B* Q / sqrt(alpha)``, ``w = 0``, and only under the
-    step-size condition ``alpha * beta * lambda_max(Psi) < 1/2`` (ANIL; ``< 1`` for FO-ANIL), which keeps
-    the linearised ``(A, w)`` block stable.  Outside it the value returned can be below 1 while the
-    solution is unstable, and a run may diverge (chapter 7: ``Psi = diag(21, 1, 0.3)``, ``alpha = 0.1``,
-    ``beta = 0.5``) or, for ANIL just past the condition, settle on a period-2 orbit instead.  For MAML and FO-MAML, and for fresh tasks each round, it is an approximation that
-    the book checks by measurement, not an identity.
+    the linearised error outside ``col(B*)`` at ``B = B* Q / sqrt(alpha)``, ``w = 0``, under the step-size
+    condition ``alpha * beta * lambda_max(Psi) < 1/2`` (ANIL; ``< 1`` for FO-ANIL).  Outside it the value
+    can be below 1 while the solution is unstable: a run may diverge (chapter 7: ``Psi = diag(21, 1, 0.3)``,
+    ``alpha = 0.1``, ``beta = 0.5``) or, for ANIL just past the condition, settle on a period-2 orbit.  For
+    MAML and FO-MAML, and for fresh tasks, it is an approximation the book checks by measurement.
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
@@ -45,11 +44,10 @@ def local_rate(alpha: float, beta: float, Psi) -> float:
 def diversity(heads=None, *, Psi=None) -> dict:
     """Diversity statistics of a batch of heads (n, k), or of a second-moment matrix given as ``Psi=``.
 
-    ``diversity(heads)`` uses ``Psi_hat = (1/n) sum_t w*_t w*_t^T`` (every array passed positionally is a
-    batch of heads, square or not); ``diversity(Psi=M)`` uses a symmetric PSD ``M`` (k, k) or a Problem's
-    ``Psi``.  Returns ``mu2 = lambda_min``, ``L2 = lambda_max`` and ``kappa = sqrt(L2 / mu2)`` (named
-    ``mu*^2``, ``L*^2`` and ``kappa*`` in the book's reading of the paper; the book's text writes
-    ``lambda_min(Psi)`` and ``lambda_max(Psi)``; inf when ``mu2 = 0``).
+    ``diversity(heads)`` uses ``Psi_hat = (1/n) sum_t w*_t w*_t^T`` (an array passed positionally is always
+    a batch of heads); ``diversity(Psi=M)`` a symmetric PSD ``M`` (k, k) or a Problem's ``Psi``.  Returns
+    ``mu2 = lambda_min``, ``L2 = lambda_max``, ``kappa = sqrt(L2 / mu2)`` (inf when ``mu2 = 0``; the book's
+    ``mu*^2``, ``L*^2``, ``kappa*``) and the ``eigenvalues``.
     """
     if (heads is None) == (Psi is None):
         raise TypeError("diversity takes a batch of heads (n, k) positionally or a second moment as Psi=, "
@@ -70,10 +68,9 @@ def diversity(heads=None, *, Psi=None) -> dict:
 def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
     """Per-iteration contraction factor fitted to the part of a distance curve inside [low, high].
 
-    A least-squares line through ``log(distance)`` against the iteration; returns ``exp(slope)``.
-    ``distance`` is a curve of finite numbers >= 0 (a run that diverged: pass the part before it); the window
-    must satisfy ``0 < low < high`` (finite).  Fewer than 3 points inside it (an all-zero curve, say) is a
-    ValueError, never NaN.
+    ``exp(slope)`` of a least-squares line through ``log(distance)`` against the iteration.  ``distance`` is a
+    curve of finite numbers >= 0 (of a diverged run, the part before it), ``0 < low < high``; fewer than 3
+    points in the window (an all-zero curve, say) is a ValueError, never NaN.
     """
     low = _checks.real("low", low, low=0.0, strict_low=True)
     high = _checks.real("high", high, low=low, strict_low=True)
@@ -93,11 +90,9 @@ def measured_rate(distance, *, low: float = 1e-10, high: float = 1e-2) -> float:
 def iterations_to(distance, tol: float) -> int | None:
     """First iteration at which the distance reaches ``tol`` (None if never).
 
-    Reaching means at or below ``tol`` up to a relative ``1e-9``, so that a curve of exact powers reaches
-    its tolerance on time: ``0.1 ** np.arange(10)`` reaches ``1e-5`` at 5, although ``0.1**5 > 1e-5`` in
-    floating point.  ``distance`` is a curve of numbers >= 0 that starts finite; NaN entries may follow
-    (the iterations after a run diverged: they never count).  An all-NaN curve, inf or a negative distance
-    is a ValueError.
+    Reaching is at or below ``tol`` up to a relative ``1e-9``, so exact powers reach it on time
+    (``0.1 ** np.arange(10)`` reaches ``1e-5`` at 5, although ``0.1**5 > 1e-5`` in floating point).
+    ``distance`` is a curve of numbers >= 0 starting finite; NaN may follow (after a divergence; never counts).
     """
     dist = _checks.array("distance", distance, 1, finite=False)  # NaN after a divergence never counts
     tol = _checks.real("tol", tol, low=0.0, strict_low=True)

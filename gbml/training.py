@@ -91,9 +91,8 @@ def train(
 ) -> History:
     """Run ``(B, w) <- (B, w) - beta * meta_gradient(method, B, w, tasks, alpha)`` for T rounds.
 
-    The run is one run of the package's one training loop (``train_runs`` and ``beyond.train_variants`` use it
-    too): without a custom ``gradient`` or ``objective`` it is one run of :func:`train_runs`; several runs on
-    the same tasks go faster together there.
+    Without a custom ``gradient`` or ``objective`` it is one run of :func:`train_runs` (several runs on the
+    same tasks go faster together there).
 
     Parameters
     ----------
@@ -137,18 +136,8 @@ def train(
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
     settings = _extra_settings(settings)
-    T, n, blowup, snapshot_every, rng, B0, w0_default = _loop.run_settings(
-        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
-    # B0 may have k' != k columns (a model narrower or wider than the truth); w0 then has k' entries.
-    B = _checks.array("B0", B0, 2, (problem.d, None))
-    if B.shape[1] > problem.d:
-        raise ValueError(f"B0 must be d x k' with k' <= d, got shape {B.shape}")
-    if w0 is None:
-        w = w0_default if w0_default is not None and B.shape[1] == problem.k else np.zeros(B.shape[1])
-    else:
-        w = _checks.array("w0", w0, 1, (B.shape[1],))
-    B, w = B[None], w[None]  # one run
-    scale = _loop.start_scale(B, w, blowup, T)
+    T, n, snapshot_every, rng, B, w, scale = _loop.run_settings(
+        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0)
     custom = gradient is not None or objective is not None or m_in is not None and not spec.adapts
     if not custom:
         step = _runs_step([spec], alpha)  # the vectorised step of train_runs (the sampled average loss aside)
@@ -200,7 +189,7 @@ def _runs_step(specs, alpha):
 
 def _functions_step(gradient, objective, alpha):
     """The step of ``run_loop`` for one run given as functions ``gradient(B, w, tasks, alpha)`` and
-    ``objective(...)`` (None: no loss is recorded); it does not call the gradient where the loss overflowed."""
+    ``objective(...)`` (None: no loss recorded); no gradient where the loss overflowed."""
 
     def step(idx, B, w, tasks):
         B, w = B[0], w[0]
@@ -249,20 +238,9 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     if len(betas) != R:
         raise ValueError(f"betas must be one number or one per run ({R}), got {len(betas)}")
     beta = np.array([_checks.real(f"betas[{i}]", b, low=0.0, strict_low=True) for i, b in enumerate(betas)])
-    T, n, blowup, snapshot_every, rng, B0, w0_default = _loop.run_settings(
-        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0)
-    B = _checks.array("B0", B0, np.ndim(B0), (None,) * (np.ndim(B0) - 2) + (problem.d, None))
-    if B.ndim not in (2, 3) or B.ndim == 3 and len(B) != R or B.shape[-1] > problem.d:
-        raise ValueError(f"B0 must be d x k' (k' <= d) or one per run (R, d, k'), got shape {B.shape}")
-    B = np.array(np.broadcast_to(B, (R,) + B.shape[-2:]))
+    T, n, snapshot_every, rng, B, w, scale = _loop.run_settings(
+        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R, per_run=True)
     k = B.shape[2]
-    if w0 is None:
-        w0 = w0_default if w0_default is not None and k == problem.k else np.zeros(k)
-    w = _checks.array("w0", w0, np.ndim(w0), (None,) * (np.ndim(w0) - 1) + (k,))
-    if w.ndim not in (1, 2) or w.ndim == 2 and len(w) != R:
-        raise ValueError(f"w0 must have k' entries or be one per run (R, k'), got shape {w.shape}")
-    w = np.array(np.broadcast_to(w, (R, k)))
-    scale = _loop.start_scale(B, w, blowup, T)
     return _loop.run_loop(_runs_step(specs, alpha), B, w, _loop.round_source(problem, n, pool, rng, m_in, m_out),
                           beta, T, scale, labels=methods, problem=problem, alpha=alpha, snapshot_every=snapshot_every,
                           settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T))

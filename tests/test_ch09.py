@@ -144,7 +144,14 @@ FIELDS = ("distance", "angles", "loss", "head_norm", "orth_error", "B", "w")
 
 def per_variant(variant, problem, steps=1, **kw):
     """The variant run by gbml.train's own loop, one round at a time, with its (gradient, objective) pair."""
-    gradient, objective = beyond._variant_step(variant, steps)
+    if variant == "altmin":
+        gradient = lambda B, w, tasks, alpha: (beyond.altmin_gradient(B, tasks), np.zeros_like(w))  # noqa: E731
+        objective = lambda B, w, tasks, alpha: beyond.altmin_objective(B, tasks)  # noqa: E731
+    else:
+        fo = variant == "fo-anil"
+        gradient = lambda B, w, tasks, alpha: beyond.multistep_gradient(  # noqa: E731
+            B, w, tasks, alpha, steps, first_order=fo)
+        objective = lambda B, w, tasks, alpha: beyond.multistep_objective(B, w, tasks, alpha, steps)  # noqa: E731
     label = variant if variant == "altmin" or steps == 1 else f"{variant} ({steps} steps)"
     return gbml.train(label, problem, gradient=gradient, objective=objective, settings={"steps": steps},
                       on_divergence="stop", **kw)

@@ -138,3 +138,48 @@ def test_same_int_seed_for_problem_and_run_does_not_start_at_the_solution():
         problem = gbml.Problem(20, 3, rng=seed)
         h = gbml.train("anil", problem, alpha=0.1, beta=0.5, T=1, n_tasks=5, rng=seed)
         assert h.distance[0] > 0.5
+
+
+def test_the_training_rounds_call_no_guarded_routine():
+    """The kernels call the tasks' unguarded gradient (issue 20): every trainer runs inside a checker's
+    forbidden block, where one guarded call in a round would raise, while a learner's tasks.inner.grad
+    still raises there."""
+    from gbml import _guard, beyond
+
+    problem = gbml.Problem(6, 2, rng=0)
+    sizes = dict(alpha=0.1, T=3, n_tasks=4, rng=1, m_in=5, m_out=5)
+    with _guard.forbidden(["SampledTasks.inner.grad"]) as calls:
+        gbml.train_runs(["anil", "fo-anil", "maml", "fo-maml"], problem, betas=0.5, **sizes)
+        gbml.train("avg-loss", problem, beta=0.05, **sizes)
+        beyond.train_variants(["anil", "fo-anil", "altmin"], problem, steps=2, beta=0.5, **sizes)
+        assert not calls
+        with pytest.raises(_guard.ReferenceCalled):
+            problem.sample_round(2, 0, m_in=3, m_out=3).inner.grad(np.zeros(6))
+
+
+def test_the_training_rounds_check_nothing(monkeypatch):
+    """Arguments are checked once per run, not every round (issue 20): the calls into gbml._checks do not
+    grow with the number of rounds T, for any trainer."""
+    import inspect
+
+    from gbml import _checks, beyond
+
+    calls = []
+
+    def counted(name, fn):
+        return lambda *args, **kwargs: calls.append(name) or fn(*args, **kwargs)
+
+    for name, fn in inspect.getmembers(_checks, inspect.isfunction):
+        if fn.__module__ == _checks.__name__:
+            monkeypatch.setattr(_checks, name, counted(name, fn))
+    problem = gbml.Problem(6, 2, rng=0)
+
+    def count(T):
+        calls.clear()
+        sizes = dict(alpha=0.1, T=T, n_tasks=4, rng=1, m_in=5, m_out=5)
+        gbml.train_runs(["anil", "fo-anil", "maml", "fo-maml"], problem, betas=0.5, **sizes)
+        gbml.train("maml", problem, beta=0.5, **sizes)
+        beyond.train_variants(["anil", "fo-anil", "altmin"], problem, steps=2, beta=0.5, **sizes)
+        return sorted(calls)
+
+    assert count(20) == count(2) and count(2)

@@ -9,10 +9,8 @@ __all__ = ["glue", "show_figure"]
 def glue(name: str, value, display: bool = False):
     """Record ``value`` (a number; numpy scalars are converted) under ``name`` for ``{glue:text}`name```.
 
-    Records only in the book's build, which sets ``GBML_BOOK_BUILD=1`` (``_ext/gbml_build/html.py``); anywhere
-    else (JupyterLab, VS Code, Colab, a test) it records and prints nothing, whether or not myst-nb is
-    installed, so a chapter run as a notebook shows no stray ``papermill.record`` outputs.  Returns None
-    (so a glue call ending a cell prints nothing).
+    Records only in the book's build (``GBML_BOOK_BUILD=1``); anywhere else (JupyterLab, Colab, a test) it
+    does nothing, so a chapter run as a notebook shows no stray ``papermill.record`` outputs.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -28,10 +26,9 @@ def glue(name: str, value, display: bool = False):
 def show_figure(fig, alt: str):
     """Show a matplotlib figure in the notebook as an image whose alt text is ``alt``, and close it.
 
-    myst-nb reads a figure's alt text only from the cell's static metadata, so a description that quotes
-    computed numbers would drift from them.  A figure cell whose alt text quotes a number draws the figure,
-    formats ``alt`` from the same values, and ends with ``show_figure(fig, alt)``; the caption and name stay
-    in the cell metadata (``mystnb: figure:``).  The image is the PNG the inline backend would show.
+    myst-nb reads alt text only from the cell's metadata, where quoted numbers would drift from the computed
+    ones: a figure cell formats ``alt`` from its values and ends with ``show_figure(fig, alt)`` (caption and
+    name stay in the metadata, ``mystnb: figure:``).  The image is the PNG the inline backend would show.
     """
     import base64
     import html

@@ -1,24 +1,18 @@
 """Hidden tests for nbgrader: the points of a coding exercise, from a fresh copy of its checker.
 
-nbgrader runs a test cell in the learner's kernel, after their answer cell, and that cell may have
-replaced what a test would call: ``exercises.check_x = lambda fn, **kw: ...``, ``exercises.compare``,
-``gbml.book.exercises`` in ``sys.modules``, a reference routine of ``gbml``.  So the hidden test of a
-problem set (written by ``make problem-set``) loads this file afresh, with ``importlib`` rather than
-``import`` (which would return whatever ``sys.modules`` holds)::
+nbgrader runs a test cell in the learner's kernel after their answer cell, which may have replaced what a
+test would call (``exercises.check_x``, ``gbml.book.exercises`` in ``sys.modules``, a gbml routine).  So
+the hidden test of a problem set loads this file afresh, with ``importlib`` rather than ``import``::
 
     import importlib.util
     grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book._grading"))
     grading.__spec__.loader.exec_module(grading)
     grading.points("check_subspace_distance", my_subspace_distance, points=10, seed=123456789)
 
-and :func:`points` loads a private copy of the whole ``gbml`` package from its files (made after the
-answer cell ran, under a new random name), whose checker runs the learner's function on new cases.
-Only ``gbml._guard`` is shared with the ``gbml`` the learner imported, so that the reference routines
-they can reach still raise while their function runs.
-
-This stops an answer cell that rebinds or replaces gbml's objects.  It cannot stop code that rewrites the
-kernel's own machinery (the import system, IPython's display or exception handling, NumPy, the guard's
-private state): no test that runs in the learner's kernel can, nbgrader's included.
+and :func:`points` loads a private copy of ``gbml`` from its files under a new random name, sharing only
+``gbml._guard`` (so the reference routines the learner can reach still raise), whose checker runs the
+learner's function on new cases.  This stops an answer cell that rebinds gbml's objects; no test in the
+learner's kernel can stop code that rewrites the kernel's machinery (imports, IPython, NumPy).
 """
 from __future__ import annotations
 
@@ -31,8 +25,8 @@ from pathlib import Path
 
 
 def fresh_exercises():
-    """``gbml.book.exercises`` of a private copy of ``gbml``, loaded from the files of this installation
-    under a name no earlier code can know (gbml imports some modules when first needed, so it stays)."""
+    """``gbml.book.exercises`` of a private copy of ``gbml`` under a name no earlier code can know (it stays in
+    ``sys.modules``: gbml imports some modules when first needed)."""
     root = Path(__file__).resolve().parents[1]  # the gbml folder
     name = f"_gbml_hidden_test_{secrets.token_hex(8)}"
     spec = importlib.util.spec_from_file_location(name, root / "__init__.py", submodule_search_locations=[str(root)])
@@ -48,9 +42,8 @@ def points(checker: str, fn, *, points: float, seed: int, n_cases: int = 10) -> 
     """``points`` times the share of ``n_cases`` new cases (drawn with ``seed``) on which ``fn`` passes the
     checker ``checker`` of a fresh copy of ``gbml.book.exercises``, rounded to 0.01; prints the verdict.
 
-    The value is what nbgrader reads as a test cell's partial credit (its output, a number between 0 and the
-    cell's points).  Anything the learner's function writes to stderr, such as a warning, goes to stdout:
-    nbgrader gives no points to a test cell that wrote to stderr.
+    nbgrader reads the value as the cell's partial credit.  What the learner's function writes to stderr (a
+    warning) goes to stdout: nbgrader gives no points to a test cell that wrote to stderr.
     """
     exercises = fresh_exercises()
     with contextlib.redirect_stderr(sys.stdout):

@@ -1,31 +1,20 @@
 """Checkers for the book's coding exercises: run the learner's function on seeded cases, compare it
 with the reference implementation in ``gbml``, and answer with a specific hint.
 
-Every checker is one call to :func:`compare`: it names the exercise, says how to make a case, how to
-call the reference, which ``gbml`` routines the learner must not call, and lists *likely mistakes* —
-each a function computing what a plausible wrong answer would return, with the hint to give when the
-learner's output matches it.  Adding a checker for a new chapter is one small function (see
-``CONTRIBUTING.md``)::
+Every checker is one call to :func:`compare`: the exercise's name, how to make a case, the reference, the
+``gbml`` routines the learner must not call, and *likely mistakes* (what a plausible wrong answer returns,
+with the hint to give when the learner's output matches it).  A new checker is one small function::
 
     def check_my_step(fn, **kwargs):
         return compare("Exercise 5.2 (my_step)", fn, reference=my_reference, make_case=my_case,
                        mistakes={"the sign of the step is flipped": my_wrong_sign})
 
-Checkers are fit for grading:
-
-* each case calls the learner's function exactly once, on copies of the inputs;
-* while it runs, the ``gbml`` routines that the exercise asks the learner to write raise (``forbid``), and
-  so does the checker's reference; the expected value is computed only after it has returned, so no frame
-  of the checker holds it while the learner's code runs;
-* every case is run, and the result counts the cases passed (``n_passed`` of ``n_cases``: partial credit);
-* a wrong answer is described (shape, sign, scale, a missing factor, NaN, complex), never shown next to
-  the expected value;
-* an exception raised by the learner's code is reported as theirs, with their traceback summarised.
-
-A checker prints its verdict and returns a :class:`CheckResult` (truthy when every case passed).  A
-function that still raises ``NotImplementedError`` (the student edition's placeholder) gets the plain
-verdict that the exercise is not written yet, with no traceback, so Run All on an untouched student
-notebook runs to the end.
+Checkers are fit for grading (:func:`compare` says how): one call of the learner's function per case, on
+copies; the routines to write (``forbid``) and the reference raise while it runs; partial credit
+(``n_passed`` of ``n_cases``); a wrong answer is described, never shown next to the expected value; the
+learner's exception is reported as theirs.  A checker prints its verdict and returns a
+:class:`CheckResult`; an unwritten exercise (``NotImplementedError``, the student edition's placeholder)
+gets a plain "not written yet", so Run All on an untouched student notebook runs to the end.
 """
 from __future__ import annotations
 
@@ -45,17 +34,12 @@ from ..tasks import PopulationTasks, SampledTasks
 from .. import _guard
 
 __all__ = [
-    "CheckResult",
-    "compare",
+    "CheckResult", "compare",
     "check_maml_objective",  # chapter 1
-    "check_subspace_distance",  # chapter 2
-    "check_head_second_moment",
-    "check_average_loss_gradient",  # chapters 3 and 4
-    "check_anil_inner_step",
-    "check_fo_anil_gradient",
-    "check_two_step_anil_gradient",
-    "check_maml_adapted_prediction",  # chapters 5 and 6
-    "check_fo_maml_gradient",
+    "check_subspace_distance", "check_head_second_moment",  # chapter 2
+    "check_average_loss_gradient", "check_anil_inner_step",  # chapters 3 and 4
+    "check_fo_anil_gradient", "check_two_step_anil_gradient",
+    "check_maml_adapted_prediction", "check_fo_maml_gradient",  # chapters 5 and 6
     "check_head_gram",  # chapter 7
     "check_sampled_inner_gradient",  # chapter 8
     "check_least_squares_heads",  # chapter 9
@@ -107,42 +91,32 @@ def _close(got, want, rtol, atol) -> bool:
     return got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=atol))
 
 
-def _run(fn, args, forbid):
-    """Call ``fn(*args)`` once, with the references ``forbid`` (and every sealed callable) unavailable.
-
-    Returns ``(output, None)``, or ``(None, problem)`` when the call failed; an unwritten exercise raises
-    :class:`_NotWritten`.
-    """
-    with _guard.forbidden(forbid) as calls:
-        try:
-            out = fn(*args)
-        except NotImplementedError as err:
-            if not calls:
-                raise _NotWritten() from None
-        except Exception as err:  # the learner's bug: report it as theirs, not as a crash of the checker
-            if not calls:
-                return None, _raised(err)
-    if calls:
-        return None, (f"your function calls {calls[0]}, the routine this exercise asks you "
-                      "to write; write it yourself with NumPy.")
-    return out, None
-
-
 def _one_case(fn, frozen: bytes, reference, forbid, diagnose):
     """The problem with ``fn``'s answer on the case pickled in ``frozen`` (None when right), and the case.
 
-    ``fn`` gets its own copy of the case; the reference gets another, made after ``fn`` has returned, and
-    only then computes the expected value: while ``fn`` runs, no frame holds the expected value, and
-    nothing ``fn`` does to its inputs changes the case.
+    ``fn`` runs once, on its own copy of the case, with the references ``forbid`` (and every sealed callable)
+    unavailable; the reference gets another copy only after ``fn`` has returned, so no frame holds the
+    expected value while ``fn`` runs.  An unwritten exercise raises :class:`_NotWritten`.
     """
-    got, problem = _run(fn, list(pickle.loads(frozen).values()), forbid)
+    out = problem = None
+    with _guard.forbidden(forbid) as calls:
+        try:
+            out = fn(*pickle.loads(frozen).values())
+        except NotImplementedError:
+            if not calls:
+                raise _NotWritten() from None
+        except Exception as err:  # the learner's bug: report it as theirs, not as a crash of the checker
+            problem = _raised(err)
+    if calls:
+        problem = (f"your function calls {calls[0]}, the routine this exercise asks you to write; "
+                   "write it yourself with NumPy.")
     case = pickle.loads(frozen)
-    return problem or diagnose(got, reference(**case), case), case
+    return problem or diagnose(out, reference(**case), case), case
 
 
 def _raised(err: Exception) -> str:
     """What the learner's exception was and where, in the learner's own code."""
-    frames = traceback.extract_tb(err.__traceback__)[1:]  # the first frame is _run's call
+    frames = traceback.extract_tb(err.__traceback__)[1:]  # the first frame is _one_case's call
     own = [f for f in frames if not f.filename.startswith(_PACKAGE_DIRS)] or frames[-1:]
     where = "".join(f"\n    {f.name}, line {f.lineno}" + (f": {f.line}" if f.line else "") for f in own[-3:])
     hint = ""
@@ -233,12 +207,10 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
             atol: float = 1e-9, quiet: bool = False) -> CheckResult:
     """Run ``fn(*case.values())`` against ``reference(**case)`` on seeded cases and explain a mismatch.
 
-    The learner's function gets the case's values positionally (in the dict's order), so it may name
-    its parameters as it likes; it gets copies, so changing its inputs in place cannot corrupt the check.
-    It is called exactly once per case, and every case is run (the result counts those passed).  The
-    reference runs only after it has returned, and raises if called while it runs.  A wrong answer is
-    described (shape, sign, scale, NaN, complex, a likely mistake) for the first case it fails, never
-    shown next to the expected value.
+    The learner's function gets copies of the case's values positionally (any parameter names), once per
+    case; every case is run.  The reference runs only after it has returned (and raises if called while it
+    runs), so no frame holds the expected value meanwhile.  A wrong answer is described (shape, sign, scale,
+    NaN, complex, a likely mistake) for the first case it fails, never shown next to the expected value.
 
     Parameters
     ----------
@@ -248,20 +220,18 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
         The learner's function.
     reference : callable ``reference(**case)``
         The correct answer, computed with ``gbml``: a number, an array, or a tuple of arrays (then the
-        learner must return a tuple of arrays of the same shapes).
+        learner returns a tuple of arrays of the same shapes).
     make_case : callable ``make_case(rng, i) -> dict``
         The i-th input, an ordered dict of ``fn``'s arguments, drawn from the Generator ``rng``.
     mistakes : dict hint -> callable ``wrong(**case)``, optional
         Plausible wrong answers; when ``fn``'s output matches one, its hint is shown.
     structure : callable ``structure(output, case) -> str or None``, optional
-        A shape- or structure-specific hint for the learner's raw output (None when it is fine), checked
-        before the values.
+        A hint on the raw output's structure (None when fine), checked before the values.
     forbid : iterable of str
-        Names of the ``gbml`` reference routines (see ``gbml._guard``) that raise while ``fn`` runs: the
-        routines the exercise asks the learner to write.
+        The ``gbml`` reference routines (``gbml._guard``) the exercise asks to write: they raise while ``fn`` runs.
     n_cases : int
     rng : int or numpy Generator
-        Seed of the cases (the same cases on every run).
+        Seed of the cases.
     rtol, atol : float in [0, 1)
         Tolerances of ``numpy.allclose``.
     quiet : bool

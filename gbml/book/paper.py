@@ -1,13 +1,10 @@
 """The paper's experiments, re-run (book chapter 10 and ``make reproduce``).
 
-One place for the settings, the runs, the numbers and the figures of chapter 10, so that the chapter
-and ``tools/reproduce.py`` (which writes every figure as PNG and PDF plus the numbers as JSON and CSV)
-cannot drift apart.  Settings (chapter 10): population tasks, ``d = 20``, ``k = 3``,
-``n = 20`` fresh tasks per round, ``alpha = 0.1``, ``beta = 0.5`` (``0.05`` for the average loss, its
-stable step), ``w_0 = 0``, a random ``B_0 = Q / sqrt(alpha)``, heads ``N(0, diag(1, ..., 1, mu^2))``.
-
-Seed ``s`` makes two independent generators (``numpy.random.SeedSequence(s).spawn(2)``): the first draws
-``B*``, the second the initialisation and the tasks of every round.
+The settings, runs, numbers and figures of chapter 10 in one place, so the chapter and ``make reproduce``
+cannot drift apart.  Settings: population tasks, ``d = 20``, ``k = 3``, ``n = 20`` fresh tasks per round,
+``alpha = 0.1``, ``beta = 0.5`` (``0.05`` for the average loss, its stable step), ``w_0 = 0``, a random
+``B_0 = Q / sqrt(alpha)``, heads ``N(0, diag(1, ..., 1, mu^2))``.  Seed ``s`` makes two independent
+generators (``SeedSequence(s).spawn(2)``): the first draws ``B*``, the second the start and the tasks.
 """
 from __future__ import annotations
 
@@ -24,18 +21,9 @@ from ..training import History, train
 from . import plotting
 
 __all__ = [
-    "SETTINGS",
-    "METHOD_ORDER",
-    "Experiment",
-    "generators",
-    "run_methods",
-    "run_diversity",
-    "iterations_table",
-    "table_markdown",
-    "draw_methods",
-    "draw_diversity",
-    "settings_text",
-    "run_all",
+    "SETTINGS", "METHOD_ORDER", "Experiment", "generators", "run_methods", "run_diversity",
+    "iterations_table", "table_markdown", "draw_methods", "draw_diversity", "settings_text",
+    "run_all"
 ]
 
 #: The chapter's defaults (the settings above; seeds and T chosen so the chapter runs in < 20 s).
@@ -156,18 +144,8 @@ def _values(name, values, what, low, high, closed=False) -> tuple:
 
 
 def run_methods(**overrides) -> Experiment:
-    """All four methods and the average loss at ``mu = 1`` (the paper's comparison with the average loss).
-
-    Parameters
-    ----------
-    **overrides :
-        Any key of :data:`SETTINGS` (e.g. ``seeds=(0, 1)``, ``T=300``).
-
-    Returns
-    -------
-    Experiment
-        ``runs[method]`` for every method of :data:`METHOD_ORDER`, T rounds each.
-    """
+    """All four methods and the average loss at ``mu = 1``, T rounds each (``runs[method]``); ``overrides``
+    are keys of :data:`SETTINGS` (e.g. ``seeds=(0, 1)``, ``T=300``)."""
     s = _settings(**overrides)
     start = time.perf_counter()
     runs = {m: [_one_run(m, 1.0, seed, s["T"], s) for seed in s["seeds"]] for m in METHOD_ORDER}
@@ -175,16 +153,9 @@ def run_methods(**overrides) -> Experiment:
 
 
 def run_diversity(methods_experiment: Experiment | None = None, **overrides) -> Experiment:
-    """One method (ANIL by default) for every ``mu`` of the settings: less diversity, slower learning.
-
-    Runs at ``mu = 1`` are taken from ``methods_experiment`` when it holds the same method, settings and
-    seeds (they are the same runs); its time is then counted in that experiment, not here.
-
-    Returns
-    -------
-    Experiment
-        ``runs["mu = 0.5"]`` etc., ``T_diversity`` rounds each (T rounds for reused runs).
-    """
+    """One method (ANIL by default) for every ``mu`` of the settings, ``T_diversity`` rounds each
+    (``runs["mu = 0.5"]`` etc.).  Runs at ``mu = 1`` are taken from ``methods_experiment`` when it holds the
+    same method, settings and seeds (they are the same runs, of T rounds, timed there)."""
     if methods_experiment is not None:
         _experiment("methods_experiment", methods_experiment, ("methods",))
     s = _settings(**overrides)

@@ -1,9 +1,8 @@
 """One plotting style for the book, and the figures chapters draw again and again.
 
-Every helper draws on an ``Axes`` it is given and returns it, so chapters, explorers
-(:mod:`gbml.book.widgets`) and tests share them.  Colour is never the only carrier of meaning: each
-method has a colour from the Okabe-Ito palette (safe for the common colour-vision deficiencies)
-*and* its own line style and marker.
+Every helper draws on an ``Axes`` it is given and returns it (chapters, explorers and tests share them).
+Colour is never the only carrier of meaning: each method has an Okabe-Ito colour (safe for the common
+colour-vision deficiencies) *and* its own line style and marker.
 
 Examples
 --------
@@ -28,25 +27,10 @@ from .. import _checks
 from ..training import DivergenceError, History
 
 __all__ = [
-    "FIGSIZE",
-    "DPI",
-    "PALETTE",
-    "METHOD_STYLES",
-    "LABELS",
-    "method_style",
-    "figure",
-    "frame_figure",
-    "style_context",
-    "use_style",
-    "plot_distance",
-    "plot_angles",
-    "show_message",
-    "show_divergence",
-    "divergence_hint",
-    "ensure_not_blank",
-    "fit_log_ylim",
-    "fast_log_ticks",
-    "to_png",
+    "FIGSIZE", "DPI", "PALETTE", "METHOD_STYLES", "LABELS", "method_style", "figure",
+    "frame_figure", "style_context", "use_style", "plot_distance", "plot_angles", "show_message",
+    "show_divergence", "divergence_hint", "ensure_not_blank", "fit_log_ylim", "fast_log_ticks",
+    "to_png"
 ]
 
 #: Default figure size in inches (width, height) for every figure of the book.
@@ -56,16 +40,8 @@ FIGSIZE = (6.4, 3.6)
 DPI = 100
 
 #: Okabe-Ito colours (Okabe & Ito 2008), safe for deuteranopia, protanopia and tritanopia.
-PALETTE = {
-    "orange": "#E69F00",
-    "sky": "#56B4E9",
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-    "black": "#000000",
-}
+PALETTE = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+           "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000"}
 
 #: Colour, line style and marker per method, distinguishable in greyscale too.
 METHOD_STYLES = {
@@ -85,16 +61,10 @@ _FALLBACK = [
 ]
 
 _RC = {
-    "font.size": 10,
-    "figure.dpi": DPI,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "legend.frameon": False,
-    "lines.linewidth": 1.8,
-    "lines.markersize": 5,
-    "axes.prop_cycle": matplotlib.cycler(color=[PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky")]),
+    "font.size": 10, "figure.dpi": DPI, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+    "lines.linewidth": 1.8, "lines.markersize": 5, "axes.prop_cycle": matplotlib.cycler(
+        color=[PALETTE[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky")]),
 }
 
 
@@ -131,19 +101,14 @@ def _axes(ax) -> None:
 def style_context():
     """A context manager applying the book's rcParams for the duration of a block (free when
     ``use_style()`` already applied them: ``rc_context`` copies every rcParam, too slow for live updates)."""
-    import contextlib
-
     if all(matplotlib.rcParams[key] == value for key, value in _RC.items()):
         return contextlib.nullcontext()
     return matplotlib.rc_context(_RC)
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style globally (fonts, grid, colour cycle, line widths).
-
-    In a notebook it also makes inline figures keep their full size (no ``bbox_inches="tight"``
-    cropping): a figure of ``FIGSIZE`` is then exactly as many pixels as an explorer frame.
-    """
+    """Apply the book's matplotlib style globally; in a notebook, inline figures also keep their full size
+    (no ``bbox_inches="tight"``): a figure of ``FIGSIZE`` is as many pixels as an explorer frame."""
     matplotlib.rcParams.update(_RC)
     try:
         from IPython import get_ipython
@@ -170,11 +135,8 @@ def check_layout(figsize=None, nrows=1, ncols=1, dpi=None) -> tuple:
 
 
 def figure(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
-    """A new figure in the book's style, through pyplot (so it shows inline in a notebook).
-
-    Returns ``(fig, ax)`` like ``plt.subplots``.  Use it in chapter cells; explorers create their
-    own figures without pyplot.  ``figsize`` is two numbers > 0 (inches), ``nrows`` and ``ncols`` ints >= 1.
-    """
+    """``(fig, ax)`` like ``plt.subplots``: a new figure in the book's style, through pyplot (so it shows inline
+    in a notebook; explorers make theirs without pyplot).  ``figsize``: two numbers > 0 (inches)."""
     import matplotlib.pyplot as plt
 
     figsize, nrows, ncols = check_layout(figsize, nrows, ncols, kwargs.get("dpi"))
@@ -221,8 +183,8 @@ def plot_distance(ax: Axes, histories, *, predicted_rate: float | None = None, a
         Values below it (exact zeros) are clipped to it so the log axis stays finite.
     legend : bool
 
-    A run that diverged is drawn up to its last finite iterate and a readable message is written on
-    the axes.  If nothing finite is left to draw, the axes show a message instead of a blank plot.
+    A run that diverged is drawn up to its last finite iterate, with a message; axes with nothing finite to
+    draw show a message instead of a blank plot.
     """
     _axes(ax)
     runs = _as_histories(histories)
@@ -305,12 +267,8 @@ _MESSAGE_BOX = dict(boxstyle="round,pad=0.4", facecolor="#FFF4E0", edgecolor=PAL
 
 
 def show_message(ax: Axes, text: str, *, overlay: bool = False) -> Axes:
-    """Write a readable message on the axes (instead of an empty or broken plot).
-
-    With ``overlay=False`` the axes are cleared of ticks and frame and the message sits in their
-    middle.  With ``overlay=True`` (curves are drawn) it sits *above* the axes, left-aligned, so it
-    never covers a curve; a figure without a layout engine gets the room for it at the top.
-    """
+    """Write a readable message on the axes (instead of an empty or broken plot): in their middle, ticks and
+    frame removed, or with ``overlay=True`` (curves are drawn) *above* them, so it never covers a curve."""
     _axes(ax)
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -342,9 +300,8 @@ _HINT = contextvars.ContextVar("gbml_divergence_hint", default=None)
 
 @contextlib.contextmanager
 def divergence_hint(hint: str | None):
-    """Within the block, divergence messages end with ``hint`` (``""``: no hint) instead of the
-    default "try a smaller β"; ``None``: the default.  Explorers use it so a message names only controls
-    they have (an explorer without a β slider must not suggest moving β)."""
+    """Within the block, divergence messages end with ``hint`` (``""``: none; ``None``: the default "try a
+    smaller β"), so an explorer's message names only controls it has."""
     if hint is not None and not isinstance(hint, str):
         raise TypeError(f"hint must be a str (\"\" for no hint) or None, got {type(hint).__name__}")
     token = _HINT.set(hint)
@@ -358,9 +315,8 @@ def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta
                     overlay: bool = False) -> Axes:
     """The book's message for a run that blew up: "... diverged at iteration N — try a smaller β".
 
-    ``iteration`` may be an int, a ``History`` with ``diverged_at`` or a ``gbml.DivergenceError``.
-    Inside ``divergence_hint(...)`` the hint is the one given there (an explorer without a β slider
-    never suggests moving β).
+    ``iteration`` may be an int, a ``History`` with ``diverged_at`` or a ``gbml.DivergenceError``; inside
+    ``divergence_hint(...)`` the hint is the one given there.
     """
     if isinstance(iteration, DivergenceError):
         err = iteration
@@ -388,12 +344,8 @@ def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta
 
 
 def fit_log_ylim(ax: Axes, *, top: float | None = None) -> Axes:
-    """Fit a log y-axis to the finite positive data of the axes' lines.
-
-    Use it instead of fixed limits such as ``set_ylim(1e-12, 2)``: the bottom is the power of ten
-    just below the smallest value drawn (so a power-of-ten label always shows there), the top a
-    little above the largest value (or ``top``, if that is higher).
-    """
+    """Fit a log y-axis to the finite positive data of the axes' lines (instead of fixed limits): from the
+    power of ten just below the smallest value to a little above the largest (or ``top``, if higher)."""
     values = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
     values = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values] or [np.empty(0)])
     if values.size == 0:
@@ -438,12 +390,9 @@ _MIN_LOG_TICKS = 3
 
 
 def fast_log_ticks(ax: Axes) -> Axes:
-    """Give the log-scaled axes of ``ax`` plain-text power-of-ten labels and no minor ticks.
-
-    Explorers call it on every frame: it makes a live redraw about three times faster than
-    matplotlib's mathtext labels and dozens of minor tick lines.  An axis whose view holds fewer than
-    three powers of ten is also labelled at 2 and 5 times them (``0.2``, ``5×10⁻³``), so every log
-    axis has at least three labelled ticks.
+    """Give the log-scaled axes of ``ax`` plain-text power-of-ten labels and no minor ticks (explorers: a live
+    redraw about three times faster than with mathtext).  An axis spanning fewer than three powers of ten
+    is also labelled at 2 and 5 times them (``0.2``, ``5×10⁻³``): at least three labelled ticks.
     """
     from matplotlib import ticker
 
@@ -459,15 +408,12 @@ def fast_log_ticks(ax: Axes) -> Axes:
 
 
 def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6, palette: bool = False) -> bytes:
-    """PNG bytes of a figure (used for explorer frames and tests).
+    """PNG bytes of a figure (explorer frames and tests).
 
-    ``compress_level`` (0-9, zlib) trades bytes for time, never pixels: live explorers use 1 (their
-    frames are not stored), the book's precomputed frames the default 6 (smaller pages).
-    ``palette=True`` stores the pixels with a palette of at most 256 colours (a P-mode PNG; Pillow's
-    "maximum coverage" quantizer keeps the colours that cover most pixels: white, the lines, the text).
-    A line figure has few colours besides its antialiasing shades, so a frame looks the same (every
-    pixel within a few levels) at about a quarter of the bytes.  The book's precomputed frames use it;
-    it costs tens of milliseconds, so live frames do not.
+    ``compress_level`` (0-9, zlib) trades bytes for time, never pixels (live frames: 1; stored frames: 6).
+    ``palette=True`` stores at most 256 colours (Pillow's "maximum coverage" quantizer keeps white, the
+    lines and the text): a line figure looks the same (every pixel within a few levels) at a quarter of the
+    bytes, for tens of milliseconds more, so only stored frames use it.
     """
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure (e.g. from plotting.figure()), got {type(fig).__name__}")
@@ -489,10 +435,8 @@ def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6, palette: boo
     return out.getvalue()
 
 
-#: Margins of an explorer frame in inches (left, right, bottom, top), and the gaps between the axes
-#: of a grid (between rows: room for the upper axes' x label, between columns: for the y label).
-#: (What constrained layout gave chapter 5's two stacked panels, so its frames keep their look; no
-#: room for axes titles: a grid frame puts its words in the axis labels and legends.)
+#: Margins of an explorer frame in inches (left, right, bottom, top) and the gaps between a grid's rows and
+#: columns (room for the x and y labels; none for titles): what constrained layout gave chapter 5's panels.
 _FRAME_MARGINS = (0.67, 0.18, 0.48, 0.07)
 _FRAME_GAPS = (0.57, 0.85)
 
@@ -528,17 +472,14 @@ def _axes_state(ax) -> dict:
 
 
 def _cleared_axes(fig: Figure, nrows: int, ncols: int):
-    """The axes of the last frame drawn on ``fig``, cleared for the next one, keeping their ticks; None
-    (make new axes) when the last frame added or removed axes, drew on the figure itself, or changed
-    something of an axes that ``Axes.clear`` does not undo (``_axes_state``: tick settings, colours,
-    spines; the aspect, which chapters set on every frame, is put back here).
+    """The axes of the last frame drawn on ``fig``, cleared for the next one, keeping their ticks; None (make
+    new axes) when the last frame added or removed axes, drew on the figure itself, or changed what
+    ``Axes.clear`` does not undo (``_axes_state``; the aspect, set by chapters on every frame, is put back).
 
-    Why: ``Axes.clear`` throws the ticks away (``Axis.reset_ticks``), and making them again is about a
-    third of a live frame's time.  A tick is made from its axis' tick settings, which ``clear`` keeps
-    except the grid, and it applies the grid settings to the kept ticks as to new ones; so once the
-    cleared axes are in the state they were made in, the kept ticks are the ones new axes would make
-    (their locations and labels are set anew at every draw).  The tests compare every chapter
-    explorer's live frames with frames drawn on new axes, byte for byte.
+    ``Axes.clear`` throws the ticks away, and making them again is a third of a live frame's time.  Ticks are
+    made from their axis' settings, which ``clear`` keeps (it reapplies the grid's), so once the cleared
+    axes are in the state they were made in, the kept ticks are the ones new axes would make (the tests
+    compare every chapter explorer's live frames with frames on new axes, byte for byte).
     """
     axes, made = getattr(fig, "_gbml_axes", None), getattr(fig, "_gbml_made", None)
     flat = list(np.atleast_1d(axes).ravel()) if axes is not None else []
@@ -562,17 +503,12 @@ def _cleared_axes(fig: Figure, nrows: int, ncols: int):
 
 
 def frame_figure(figsize=None, nrows: int = 1, ncols: int = 1, dpi: int = DPI, *, reuse: Figure | None = None):
-    """A figure outside pyplot (never shown twice inline), in the book's style: explorer frames draw on it.
+    """``(fig, axes)``: a figure outside pyplot (never shown twice inline), in the book's style, for explorer frames.
 
-    Returns ``(fig, axes)``.
-    Every frame has fixed margins, no layout engine: constrained layout costs ~50 ms per frame for one
-    axes and about doubles the drawing time of a grid, too slow for a live update.  A single axes keeps
-    the fractions ``left=0.12, right=0.97, bottom=0.15, top=0.95``; a grid of axes gets the inch margins
-    ``_FRAME_MARGINS`` and gaps ``_FRAME_GAPS`` (room for tick labels and axis labels of ``font.size`` 10).
-    The figure has its own Agg canvas; ``reuse`` (a figure made by an earlier call with the same
-    arguments) is drawn again instead of a new one, on its axes cleared with their ticks kept
-    (``_cleared_axes``), or on new axes if the last frame changed what clearing does not undo: the
-    same frame, about 10 ms sooner per axes.
+    Fixed margins, no layout engine (constrained layout costs ~50 ms per frame, too slow for a live
+    update): one axes keeps ``left=0.12, right=0.97, bottom=0.15, top=0.95``, a grid the inch margins
+    ``_FRAME_MARGINS`` and gaps ``_FRAME_GAPS``.  ``reuse`` (a figure of an earlier call with the same
+    arguments) is drawn again on its cleared axes (``_cleared_axes``): the same frame, ~10 ms sooner per axes.
     """
     figsize = tuple(figsize or FIGSIZE)
     with style_context():

@@ -8,12 +8,9 @@ A sweep evaluates one function at every point of a grid and returns the results 
     table = gbml.book.sweeps.sweep(rate, {"mu": [1, 0.5], "method": ["anil", "maml"]})
     table[(0.5, "maml")]             # two or more parameters: keys are tuples in the grid's order
 
-Long sweeps show an ``ipywidgets.IntProgress`` bar while they run when they run in a live Jupyter kernel.
-They are silent everywhere else: in scripts and tests, and in the static book build (``GBML_EXPLORER=static``,
-set by ``_ext/gbml_build/html.py``), where a finished progress bar would only clutter the page.
-
-:func:`loglog_slope` fits the exponent of a power law ``y ~ x^p`` to measured points, as chapter 8 does
-for the error floor against the sample sizes.
+A sweep shows a progress bar in a live Jupyter kernel only (not in scripts, tests or the static book
+build, ``GBML_EXPLORER=static``).  :func:`loglog_slope` fits the exponent of a power law ``y ~ x^p``
+(chapter 8's error floor against the sample sizes).
 """
 from __future__ import annotations
 
@@ -30,17 +27,8 @@ __all__ = ["grid_points", "sweep", "loglog_slope"]
 
 
 def grid_points(grid) -> list[dict]:
-    """Every point of a grid, in order (the last parameter varies fastest).
-
-    Parameters
-    ----------
-    grid : Mapping name -> sequence of values
-        One or more parameters, each with at least one value.
-
-    Returns
-    -------
-    list of dict name -> value
-        The Cartesian product, ``len = prod(len(values))``.
+    """Every point (a dict name -> value) of a grid, a dict name -> sequence of at least one value: the
+    Cartesian product in order, the last parameter varying fastest.
 
     Examples
     --------
@@ -100,23 +88,18 @@ def sweep(fn: Callable, grid, *, progress=True, description: str = "sweep") -> d
     Parameters
     ----------
     fn : callable
-        Called as ``fn(**point)`` for a dict grid, ``fn(value)`` for a sequence grid.  Pass any other
-        settings (seeds, sizes) through a closure or ``functools.partial``.
+        ``fn(**point)`` for a dict grid (the product of its parameters, :func:`grid_points`), ``fn(value)``
+        for a sequence of values; other settings go through a closure or ``functools.partial``.
     grid : Mapping name -> sequence, or sequence of values
-        A dict gives the Cartesian product of its parameters (see :func:`grid_points`); a plain
-        sequence gives its values one by one.
     progress : bool or callable, default True
-        ``True``: an ``ipywidgets.IntProgress`` bar when running in a live Jupyter kernel, nothing in
-        scripts, tests or the static book build.  ``False``: never.  A callable is called as
-        ``progress(done, total, key)`` after each point (for logging, or for tests).
+        ``True``: a progress bar labelled ``description`` in a live Jupyter kernel only; ``False``: never;
+        a callable is called as ``progress(done, total, key)`` after each point.
     description : str
-        Label of the progress bar.
 
     Returns
     -------
     dict key -> result
-        In grid order.  The key is the value itself for a one-parameter dict grid or a sequence grid,
-        and the tuple of values (in the grid's parameter order) for two or more parameters.
+        In grid order, keyed by the value (one parameter) or the tuple of values (two or more).
 
     Examples
     --------
@@ -147,13 +130,8 @@ def sweep(fn: Callable, grid, *, progress=True, description: str = "sweep") -> d
     else:
         raise TypeError(f"progress must be True, False or a callable progress(done, total, key), got {progress!r}")
     results = {}
+    # The keys are distinct and hashable (_checks.grid).
     for done, (key, arg, keywords) in enumerate(calls, start=1):
-        try:
-            hash(key)
-        except TypeError:
-            raise TypeError(f"grid values must be hashable (they key the results), got {key!r}") from None
-        if key in results:
-            raise ValueError(f"grid has the point {key!r} twice")
         results[key] = fn(**arg) if keywords else fn(arg)
         if report is not None:
             report(done, total, key)
@@ -161,18 +139,8 @@ def sweep(fn: Callable, grid, *, progress=True, description: str = "sweep") -> d
 
 
 def loglog_slope(x, y) -> float:
-    """Exponent ``p`` of the least-squares power law ``y ~ c x^p``: the slope of ``log y`` against ``log x``.
-
-    Parameters
-    ----------
-    x, y : array_like (N,)
-        Positive values, ``N >= 2``, with at least two distinct ``x``.
-
-    Returns
-    -------
-    float
-        The fitted slope, e.g. about ``-0.5`` for ``y = 3 / sqrt(x)``.
-    """
+    """Exponent ``p`` of the least-squares power law ``y ~ c x^p``, the slope of ``log y`` against ``log x``
+    (about ``-0.5`` for ``y = 3 / sqrt(x)``), from positive ``x``, ``y`` (N,) with two distinct ``x`` at least."""
     x = _checks.array("x", x, 1)
     y = _checks.array("y", y, 1, (x.size,))
     if x.size < 2 or np.unique(x).size < 2:

@@ -6,26 +6,15 @@ may vary; the returned :class:`Explorer` displays itself when it is the last exp
     gbml.book.widgets.explore(draw_heads, {"mu": [0, 0.25, 0.5, 0.75, 1]},
                          caption="Sampled heads and their covariance.", alt="Scatter of task heads")
 
-Two modes, chosen by ``mode`` or else the environment variable ``GBML_EXPLORER``:
+Two modes, chosen by ``mode`` or else the environment variable ``GBML_EXPLORER``: ``"live"`` (a kernel:
+every slider move recomputes the figure, for values between the grid's too) and ``"static"`` (the book
+build: a frame precomputed for every grid point sits in a ``widgets.Stack``, nested for two parameters,
+whose ``selected_index`` is linked to the sliders by ``widgets.jslink``, so it works with no kernel).
 
-``"live"`` (default: a notebook with a kernel)
-    Numeric parameters get a slider over ``[min(values), max(values)]`` in steps of ``Param.step``; every
-    change recomputes the figure (for values between the grid's too).
-``"static"`` (set by the book build, see ``_ext/gbml_build/html.py``)
-    The figure is precomputed for every value of the grid (every pair, for two parameters) and the
-    frames sit in a ``widgets.Stack`` (an outer stack of inner stacks for two parameters) whose
-    ``selected_index`` is linked to the sliders with ``widgets.jslink``: moving a slider in the
-    rendered page shows that value's frame with no kernel.
-
-In both modes a ``<noscript>`` copy of the default frame and the caption are displayed after the
-widget, so a reader without JavaScript still sees a figure.  Every frame is an ``<img>`` whose alt
-text states what is plotted and the parameter values.  A plotting function that raises
-:class:`gbml.DivergenceError` gets the book's "diverged at iteration N" message drawn instead, and a
-frame with nothing drawn gets a message, never a blank image.
-
-Budget (checked by ``make bench`` and the tests): a live update at the default size within 100 ms,
-and at most 1.5 MB added to the page by a precomputed explorer (frames are palette PNGs at
-``plotting.DPI``).
+Every frame is an ``<img>`` whose alt text states what is plotted and the values; a ``<noscript>`` copy of
+the default frame and the caption follow the widget.  A ``gbml.DivergenceError`` is drawn as the book's
+"diverged" message, an empty frame gets a message.  Budget (``make bench`` and the tests): a live update
+within 100 ms, at most 1.5 MB added to a page by a static explorer.
 """
 from __future__ import annotations
 
@@ -62,16 +51,15 @@ class Param:
     Parameters
     ----------
     values : sequence
-        The grid precomputed for the static book (at least 2 values).  With a live kernel a numeric
-        parameter may take the values between ``min(values)`` and ``max(values)`` in steps of ``step``.
+        The grid precomputed for the static book (at least 2 values).
     default : optional
-        Initial value (must be in ``values``); the middle of the grid if omitted.
+        Initial value (one of ``values``); the middle of the grid if omitted.
     label : str, optional
-        Slider label (default: the parameter name).  May contain LaTeX-free Unicode, e.g. "β".
+        Slider label (default: the parameter name), plain Unicode such as "β".
     step : float, optional
-        Live slider resolution (default: 1 for integer grids, 1/100 of the range otherwise).  A live
-        slider takes the values ``min(values) + i * step`` and the grid values (:meth:`Explorer.positions`);
-        a value set from Python moves to the nearest of them, as dragging the slider does.
+        Live slider resolution (default: 1 for integer grids, 1/100 of the range): a live slider takes the
+        values ``min(values) + i * step`` and the grid values (:meth:`Explorer.positions`), and a value set
+        from Python moves to the nearest of them, as dragging does.
     fmt : str
         Format of a value in the static slider and in alt text, e.g. "{:.2f}".
     """
@@ -133,8 +121,7 @@ class Param:
 
 
 class _GridSlider(widgets.SelectionSlider):
-    """The slider of a static explorer: a value set from Python that is not on its grid is a ValueError naming
-    the parameter (the static book has a frame for the grid values only), not a traitlets TraitError."""
+    """The slider of a static explorer: a value off its grid (no frame) is a ValueError naming the parameter."""
 
     param = "value"
 
@@ -154,11 +141,9 @@ def _img_html(png: bytes, alt: str) -> str:
             'style="max-width:100%;height:auto">')
 
 
-# Accessibility (ipywidgets names no slider handle): this script, displayed with every explorer (so it
-# runs in the built book and in Jupyter alike, once per page), gives each slider handle the control's
-# description as its accessible name and "description = value" as aria-valuetext, makes the explorer's
-# status line a polite live region, and puts the shown frame's alt text there when the frame changes
-# (in the static book no kernel does that; with a kernel ``Explorer`` also sets it from Python).
+# Accessibility (ipywidgets names no slider handle), once per page in the book and in Jupyter: each slider
+# handle gets the control's description as its name and "description = value" as aria-valuetext, and the
+# explorer's status line, a polite live region, gets the shown frame's alt text when the frame changes.
 _A11Y_JS = """(() => {
   if (window.gbmlExplorerA11y) return;
   window.gbmlExplorerA11y = true;
@@ -273,12 +258,8 @@ class Explorer:
         return f"{self.alt} ({settings})"
 
     def render(self, **values) -> bytes:
-        """PNG of the figure for the given parameter values (missing ones take their defaults).
-
-        Live explorers encode faster (zlib level 1, full colour) than the static book's frames (a
-        256-colour palette PNG at level 6, about a quarter of the bytes; ``plotting.to_png``): a live
-        frame is never stored in a page, and the static book's pages stay within their budget.
-        """
+        """PNG of the figure for the given parameter values (missing ones take their defaults): fast to encode
+        when live, a palette PNG (a quarter of the bytes, ``plotting.to_png``) when stored in a static page."""
         values = {**self.defaults, **values}
         fig, axes = plotting.frame_figure(self.figsize, self.nrows, self.ncols, self.dpi, reuse=self._figure)
         self._figure = fig  # every frame of this explorer is drawn on the same figure, cleared
@@ -334,11 +315,9 @@ class Explorer:
         self.widget.add_class("gbml-explorer")
 
     def positions(self, name: str) -> list:
-        """The values the control ``name`` takes: a live slider's step lattice and grid values
-        (``Param.positions``), a static explorer's or a dropdown's grid values.
-
-        A chapter whose frames need long computations can do them for every position when it runs, so
-        that moving a slider only draws::
+        """The values the control ``name`` takes: a live slider's (``Param.positions``), else the grid values.
+        A chapter whose frames need long computations can do them all when it runs (moving a slider then
+        only draws)::
 
             for w0 in explorer.positions("w0_norm"):
                 runs_from_head(w0)   # cached
@@ -380,25 +359,18 @@ class Explorer:
             self.controls[name].param = name
         self.frames = {}
         self.links = []  # the jslinks that make the static page respond (kept for tests)
-        first = names[0]
-        if len(names) == 1:
-            children = []
-            for v in grids[0]:
-                children.append(self._frame({first: v}))
-            self.stack = widgets.Stack(children, selected_index=grids[0].index(self.defaults[first]))
-            self.links.append(widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index")))
-        else:
-            second = names[1]
-            inner_stacks = []
-            for a in grids[0]:
-                children = []
-                for b in grids[1]:
-                    children.append(self._frame({first: a, second: b}))
-                inner = widgets.Stack(children, selected_index=grids[1].index(self.defaults[second]))
-                self.links.append(widgets.jslink((self.controls[second], "index"), (inner, "selected_index")))
-                inner_stacks.append(inner)
-            self.stack = widgets.Stack(inner_stacks, selected_index=grids[0].index(self.defaults[first]))
-            self.links.append(widgets.jslink((self.controls[first], "index"), (self.stack, "selected_index")))
+
+        def stack(level, values):
+            """Parameter ``level``'s stack of frames (of stacks, for the first of two), linked to its slider."""
+            name, last = names[level], level == len(names) - 1
+            children = [self._frame({**values, name: v}) if last else
+                        stack(level + 1, {**values, name: v}) for v in grids[level]]
+            out = widgets.Stack(children, selected_index=grids[level].index(self.defaults[name]))
+            link = widgets.jslink((self.controls[name], "index"), (out, "selected_index"))
+            self.links.append(link)
+            return out
+
+        self.stack = stack(0, {})
         for c in self.controls.values():
             c.observe(self._on_static_change, names="value")
         self.live = _live_region()
@@ -425,8 +397,7 @@ class Explorer:
         return {name: c.value for name, c in self.controls.items()}
 
     def fallback_html(self) -> str:
-        """The no-JavaScript figure (default frame, drawn once when the explorer was made) and the caption,
-        as displayed after the widget."""
+        """The no-JavaScript figure (the default frame) and the caption, displayed after the widget."""
         img = _img_html(self._default_png, self.alt_text(self.defaults))
         cap = html.escape(self.caption)
         return (f'<noscript><figure class="gbml-explorer-fallback">{img}</figure></noscript>'

@@ -79,3 +79,26 @@ def test_static_alt_texts_quote_no_measured_numbers():
             if measured.search(text):
                 offenders.append(f"{path.name}: {text[:80]}")
     assert not offenders, offenders
+
+
+# -- listings of gbml's own code (gbml.book.show_source) --------------------------------------------------
+
+def test_show_source_lists_the_reference_not_its_guard(capsys, monkeypatch):
+    """``inspect.getsource`` shows the guard's wrapper for a reference routine; the listing shows the code."""
+    import inspect
+
+    import IPython.display
+
+    import gbml
+    from gbml.book import show_source
+
+    assert "def guarded(" in inspect.getsource(gbml.meta_gradient)  # why show_source exists
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    show_source(gbml.meta_gradient, gbml._kernels.inner_step)
+    listing = shown[0].data
+    assert listing.startswith("```python\ndef meta_gradient(method") and listing.endswith("```")
+    assert "def inner_step(spec" in listing and "guarded" not in listing
+    assert "@_guard" not in listing  # decorators left out
+    with pytest.raises(ValueError, match="routines must be functions"):
+        show_source(42)

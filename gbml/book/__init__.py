@@ -7,10 +7,11 @@ Chapters import what they use from here, e.g. ``from gbml.book import exercises,
 - :mod:`~gbml.book.exercises`: the checkers of the coding exercises;
 - :mod:`~gbml.book.sweeps`: parameter sweeps with a progress bar (chapters 7 and 8);
 - :mod:`~gbml.book.paper`: the paper's experiments, re-run (chapter 10 and ``make reproduce``);
-- :func:`glue` and :func:`show_figure`: numbers into the prose, figures with computed alt text.
+- :func:`glue`, :func:`show_figure` and :func:`show_source`: numbers into the prose, figures with computed
+  alt text, listings of ``gbml``'s own functions.
 
-Importing ``gbml.book`` imports only the two functions; each helper module loads when it is imported.
+Importing ``gbml.book`` imports only these three functions; each helper module loads when it is imported.
 """
-from ._glue import glue, show_figure
+from ._glue import glue, show_figure, show_source
 
-__all__ = ["glue", "show_figure"]
+__all__ = ["glue", "show_figure", "show_source"]

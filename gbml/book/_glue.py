@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["glue", "show_figure"]
+__all__ = ["glue", "show_figure", "show_source"]
 
 
 def glue(name: str, value, display: bool = False):
@@ -48,4 +48,36 @@ def show_figure(fig, alt: str):
     data = base64.b64encode(png).decode("ascii")
     display(HTML(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
                  'style="max-width:100%;height:auto">'))
+    return None
+
+
+def show_source(*routines):
+    """Show the source of ``routines`` (functions of ``gbml``) as one Python listing, from their modules' files.
+
+    ``inspect.getsource`` cannot be used on the exercises' reference routines: their guard keeps the
+    original function out of reach (:mod:`gbml._guard`), so it would show the guard.  The listing starts at
+    each ``def`` (decorators left out) and ends where the function does.
+    """
+    import ast
+    import importlib
+    import inspect
+
+    parts = []
+    for routine in routines:
+        name, module = getattr(routine, "__name__", None), getattr(routine, "__module__", None)
+        if not (callable(routine) and name and module):
+            raise ValueError(f"routines must be functions of gbml, got {routine!r}")
+        text = inspect.getsource(importlib.import_module(module))
+        found = [node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef) and node.name == name]
+        if not found:
+            raise ValueError(f"{module} defines no top-level function {name!r}")
+        lines = text.splitlines()
+        parts.append("\n".join(lines[found[0].lineno - 1:found[0].end_lineno]))
+    listing = "```python\n" + "\n\n".join(parts) + "\n```"
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # plain Python: print it
+        print(listing)
+        return None
+    display(Markdown(listing))
     return None

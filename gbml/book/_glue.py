@@ -55,7 +55,7 @@ def show_source(*routines):
     """Show the source of ``routines`` (functions of ``gbml``) as one Python listing, from their modules' files.
 
     ``inspect.getsource`` cannot be used on the exercises' reference routines: their guard keeps the
-    original function out of reach (:mod:`gbml._guard`), so it would show the guard.  The listing starts at
+    original function out of reach (``gbml._guard``), so it would show the guard.  The listing starts at
     each ``def`` (decorators left out) and ends where the function does.
     """
     import ast

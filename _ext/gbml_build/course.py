@@ -20,11 +20,15 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import functools
+import inspect
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 from myst_nb.core.variables import format_plain_text
 
@@ -97,21 +101,56 @@ def read_spec(path: Path) -> tuple[list[str], Settings]:
 
 # -- per-offering variants: SEED ----------------------------------------------------------------------------
 
-_LITERAL_SEED = re.compile(r"\bdefault_rng\((\d+)\)")
+@functools.lru_cache(maxsize=None)
+def _rng_arguments() -> dict[str, int]:
+    """name -> position of the argument ``rng`` of every function, class and method of gbml that takes
+    one (``Problem(d, k, rng)``, ``problem.sample_heads(n, rng)``, ...), and NumPy's ``default_rng``."""
+    import gbml
+
+    found, positional = {"default_rng": 0}, (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    modules = [gbml, *(m for m in vars(gbml).values() if inspect.ismodule(m) and m.__name__.startswith("gbml"))]
+    for obj in {o for m in modules for o in vars(m).values() if inspect.isfunction(o) or inspect.isclass(o)}:
+        methods = [(f, 1) for f in vars(obj).values() if inspect.isfunction(f)] if inspect.isclass(obj) else []
+        for fn, bound in [(obj, 0), *methods]:
+            with contextlib.suppress(TypeError, ValueError):
+                names = [n for n, p in inspect.signature(fn).parameters.items() if p.kind in positional]
+                if "rng" in names:
+                    found[fn.__name__] = names.index("rng") - bound
+    return found
+
+
+def _draw(number: int, seed: int) -> int:
+    """The seed that replaces ``number`` in the offering ``seed`` (NumPy's seed sequence of both)."""
+    return int(np.random.SeedSequence([number, seed]).generate_state(1)[0])
 
 
 def seeded(code: str, seed: int | None) -> str:
-    """``code`` for the offering ``seed``: every generator seeded by a number, ``default_rng(2004)``, is
-    seeded by ``[2004, seed]`` (NumPy's seed sequence: other draws, still reproducible), so every number the
-    chapter draws changes; a check ``exercises.check_x(fn)`` draws its cases from ``seed``.  Unchanged for
-    ``seed=None``, the book's numbers."""
+    """``code`` for the offering ``seed``: every seed written as a number — ``default_rng(2004)``,
+    ``Problem(d, k, rng=31)``, ``problem.sample_heads(200, 32)``: the argument ``rng`` of gbml's routines —
+    is replaced by one drawn from that number and ``seed``, so every number the code draws changes (and is
+    still reproducible); a check ``exercises.check_x(fn)`` draws its cases from ``seed``.  Unchanged for
+    ``seed=None``: the book's numbers."""
     if seed is None:
         return code
-    code = _LITERAL_SEED.sub(lambda m: f"default_rng([{m.group(1)}, {seed}])", code)
-    try:
-        body = ast.parse(code).body
+    lines = code.splitlines(keepends=True)
+    try:  # IPython's magics as comments of the same length, so that positions stay
+        tree = ast.parse("".join("#" + line[1:] if line[:1] in "%!" else line for line in lines))
     except SyntaxError:
         return code
+    where, positions = [], _rng_arguments()
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        name = getattr(call.func, "attr", getattr(call.func, "id", ""))
+        args = [k.value for k in call.keywords if k.arg == "rng"]
+        if name in positions and len(call.args) > positions[name]:
+            args.append(call.args[positions[name]])
+        where += [a for a in args if isinstance(a, ast.Constant) and type(a.value) is int]
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    for node in sorted(where, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+        begin, end = offsets[node.lineno - 1] + node.col_offset, offsets[node.end_lineno - 1] + node.end_col_offset
+        code = code[:begin] + str(_draw(node.value, seed)) + code[end:]
+    body = tree.body
     if len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Call) \
             and getattr(body[0].value.func, "attr", "").startswith("check_") \
             and not any(k.arg == "rng" for k in body[0].value.keywords):

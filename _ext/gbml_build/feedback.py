@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 
 _LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\s]+)\)")
 _ANCHOR = re.compile(r"<a id='([^']+)'>")
@@ -41,8 +41,10 @@ def anchors(nb) -> set:
 
 
 class OfflineFeedback(Preprocessor):
-    """Links that work in the feedback folder, and the MathJax the template inlines."""
+    """Links that work in the feedback folder, setup cells shortened to their header (the notebook shows
+    them collapsed), and the MathJax the template inlines."""
 
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled; nbgrader names this one to run it
     mathjax = Unicode(help="MathJax 3's tex-svg.js, inlined in each feedback page").tag(config=True)
     book_url = Unicode("", help="the online book's address: chapter links lead there").tag(config=True)
 
@@ -51,6 +53,8 @@ class OfflineFeedback(Preprocessor):
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 cell.source = unlink(cell.source, found, self.book_url)
+            elif "setup-chapter" in cell.metadata.get("tags", []):  # collapsed in the notebook: its header here
+                cell.source = "\n".join(cell.source.splitlines()[:3]) + "\n# ... (the chapter's code)"
         resources["gbml_mathjax"] = Path(self.mathjax).read_text(encoding="utf-8").replace("</script", "<\\/script")
         return nb, resources
 

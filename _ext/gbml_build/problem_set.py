@@ -167,7 +167,8 @@ def _region(exercise: Exercise) -> str:
     return "\n".join(lines[:next((i for i, line in enumerate(lines) if line.startswith("% exercise:")), None)])
 
 
-_DIRECTIVE = re.compile(r"^:::\{(exercise|solution)\}[ \t]*(.*)\n((?::[\w-]+:.*\n)*)(.*?)^:::[ \t]*$", re.M | re.S)
+_DIRECTIVE = re.compile(r"^:::\{(exercise|solution)\}[ \t]*([^\n]*)\n((?::[\w-]+:[^\n]*\n)*)(.*?)^:::[ \t]*$",
+                        re.M | re.S)
 
 
 def _local_markdown(text: str, title: str) -> str:

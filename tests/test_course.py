@@ -298,6 +298,21 @@ def test_equations_a_statement_cites_are_in_it_numbered_as_in_the_book(offering)
         assert re.search(rf"\$\$\n[^$]+\\tag{{{tag}}}\n\$\$", statement), statement
 
 
+def test_every_equation_any_statement_cites_is_written_out():
+    """Over every exercise of the book: no statement links to an equation; each cited number, (2.4), (3.3),
+    (4.4), (4.8), ..., is followed by its display, tagged with the same number, found in the chapters."""
+    built_notebooks()
+    cited = {}
+    for e in (e for c in collect() for e in c.exercises):
+        it = problem_set.item(e)
+        statement = problem_set._statement(it, 1, "")
+        assert "#equation-" not in statement, e.label
+        for tag in re.findall(r"\[\((\d+\.\d+)\)\]\([^)]*#equation-", it.cells[0].source):
+            cited[tag] = e.label
+            assert re.search(rf"^\$\$\n(?:(?!\$\$).*\n)*?.*\\tag{{{re.escape(tag)}}}\n\$\$$", statement, re.M), (e.label, tag)
+    assert {"2.4", "3.3", "4.4", "4.8"} <= set(cited), cited
+
+
 def _links(pdf: Path) -> list:
     found = []
     for page in PdfReader(pdf).pages:

@@ -291,9 +291,11 @@ def _with_equations(text: str, stem: str) -> str:
         cited.setdefault(m.group(3), m.group(2) or stem)
         return m.group(1)
     text = _EQ_LINK.sub(plain, text)
-    anchors_after = re.search(r"(\s*<a id='[^']+'></a>)*\s*$", text).start()  # the next block's anchors
-    return text[:anchors_after] + "".join(f"\n\n$$\n{_equations_of(page)[anchor]}\n$$"
-                                          for anchor, page in cited.items()) + text[anchors_after:]
+    if not cited:
+        return text
+    split = re.search(r"(\s*<a id='[^']+'></a>)*\s*$", text).start()  # the anchors of the next block stay last
+    shown = "".join(f"\n\n$$\n{_equations_of(page)[anchor]}\n$$" for anchor, page in cited.items())
+    return text[:split].rstrip() + shown + ("\n\n" + text[split:].strip() if text[split:].strip() else "")
 
 
 def _relink(text: str, item: Item, baseurl: str) -> str:

@@ -309,7 +309,8 @@ def test_every_equation_any_statement_cites_is_written_out():
         assert "#equation-" not in statement, e.label
         for tag in re.findall(r"\[\((\d+\.\d+)\)\]\([^)]*#equation-", it.cells[0].source):
             cited[tag] = e.label
-            assert re.search(rf"^\$\$\n(?:(?!\$\$).*\n)*?.*\\tag{{{re.escape(tag)}}}\n\$\$$", statement, re.M), (e.label, tag)
+            display = rf"^\$\$\n(?:(?!\$\$).*\n)*?.*\\tag{{{re.escape(tag)}}}\n\$\$$"
+            assert re.search(display, statement, re.M), (e.label, tag)
     assert {"2.4", "3.3", "4.4", "4.8"} <= set(cited), cited
 
 

@@ -62,7 +62,8 @@ class OfflineFeedback(Preprocessor):
 #: nbgrader's feedback page (``feedback/index.html.j2``) without its CDN MathJax, with MathJax 3 inlined.
 FEEDBACK_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {%- block header -%}
-{{ super() | replace('<script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX-AMS_CHTML-full,Safe"> </script>', '') }}
+{%- set cdn = 'https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX-AMS_CHTML-full,Safe' -%}
+{{ super() | replace('<script src="' ~ cdn ~ '"> </script>', '') }}
 <script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'],
   ['\\[', '\\]']], processEscapes: true, processEnvironments: true}, svg: {fontCache: 'global'}};</script>
 <script>{{ resources.gbml_mathjax }}</script>

@@ -17,11 +17,18 @@ from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets
   of the checker on new cases, :mod:`gbml.book._grading`; its value is the points, the share of cases
   passed); a manually graded answer cell per proof and computation; points = minutes.
 
+An offering's settings (:mod:`gbml_build.course`): a spec file (``SPEC=hw2.yml``: title, due date, exercises
+in order with their points, seed, folders of course-local exercises) or the options ``TITLE``, ``DUE``,
+``SEED``, ``LOCAL``.  Problems are numbered 1..n and cite their exercise by title and label; the equations a
+statement cites are written out under it; the PDFs have no dead links; ``nbgrader/`` is a course directory
+whose feedback typesets offline (:mod:`gbml_build.feedback`).
+
 Each problem's setup cell (collapsed, its output hidden) runs the code of the exercise's chapter above the
 exercise, without solutions: the kernel then holds what the book's execution holds at the exercise (every
 name, the same random state), so the sheet's numbers and the key's outputs are the book's.
 
-Usage: ``PYTHONPATH=_ext python -m gbml_build.problem_set --name hw1 ex-lr-code ex-td-compute …``
+Usage: ``PYTHONPATH=_ext python -m gbml_build.problem_set --name hw1 ex-lr-code ex-td-compute …``, or
+``… --spec hw2.yml [--seed 7]``
 """
 from __future__ import annotations
 
@@ -277,7 +284,8 @@ def _equations_of(stem: str) -> dict[str, str]:
     nb = nbformat.read(notebooks.OUT / "full" / f"{stem}.ipynb", as_version=4)
     found = {}
     for cell in nb.cells:
-        for m in re.finditer(r"^([ \t>]*)<a id='(equation-[\w-]+)'></a>\n\1\$\$\n(.*?)\n\1\$\$", cell.source, re.M | re.S):
+        blocks = re.finditer(r"^([ \t>]*)<a id='(equation-[\w-]+)'></a>\n\1\$\$\n(.*?)\n\1\$\$", cell.source, re.M | re.S)
+        for m in blocks:
             found[m.group(2)] = "\n".join(line[len(m.group(1)):] for line in m.group(3).splitlines())
     return found
 

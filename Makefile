@@ -62,9 +62,14 @@ notebooks: $(STAMP)
 	$(PY) -m gbml_build.build --if-stale
 
 # A problem set from exercise labels, in order (the exercise index lists them), under _build/problem-sets/NAME/:
-# the sheet, the key, their PDFs and the nbgrader source (the book is rebuilt first only when stale).  make problem-set EXERCISES="ex-lr-code ex-td-proof" NAME=hw1
+# the sheet, the key, their PDFs and the nbgrader source and course folder (the book is rebuilt first only
+# when stale).  make problem-set EXERCISES="ex-lr-code ex-td-proof" NAME=hw1, or SPEC=hw1.yml (a YAML file:
+# title, due, seed, local, exercises with points); also TITLE=, DUE=, SEED=7 (other numbers than the
+# book's), LOCAL=/path/to/course-exercises (exercises of your own, outside the repository).
 problem-set: $(STAMP)
-	$(PY) -m gbml_build.problem_set --name "$(NAME)" -- $(EXERCISES)
+	$(PY) -m gbml_build.problem_set --name "$(NAME)" $(if $(SPEC),--spec "$(SPEC)") \
+	  $(if $(SEED),--seed "$(SEED)") $(if $(TITLE),--title "$(TITLE)") $(if $(DUE),--due "$(DUE)") \
+	  $(foreach d,$(LOCAL),--local "$(d)") -- $(EXERCISES)
 
 # One folder to publish, _build/site/ (README, "Publishing"): the book, student/, the packs and the gbml
 # wheel (packs/), the PDFs (pdf/).  Stops at once without BASEURL or html.baseurl.

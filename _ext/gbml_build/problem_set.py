@@ -17,11 +17,18 @@ from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets
   of the checker on new cases, :mod:`gbml.book._grading`; its value is the points, the share of cases
   passed); a manually graded answer cell per proof and computation; points = minutes.
 
+An offering's settings (:mod:`gbml_build.course`): a spec file (``SPEC=hw2.yml``: title, due date, exercises
+in order with their points, seed, folders of course-local exercises) or the options ``TITLE``, ``DUE``,
+``SEED``, ``LOCAL``.  Problems are numbered 1..n and cite their exercise by title and label; the equations a
+statement cites are written out under it; the PDFs have no dead links; ``nbgrader/`` is a course directory
+whose feedback typesets offline (:mod:`gbml_build.feedback`).
+
 Each problem's setup cell (collapsed, its output hidden) runs the code of the exercise's chapter above the
 exercise, without solutions: the kernel then holds what the book's execution holds at the exercise (every
 name, the same random state), so the sheet's numbers and the key's outputs are the book's.
 
-Usage: ``PYTHONPATH=_ext python -m gbml_build.problem_set --name hw1 ex-lr-code ex-td-compute …``
+Usage: ``PYTHONPATH=_ext python -m gbml_build.problem_set --name hw1 ex-lr-code ex-td-compute …``, or
+``… --spec hw2.yml [--seed 7]``
 """
 from __future__ import annotations
 
@@ -30,6 +37,8 @@ import ast
 import contextlib
 import copy
 import difflib
+import functools
+import json
 import re
 import secrets
 import shutil
@@ -41,20 +50,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import jupytext
 import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 from . import build as book_build
-from . import notebooks
-from .booktoc import ROOT, read_config, source
+from . import course, notebooks
+from .booktoc import ROOT, is_notebook, read_config
 from .browser import Server, chromium, wait_for_mathjax
+from .chapters import Exercise, collect, read_chapter
+from .feedback import anchors, unlink
 from .pdf import MARGIN
-from .chapters import Exercise, collect
 
 OUT = ROOT / "_build" / "problem-sets"
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
-_HEADING = re.compile(r"^#+ Exercise (\d+)\.(\d+) \((.*)\)[ \t]*$", re.M)
+_HEADING = re.compile(r"^#+ Exercise (?:(\d+)\.(\d+) )?\((.*)\)[ \t]*$", re.M)
 _SOLUTION_MD = re.compile(r"<details>\n<summary><b>Solution to (.*?)</b></summary>\n(.*)\n</details>\s*", re.S)
 
 
@@ -64,8 +75,33 @@ class ProblemSetError(ValueError):
 
 # -- input ----------------------------------------------------------------------------------------------
 
-def select(labels: list[str], name: str) -> list[Exercise]:
-    """The exercises named by ``labels``, in that order; a :class:`ProblemSetError` on bad input."""
+def local_exercises(folders) -> dict[str, Exercise]:
+    """label -> exercise of every course-local exercise: the MyST notebooks (``*.md``) of ``folders``, each
+    written like a chapter (``chapters/_template.md``: a title, learning objectives, code, exercises)."""
+    found = {}
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise ProblemSetError(f"LOCAL={str(folder)!r} is not a folder: give the folder of your course's "
+                                  "exercises (MyST notebooks written like a chapter of the book)")
+        if folder.resolve().is_relative_to(ROOT):
+            raise ProblemSetError(f"LOCAL={str(folder)!r} is inside the book's repository: keep course exercises "
+                                  "in a folder of your own (the book's exercises need no LOCAL)")
+        for path in sorted(folder.glob("*.md")):
+            if is_notebook(path):
+                for e in read_chapter(path, str(path.resolve().with_suffix("")), folder).exercises:
+                    if e.label in found:
+                        raise ProblemSetError(f"LOCAL: the label {e.label!r} is used twice ({path})")
+                    found[e.label] = e
+    return found
+
+
+def is_local(exercise: Exercise) -> bool:
+    return Path(exercise.chapter).is_absolute()
+
+
+def select(labels: list[str], name: str, local=()) -> list[Exercise]:
+    """The exercises named by ``labels``, in that order, from the book or from the course-local folders
+    ``local``; a :class:`ProblemSetError` on bad input."""
     if not re.fullmatch(NAME_PATTERN, name or ""):
         raise ProblemSetError(f"NAME={name!r} cannot name a problem set: use letters, digits, '.', '_' or '-', "
                               "starting with a letter or digit (e.g. NAME=hw1)")
@@ -73,6 +109,11 @@ def select(labels: list[str], name: str) -> list[Exercise]:
         raise ProblemSetError("EXERCISES is empty: give one or more exercise labels, e.g. "
                               'EXERCISES="ex-lr-code ex-td-proof" (the exercise index lists every label)')
     known = {e.label: e for c in collect() for e in c.exercises}
+    mine = local_exercises(local)
+    if set(mine) & set(known):
+        raise ProblemSetError(f"LOCAL: {', '.join(sorted(set(mine) & set(known)))} is a label of the book; give "
+                              "your exercise another label (e.g. prefix it with your course's name)")
+    known.update(mine)
     for label in labels:
         if label not in known:
             near = difflib.get_close_matches(label, known, n=5, cutoff=0.6)
@@ -92,15 +133,26 @@ class Item:
     """One exercise of the set and its cells in its chapter's notebook (full edition)."""
 
     exercise: Exercise
-    number: str          # "7.3"
+    number: str          # "7.3" ("" for a course-local exercise)
     title: str           # as the notebook prints it
     chapter_title: str
     before: list         # the chapter's code cells above the exercise (its setup runs them)
     cells: list          # the heading cell (with the statement), then the exercise's other cells
+    roles: list = ()     # (name, format) of the glued numbers of its statement and solution
+    points: float = 0    # its points in the set (default: its minutes)
 
     @property
     def chapter(self) -> str:
         return self.number.split(".")[0]
+
+    @property
+    def stem(self) -> str:
+        return Path(self.exercise.chapter).name
+
+    @property
+    def where(self) -> str:
+        """Where the exercise comes from, for its setup cell."""
+        return f"{self.stem}.md" if is_local(self.exercise) else f"chapter {self.chapter}"
 
 
 def _tags(cell) -> list:
@@ -115,8 +167,54 @@ def _starts_exercise(cell) -> bool:
     return cell.cell_type == "markdown" and bool(_HEADING.search(cell.source))
 
 
+def _region(exercise: Exercise) -> str:
+    """The MyST source of an exercise: from its directive to the next exercise's metadata line."""
+    lines = Path(f"{exercise.chapter}.md" if is_local(exercise) else ROOT / f"{exercise.chapter}.md") \
+        .read_text(encoding="utf-8").splitlines()[exercise.line - 1:]
+    return "\n".join(lines[:next((i for i, line in enumerate(lines) if line.startswith("% exercise:")), None)])
+
+
+_DIRECTIVE = re.compile(r"^:::\{(exercise|solution)\}[ \t]*([^\n]*)\n((?::[\w-]+:[^\n]*\n)*)(.*?)^:::[ \t]*$",
+                        re.M | re.S)
+
+
+def _local_markdown(text: str, title: str) -> str:
+    """A course-local exercise's MyST as the notebook edition writes it: the exercise directive as an
+    anchored heading, a solution directive folded in ``<details>``; MyST comments and targets dropped."""
+    text = re.sub(r"^(%.*|\([\w-]+\)=)\n?", "", text, flags=re.M)
+
+    def convert(m):
+        kind, argument, options, body = m.groups()
+        if kind == "solution":
+            return f"<details>\n<summary><b>Solution to {title}</b></summary>\n\n{body.strip()}\n</details>"
+        label = re.search(r":label:\s*(\S+)", options).group(1)
+        return f"<a id='{label}'></a>\n\n## Exercise ({argument.strip()})\n{body.strip()}"
+    return _DIRECTIVE.sub(convert, text).strip()
+
+
+def local_item(exercise: Exercise) -> Item:
+    """A course-local exercise's cells, read with jupytext from its MyST notebook."""
+    cells = jupytext.read(f"{exercise.chapter}.md").cells
+    opens = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "{exercise}" in c.source]
+    start = next(i for i in opens if re.search(rf"^:label:\s*{re.escape(exercise.label)}\s*$", cells[i].source, re.M))
+    end = next((i for i in opens if i > start), len(cells))
+    heading = copy.deepcopy(cells[start])
+    heading.source = _local_markdown(heading.source[heading.source.index(":::{exercise}"):], exercise.title)
+    rest = []
+    for cell in map(copy.deepcopy, cells[start + 1:end]):
+        if cell.cell_type == "markdown":
+            cell.source = _local_markdown(cell.source, exercise.title)
+        if cell.source.strip():
+            rest.append(cell)
+    title = read_chapter(Path(f"{exercise.chapter}.md"), exercise.chapter, Path(exercise.chapter).parent).title
+    before = [c for c in cells[:start] if c.cell_type == "code" and "setup" not in _tags(c)]
+    return Item(exercise, "", exercise.title, title, before, [heading, *rest], course.glue_roles(_region(exercise)))
+
+
 def item(exercise: Exercise) -> Item:
     """The exercise's cells: from its heading (anchored by its label) to the next exercise or the references."""
+    if is_local(exercise):
+        return local_item(exercise)
     nb = nbformat.read(notebooks.OUT / "full" / f"{Path(exercise.chapter).name}.ipynb", as_version=4)
     start = next(i for i, c in enumerate(nb.cells)
                  if _starts_exercise(c) and c.source.startswith(f"<a id='{exercise.label}'></a>"))
@@ -126,12 +224,13 @@ def item(exercise: Exercise) -> Item:
     chapter_title = next(m.group(1) for c in nb.cells if c.cell_type == "markdown"
                          for m in [re.search(r"^# (.*)$", c.source, re.M)] if m)
     before = [c for c in nb.cells[:start] if c.cell_type == "code" and "setup" not in _tags(c)]
-    return Item(exercise, f"{chapter}.{number}", title, chapter_title, before, nb.cells[start:end])
+    return Item(exercise, f"{chapter}.{number}", title, chapter_title, before, nb.cells[start:end],
+                course.glue_roles(_region(exercise)))
 
 
 # -- the setup an exercise needs: its chapter's code above it --------------------------------------------
 
-SETUP_HEADER = "%%capture\n# Setup for problem {index}: the code of chapter {chapter} above Exercise {number}, as the book runs it\n" \
+SETUP_HEADER = "%%capture\n# Setup for problem {index}: the code of {where} above exercise {label}, as the book runs it\n" \
     "# (solutions left out: none of them changes what later code uses); its output is hidden.\n"
 
 
@@ -148,9 +247,9 @@ def setup_code(item: Item) -> str:
     return code
 
 
-def _setup_cell(item: Item, index: int):
-    source = SETUP_HEADER.format(index=index, chapter=item.chapter, number=item.number) + setup_code(item)
-    return _code(source, ["setup", "setup-chapter"], jupyter={"source_hidden": True})
+def _setup_cell(item: Item, index: int, seed=None):
+    source = SETUP_HEADER.format(index=index, where=item.where, label=item.exercise.label) + setup_code(item)
+    return _code(course.seeded(source, seed), ["setup", "setup-chapter"], jupyter={"source_hidden": True})
 
 
 # -- the notebooks ----------------------------------------------------------------------------------------
@@ -160,13 +259,51 @@ def _page(stem: str, baseurl: str) -> str:
     return f"{baseurl}chapters/{stem}.html" if baseurl else f"{stem}.ipynb"
 
 
+def _points(value) -> str:
+    return f"{value:g}"
+
+
 def _statement(item: Item, index: int, baseurl: str) -> str:
-    """The heading cell as a problem: title, the exercise and chapter it comes from, kind and minutes."""
-    e, stem = item.exercise, Path(item.exercise.chapter).name
-    info = (f"*Exercise {item.number} of chapter {item.chapter}, [{item.chapter_title}]({_page(stem, baseurl)}"
-            f"#{e.label}) · {e.kind} · about {e.minutes} minutes*")
-    return _relink(_HEADING.sub(lambda m: f"## Problem {index}: {item.title}\n\n{info}\n", item.cells[0].source,
-                                count=1), item, baseurl)
+    """The heading cell as a problem: its title, the exercise's label and where it comes from (not the book's
+    number, which an added exercise would shift), kind, minutes and points; the equations it refers to."""
+    e = item.exercise
+    where = (f"Course exercise `{e.label}` ({item.chapter_title})" if is_local(e) else
+             f"Exercise `{e.label}` of chapter {item.chapter}, [{item.chapter_title}]({_page(item.stem, baseurl)}"
+             f"#{e.label})")
+    info = f"*{where} · {e.kind} · about {e.minutes} minutes · {_points(item.points or e.minutes)} points*"
+    text = _HEADING.sub(lambda m: f"## Problem {index}: {item.title}\n\n{info}\n", item.cells[0].source, count=1)
+    return _relink(_with_equations(text, item.stem), item, baseurl)
+
+
+_EQ_LINK = re.compile(r"\[(\(\d+\.\d+\))\]\((?:(\d\d_\w+)\.ipynb)?#(equation-[\w-]+)\)")
+
+
+@functools.lru_cache(maxsize=None)
+def _equations_of(stem: str) -> dict[str, str]:
+    """anchor -> LaTeX (with its ``\\tag``) of every numbered equation of a chapter's notebook."""
+    nb = nbformat.read(notebooks.OUT / "full" / f"{stem}.ipynb", as_version=4)
+    found = {}
+    for cell in nb.cells:
+        blocks = re.finditer(r"^([ \t>]*)<a id='(equation-[\w-]+)'></a>\n\1\$\$\n(.*?)\n\1\$\$", cell.source, re.M | re.S)
+        for m in blocks:
+            found[m.group(2)] = "\n".join(line[len(m.group(1)):] for line in m.group(3).splitlines())
+    return found
+
+
+def _with_equations(text: str, stem: str) -> str:
+    """A statement whose links to numbered equations, ``[(2.4)](#equation-…)``, are text, with each of those
+    equations shown under it, numbered as in the book: the sheet needs no chapter to be read."""
+    cited = {}
+
+    def plain(m):
+        cited.setdefault(m.group(3), m.group(2) or stem)
+        return m.group(1)
+    text = _EQ_LINK.sub(plain, text)
+    if not cited:
+        return text
+    split = re.search(r"(\s*<a id='[^']+'></a>)*\s*$", text).start()  # the anchors of the next block stay last
+    shown = "".join(f"\n\n$$\n{_equations_of(page)[anchor]}\n$$" for anchor, page in cited.items())
+    return text[:split].rstrip() + shown + ("\n\n" + text[split:].strip() if text[split:].strip() else "")
 
 
 def _relink(text: str, item: Item, baseurl: str) -> str:
@@ -179,9 +316,10 @@ def _code(source: str, tags: list, **metadata):
     return nbformat.v4.new_code_cell(source, metadata={"tags": tags, **metadata})
 
 
-def _front(items: list[Item], name: str, baseurl: str, *, key: bool) -> list:
-    """Macros cell, title cell with the total time, the notebook edition's setup cell (is gbml installed?)."""
-    first = nbformat.read(notebooks.OUT / "full" / f"{Path(items[0].exercise.chapter).name}.ipynb", as_version=4)
+def _front(items: list[Item], name: str, baseurl: str, *, key: bool, settings: course.Settings) -> list:
+    """Macros cell, title cell (title, due date, total time and points), the notebook edition's setup cell
+    (is gbml installed?)."""
+    first = nbformat.read(min((notebooks.OUT / "full").glob("[0-9][0-9]_*.ipynb")), as_version=4)
     macros = copy.deepcopy(first.cells[0])
     macros.metadata["tags"] = ["macros"]
     guard = copy.deepcopy(next(c for c in first.cells if "setup" in _tags(c)))
@@ -190,15 +328,18 @@ def _front(items: list[Item], name: str, baseurl: str, *, key: bool) -> list:
     where = ("the online book" if baseurl else
              "the chapter notebooks of the notebook edition (`make notebooks`, or the course pack): keep this "
              "notebook in the same folder as them")
-    title = (f"# Problem set {name}{' — key' if key else ''}\n\n*{book}*\n\n"
+    due = f"**Due: {settings.due}**\n\n" if settings.due else ""
+    variant = f" Numbers of this offering: seed {settings.seed}." if settings.seed is not None else ""
+    title = (f"# {settings.title or f'Problem set {name}'}{' — key' if key else ''}\n\n*{book}*\n\n{due}"
              f"**Total time: about {sum(minutes)} minutes** for {len(items)} exercises "
-             f"({' + '.join(map(str, minutes))} min).\n\n"
+             f"({' + '.join(map(str, minutes))} min); "
+             f"**{_points(sum(it.points or it.exercise.minutes for it in items))} points**.{variant}\n\n"
              + ("Every solution follows its exercise; the key has run, its outputs are shown. " if key else
                 "Run the cells in order: each problem starts with a setup cell (collapsed) that runs the code "
                 "of its chapter above the exercise, so its names and numbers are the book's. A coding exercise "
                 "is checked by the cell after it (\"Correct\", or a hint); write proofs and computations in the "
                 "answer cell under them. ")
-             + f"Each problem names the exercise of the book it comes from; the links lead to {where}.")
+             + f"Each problem names the exercise it comes from by its label; the links lead to {where}.")
     return [macros, nbformat.v4.new_markdown_cell(title), guard]
 
 
@@ -208,15 +349,17 @@ def _needs_code_cell(item: Item) -> bool:
     return item.exercise.kind == "computation" and bool(code) and all(_is_solution(c) for c in code)
 
 
-def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = "") -> nbformat.NotebookNode:
+def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = "",
+                     settings: course.Settings | None = None) -> nbformat.NotebookNode:
     """The student sheet (``key=False``) or the key (every solution shown)."""
-    cells = _front(items, name, baseurl, key=key)
+    settings = settings or course.Settings()
+    cells = _front(items, name, baseurl, key=key, settings=settings)
     for index, it in enumerate(items, 1):
         cells.append(nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)))
         if not key and it.exercise.kind != "coding":
             cells.append(nbformat.v4.new_markdown_cell("**Your answer.**", metadata={
                 "tags": ["answer", f"answer-{it.exercise.kind}"]}))
-        cells.append(_setup_cell(it, index))
+        cells.append(_setup_cell(it, index, settings.seed))
         if not key and _needs_code_cell(it):
             cells.append(_code("# Your computation: the code the problem asks you to run.\n", ["answer-code"]))
         for cell in it.cells[1:]:
@@ -226,6 +369,8 @@ def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = 
             cell.metadata.pop("jupyter", None)  # solution code shown, not collapsed
             if cell.cell_type == "markdown":
                 cell.source = _relink(cell.source.replace("<details>", "<details open>", 1), it, baseurl)
+            else:
+                cell.source = course.seeded(cell.source, settings.seed)
             cells.append(cell)
     return _notebook(cells, f"Problem set {name}" + (" (key)" if key else ""))
 
@@ -267,33 +412,74 @@ grading.points({checker!r}, {fn}, points={points}, seed={seed}, n_cases={n_cases
 ### END HIDDEN TESTS"""
 
 
-def _hidden_test(check: str, points: int, n_cases: int = 10) -> str:
-    """The hidden test of the check cell ``exercises.check_x(fn);``: its value is the points (nbgrader's
-    partial credit).  Its seed is drawn now, from the system's entropy: the book and gbml are public, so a
-    seed derived from them would let a learner tabulate the hidden cases too."""
+HIDDEN_TEST_LOCAL = """\
+# Hidden test: when your notebook is graded, this cell checks your function again, on {n_cases} new cases;
+# it scores {points} points times the share of those cases that your function gets right.
+### BEGIN HIDDEN TESTS
+# The checker comes from fresh copies of {module} and of gbml, loaded from their files: an answer cell
+# cannot have replaced them.
+import importlib.util
+import sys
+grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book._grading"))
+grading.__spec__.loader.exec_module(grading)
+shown = sys.modules.pop("gbml.book.exercises", None)
+sys.modules["gbml.book.exercises"] = grading.fresh_exercises()  # what {module} imports compare from
+spec = importlib.util.spec_from_file_location("_course_hidden_test", {module!r})
+course_checks = importlib.util.module_from_spec(spec)
+try:
+    spec.loader.exec_module(course_checks)
+finally:
+    sys.modules["gbml.book.exercises"] = shown
+grading.fresh_exercises = lambda: course_checks
+grading.points({checker!r}, {fn}, points={points}, seed={seed}, n_cases={n_cases})
+### END HIDDEN TESTS"""
+
+
+def _hidden_test(check: str, points, n_cases: int = 10, module: str = "") -> str:
+    """The hidden test of the check cell ``exercises.check_x(fn);`` (of a course-local checker in the file
+    ``module``): its value is the points (nbgrader's partial credit).  Its seed is drawn now, from the
+    system's entropy: the book and gbml are public, so a seed derived from them would let a learner
+    tabulate the hidden cases too."""
     call = ast.parse(check).body[0].value
-    return HIDDEN_TEST.format(checker=call.func.attr, fn=call.args[0].id, points=points,
-                              seed=secrets.randbelow(2**32), n_cases=n_cases)
+    return (HIDDEN_TEST_LOCAL if module else HIDDEN_TEST).format(
+        checker=call.func.attr, fn=call.args[0].id, points=_points(points), seed=secrets.randbelow(2**32),
+        n_cases=n_cases, module=module)
 
 
-def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "") -> nbformat.NotebookNode:
+def _checker_file(item: Item, check: str) -> str:
+    """The file (beside the notebook) of a course-local exercise's checker: the ``.py`` of its folder that
+    defines it."""
+    checker = ast.parse(check).body[0].value.func.attr
+    folder = Path(item.exercise.chapter).parent
+    found = [p.name for p in sorted(folder.glob("*.py")) if re.search(rf"^def {checker}\(", p.read_text(), re.M)]
+    if not found:
+        raise ProblemSetError(f"LOCAL={folder}: exercise {item.exercise.label}: no .py file of the folder defines "
+                              f"its checker {checker} (write it with gbml.book.exercises.compare in a .py file there)")
+    return found[0]
+
+
+def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "",
+                      settings: course.Settings | None = None) -> nbformat.NotebookNode:
     """The nbgrader source: solution regions, a visible check and a hidden test for coding, manually graded
     answers otherwise."""
-    cells = _front(items, name, baseurl, key=False)
+    settings = settings or course.Settings()
+    cells = _front(items, name, baseurl, key=False, settings=settings)
     for i, cell in enumerate(cells):
         _nbgrader(cell, f"front-{i}", locked=True)
     for index, it in enumerate(items, 1):
-        label, points = it.exercise.label, it.exercise.minutes
+        label, points = it.exercise.label, it.points or it.exercise.minutes
         cells.append(_nbgrader(nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)), f"{label}-statement",
                                locked=True))
-        cells.append(_nbgrader(_setup_cell(it, index), f"{label}-setup", locked=True))
-        by_tag = {tag: c for c in it.cells[1:] for tag in _tags(c)}
+        cells.append(_nbgrader(_setup_cell(it, index, settings.seed), f"{label}-setup", locked=True))
+        by_tag = {tag: course.seeded(c.source, settings.seed) for c in it.cells[1:] for tag in _tags(c)}
         if it.exercise.kind == "coding":
-            cells.append(_nbgrader(_code(_answer_code(by_tag["exercise"].source, by_tag["solution"].source),
+            check = by_tag["check"]
+            module = _checker_file(it, check) if is_local(it.exercise) else ""
+            cells.append(_nbgrader(_code(_answer_code(by_tag["exercise"], by_tag["solution"]),
                                          ["exercise"]), f"{label}-answer", solution=True))
-            cells.append(_nbgrader(_code(_assertion(by_tag["check"].source), ["check"]), f"{label}-check",
+            cells.append(_nbgrader(_code(_assertion(check), ["check"]), f"{label}-check",
                                    grade=True, locked=True, points=0))  # Validate shows its hint
-            cells.append(_nbgrader(_code(_hidden_test(by_tag["check"].source, points), ["hidden-test"]),
+            cells.append(_nbgrader(_code(_hidden_test(check, points, module=module), ["hidden-test"]),
                                    f"{label}-test", grade=True, locked=True, points=points))
         else:
             written = [_relink(_SOLUTION_MD.match(c.source).group(2).strip(), it, baseurl) for c in it.cells[1:]
@@ -317,10 +503,14 @@ def run_key(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     """Execute the key in a kernel; raise unless it runs clean and every check says "Correct"."""
     NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(folder)}}).execute()
-    problems = [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                for o in c.outputs if o.output_type == "error"]
-    problems += [f"cell {i}: the check does not pass" for i, c in enumerate(nb.cells) if "check" in _tags(c)
-                 and not "".join(o.get("text", "") for o in c.outputs).startswith("Correct")]
+    problem, problems = "the front", []
+    for i, cell in enumerate(nb.cells):
+        found = re.search(r"^## (Problem \d+: .*)", cell.source, re.M)
+        problem = found.group(1) if found and cell.cell_type == "markdown" else problem
+        where = f"cell {i} ({'setup of ' * ('setup-chapter' in _tags(cell))}{problem})"
+        problems += [f"{where}: {o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.output_type == "error"]
+        if "check" in _tags(cell) and not "".join(o.get("text", "") for o in cell.outputs).startswith("Correct"):
+            problems.append(f"{where}: the check does not pass")
     if problems:
         raise RuntimeError("the key does not run clean:\n  " + "\n  ".join(problems))
     return nb
@@ -380,6 +570,11 @@ def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None
         site = Path(tmp)
         (site / "mathjax").symlink_to(ROOT / "_vendor" / "mathjax")
         for i, (nb, _, _) in enumerate(jobs):
+            nb = copy.deepcopy(nb)
+            found = anchors(nb)
+            for cell in nb.cells:  # no dead link in the PDF: a link to a chapter notebook becomes its text
+                if cell.cell_type == "markdown":
+                    cell.source = unlink(cell.source, found)
             (site / f"{i}.html").write_text(exporter.from_notebook_node(nb)[0], encoding="utf-8")
         server = Server(site)
         try:
@@ -408,12 +603,47 @@ def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None
 
 # -- the command ------------------------------------------------------------------------------------------
 
-def build(labels: list[str], name: str, out: Path = OUT, browser=None) -> dict[str, Path]:
-    """Write the problem set ``name`` from the exercises ``labels`` (in that order); return the paths."""
-    exercises = select(labels, name)  # every input error before any work
+def _book_glue(stem: str) -> dict[str, str]:
+    """name -> text/plain of what the book's execution of a chapter glued (``_build/jupyter_execute``)."""
+    path = ROOT / "_build" / "jupyter_execute" / "chapters" / f"{stem}.glue.json"
+    found = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return {name: out["data"]["text/plain"] for name, out in found.items() if "text/plain" in out.get("data", {})}
+
+
+def run_seeded_key(nb: nbformat.NotebookNode, items: list[Item], folder: Path) -> dict[str, str]:
+    """Run the key of a seeded set, recording what its chapters' code glues; return name -> text/plain."""
+    nb.cells[3:3] = [_code(course.GLUE_PROBE, ["probe"])]
+    nb.cells.append(_code(course.GLUE_DUMP, ["probe"]))
+    run_key(nb, folder)
+    now = json.loads(nb.cells.pop().outputs[0].text)
+    del nb.cells[3]
+    return now
+
+
+def reglue(nb: nbformat.NotebookNode, items: list[Item], now: dict[str, str]) -> None:
+    """The glued numbers of the problems' markdown (statements and written solutions) for a seeded set."""
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+                 and re.search(r"^## Problem \d", c.source, re.M))
+    for cell in nb.cells[first:]:
+        if cell.cell_type == "markdown":
+            for it in items:
+                cell.source = course.glued(cell.source, it.roles, _book_glue(it.stem), now)
+
+
+def build(labels: list[str], name: str, out: Path = OUT, browser=None,
+          settings: course.Settings | None = None) -> dict[str, Path]:
+    """Write the problem set ``name`` from the exercises ``labels`` (in that order) with the offering's
+    ``settings`` (title, due date, points, seed, course-local folders); return the paths."""
+    settings = settings or course.Settings()
+    exercises = select(labels, name, settings.local)  # every input error before any work
+    unknown = sorted(set(settings.points) - set(labels))
+    if unknown:
+        raise ProblemSetError(f"points are given for {', '.join(unknown)}, which the set does not hold")
     subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
     book_build.ensure_built()
     items = [item(e) for e in exercises]
+    for it in items:
+        it.points = settings.points.get(it.exercise.label, it.exercise.minutes)
     baseurl = notebooks.baseurl()  # BASEURL of `make site`/`make problem-set`, else html.baseurl
     baseurl += "/" if baseurl else ""
     folder = out / name
@@ -422,27 +652,60 @@ def build(labels: list[str], name: str, out: Path = OUT, browser=None) -> dict[s
              "sheet_pdf": folder / f"{name}.pdf", "key_pdf": folder / f"{name}-key.pdf",
              "nbgrader": folder / "nbgrader" / "source" / name / f"{name}.ipynb"}
     paths["nbgrader"].parent.mkdir(parents=True)
-    sheet = problem_notebook(items, name, key=False, baseurl=baseurl)
+    # a course-local checker's module goes beside every notebook that imports it
+    modules = [p for local in settings.local for p in sorted(Path(local).glob("*.py"))]
+    sheet = problem_notebook(items, name, key=False, baseurl=baseurl, settings=settings)
+    key = problem_notebook(items, name, key=True, baseurl=baseurl, settings=settings)
+    grader = nbgrader_notebook(items, name, baseurl, settings)
     with tempfile.TemporaryDirectory() as tmp:
-        key = run_key(problem_notebook(items, name, key=True, baseurl=baseurl), Path(tmp))
+        for where in (Path(tmp), folder, paths["nbgrader"].parent):
+            for module in modules:
+                shutil.copy(module, where)
+        if settings.seed is None:
+            run_key(key, Path(tmp))
+        else:
+            try:
+                now = run_seeded_key(key, items, Path(tmp))
+            except RuntimeError as err:  # the chapters' code is written for the book's draws
+                raise ProblemSetError(f"SEED={settings.seed}: with this seed {err}\nChoose another seed "
+                                      "(the book's code does not hold for every draw).") from None
+            for nb in (sheet, key, grader):
+                reglue(nb, items, now)
     nbformat.write(sheet, paths["sheet"])
     nbformat.write(key, paths["key"])
-    nbformat.write(nbgrader_notebook(items, name, baseurl), paths["nbgrader"])
-    print_pdfs([(sheet, paths["sheet_pdf"], f"Problem set {name}"),
-                (key, paths["key_pdf"], f"Problem set {name} — key")], browser)
+    nbformat.write(grader, paths["nbgrader"])
+    paths["course"] = course.write_course_template(folder / "nbgrader", name, baseurl) / "nbgrader_config.py"
+    print_pdfs([(sheet, paths["sheet_pdf"], settings.title or f"Problem set {name}"),
+                (key, paths["key_pdf"], f"{settings.title or f'Problem set {name}'} — key")], browser)
     return paths
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", required=True, help="the problem set's name (NAME=hw1): folder and file names")
+    parser.add_argument("--name", default="", help="the problem set's name (NAME=hw1): folder and file names; "
+                        "default the spec file's name")
     parser.add_argument("labels", nargs="*", help="exercise labels, in the order of the set (EXERCISES=...)")
+    parser.add_argument("--spec", type=Path, help="a YAML file: title, due, seed, local, exercises (SPEC=...)")
+    parser.add_argument("--seed", help="this offering's numbers (SEED=7); none: the book's")
+    parser.add_argument("--title", help="the sheet's title (TITLE=...)")
+    parser.add_argument("--due", help="the due date, shown under the title (DUE=...)")
+    parser.add_argument("--local", action="append", type=Path, default=[],
+                        help="a folder of course-local exercises (LOCAL=...; several: LOCAL=\"dir1 dir2\")")
     parser.add_argument("--out", type=Path, default=OUT, help=f"the folder of problem sets (default {OUT})")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        paths = build(args.labels, args.name, args.out)
-    except ProblemSetError as err:
+        labels, settings = course.read_spec(args.spec) if args.spec else ([], course.Settings())
+        if labels and args.labels:
+            raise ProblemSetError("give the exercises in SPEC or in EXERCISES, not in both")
+        settings.title = args.title or settings.title
+        settings.due = args.due or settings.due
+        settings.local = (*settings.local, *(p.resolve() for p in args.local))
+        if args.seed is not None:
+            settings.seed = course.check_seed(args.seed)
+        name = args.name or (args.spec.stem if args.spec else "")
+        paths = build(labels or args.labels, name, args.out, settings=settings)
+    except (ProblemSetError, course.SpecError) as err:
         print(f"make problem-set: error: {err}", file=sys.stderr)
         return 2
     folder = paths["sheet"].parent

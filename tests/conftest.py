@@ -14,7 +14,8 @@ import pytest
 from booksupport import CHROMIUM, Server, built_book, chromium, quick_tier_guard
 
 #: Fixtures (of conftest.py and of the test modules) that build, start a kernel or a browser.
-BUILD_FIXTURES = {"site", "browser", "built", "pdfs", "course", "every", "outputs", "tool", "student", "lab"}
+BUILD_FIXTURES = {"site", "browser", "built", "pdfs", "course", "every", "outputs", "tool", "student", "lab",
+                  "offering"}
 
 
 def pytest_collection_modifyitems(items):

@@ -298,6 +298,7 @@ def test_equations_a_statement_cites_are_in_it_numbered_as_in_the_book(offering)
         assert re.search(rf"\$\$\n[^$]+\\tag{{{tag}}}\n\$\$", statement), statement
 
 
+@pytest.mark.build
 def test_every_equation_any_statement_cites_is_written_out():
     """Over every exercise of the book: no statement links to an equation; each cited number, (2.4), (3.3),
     (4.4), (4.8), ..., is followed by its display, tagged with the same number, found in the chapters."""

@@ -542,7 +542,8 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}
   h2 { margin-top: 18pt; padding-top: 6pt; border-top: 1px solid #ccc; }
   mjx-container[display="true"] { overflow: visible; }
   /* a problem's setup (its chapter's code above the exercise) is collapsed in the notebook: one line here */
-  .celltag_setup-chapter .jp-InputArea, .celltag_setup-chapter .jp-OutputArea { display: none; }
+  .celltag_setup .jp-InputArea, .celltag_setup .jp-OutputArea { display: none; }
+  .celltag_setup:not(.celltag_setup-chapter)::before { content: "Setup cell (in the notebook): finds gbml, or installs it in Colab."; font-size: 8.5pt; color: #555; font-style: italic; }
   .celltag_setup-chapter::before { content: "Setup cell (in the notebook): runs the chapter's code above the exercise."; font-size: 8.5pt; color: #555; font-style: italic; }
 </style>
 {%- endblock html_head_js_mathjax -%}

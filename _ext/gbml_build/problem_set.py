@@ -19,9 +19,12 @@ from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets
 
 An offering's settings (:mod:`gbml_build.course`): a spec file (``SPEC=hw2.yml``: title, due date, exercises
 in order with their points, seed, folders of course-local exercises) or the options ``TITLE``, ``DUE``,
-``SEED``, ``LOCAL``.  Problems are numbered 1..n and cite their exercise by title and label; the equations a
-statement cites are written out under it; the PDFs have no dead links; ``nbgrader/`` is a course directory
-whose feedback typesets offline (:mod:`gbml_build.feedback`).
+``SEED``, ``LOCAL``.  Problems are numbered 1..n and cite their exercise by title and label (so
+do the key's solution headings); the equations a statement cites are written out under it, the
+sections (worked examples) it links to are quoted under it, and each figure of its chapter it
+cites is drawn again after the setup, with its numbered caption (by the key's run: a seeded set
+shows the seeded figure); the PDFs have no dead links; ``nbgrader/`` is a course directory whose
+feedback typesets offline (:mod:`gbml_build.feedback`).
 
 Each problem's setup cell (collapsed, its output hidden) runs the code of the exercise's chapter above the
 exercise, without solutions: the kernel then holds what the book's execution holds at the exercise (every
@@ -140,6 +143,8 @@ class Item:
     cells: list          # the heading cell (with the statement), then the exercise's other cells
     roles: list = ()     # (name, format) of the glued numbers of its statement and solution
     points: float = 0    # its points in the set (default: its minutes)
+    figures: list = ()   # (code cell, caption cell): each figure its statement cites
+    sections: list = ()  # (anchor, markdown): each section (worked example) it links to
 
     @property
     def chapter(self) -> str:
@@ -225,7 +230,50 @@ def item(exercise: Exercise) -> Item:
                          for m in [re.search(r"^# (.*)$", c.source, re.M)] if m)
     before = [c for c in nb.cells[:start] if c.cell_type == "code" and "setup" not in _tags(c)]
     return Item(exercise, f"{chapter}.{number}", title, chapter_title, before, nb.cells[start:end],
-                course.glue_roles(_region(exercise)))
+                course.glue_roles(_region(exercise)), figures=_cited_figures(exercise, nb),
+                sections=_cited_sections(nb.cells[start].source, exercise))
+
+
+_FIG_REF = re.compile(r"\{numref\}`(?:[^`<]*<)?(fig-[\w-]+)>?`")
+_SEC_LINK = re.compile(r"\[([^\]]*)\]\((?:(\d\d_\w+)\.ipynb)?#(sec-[\w-]+)\)")
+
+
+def _cited_figures(exercise: Exercise, nb) -> list:
+    """(code cell, caption cell) in the notebook ``nb`` of the exercise's chapter of each figure its
+    statement cites (``{numref}`fig-…```): the cell that draws it, and its numbered caption."""
+    statement = re.search(r"^:::\{exercise\}.*?^:::[ \t]*$", _region(exercise), re.M | re.S).group()
+    found = []
+    for name in dict.fromkeys(_FIG_REF.findall(statement)):
+        code = next((src for src, meta in notebooks._source_cells(exercise.chapter).items()
+                     if meta.get("mystnb", {}).get("figure", {}).get("name") == name), None)
+        at = next((i for i, c in enumerate(nb.cells)
+                   if c.cell_type == "code" and c.source.strip() == code), None)
+        if at is None:
+            raise RuntimeError(f"exercise {exercise.label}: its statement cites the figure {name}, "
+                               f"which is not drawn in its chapter {exercise.chapter} (a problem "
+                               "shows only its chapter's figures)")
+        if re.search(r"\brng\b", code):  # run again in the sheet: it must leave the random state be
+            raise RuntimeError(f"exercise {exercise.label}: the cell of the figure {name} uses rng")
+        found.append((nb.cells[at], nb.cells[at + 1]))
+    return found
+
+
+def _cited_sections(statement: str, exercise: Exercise) -> list:
+    """(anchor, markdown) of each section (``sec-…``) the statement links to: its text cells, from
+    its heading to the next heading of its level or above, as the notebook edition writes them."""
+    found = []
+    for _, stem, anchor in dict.fromkeys(_SEC_LINK.findall(statement)):
+        page = notebooks.OUT / "full" / f"{stem or Path(exercise.chapter).name}.ipynb"
+        cells = nbformat.read(page, as_version=4).cells
+        start = next(i for i, c in enumerate(cells)
+                     if c.source.startswith(f"<a id='{anchor}'></a>"))
+        level = len(re.search(r"^(#+) ", cells[start].source, re.M).group(1))
+        end = next((i for i in range(start + 1, len(cells)) if cells[i].cell_type == "markdown"
+                    and re.search(rf"^#{{1,{level}}} ", cells[i].source, re.M)), len(cells))
+        text = "\n\n".join(c.source.strip() for c in cells[start:end] if c.cell_type == "markdown")
+        text = text.replace(f"<a id='{anchor}'></a>", "", 1)
+        found.append((anchor, re.sub(r"^(#+) ", r"#\1 ", text, flags=re.M)))  # under the problem
+    return found
 
 
 # -- the setup an exercise needs: its chapter's code above it --------------------------------------------
@@ -272,7 +320,24 @@ def _statement(item: Item, index: int, baseurl: str) -> str:
              f"#{e.label})")
     info = f"*{where} · {e.kind} · about {e.minutes} minutes · {_points(item.points or e.minutes)} points*"
     text = _HEADING.sub(lambda m: f"## Problem {index}: {item.title}\n\n{info}\n", item.cells[0].source, count=1)
+    shown = dict(item.sections)  # a link to a section shown under the statement becomes text
+    text = _SEC_LINK.sub(lambda m: f"{m.group(1)} (below)" if m.group(3) in shown else m.group(0),
+                         text)
     return _relink(_with_equations(text, item.stem), item, baseurl)
+
+
+def _cited(item: Item, baseurl: str, seed=None) -> tuple[list, list]:
+    """The cells that show what the statement cites: its sections' text (under the statement),
+    and its figures (after the setup): each figure's cell, run again (code folded), and caption."""
+    sections = [nbformat.v4.new_markdown_cell(_relink(
+        f"*The section the statement refers to, as the book gives it:*\n\n{text.strip()}", item,
+        baseurl),
+        metadata={"tags": ["cited-section"]}) for _, text in item.sections]
+    figures = []
+    for code, caption in item.figures:
+        figures += [_code(course.seeded(code.source, seed), ["cited-figure", "hide-input"],
+                          jupyter={"source_hidden": True}), copy.deepcopy(caption)]
+    return sections, figures
 
 
 _EQ_LINK = re.compile(r"\[(\(\d+\.\d+\))\]\((?:(\d\d_\w+)\.ipynb)?#(equation-[\w-]+)\)")
@@ -355,11 +420,12 @@ def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = 
     settings = settings or course.Settings()
     cells = _front(items, name, baseurl, key=key, settings=settings)
     for index, it in enumerate(items, 1):
-        cells.append(nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)))
+        sections, figures = _cited(it, baseurl, settings.seed)
+        cells += [nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)), *sections]
         if not key and it.exercise.kind != "coding":
             cells.append(nbformat.v4.new_markdown_cell("**Your answer.**", metadata={
                 "tags": ["answer", f"answer-{it.exercise.kind}"]}))
-        cells.append(_setup_cell(it, index, settings.seed))
+        cells += [_setup_cell(it, index, settings.seed), *figures]
         if not key and _needs_code_cell(it):
             cells.append(_code("# Your computation: the code the problem asks you to run.\n", ["answer-code"]))
         for cell in it.cells[1:]:
@@ -369,6 +435,9 @@ def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = 
             cell.metadata.pop("jupyter", None)  # solution code shown, not collapsed
             if cell.cell_type == "markdown":
                 cell.source = _relink(cell.source.replace("<details>", "<details open>", 1), it, baseurl)
+                cell.source = re.sub(  # the problem's number and the label, not the book's number
+                    r"(?<=<summary><b>)Solution to .*?(?=</b></summary>)", lambda m:
+                    f"Solution to problem {index}: {it.title} ({it.exercise.label})", cell.source)
             else:
                 cell.source = course.seeded(cell.source, settings.seed)
             cells.append(cell)
@@ -468,9 +537,12 @@ def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "",
         _nbgrader(cell, f"front-{i}", locked=True)
     for index, it in enumerate(items, 1):
         label, points = it.exercise.label, it.points or it.exercise.minutes
+        sections, figures = _cited(it, baseurl, settings.seed)
         cells.append(_nbgrader(nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)), f"{label}-statement",
                                locked=True))
+        cells += [_nbgrader(c, f"{label}-section-{i}", locked=True) for i, c in enumerate(sections)]
         cells.append(_nbgrader(_setup_cell(it, index, settings.seed), f"{label}-setup", locked=True))
+        cells += [_nbgrader(c, f"{label}-figure-{i}", locked=True) for i, c in enumerate(figures)]
         by_tag = {tag: course.seeded(c.source, settings.seed) for c in it.cells[1:] for tag in _tags(c)}
         if it.exercise.kind == "coding":
             check = by_tag["check"]
@@ -543,6 +615,7 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}
   mjx-container[display="true"] { overflow: visible; }
   /* a problem's setup (its chapter's code above the exercise) is collapsed in the notebook: one line here */
   .celltag_setup .jp-InputArea, .celltag_setup .jp-OutputArea { display: none; }
+  .celltag_cited-figure .jp-InputArea { display: none; }  /* a cited figure: its code folded */
   .celltag_setup:not(.celltag_setup-chapter)::before { content: "Setup cell (in the notebook): finds gbml, or installs it in Colab."; font-size: 8.5pt; color: #555; font-style: italic; }
   .celltag_setup-chapter::before { content: "Setup cell (in the notebook): runs the chapter's code above the exercise."; font-size: 8.5pt; color: #555; font-style: italic; }
 </style>
@@ -672,6 +745,11 @@ def build(labels: list[str], name: str, out: Path = OUT, browser=None,
                                       "(the book's code does not hold for every draw).") from None
             for nb in (sheet, key, grader):
                 reglue(nb, items, now)
+    drawn = [c.outputs for c in key.cells if "cited-figure" in _tags(c)]  # the key's run drew them
+    for nb in (sheet, grader):
+        shown = [c for c in nb.cells if "cited-figure" in _tags(c)]
+        for cell, outputs in zip(shown, drawn, strict=True):
+            cell.outputs = copy.deepcopy(outputs)
     nbformat.write(sheet, paths["sheet"])
     nbformat.write(key, paths["key"])
     nbformat.write(grader, paths["nbgrader"])

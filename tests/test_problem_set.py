@@ -90,6 +90,33 @@ def test_sheet_has_no_solution_and_key_has_every_one(built):
         assert text in key
 
 
+def test_key_solutions_cite_the_problem_number_and_label_not_the_books_number(built):
+    key = _text(_read(built["key"]))
+    assert not re.search(r"Solution to Exercise \d", key)  # the book's number shifts
+    headings = re.findall(r"<summary><b>Solution to (.*?)</b></summary>", key)
+    titles = {label: EXERCISES[label].title for label in LABELS}
+    expected = [f"problem {i}: {titles[label]} ({label})" for i, label in enumerate(LABELS, 1)
+                if EXERCISES[label].kind != "coding"]  # a coding exercise's solution is code
+    assert headings == expected
+
+
+def test_the_worked_example_a_statement_links_to_is_in_the_sheet(built):
+    """ex-meta-compute says "Return to the worked example": the sheet quotes that section under the
+    statement (its text and math, from the chapter); the statement no longer links there."""
+    it = problem_set.item(EXERCISES["ex-meta-compute"])
+    sheet = problem_set.problem_notebook([it], "meta", key=False)
+    cells = [c.source for c in sheet.cells]
+    statement = next(i for i, c in enumerate(cells) if "<a id='ex-meta-compute'></a>" in c)
+    assert "worked example (below)" in cells[statement]
+    assert "#sec-meta-worked" not in cells[statement]
+    section = cells[statement + 1]
+    source = (ROOT / "chapters" / "01_meta_learning.md").read_text(encoding="utf-8")
+    title = re.search(r"^\(sec-meta-worked\)=\n## (.*)$", source, re.M).group(1)
+    assert f"### {title}" in section  # under the problem's heading
+    for phrase in ("Three residuals appear below", r"\theta_t = \begin{bmatrix}2\\1\end{bmatrix}"):
+        assert phrase in source and phrase in section, phrase
+
+
 def test_plain_jupyter_markdown_macros_first_links_work(built):
     for which in ("sheet", "key", "nbgrader"):
         nb = _read(built[which])
@@ -278,8 +305,8 @@ def test_pdfs_titles_chapters_page_numbers_no_raw_tex(built):
 
 def test_key_pdf_has_the_solutions_sheet_pdf_has_none(built):
     sheet, key = " ".join(_pdf_pages(built["sheet_pdf"])), " ".join(_pdf_pages(built["key_pdf"]))
-    phrases = ["Solution to Exercise", "Ten times the largest eigenvalue", "Correct — Exercise (subspace_distance)",
-               "Q, _ = np.linalg.qr(B)"]
+    phrases = ["Solution to problem 1", "Ten times the largest eigenvalue",
+               "Correct — Exercise (subspace_distance)", "Q, _ = np.linalg.qr(B)"]
     for phrase in phrases:
         assert phrase in key and phrase not in sheet, phrase
     assert sheet.count("Your answer.") == 2 and "Your answer." not in key  # space for the proof and computation

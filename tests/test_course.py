@@ -12,15 +12,17 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
+import unicodedata
 from pathlib import Path
 
+import jupytext
 import nbformat
 import numpy as np
 import pytest
 from booksupport import built_notebooks
 from pypdf import PdfReader
 from test_notebook_edition import LEFTOVERS
-from test_problem_set import _cli, _nbgrader
+from test_problem_set import _cli, _nbgrader, images
 
 from gbml_build import course, problem_set
 from gbml_build.booktoc import ROOT
@@ -313,6 +315,66 @@ def test_every_equation_any_statement_cites_is_written_out():
             display = rf"^\$\$\n(?:(?!\$\$).*\n)*?.*\\tag{{{re.escape(tag)}}}\n\$\$$"
             assert re.search(display, statement, re.M), (e.label, tag)
     assert {"2.4", "3.3", "4.4", "4.8"} <= set(cited), cited
+
+
+def _images(cells) -> list:
+    return [image for c in cells for image in images(c.get("outputs", []))]
+
+
+def _figure_cell(name: str, stem: str):
+    """The code of the figure ``name`` in the MyST source of a chapter, and its caption there."""
+    cell = next(c for c in jupytext.read(ROOT / "chapters" / f"{stem}.md").cells
+                if c.metadata.get("mystnb", {}).get("figure", {}).get("name") == name)
+    return cell.source.strip(), " ".join(cell.metadata["mystnb"]["figure"]["caption"].split())
+
+
+def test_the_figure_a_statement_cites_is_in_the_sheet_drawn_with_the_sets_seed(offering):
+    """ex-fs-compute uses "the fitted slopes of Fig. 8.2": the sheet shows that figure after the
+    setup, numbered and captioned as in the book, drawn by the set's run (seeded: the key's
+    image, not the book's); so does the sheet's PDF."""
+    _, paths, other, _ = offering
+    code, caption = _figure_cell("fig-fs-scaling", "08_finite_samples")
+    executed = nbformat.read(ROOT / "_build" / "jupyter_execute" / "chapters" /
+                             "08_finite_samples.ipynb", as_version=4)
+    book = _images(c for c in executed.cells if c.source.strip() == code)
+    assert len(book) == 1
+    for built in (paths, other):
+        sheet, key = _read(built["sheet"]), _read(built["key"])
+        number = re.search(r"Fig\. (\d+\.\d+)", _statement(sheet, "ex-fs-compute")).group(1)
+        at = next(i for i, c in enumerate(sheet.cells) if c.source.strip() == code)
+        assert "cited-figure" in sheet.cells[at].metadata["tags"]
+        assert "setup-chapter" in sheet.cells[at - 1].metadata["tags"]  # drawn after the setup
+        assert sheet.cells[at + 1].source == f"**Figure {number}.** {caption}"
+        drawn = _images(c for c in key.cells if c.source.strip() == code)
+        assert _images([sheet.cells[at]]) == drawn != book and len(drawn) == 1
+        pages = PdfReader(built["sheet_pdf"]).pages
+        text = unicodedata.normalize("NFKC", " ".join(" ".join(p.extract_text().split()) for p in pages))
+        assert f"Figure {number}. {caption.split('$')[0].strip()}" in text
+        assert sum(len(p.images) for p in pages) >= 1
+
+
+@pytest.mark.build
+def test_every_figure_and_section_any_statement_cites_is_in_its_sheet():
+    """Over every exercise of the book: each figure its statement cites ({numref}) is drawn after
+    its setup with its caption; each section it links to ({ref} to a ``sec-`` label) is quoted."""
+    built_notebooks()
+    figures = sections = 0
+    for e in (e for c in collect() for e in c.exercises):
+        source = (ROOT / f"{e.chapter}.md").read_text(encoding="utf-8").splitlines()[e.line - 1:]
+        statement = "\n".join(source[:source.index(":::", 1)])
+        sheet = problem_set.problem_notebook([problem_set.item(e)], "one", key=False).cells
+        for name in re.findall(r"\{numref\}`(?:[^`<]*<)?(fig-[\w-]+)", statement):
+            code, caption = _figure_cell(name, Path(e.chapter).name)
+            at = next(i for i, c in enumerate(sheet) if c.source.strip() == code)
+            assert sheet[at + 1].source.endswith(caption), (e.label, name)
+            figures += 1
+        for anchor in re.findall(r"\{ref\}`(?:[^`<]*<)?(sec-[\w-]+)", statement):
+            text = (ROOT / f"{e.chapter}.md").read_text(encoding="utf-8")
+            title = re.search(rf"^\({anchor}\)=\n#+ (.*)$", text, re.M).group(1)
+            assert any(f"### {title}" in c.source and "cited-section" in c.metadata.get("tags", [])
+                       for c in sheet), (e.label, anchor)
+            sections += 1
+    assert figures >= 1 and sections >= 1
 
 
 def _links(pdf: Path) -> list:

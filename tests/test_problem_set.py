@@ -52,6 +52,16 @@ def _text(nb) -> str:
     return "\n".join(c.source for c in nb.cells)
 
 
+def images(outputs) -> list:
+    """The PNG images (base64) of a cell's outputs: image/png, or an HTML <img> (``show_figure``)."""
+    found = []
+    for out in outputs:
+        data = out.get("data", {})
+        found += [data["image/png"]] if "image/png" in data else \
+            re.findall(r'<img src="data:image/png;base64,([^"]+)"', data.get("text/html", ""))
+    return found
+
+
 def _unlinked(text: str) -> str:
     """Markdown without link targets (the set points links into the chapter at the chapter's notebook)."""
     return re.sub(r"\]\([^)]*\)", "]", text)

@@ -17,6 +17,7 @@ import nbformat
 import pytest
 from booksupport import ROOT, built_notebooks, notebook_chapters, source
 from nbclient import NotebookClient
+from test_problem_set import images
 
 from gbml_build import problem_set
 from gbml_build.chapters import collect
@@ -96,6 +97,17 @@ def test_every_key_prints_what_the_book_prints(every):
     print(f"\n{len(solutions) - len(differ)} of {len(solutions)} solution cells of the key ({printing} of them "
           "printing) show what the book shows")
     assert not differ, "\n".join(differ)
+
+
+def test_a_figure_a_statement_cites_is_drawn_as_the_book_draws_it(every):
+    """ex-fs-compute cites Fig. 8.2: the key draws it again after the setup, the book's image."""
+    _, key, _ = every
+    book = _book_cells()
+    figures = [c for c in key.cells if "cited-figure" in _tags(c)]
+    assert figures
+    for cell in figures:
+        drawn, shown = (images(outputs) for outputs in (cell.outputs, book[cell.source.strip()][1].outputs))
+        assert drawn == shown and len(drawn) == 1
 
 
 def test_the_fs_compute_key_gives_the_books_numbers(every):

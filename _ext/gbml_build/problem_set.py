@@ -422,10 +422,10 @@ def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = 
     for index, it in enumerate(items, 1):
         sections, figures = _cited(it, baseurl, settings.seed)
         cells += [nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)), *sections]
+        cells += [_setup_cell(it, index, settings.seed), *figures]  # a cited figure before the answer
         if not key and it.exercise.kind != "coding":
             cells.append(nbformat.v4.new_markdown_cell("**Your answer.**", metadata={
                 "tags": ["answer", f"answer-{it.exercise.kind}"]}))
-        cells += [_setup_cell(it, index, settings.seed), *figures]
         if not key and _needs_code_cell(it):
             cells.append(_code("# Your computation: the code the problem asks you to run.\n", ["answer-code"]))
         for cell in it.cells[1:]:

@@ -22,7 +22,7 @@ import pytest
 from booksupport import built_notebooks
 from pypdf import PdfReader
 from test_notebook_edition import LEFTOVERS
-from test_problem_set import _cli, _nbgrader, images
+from test_problem_set import _nbgrader, images
 
 from gbml_build import course, problem_set
 from gbml_build.booktoc import ROOT
@@ -222,13 +222,22 @@ def test_spec_sets_title_due_order_and_points(offering):
     ("exercises: [ex-lr-code]\nlocal: [nowhere]\n", "is not a folder"),
     ("exercises: [ex-lr-cod]\n", "unknown exercise label 'ex-lr-cod'"),
 ])
-def test_bad_spec_is_an_error_before_any_work(tmp_path, spec, said):
+def test_bad_spec_is_an_error_before_any_work(tmp_path, capsys, spec, said):
     (tmp_path / "hw.yml").write_text(spec)
-    assert said in _cli(tmp_path, "--spec", str(tmp_path / "hw.yml"))
+    assert said in _refused(tmp_path, capsys, "--spec", str(tmp_path / "hw.yml"))
 
 
-def test_bad_seed_option_is_an_error(tmp_path):
-    assert "SEED='-1' is not a seed: give a whole number" in _cli(tmp_path, "--name", "hw", "--seed=-1", "ex-lr-code")
+def test_bad_seed_option_is_an_error(tmp_path, capsys):
+    said = _refused(tmp_path, capsys, "--name", "hw", "--seed=-1", "ex-lr-code")
+    assert "SEED='-1' is not a seed: give a whole number" in said
+
+
+def _refused(tmp_path, capsys, *args) -> str:
+    """``make problem-set``'s command run in this process (a quick test): it stops (exit status 2) before
+    any work, and says why on stderr."""
+    assert problem_set.main(["--out", str(tmp_path / "out"), *args]) == 2
+    assert not (tmp_path / "out").exists()  # nothing done
+    return capsys.readouterr().err
 
 
 # -- course-local exercises ----------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ def _cffconvert(tmp_path_factory) -> Path:
     return env_dir / "bin" / "cffconvert"
 
 
+@pytest.mark.build  # installs cffconvert into its own venv
 def test_citation_is_valid_cff_with_the_package_version_and_the_paper(tmp_path_factory, tmp_path):
     cff = ROOT / "CITATION.cff"
     data = yaml.safe_load(cff.read_text(encoding="utf-8"))

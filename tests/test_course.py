@@ -22,7 +22,7 @@ import pytest
 from booksupport import built_notebooks
 from pypdf import PdfReader
 from test_notebook_edition import LEFTOVERS
-from test_problem_set import _nbgrader, images
+from test_problem_set import _nbgrader, _refused, images
 
 from gbml_build import course, problem_set
 from gbml_build.booktoc import ROOT
@@ -231,13 +231,6 @@ def test_bad_seed_option_is_an_error(tmp_path, capsys):
     said = _refused(tmp_path, capsys, "--name", "hw", "--seed=-1", "ex-lr-code")
     assert "SEED='-1' is not a seed: give a whole number" in said
 
-
-def _refused(tmp_path, capsys, *args) -> str:
-    """``make problem-set``'s command run in this process (a quick test): it stops (exit status 2) before
-    any work, and says why on stderr."""
-    assert problem_set.main(["--out", str(tmp_path / "out"), *args]) == 2
-    assert not (tmp_path / "out").exists()  # nothing done
-    return capsys.readouterr().err
 
 
 # -- course-local exercises ----------------------------------------------------------------------------------

@@ -324,21 +324,23 @@ def test_key_pdf_has_the_solutions_sheet_pdf_has_none(built):
 
 # -- bad input -------------------------------------------------------------------------------------------
 
-def _cli(tmp_path, *args):
-    run = subprocess.run([sys.executable, "-m", "gbml_build.problem_set", "--out", str(tmp_path / "out"), *args],
-                         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "_ext")))
-    assert run.returncode != 0 and not (tmp_path / "out").exists()  # nothing done
-    return run.stderr
+def _refused(tmp_path, capsys, *args) -> str:
+    """``make problem-set``'s command run in this process (``main``): it stops (exit status 2) before any
+    work, and says why on stderr."""
+    assert problem_set.main(["--out", str(tmp_path / "out"), *args]) == 2
+    assert not (tmp_path / "out").exists()  # nothing done
+    return capsys.readouterr().err
 
 
-def test_unknown_label_names_it_and_the_labels_near_it(tmp_path):
-    said = _cli(tmp_path, "--name", "hw1", "ex-lr-code", "ex-td-cod")
+def test_unknown_label_names_it_and_the_labels_near_it(tmp_path, capsys):
+    said = _refused(tmp_path, capsys, "--name", "hw1", "ex-lr-code", "ex-td-cod")
     assert "unknown exercise label 'ex-td-cod'" in said and "labels near it: ex-td-code" in said
 
 
-def test_empty_list_and_bad_name_are_errors(tmp_path):
-    assert "EXERCISES is empty: give one or more exercise labels" in _cli(tmp_path, "--name", "hw1")
-    assert "NAME='' cannot name a problem set" in _cli(tmp_path, "--name", "", "ex-lr-code")
+def test_empty_list_and_bad_name_are_errors(tmp_path, capsys):
+    said = _refused(tmp_path, capsys, "--name", "hw1")
+    assert "EXERCISES is empty: give one or more exercise labels" in said
+    assert "NAME='' cannot name a problem set" in _refused(tmp_path, capsys, "--name", "", "ex-lr-code")
 
 
 def test_links_go_to_the_online_book_when_html_baseurl_is_set():

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+JOBS   ?= 2
 # The book's build package, _ext/gbml_build (a Sphinx extension): its commands run as `python -m gbml_build.X`.
 export PYTHONPATH := $(CURDIR)/_ext$(if $(PYTHONPATH),:$(PYTHONPATH))
 # The site's address (make site BASEURL=https://OWNER.github.io/REPO/; also make problem-set, make notebooks):
@@ -34,8 +35,9 @@ book: $(STAMP)
 check: $(STAMP)
 	GBML_QUICK=1 $(PY) -m pytest -q -m "not build"
 
+# On pytest-xdist's workers (JOBS of them), tests grouped by module; builds shared (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(JOBS) --dist loadscope
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from filelock import FileLock
 from nbclient import NotebookClient
 
 from gbml_build.booktoc import GENERATED, ROOT, is_notebook, notebook_pages, source, toc_files  # noqa: F401
 from gbml_build.browser import CHROMIUM, CHROMIUM_ARGS, Server, chromium  # noqa: F401
 
 VENV_BIN = Path(sys.executable).parent
+#: The locks and "built in this run" marks of once_per_run (make book cleans only its own folders).
+RUN_LOCKS = ROOT / "_build" / "test-run"
 
 
 def quick_tier_guard(what: str) -> None:
@@ -63,12 +66,28 @@ def _make(module: str, what: str) -> None:
         raise AssertionError(f"{what} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
 
 
+def once_per_run(name: str, build) -> None:
+    """Call ``build()`` once per test run, also across pytest-xdist's workers (and the prefetch of conftest.py):
+    the first to ask builds while holding a file lock; the others wait for it and use what it built."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:  # one process: the callers' lru_cache makes it once
+        build()
+        return
+    RUN_LOCKS.mkdir(parents=True, exist_ok=True)
+    done = RUN_LOCKS / f"{name}.done"
+    with FileLock(RUN_LOCKS / f"{name}.lock"):
+        if done.exists() and done.read_text() == run:
+            return
+        build()
+        done.write_text(run)
+
+
 @functools.lru_cache(maxsize=None)
 def built_book() -> Path:
-    """Run ``make book`` once per test session (a clean HTML build, then the notebook edition from the same
+    """Run ``make book`` once per test run (a clean HTML build, then the notebook edition from the same
     execution); return _build/html.  GBML_REUSE_BOOK=1 reuses _build (for local iteration)."""
     if os.environ.get("GBML_REUSE_BOOK") != "1":
-        _make("build", "make book")
+        once_per_run("book", lambda: _make("build", "make book"))
     return ROOT / "_build" / "html"
 
 
@@ -80,9 +99,9 @@ def built_notebooks() -> Path:
 
 @functools.lru_cache(maxsize=None)
 def built_student() -> Path:
-    """Run ``make student`` once per session, after the session's book build; return _build/student."""
+    """Run ``make student`` once per test run, after the run's book build; return _build/student."""
     built_book()
-    _make("student", "make student")
+    once_per_run("student", lambda: _make("student", "make student"))
     return ROOT / "_build" / "student"
 
 

@@ -9,13 +9,35 @@ the quick tier slow; ``make test`` runs everything.  A test is marked ``build`` 
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 
 import pytest
-from booksupport import CHROMIUM, Server, built_book, chromium, quick_tier_guard
+from booksupport import CHROMIUM, Server, built_book, built_student, chromium, quick_tier_guard
 
 #: Fixtures (of conftest.py and of the test modules) that build, start a kernel or a browser.
 BUILD_FIXTURES = {"site", "browser", "built", "pdfs", "course", "every", "outputs", "tool", "student", "lab",
                   "offering"}
+
+
+def pytest_configure(config):
+    """``make test`` runs on pytest-xdist's workers (``-n``); its controller, which only hands out tests, builds
+    the book and the student edition meanwhile, so that the workers start with the tests that need no build
+    instead of waiting.  Builds are shared through ``booksupport.once_per_run`` (the run's id, a file lock)."""
+    whole_suite = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if (hasattr(config, "workerinput") or not config.getoption("numprocesses", None) or not whole_suite
+            or os.environ.get("GBML_QUICK") == "1"):
+        return
+    config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex  # what xdist gives the workers
+    os.environ["PYTEST_XDIST_TESTRUNUID"] = config.option.testrunuid
+    threading.Thread(target=_prefetch, name="prefetch builds", daemon=True).start()
+
+
+def _prefetch():
+    try:
+        built_student()  # the book first
+    except Exception:  # noqa: BLE001 - a worker builds again and reports the failure in its test
+        pass
 
 
 def pytest_collection_modifyitems(items):

@@ -23,6 +23,7 @@ import nbformat
 import pytest
 
 from booksupport import built_notebooks
+from test_notebooks import DRIVE
 from gbml_build import notebooks
 from gbml_build.booktoc import ROOT
 
@@ -244,7 +245,7 @@ def pack_python(built, tmp_path_factory):
 
 
 #: Every student notebook (what a learner runs from the pack: stubs, "not written yet" lines) in JupyterLab;
-#: of the full edition, whose code is the chapters' own (executed by the build and by test_notebooks.py), the
+#: of the full edition, whose code is the chapters' own (executed by the build, test_notebooks.py), the
 #: chapter with the most solutions (and an explorer) and the page without code: the same renderer and setup
 #: cell, so running all of them again would add nothing.
 FULL_IN_LAB = ("chapters/07_task_diversity", "chapters/notation")
@@ -262,7 +263,10 @@ def lab(built, pack_python, tmp_path_factory):
     for edition, name in NOTEBOOKS:
         folder = root / f"{edition}-{name[:-6]}"
         folder.mkdir()
-        shutil.copy(OUT / edition / name, folder / name)
+        nb = nbformat.read(OUT / edition / name, as_version=4)
+        if _expected(edition, name)["explorers"]:  # moves every control in the kernel and reports
+            nb.cells.append(nbformat.v4.new_code_cell(DRIVE))
+        nbformat.write(nb, folder / name)
     # Settings: every cell in the page (no windowing, so that what is checked below is in the DOM), no news.
     settings = tmp_path_factory.mktemp("lab-settings")
     for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none"},
@@ -351,6 +355,7 @@ def test_run_all_in_jupyterlab(lab, lab_context, edition, name):
     """Open the notebook alone in its folder, Run All, read what JupyterLab shows, move every slider."""
     url, _ = lab
     want = _expected(edition, name)
+    want["code"] += bool(want["explorers"])  # DRIVE
     page = lab_context.new_page()
     page.goto(f"{url}/lab/tree/{edition}-{name[:-6]}/{name}?reset")  # ?reset: no tab of an earlier test
     if want["code"]:
@@ -393,6 +398,15 @@ def test_run_all_in_jupyterlab(lab, lab_context, edition, name):
     assert state["images"] >= want["figures"], "figures missing"
     assert state["sliders"] >= want["explorers"], "explorers show no live slider"
     assert all(moved), f"moving a slider did not redraw explorer(s) {[i for i, m in enumerate(moved) if not m]}"
+    if want["explorers"]:  # DRIVE's report: every control of every explorer, in the kernel
+        line = next(t for t in state["stdout"] if "EXPLORERS" in t)
+        report = json.loads(line.split("EXPLORERS", 1)[1].strip().splitlines()[0])
+        assert len({r["explorer"] for r in report}) == want["explorers"]
+        for r in report:
+            assert r["mode"] == "live"
+            assert r["changed"], f"explorer {r['explorer']}: moving {r['control']} did not change the figure: {r}"
+            assert r["as_fresh"], (f"explorer {r['explorer']}: a frame drawn on the last frame's axes ({r['to']}, "
+                                   f"then back to {r['from']}) differs from the same frame on a new figure: {r}")
     for what, pattern in LEFTOVERS.items():
         assert not re.search(pattern, state["markdown"], re.M), what
 

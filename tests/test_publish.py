@@ -28,7 +28,7 @@ from nbclient import NotebookClient
 from pypdf import PdfReader
 
 import gbml
-from booksupport import ROOT, Server, toc_files
+from booksupport import ROOT, Server, built_student, toc_files
 from gbml_build import build, html, notebooks
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
@@ -144,8 +144,9 @@ def _fresh_copy() -> Path:
     return copy
 
 
-def _make(copy: Path, *args: str) -> subprocess.CompletedProcess:
+def _make(copy: Path, *args: str, **env_vars: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("GBML_BASEURL", "BASEURL", "MAKEFLAGS")}
+    env.update(env_vars)
     return subprocess.run(["make", "-C", str(copy), f"VENV={ROOT / '.venv'}", *args], capture_output=True,
                           text=True, env=env)
 
@@ -163,7 +164,12 @@ def site():
         assert '      repository_url: ""' in config
         (copy / "_config.yml").write_text(config.replace('      repository_url: ""', f'      repository_url: "{REPOSITORY}"'),
                                           encoding="utf-8")
-        result = _make(copy, "site", f"BASEURL={base}")
+        # The copy's chapters and gbml (the venv's) are the session's: its executions are in the execution
+        # cache of the session's builds (booktoc.execution_cache: keyed on gbml and the code cells), which
+        # the copy uses instead of running each chapter of both editions again.
+        built_student()
+        result = _make(copy, "site", f"BASEURL={base}",
+                       GBML_EXECUTION_CACHE=str(ROOT / "_build" / ".jupyter_cache"))
         assert result.returncode == 0, f"make site failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
         folder = copy / "_build" / "site"
     server = Server(folder, port=int(base.rsplit(":", 1)[1].strip("/")))

@@ -60,8 +60,7 @@ def adapt(method: str, B, w, tasks, alpha: float):
         B_t = np.broadcast_to(B, (tasks.n,) + B.shape).copy()
         if spec.adapt_body:
             B_t -= alpha * r[:, :, None] * w[None, None, :]
-    _checks.finite_result("adapt", B_t, w_t, alpha=alpha)
-    return B_t, w_t
+    return _checks.finite_result("adapt", B_t, w_t, alpha=alpha)
 
 
 @_guard.reference("gbml.meta_objective")
@@ -80,8 +79,7 @@ def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
         else:
             B_t, w_t = adapt(method, B, w, tasks, alpha)
             value = float(np.mean(tasks.outer.loss(np.einsum("tdk,tk->td", B_t, w_t))))
-    _checks.finite_result("meta_objective", value, alpha=alpha)
-    return value
+    return _checks.finite_result("meta_objective", value, alpha=alpha)
 
 
 @_guard.reference("gbml.meta_gradient")
@@ -113,6 +111,4 @@ def meta_gradient(method: str, B, w, tasks, alpha: float):
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     with _checks.no_float_warnings():
-        grad_B, grad_w = gradient(spec, B, w, tasks, alpha)
-        _checks.finite_result("meta_gradient", grad_B, grad_w, alpha=alpha)
-    return grad_B, grad_w
+        return _checks.finite_result("meta_gradient", *gradient(spec, B, w, tasks, alpha), alpha=alpha)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
-from ._kernels import angles_between_bases, bases_or_none, basis_or_none
+from ._kernels import angles_between_bases, bases_or_none
 from .problem import Problem
 from .tasks import PopulationTasks, SampledTasks
 
@@ -102,15 +102,10 @@ def run_loop(step, betas, *, labels, B, w, next_round, T, scale, problem, alpha,
 
     ``step(idx, B, w, tasks) -> (grad_B, grad_w, loss)`` gives the gradients (R', d, k'), (R', k') and the
     objective (R',) of the runs ``idx`` (``slice(None)`` while every run goes on, else an index array; the same
-    object until a run stops) at their iterates ``B`` (R', d, k'), ``w`` (R', k'); a step refuses an iterate by
-    giving it a non-finite loss.  ``B`` (R, d, k') and ``w`` (R, k') are the starts, ``betas`` (R,) the outer
-    steps and ``scale`` (R,) the blow-up sizes (:func:`run_settings`).
-
-    Divergence, for every trainer: a run stops before an iterate whose loss is not finite (or that its step
-    refuses), whose ``||B|| + ||w||`` exceeds its scale or is not finite, that lost rank, or whose head norm or
-    ``orth_error`` overflows; ``diverged_at`` is that iterate (at the start, a ValueError).  The records are
-    computed at the end, all at once, or iterate by iterate with ``one_by_one`` (``train`` given functions:
-    numpy's stacked and single-matrix routines may differ in the last bit).  Returns each run's History.
+    object until a run stops) at their iterates ``B`` (R', d, k'), ``w`` (R', k'); a non-finite loss refuses an
+    iterate.  A run stops before an iterate whose loss is not finite, whose ``||B|| + ||w||`` exceeds its
+    ``scale`` or is not finite, that lost rank, or whose record overflows; ``diverged_at`` is that iterate (at
+    the start, a ValueError).  Returns each run's History.
     """
     R = len(B)
     Bs, ws = np.zeros((T + 1,) + B.shape), np.zeros((T + 1,) + w.shape)
@@ -163,28 +158,22 @@ def run_loop(step, betas, *, labels, B, w, next_round, T, scale, problem, alpha,
 
 def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every, one_by_one):
     """The History of each of R runs from every iterate ``Bs`` (T+1, R, d, k'), ``ws`` (T+1, R, k') and ``loss``
-    (T+1, R), up to ``last`` (R,); a run also stops before an iterate that lost rank or whose record
-    overflows (``last`` and ``diverged_at`` are updated in place)."""
+    (T+1, R), up to ``last`` (R,) or an iterate that lost rank or whose record overflows."""
     from .training import History  # here: gbml.training imports this module
 
-    R, k = Bs.shape[1], Bs.shape[3]
-    # The bases, angles, head norms and orth_error of the iterates each run kept (its first last[i] + 1), all at
-    # once: rows starts[i] .. starts[i] + last[i] of the stacks below hold run i's.
+    R = Bs.shape[1]
+    # The records of the iterates each run kept (its first last[i] + 1), all at once: rows starts[i] ..
+    # starts[i] + last[i] of the stacks below hold run i's.
     starts = np.cumsum(last + 1) - (last + 1)
     B_kept = np.concatenate([Bs[: last[i] + 1, i] for i in range(R)])  # (N, d, k')
     w_kept = np.concatenate([ws[: last[i] + 1, i] for i in range(R)])  # (N, k')
     with _checks.no_float_warnings():
-        if one_by_one:
-            angles, distance, head_norm, orth = (np.array(v) for v in zip(*(
-                _record(B, w, alpha, problem.B_star) for B, w in zip(B_kept, w_kept))))
-            full_rank = np.isfinite(distance)
+        if one_by_one:  # iterate by iterate, as train given functions always recorded them (to the last bit)
+            records = [_records(B[None], w[None], alpha, problem.B_star) for B, w in zip(B_kept, w_kept)]
+            angles, full_rank, distance, _, orth = (np.concatenate(v) for v in zip(*records))
+            head_norm = np.array([np.linalg.norm(w) for w in w_kept])
         else:
-            Qs, full_rank = bases_or_none(B_kept)
-            angles = angles_between_bases(Qs, problem.B_star)  # (N, min(k, k*))
-            distance = np.sin(angles[:, -1])
-            head_norm = np.linalg.norm(w_kept, axis=1)
-            orth = np.abs(np.linalg.eigvalsh(np.eye(k) - alpha * np.swapaxes(B_kept, 1, 2) @ B_kept)).max(axis=1)
-    # As train: a run stops before an iterate that lost rank or whose record overflows.
+            angles, full_rank, distance, head_norm, orth = _records(B_kept, w_kept, alpha, problem.B_star)
     bad = ~full_rank | ~np.isfinite(head_norm) | ~np.isfinite(orth)
     histories = []
     for i in range(R):
@@ -208,12 +197,12 @@ def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, se
     return histories
 
 
-def _record(B, w, alpha, B_star):
-    """The angles, distance, head norm and ``orth_error`` of one iterate (NaN angles if ``B`` lost rank)."""
-    Q = basis_or_none(B)
-    ang = np.full(min(B.shape[1], B_star.shape[1]), np.nan) if Q is None else angles_between_bases(Q, B_star)
-    eye = np.eye(B.shape[1])
-    return ang, np.sin(ang[-1]), np.linalg.norm(w), np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()
+def _records(B, w, alpha, B_star):
+    """The angles, rank test, distance, head norm and ``orth_error`` of the iterates B (N, d, k'), w (N, k')."""
+    Qs, full_rank = bases_or_none(B)
+    angles = angles_between_bases(Qs, B_star)  # (N, min(k, k*))
+    orth = np.abs(np.linalg.eigvalsh(np.eye(B.shape[2]) - alpha * np.swapaxes(B, 1, 2) @ B)).max(axis=1)
+    return angles, full_rank, np.sin(angles[:, -1]), np.linalg.norm(w, axis=1), orth
 
 
 def _start_overflows() -> ValueError:

@@ -44,11 +44,8 @@ def real(name: str, value, *, low: float | None = None, strict_low: bool = False
     value = float(value)
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
-    if low is not None:
-        if strict_low and not value > low:
-            raise ValueError(f"{name} must be > {low}, got {value}")
-        if not strict_low and not value >= low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
+    if low is not None and not (value > low if strict_low else value >= low):
+        raise ValueError(f"{name} must be {'>' if strict_low else '>='} {low}, got {value}")
     return value
 
 

@@ -172,29 +172,13 @@ def altmin_gradient(B, tasks) -> np.ndarray:
 
 
 def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
-    """Train a variant of chapter 9: one run of :func:`train_variants`, refused as :func:`gbml.train` refuses.
+    """One run of :func:`train_variants`, which returns or raises as :func:`gbml.train` does (``on_divergence``).
 
-    Parameters
-    ----------
-    variant : {"anil", "fo-anil", "altmin"}
-        ``"anil"`` / ``"fo-anil"``: exact / first-order gradient of the ``steps``-step meta-objective
-        (``steps = 1`` reproduces ``gbml.train("anil" | "fo-anil", ...)``).  ``"altmin"``: least-squares
-        heads in the inner loop and a gradient step on the body only (``w`` is unused and stays ``w0``;
-        ``alpha`` only sets the default initial scale ``B0 = Q / sqrt(alpha)`` and ``orth_error``).
-    problem : Problem
-    steps : int >= 0
-        Inner steps (ignored by "altmin").
-    **kwargs :
-        The arguments of :func:`gbml.train` except ``gradient``, ``objective`` and ``settings``.
-
-    Returns
-    -------
-    History
-        ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"`` otherwise, or
-        ``"altmin"``; ``loss`` is the variant's own objective; ``settings`` also holds ``steps``.
+    ``kwargs`` are the arguments of :func:`gbml.train` except ``gradient``, ``objective`` and ``settings``.
+    Returns the History: ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"``
+    otherwise, or ``"altmin"``; ``loss`` is the variant's own objective; ``settings`` also holds ``steps``.
     """
-    _checks.method_name("variant", variant, VARIANTS)
-    steps = _steps(steps)
+    steps = _steps(steps)  # one int (train_variants takes one per run); the variant is checked there
     taken = sorted({"gradient", "objective", "settings"} & set(kwargs))
     if taken:
         raise TypeError(f"train_variant sets {', '.join(taken)} itself; call gbml.train to pass your own")
@@ -215,6 +199,10 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     Parameters
     ----------
     variants : list of {"anil", "fo-anil", "altmin"}
+        ``"anil"`` / ``"fo-anil"``: exact / first-order gradient of the ``steps``-step meta-objective
+        (``steps = 1`` reproduces ``gbml.train("anil" | "fo-anil", ...)``).  ``"altmin"``: least-squares
+        heads in the inner loop and a gradient step on the body only (``w`` is unused and stays ``w0``;
+        ``alpha`` only sets the default initial scale ``B0 = Q / sqrt(alpha)`` and ``orth_error``).
     steps : int >= 0, or one per run
         Inner steps (ignored by "altmin").
     alpha, beta, T, n_tasks, rng, m_in, m_out, pool, B0, w0, blowup, snapshot_every : as for :func:`gbml.train`

@@ -13,8 +13,7 @@ __all__ = ["local_rate", "diversity", "measured_rate", "iterations_to", "global_
 
 def _psi(Psi_or_problem):
     """A head second moment: a symmetric positive semi-definite k x k array (k >= 1), or a Problem's."""
-    Psi = getattr(Psi_or_problem, "Psi", Psi_or_problem)
-    return _checks.psd_matrix("Psi", Psi)
+    return _checks.psd_matrix("Psi", getattr(Psi_or_problem, "Psi", Psi_or_problem))
 
 
 @_guard.reference("gbml.local_rate")
@@ -48,10 +47,8 @@ def diversity(heads=None, *, Psi=None) -> dict:
     if (heads is None) == (Psi is None):
         raise TypeError("diversity takes a batch of heads (n, k) positionally or a second moment as Psi=, "
                         "exactly one of them")
-    if Psi is not None:
-        Psi = _psi(Psi)
-    elif hasattr(heads, "Psi"):  # a Problem: its Psi
-        Psi = _psi(heads)
+    if Psi is not None or hasattr(heads, "Psi"):  # a second moment, or a Problem's
+        Psi = _psi(heads if Psi is None else Psi)
     else:
         A = _checks.array("heads", heads, 2)
         Psi = A.T @ A / A.shape[0]

@@ -144,9 +144,9 @@ def all_finite(a) -> bool:
 
 
 def finite_result(what: str, *values, alpha: float | None = None, steps: bool = False):
-    """The value (or the tuple of ``values``) if every one is finite, else :class:`NonFiniteError` naming ``what``
-    and the fix: a smaller ``alpha`` (when the routine has one), fewer inner ``steps`` (when it has them), or
-    rescaling."""
+    """The value (or the tuple of ``values``) if every one is finite, else :class:`NonFiniteError` naming
+    ``what`` and the fix: a smaller ``alpha`` (when the routine has one), fewer inner ``steps`` (when it has
+    them), or rescaling."""
     if all(all_finite(v) for v in values):
         return values[0] if len(values) == 1 else values
     causes, fixes = ["the scale of B and w"], ["rescale B and w"]

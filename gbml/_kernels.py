@@ -118,7 +118,7 @@ _RANK_TOL = 1e-12
 
 
 def bases_or_none(B):
-    """Orthonormal bases (R, d, k) of the column spaces of finite bodies B (R, d, k), and which have full rank (R,).
+    """Orthonormal bases (R, d, k) of the column spaces of finite bodies B (R, d, k) and which have full rank.
 
     The one rank test of the package (``orthonormal_basis`` raises where it fails, training stops a run).
     With ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span

@@ -53,8 +53,9 @@ def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0
     else:
         next_round = _given_rounds(rounds, problem, n, T, pool, m_in, m_out)
         m_in, m_out = getattr(rounds[0], "m_in", None), getattr(rounds[0], "m_out", None)
+    settings = dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T)
     return dict(B=B, w=w, next_round=next_round, T=T, scale=scale, problem=problem, alpha=alpha,
-                snapshot_every=snapshot_every, settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T))
+                snapshot_every=snapshot_every, settings=settings)
 
 
 def _round_source(problem, n, pool, rng, m_in, m_out):
@@ -75,9 +76,10 @@ def _round_source(problem, n, pool, rng, m_in, m_out):
 
 
 def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):
-    """A function giving the tasks of each round from a list drawn beforehand (``train_variants(rounds=...)``)."""
+    """A function giving the tasks of each round from a list drawn beforehand (``train_variants(rounds)``)."""
     if pool is not None or m_in is not None or m_out is not None:
-        raise ValueError("give the tasks of every round (rounds) or how to draw them (pool, m_in, m_out), not both")
+        raise ValueError("give the tasks of every round (rounds) or how to draw them (pool, m_in, m_out), "
+                         "not both")
     if not isinstance(rounds, (list, tuple)) or len(rounds) != max(T, 1):
         raise ValueError(f"rounds must be a list of the tasks of the {max(T, 1)} rounds, "
                          f"got {len(rounds) if isinstance(rounds, (list, tuple)) else type(rounds).__name__}")
@@ -102,8 +104,8 @@ def run_loop(step, betas, *, labels, B, w, next_round, T, scale, problem, alpha,
 
     ``step(idx, B, w, tasks) -> (grad_B, grad_w, loss)`` gives the gradients (R', d, k'), (R', k') and the
     objective (R',) of the runs ``idx`` (``slice(None)`` while every run goes on, else an index array; the same
-    object until a run stops) at their iterates ``B`` (R', d, k'), ``w`` (R', k'); a non-finite loss refuses an
-    iterate.  A run stops before an iterate whose loss is not finite, whose ``||B|| + ||w||`` exceeds its
+    object until a run stops) at their iterates ``B`` (R', d, k'), ``w`` (R', k'); a non-finite loss refuses
+    an iterate.  A run stops before an iterate whose loss is not finite, whose ``||B|| + ||w||`` exceeds its
     ``scale`` or is not finite, that lost rank, or whose record overflows; ``diverged_at`` is that iterate (at
     the start, a ValueError).  Returns each run's History.
     """
@@ -198,7 +200,7 @@ def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, se
 
 
 def _records(B, w, alpha, B_star):
-    """The angles, rank test, distance, head norm and ``orth_error`` of the iterates B (N, d, k'), w (N, k')."""
+    """The angles, rank test, distance, head norm and ``orth_error`` of iterates B (N, d, k'), w (N, k')."""
     Qs, full_rank = bases_or_none(B)
     angles = angles_between_bases(Qs, B_star)  # (N, min(k, k*))
     orth = np.abs(np.linalg.eigvalsh(np.eye(B.shape[2]) - alpha * np.swapaxes(B, 1, 2) @ B)).max(axis=1)

@@ -172,7 +172,7 @@ def altmin_gradient(B, tasks) -> np.ndarray:
 
 
 def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
-    """One run of :func:`train_variants`, which returns or raises as :func:`gbml.train` does (``on_divergence``).
+    """One run of :func:`train_variants`, returned or raised as :func:`gbml.train` does (``on_divergence``).
 
     ``kwargs`` are the arguments of :func:`gbml.train` except ``gradient``, ``objective`` and ``settings``.
     Returns the History: ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"``
@@ -210,8 +210,8 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     rounds : list of PopulationTasks or SampledTasks, optional
         The tasks of every round, drawn beforehand (T of them; one for T = 0, for the last loss), used in place
         of drawing them from ``rng`` (which then only draws a missing ``B0``); ``pool``, ``m_in`` and ``m_out``
-        must then be None.  ``[problem.sample_round(n_tasks, np.random.default_rng(seed)) ...]`` are the rounds
-        ``rng=seed`` draws (with ``B0`` given).
+        must then be None.  ``[problem.sample_round(n_tasks, np.random.default_rng(seed)) ...]`` are the
+        rounds ``rng=seed`` draws (with ``B0`` given).
 
     Returns
     -------
@@ -221,13 +221,13 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     variants = _checks.names("variants", variants, VARIANTS)
     steps = [_steps(S) for S in _checks.per_run("steps", steps, len(variants))]
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out, pool,
-                             len(variants), rounds=rounds)
+    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out,
+                             pool, len(variants), rounds=rounds)
 
     def step(idx, B, w, tasks):
         """Each run's gradient and objective from one inner loop (or one head fit)."""
-        runs = range(len(variants)) if isinstance(idx, slice) else idx
-        grads_B, grads_w, values = zip(*(_variant_round(variants[i], steps[i], B[j], w[j], tasks, run["alpha"])
+        runs, alpha = range(len(variants)) if isinstance(idx, slice) else idx, run["alpha"]
+        grads_B, grads_w, values = zip(*(_variant_round(variants[i], steps[i], B[j], w[j], tasks, alpha)
                                          for j, i in enumerate(runs)))
         return np.array(grads_B), np.array(grads_w), np.array(values)
 

@@ -93,9 +93,9 @@ class _Tasks:
 
 
 class PopulationTasks(_Tasks):
-    """Infinite-sample tasks of one round: the regressors ``theta_t = B* w*_t`` (n, d; real; copied), the label
-    noise sigma (in population it only adds ``sigma^2/2`` to each loss) and the inputs' covariance (d, d;
-    default: the identity, as in the paper)."""
+    """Infinite-sample tasks of one round: the regressors ``theta_t = B* w*_t`` (n, d; real; copied), the
+    label noise sigma (in population it only adds ``sigma^2/2`` to each loss) and the inputs' covariance
+    (d, d; default: the identity, as in the paper)."""
 
     def __init__(self, thetas, noise_std: float = 0.0, input_cov=None):
         self.thetas = _checks.array("thetas", thetas, 2, copy=True)  # a read-only copy: never the caller's

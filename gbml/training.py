@@ -35,8 +35,7 @@ class History:
     angles : (T+1, k) principal angles between ``col(B_s)`` and ``col(B*)``, ascending
     loss : (T+1,) outer objective of the round's tasks at ``(B_s, w_s)``; the last entry (there is no round
         T) uses the tasks of the last round (for T = 0, one round is drawn for it).  None when ``train``
-        got a custom ``gradient`` and no ``objective`` for a method outside ``gbml.METHODS`` (there is no
-        objective to record).
+        got a custom ``gradient`` and no ``objective`` for a method outside ``gbml.METHODS``.
     head_norm : (T+1,) ``||w_s||``
     orth_error : (T+1,) ``||I - alpha B_s^T B_s||_2``
     B, w : final iterates (the last recorded ones, for a run that diverged)
@@ -76,11 +75,9 @@ def train(method: str, problem: Problem, *, alpha: float, beta: float, T: int, n
 
     Parameters
     ----------
-    method : one of ``gbml.METHODS``
-    problem : Problem
+    method, problem : a name of ``gbml.METHODS`` and a Problem
     alpha, beta : inner (>= 0) and outer (> 0) step sizes
-    T : number of rounds
-    n_tasks : tasks per round
+    T, n_tasks : number of rounds and of tasks per round
     rng : int or Generator; draws the tasks (and ``B0`` when it is not given)
     m_in, m_out : samples per task for the inner and outer step; None for population
     pool : None (fresh tasks every round), an int P (draw P heads once) or an array (P, k) of heads;
@@ -111,7 +108,8 @@ def train(method: str, problem: Problem, *, alpha: float, beta: float, T: int, n
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
     _on_divergence(on_divergence)
     settings = _extra_settings(settings)
-    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out, pool)
+    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out,
+                             pool)
     run["settings"].update(settings)
     alpha = run["alpha"]
     custom = gradient is not None or objective is not None or m_in is not None and not spec.adapts
@@ -212,8 +210,8 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
         raise ValueError("train_runs trains the average loss in population only; use train for finite samples")
     betas = [_checks.real(f"betas[{i}]", b, low=0.0, strict_low=True)
              for i, b in enumerate(_checks.per_run("betas", betas, len(specs)))]
-    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out, pool,
-                             len(specs), per_run=True)
+    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out,
+                             pool, len(specs), per_run=True)
     return _loop.run_loop(_runs_step(specs, run["alpha"]), np.array(betas), labels=methods, **run)
 
 

@@ -1,9 +1,7 @@
 """gbml: reference simulations for *MAML and ANIL Provably Learn Representations* (Collins et al., 2022).
 
-The functional core (``meta_gradient``, ``subspace_distance``, the task types) follows the book's
-equations (chapters 1, 2, 4-6) one by one; ``Problem`` and ``train`` run the book's experiments.
-This package is the simulation core; the book's helpers (figures, explorers, exercise checkers, sweeps,
-the paper's experiments, glue) live in the subpackage :mod:`gbml.book`.
+The simulation core, which follows the book's equations; the book's helpers (figures, explorers, exercise
+checkers, sweeps, the paper's experiments, glue) live in the subpackage :mod:`gbml.book`.
 """
 __version__ = "0.1.0"
 

@@ -44,11 +44,8 @@ def real(name: str, value, *, low: float | None = None, strict_low: bool = False
     value = float(value)
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
-    if low is not None:
-        if strict_low and not value > low:
-            raise ValueError(f"{name} must be > {low}, got {value}")
-        if not strict_low and not value >= low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
+    if low is not None and not (value > low if strict_low else value >= low):
+        raise ValueError(f"{name} must be {'>' if strict_low else '>='} {low}, got {value}")
     return value
 
 
@@ -120,6 +117,21 @@ def method_spec(value, methods):
     return methods[method_name("method", value, methods)]
 
 
+def names(name: str, values, known) -> list:
+    """A non-empty list or tuple of names of ``known`` (the parameter ``methods`` holds ``method`` names)."""
+    if isinstance(values, str) or not isinstance(values, (list, tuple)) or not values:
+        raise TypeError(f"{name} must be a non-empty list of {name[:-1]} names, got {values!r}")
+    return [method_name(name[:-1], value, known) for value in values]
+
+
+def per_run(name: str, value, R: int) -> list:
+    """One value for every one of R runs, or a list, tuple or array of one per run."""
+    values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * R
+    if len(values) != R:
+        raise ValueError(f"{name} must be one number or one per run ({R}), got {len(values)}")
+    return values
+
+
 def no_float_warnings():
     """Silence numpy's overflow/invalid warnings inside a ``with`` block whose results are then checked."""
     return np.errstate(all="ignore")
@@ -131,11 +143,12 @@ def all_finite(a) -> bool:
     return math.isfinite(np.vdot(a, a)) or bool(np.isfinite(a).all())
 
 
-def finite_result(what: str, *values, alpha: float | None = None, steps: bool = False) -> None:
-    """Raise :class:`NonFiniteError` naming ``what`` and the fix if any of ``values`` holds NaN or inf:
-    a smaller ``alpha`` (when the routine has one), fewer inner ``steps`` (when it has them), or rescaling."""
+def finite_result(what: str, *values, alpha: float | None = None, steps: bool = False):
+    """The value (or the tuple of ``values``) if every one is finite, else :class:`NonFiniteError` naming
+    ``what`` and the fix: a smaller ``alpha`` (when the routine has one), fewer inner ``steps`` (when it has
+    them), or rescaling."""
     if all(all_finite(v) for v in values):
-        return
+        return values[0] if len(values) == 1 else values
     causes, fixes = ["the scale of B and w"], ["rescale B and w"]
     if steps:
         causes, fixes = ["the number of steps"] + causes, ["fewer steps"] + fixes

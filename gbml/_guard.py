@@ -1,10 +1,8 @@
 """Reference routines a checker can make unavailable while it runs a learner's answer.
 
-``gbml`` holds the reference answer of every coding exercise (each decorated with :func:`reference`).
-While a :func:`forbidden` block is open for a routine's name, calling it records the call and raises
-:class:`ReferenceCalled`, however the learner reached it (``gbml.x``, an earlier import, another gbml
-routine, another thread).  The decorated routine keeps the original's name, docstring and signature but
-not the original itself (no ``__wrapped__``).  :func:`sealed` guards any other callable.
+While a :func:`forbidden` block is open for a routine decorated with :func:`reference`, calling it (however
+reached: ``gbml.x``, an earlier import, another routine, another thread) records the call and raises
+:class:`ReferenceCalled`; the decorated routine has no ``__wrapped__``.  :func:`sealed` guards any callable.
 """
 from __future__ import annotations
 
@@ -21,18 +19,12 @@ class ReferenceCalled(RuntimeError):
     """A learner's answer called the gbml routine that its exercise asks them to write."""
 
 
-def _refuse(name) -> None:
-    """Raise (and record the call) if an open block forbids ``name``."""
-    for names, calls in _OPEN:
-        if name is _ANY or name in names:
-            calls.append("the checker's reference" if name is _ANY else f"gbml's reference {name}")
-            raise ReferenceCalled(f"your function calls {calls[-1]}; write it yourself")
-
-
 def _guarded(fn, name):
     def guarded(*args, **kwargs):
-        if _OPEN:  # some checker is running a learner's function
-            _refuse(name)
+        for names, calls in _OPEN:  # raise (and record the call) if an open block forbids name
+            if name is _ANY or name in names:
+                calls.append("the checker's reference" if name is _ANY else f"gbml's reference {name}")
+                raise ReferenceCalled(f"your function calls {calls[-1]}; write it yourself")
         return fn(*args, **kwargs)
 
     functools.update_wrapper(guarded, fn)

@@ -1,7 +1,5 @@
-"""The unchecked numerical kernels that several modules of the core share (private to ``gbml``): the inner
-step, outer objective and meta-gradient of a method (chapters 1, 4-6), of R runs at once (``train_runs``),
-the rank-tested orthonormal bases and the principal angles (chapter 2).  The public entry points check
-their arguments first; the training loops call these on checked values every round.
+"""The unchecked numerical kernels the core shares (private to ``gbml``): a method's inner step, objective and
+meta-gradient (chapters 1, 4-6), also of R runs at once, rank-tested bases and principal angles (chapter 2).
 """
 from __future__ import annotations
 
@@ -16,11 +14,8 @@ if TYPE_CHECKING:
 
 
 def inner_step(spec: Method, B, w, inner, alpha):
-    """One inner step on the support data of every task.
-
-    Returns the inner residual r (n, d), the adapted heads w_t (n, k) and the adapted predictions
-    v_t = B_t w_t (n, d).
-    """
+    """One inner step on the support data of every task: the inner residual r (n, d), the adapted heads
+    w_t (n, k) and the adapted predictions v_t = B_t w_t (n, d)."""
     r = inner._grad(B @ w)
     w_t = w - alpha * (r @ B)
     v_t = w_t @ B.T
@@ -122,39 +117,28 @@ def runs_gradient(spec: Method, B, w, tasks, alpha):
 _RANK_TOL = 1e-12
 
 
-def basis_or_none(B):
-    """Orthonormal basis of col(B) (d x k, finite), or None when B has (numerically) lost rank.
-
-    The one rank test of the package (``orthonormal_basis`` raises where this returns None, training stops
-    a run).  With ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from
-    the span of the columns before it; every one must exceed ``_RANK_TOL``, so the test ignores the scale
-    of every column (one scaled by 1e-13, or all of ``B`` by 1e200, keeps its basis).
-    """
-    big = np.abs(B).max()
-    if not 0 < big < np.inf:
-        return None
-    if not 1e-100 < big < 1e100:  # keep the squares of the entries representable
-        B = B / big
-    Q, full_rank = _qr_rank_test(B)
-    return Q if full_rank else None
-
-
 def bases_or_none(B):
-    """``basis_or_none`` of a stack of bodies B (R, d, k): the bases (R, d, k) and which have full rank (R,)."""
+    """Orthonormal bases (R, d, k) of the column spaces of finite bodies B (R, d, k) and which have full rank.
+
+    The one rank test of the package (``orthonormal_basis`` raises where it fails, training stops a run).
+    With ``B = Q R``, ``|R_jj| / ||b_j||`` is the distance of the unit column ``b_j / ||b_j||`` from the span
+    of the columns before it; every one must exceed ``_RANK_TOL``, so the test ignores the scale of every
+    column (one scaled by 1e-13, or all of ``B`` by 1e200, keeps its basis).
+    """
     big = np.abs(B).max(axis=(-2, -1))
-    rescale = ~((1e-100 < big) & (big < 1e100))  # as basis_or_none: keep the squares representable
+    rescale = ~((1e-100 < big) & (big < 1e100))  # keep the squares of the entries representable
     B = np.where(rescale[:, None, None], B / np.where(big > 0, big, 1.0)[:, None, None], B)
-    Q, full_rank = _qr_rank_test(B)
-    return Q, full_rank & (big > 0)
-
-
-def _qr_rank_test(B):
-    """QR of B (d, k) or of a stack (R, d, k) and the rank test of ``basis_or_none`` for each body."""
     Q, R = np.linalg.qr(B)
     norms = np.linalg.norm(R, axis=-2)  # the column norms of B
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.min(np.abs(np.diagonal(R, axis1=-2, axis2=-1)) / norms, axis=-1)
-    return Q, np.all(norms > 0, axis=-1) & (ratio > _RANK_TOL)
+    return Q, np.all(norms > 0, axis=-1) & (ratio > _RANK_TOL) & (big > 0)
+
+
+def basis_or_none(B):
+    """:func:`bases_or_none` of one body B (d, k): its basis, or None when B has (numerically) lost rank."""
+    Q, full_rank = bases_or_none(B[None])
+    return Q[0] if full_rank[0] else None
 
 
 def angles_between_bases(Q, Qs):

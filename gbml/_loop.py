@@ -1,39 +1,24 @@
 """The one training loop of the package (private to ``gbml``): ``train``, ``train_runs`` and
-``beyond.train_variants`` check their settings (:func:`run_settings`) and hand a ``step`` to :func:`run_loop`,
-which moves every run, stops the ones that diverge and records their iterates as ``History``.
+``beyond.train_variants`` check their settings (:func:`run_settings`) and hand a ``step`` to :func:`run_loop`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import _checks
-from ._kernels import angles_between_bases, bases_or_none, basis_or_none
+from ._kernels import angles_between_bases, bases_or_none
+from .problem import Problem
+from .tasks import PopulationTasks, SampledTasks
 
 
-def round_source(problem, n, pool, rng, m_in, m_out):
-    """A function giving the tasks of each round: fresh heads, or n heads from a fixed pool."""
-    if pool is None:
-        return problem.round_drawer(n, rng, m_in=m_in, m_out=m_out)  # = problem.sample_round each round
-    if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool):
-        pool = problem.sample_heads(_checks.positive_int("pool", pool), rng)
-    pool = _checks.array("pool", pool, 2, (None, problem.k))
-    if n > len(pool):
-        raise ValueError(f"n_tasks must be <= the pool size {len(pool)}, got {n}")
-    if n == len(pool) and m_in is None:
-        fixed = problem.tasks(pool)  # a fixed batch in population: the same tasks every round
-        return lambda: fixed
-    if n == len(pool):
-        return lambda: problem.tasks(pool, rng, m_in=m_in, m_out=m_out)
-    return lambda: problem.tasks(pool[rng.choice(len(pool), n, replace=False)], rng, m_in=m_in, m_out=m_out)
-
-
-def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R=1,
-                 per_run=False):
-    """The settings every trainer checks alike (``train``, ``train_runs``, ``beyond.train_variants``):
-    ``(T, n, snapshot_every, rng, B, w, scale)``.  The starts ``B`` (R, d, k') and ``w`` (R, k') are ``B0``
-    (default ``problem.init(alpha, rng)``) and ``w0`` (default 0) for every run, or with ``per_run`` one per run;
-    ``scale`` (R,) is each run's blow-up size, after the checks of a start: the record fits in memory, the norm
-    does not overflow, ``B`` has full rank."""
+def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out, pool, R=1,
+                 per_run=False, rounds=None) -> dict:
+    """Check the settings every trainer shares, draw the start and the rounds: the keyword arguments of
+    :func:`run_loop`.  The starts ``B`` (R, d, k') and ``w`` (R, k') are ``B0`` (default
+    ``problem.init(alpha, rng)``) and ``w0`` (default 0) for every run, or with ``per_run`` one per run."""
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
+    alpha = _checks.real("alpha", alpha, low=0.0)
     T = _checks.positive_int("T", T, minimum=0)
     n = _checks.positive_int("n_tasks", n_tasks)
     blowup = _checks.real("blowup", blowup, low=1.0, strict_low=True)
@@ -57,13 +42,55 @@ def run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0
         raise ValueError(f"w0 must have k' entries or be one per run (R, k'), got shape {w.shape}")
     B, w = np.array(np.broadcast_to(B, (R, d, k))), np.array(np.broadcast_to(w, (R, k)))
     _checks.fits(f"the record of {R} run{'s' * (R > 1)} of T={T} rounds", 2 * (T + 1) * R * (d + 1) * k)
-    with _checks.no_float_warnings():
+    with _checks.no_float_warnings():  # each run's blow-up size
         scale = blowup * (1.0 + np.linalg.norm(B, axis=(1, 2)) + np.linalg.norm(w, axis=1))
     if not np.all(np.isfinite(scale)):
         raise ValueError("B0 and w0 are too large for floating point (their norm overflows); rescale them")
     if not bases_or_none(B)[1].all():
         raise ValueError("B0 must have full column rank")
-    return T, n, snapshot_every, rng, B, w, scale
+    if rounds is None:
+        next_round = _round_source(problem, n, pool, rng, m_in, m_out)
+    else:
+        next_round = _given_rounds(rounds, problem, n, T, pool, m_in, m_out)
+        m_in, m_out = getattr(rounds[0], "m_in", None), getattr(rounds[0], "m_out", None)
+    settings = dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T)
+    return dict(B=B, w=w, next_round=next_round, T=T, scale=scale, problem=problem, alpha=alpha,
+                snapshot_every=snapshot_every, settings=settings)
+
+
+def _round_source(problem, n, pool, rng, m_in, m_out):
+    """A function giving the tasks of each round: fresh heads, or n heads from a fixed pool."""
+    if pool is None:
+        return problem.round_drawer(n, rng, m_in=m_in, m_out=m_out)  # = problem.sample_round each round
+    if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool):
+        pool = problem.sample_heads(_checks.positive_int("pool", pool), rng)
+    pool = _checks.array("pool", pool, 2, (None, problem.k))
+    if n > len(pool):
+        raise ValueError(f"n_tasks must be <= the pool size {len(pool)}, got {n}")
+    if n == len(pool) and m_in is None:
+        fixed = problem.tasks(pool)  # a fixed batch in population: the same tasks every round
+        return lambda: fixed
+    if n == len(pool):
+        return lambda: problem.tasks(pool, rng, m_in=m_in, m_out=m_out)
+    return lambda: problem.tasks(pool[rng.choice(len(pool), n, replace=False)], rng, m_in=m_in, m_out=m_out)
+
+
+def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):
+    """A function giving the tasks of each round from a list drawn beforehand (``train_variants(rounds)``)."""
+    if pool is not None or m_in is not None or m_out is not None:
+        raise ValueError("give the tasks of every round (rounds) or how to draw them (pool, m_in, m_out), "
+                         "not both")
+    if not isinstance(rounds, (list, tuple)) or len(rounds) != max(T, 1):
+        raise ValueError(f"rounds must be a list of the tasks of the {max(T, 1)} rounds, "
+                         f"got {len(rounds) if isinstance(rounds, (list, tuple)) else type(rounds).__name__}")
+    for i, tasks in enumerate(rounds):
+        if not isinstance(tasks, (PopulationTasks, SampledTasks)):
+            raise TypeError(f"rounds[{i}] must be a gbml.PopulationTasks or gbml.SampledTasks, "
+                            f"got {type(tasks).__name__}")
+        if (tasks.n, tasks.d) != (n, problem.d):
+            raise ValueError(f"rounds[{i}] must hold n_tasks = {n} tasks in dimension d = {problem.d}, "
+                             f"got n = {tasks.n}, d = {tasks.d}")
+    return iter(rounds).__next__
 
 
 def shared(a):
@@ -71,21 +98,16 @@ def shared(a):
     return a[0].item() if (a == a[0]).all() else a
 
 
-def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha, settings, snapshot_every,
+def run_loop(step, betas, *, labels, B, w, next_round, T, scale, problem, alpha, settings, snapshot_every,
              one_by_one=False):
     """Train R runs for T rounds on the same tasks: ``(B, w) <- (B, w) - beta * grad`` for every run still going.
 
     ``step(idx, B, w, tasks) -> (grad_B, grad_w, loss)`` gives the gradients (R', d, k'), (R', k') and the
     objective (R',) of the runs ``idx`` (``slice(None)`` while every run goes on, else an index array; the same
-    object until a run stops) at their iterates ``B`` (R', d, k'), ``w`` (R', k'); a step refuses an iterate by
-    giving it a non-finite loss.  ``B`` (R, d, k') and ``w`` (R, k') are the starts, ``betas`` (R,) the outer
-    steps and ``scale`` (R,) the blow-up sizes (:func:`run_settings`).
-
-    Divergence, for every trainer: a run stops before an iterate whose loss is not finite (or that its step
-    refuses), whose ``||B|| + ||w||`` exceeds its scale or is not finite, that lost rank, or whose head norm or
-    ``orth_error`` overflows; ``diverged_at`` is that iterate (at the start, a ValueError).  The records are
-    computed at the end, all at once, or iterate by iterate with ``one_by_one`` (``train`` given functions:
-    numpy's stacked and single-matrix routines may differ in the last bit).  Returns each run's History.
+    object until a run stops) at their iterates ``B`` (R', d, k'), ``w`` (R', k'); a non-finite loss refuses
+    an iterate.  A run stops before an iterate whose loss is not finite, whose ``||B|| + ||w||`` exceeds its
+    ``scale`` or is not finite, that lost rank, or whose record overflows; ``diverged_at`` is that iterate (at
+    the start, a ValueError).  Returns each run's History.
     """
     R = len(B)
     Bs, ws = np.zeros((T + 1,) + B.shape), np.zeros((T + 1,) + w.shape)
@@ -138,28 +160,22 @@ def run_loop(step, B, w, next_round, betas, T, scale, *, labels, problem, alpha,
 
 def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, settings, snapshot_every, one_by_one):
     """The History of each of R runs from every iterate ``Bs`` (T+1, R, d, k'), ``ws`` (T+1, R, k') and ``loss``
-    (T+1, R), up to ``last`` (R,); a run also stops before an iterate that lost rank or whose record
-    overflows (``last`` and ``diverged_at`` are updated in place)."""
+    (T+1, R), up to ``last`` (R,) or an iterate that lost rank or whose record overflows."""
     from .training import History  # here: gbml.training imports this module
 
-    R, k = Bs.shape[1], Bs.shape[3]
-    # The bases, angles, head norms and orth_error of the iterates each run kept (its first last[i] + 1), all at
-    # once: rows starts[i] .. starts[i] + last[i] of the stacks below hold run i's.
+    R = Bs.shape[1]
+    # The records of the iterates each run kept (its first last[i] + 1), all at once: rows starts[i] ..
+    # starts[i] + last[i] of the stacks below hold run i's.
     starts = np.cumsum(last + 1) - (last + 1)
     B_kept = np.concatenate([Bs[: last[i] + 1, i] for i in range(R)])  # (N, d, k')
     w_kept = np.concatenate([ws[: last[i] + 1, i] for i in range(R)])  # (N, k')
     with _checks.no_float_warnings():
-        if one_by_one:
-            angles, distance, head_norm, orth = (np.array(v) for v in zip(*(
-                _record(B, w, alpha, problem.B_star) for B, w in zip(B_kept, w_kept))))
-            full_rank = np.isfinite(distance)
+        if one_by_one:  # iterate by iterate, as train given functions always recorded them (to the last bit)
+            records = [_records(B[None], w[None], alpha, problem.B_star) for B, w in zip(B_kept, w_kept)]
+            angles, full_rank, distance, _, orth = (np.concatenate(v) for v in zip(*records))
+            head_norm = np.array([np.linalg.norm(w) for w in w_kept])
         else:
-            Qs, full_rank = bases_or_none(B_kept)
-            angles = angles_between_bases(Qs, problem.B_star)  # (N, min(k, k*))
-            distance = np.sin(angles[:, -1])
-            head_norm = np.linalg.norm(w_kept, axis=1)
-            orth = np.abs(np.linalg.eigvalsh(np.eye(k) - alpha * np.swapaxes(B_kept, 1, 2) @ B_kept)).max(axis=1)
-    # As train: a run stops before an iterate that lost rank or whose record overflows.
+            angles, full_rank, distance, head_norm, orth = _records(B_kept, w_kept, alpha, problem.B_star)
     bad = ~full_rank | ~np.isfinite(head_norm) | ~np.isfinite(orth)
     histories = []
     for i in range(R):
@@ -183,12 +199,12 @@ def _histories(labels, problem, alpha, beta, Bs, ws, loss, last, diverged_at, se
     return histories
 
 
-def _record(B, w, alpha, B_star):
-    """The angles, distance, head norm and ``orth_error`` of one iterate (NaN angles if ``B`` lost rank)."""
-    Q = basis_or_none(B)
-    ang = np.full(min(B.shape[1], B_star.shape[1]), np.nan) if Q is None else angles_between_bases(Q, B_star)
-    eye = np.eye(B.shape[1])
-    return ang, np.sin(ang[-1]), np.linalg.norm(w), np.abs(np.linalg.eigvalsh(eye - alpha * B.T @ B)).max()
+def _records(B, w, alpha, B_star):
+    """The angles, rank test, distance, head norm and ``orth_error`` of iterates B (N, d, k'), w (N, k')."""
+    Qs, full_rank = bases_or_none(B)
+    angles = angles_between_bases(Qs, B_star)  # (N, min(k, k*))
+    orth = np.abs(np.linalg.eigvalsh(np.eye(B.shape[2]) - alpha * np.swapaxes(B, 1, 2) @ B)).max(axis=1)
+    return angles, full_rank, np.sin(angles[:, -1]), np.linalg.norm(w, axis=1), orth
 
 
 def _start_overflows() -> ValueError:

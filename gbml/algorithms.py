@@ -3,7 +3,7 @@
 Every method takes the outer step ``(B, w) <- (B, w) - beta * meta_gradient(...)``.  They differ in two
 switches (``METHODS``): whether the inner step adapts the body ``B`` as well as the head ``w``, and
 whether the outer gradient is exact or first-order.  The average loss is ANIL with ``alpha = 0`` trained
-on all samples of each task.  Derivations in chapters 1 and 4-6.
+on all samples of each task.
 
 With ``r_t = dL_in/dv`` at ``v = B w`` (the inner residual), one inner step is
 
@@ -22,9 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _guard
 from ._kernels import gradient, inner_step
-from . import _guard
 
 __all__ = ["METHODS", "Method", "meta_gradient", "meta_objective", "adapt"]
 
@@ -60,8 +59,7 @@ def adapt(method: str, B, w, tasks, alpha: float):
         B_t = np.broadcast_to(B, (tasks.n,) + B.shape).copy()
         if spec.adapt_body:
             B_t -= alpha * r[:, :, None] * w[None, None, :]
-    _checks.finite_result("adapt", B_t, w_t, alpha=alpha)
-    return B_t, w_t
+    return _checks.finite_result("adapt", B_t, w_t, alpha=alpha)
 
 
 @_guard.reference("gbml.meta_objective")
@@ -80,39 +78,19 @@ def meta_objective(method: str, B, w, tasks, alpha: float) -> float:
         else:
             B_t, w_t = adapt(method, B, w, tasks, alpha)
             value = float(np.mean(tasks.outer.loss(np.einsum("tdk,tk->td", B_t, w_t))))
-    _checks.finite_result("meta_objective", value, alpha=alpha)
-    return value
+    return _checks.finite_result("meta_objective", value, alpha=alpha)
 
 
 @_guard.reference("gbml.meta_gradient")
 def meta_gradient(method: str, B, w, tasks, alpha: float):
-    """Gradient of a method's outer objective, averaged over the n tasks of the round.
+    """Gradient ``(grad_B (d, k), grad_w (k,))`` of a method's outer objective, averaged over the n tasks.
 
-    Parameters
-    ----------
-    method : {"anil", "fo-anil", "maml", "fo-maml", "avg-loss"}
-    B : array (d, k)
-        Representation (body).
-    w : array (k,)
-        Head.
-    tasks : PopulationTasks or SampledTasks
-    alpha : float >= 0
-        Inner step size (ignored by "avg-loss").
-
-    Returns
-    -------
-    grad_B : array (d, k)
-    grad_w : array (k,)
-        For "fo-anil" and "fo-maml", the first-order surrogate ``(G_B, G_w)``.
-
-    Raises
-    ------
-    ValueError
-        For bad input (naming the parameter), or when the gradient overflows (never NaN or inf).
+    ``method`` is a name of ``METHODS``, ``B`` (d, k) the body, ``w`` (k,) the head, ``tasks`` a
+    PopulationTasks or SampledTasks and ``alpha >= 0`` the inner step (ignored by "avg-loss").  For "fo-anil"
+    and "fo-maml", the first-order surrogate ``(G_B, G_w)``.  Bad input (named) and an overflowing gradient
+    raise a ValueError or TypeError: never NaN or inf.
     """
     spec = _checks.method_spec(method, METHODS)
     B, w, alpha = _checks.point(B, w, tasks, alpha)
     with _checks.no_float_warnings():
-        grad_B, grad_w = gradient(spec, B, w, tasks, alpha)
-        _checks.finite_result("meta_gradient", grad_B, grad_w, alpha=alpha)
-    return grad_B, grad_w
+        return _checks.finite_result("meta_gradient", *gradient(spec, B, w, tasks, alpha), alpha=alpha)

@@ -1,28 +1,18 @@
 """Variants the paper does not analyse (book chapter 9, "Beyond the theorem"), for the head-only (ANIL) family.
 
-* **several inner steps**: ``w_t^(0) = w``, ``w_t^(j+1) = w_t^(j) - alpha B^T r_t(B w_t^(j))`` with
-  ``r_t(v) = dL_in/dv``; :func:`multistep_gradient` is the exact gradient of the ``steps``-step
-  meta-objective (back-propagation through the inner loop, in closed form) or its first-order surrogate.
-  ``steps = 1`` is ANIL / FO-ANIL.
-* **exact head fitting** (alternating minimisation, as in FedRep and AltMinGD): every task gets the
-  least-squares head on its support data (population: ``w_t = (B^T Sigma B)^{-1} B^T Sigma theta_t``) and
-  the body steps on the outer loss at those heads (:func:`altmin_gradient`).
-* their training (:func:`train_variant`, :func:`train_variants`) and two measurements for wide models and
-  non-isotropic inputs (:func:`outside_singular_values`, :func:`invariant_rate`).
-
-Everything works for population and sampled tasks, any input covariance and a body with ``k'`` columns
-(``k'`` may differ from the true ``k``).  Throughout, ``B`` is (d, k), ``w`` (k,), ``tasks`` a
-PopulationTasks or SampledTasks, ``alpha >= 0`` the inner step and ``steps >= 0`` the inner steps.
+Several inner steps (:func:`multistep_gradient`, exact or first-order; ``steps = 1`` is ANIL / FO-ANIL),
+exact head fitting as in FedRep and AltMinGD (:func:`altmin_gradient`), their training
+(:func:`train_variants`) and two measurements for wide models and non-isotropic inputs.  ``B`` is (d, k') with
+any ``k'``, ``w`` (k',), ``tasks`` population or sampled with any input covariance, ``alpha >= 0``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import _checks, _loop
-from . import _guard
+from . import _checks, _guard, _loop, training
 from .problem import Problem
-from .tasks import PopulationTasks, SampledTasks
-from .training import DivergenceError, History
+from .tasks import PopulationTasks
+from .training import History
 
 __all__ = [
     "VARIANTS", "adapt_steps", "multistep_objective", "multistep_gradient", "fit_heads",
@@ -61,8 +51,7 @@ def adapt_steps(B, w, tasks, alpha: float, steps: int = 1) -> np.ndarray:
     steps = _steps(steps, tasks, B.shape[1])
     with _checks.no_float_warnings():
         w_t = _inner_path(B, w, tasks.inner, alpha, steps, tasks.n)[0][-1]
-    _checks.finite_result("adapt_steps", w_t, alpha=alpha, steps=True)
-    return w_t
+    return _checks.finite_result("adapt_steps", w_t, alpha=alpha, steps=True)
 
 
 def _inner_path(B, w, inner, alpha, steps, n):
@@ -83,10 +72,14 @@ def multistep_objective(B, w, tasks, alpha: float, steps: int = 1) -> float:
     it numerically.  ``steps = 1`` is ``gbml.meta_objective("anil", ...)``.
     """
     w_t = adapt_steps(B, w, tasks, alpha, steps)
+    return _outer_loss("multistep_objective", B, w_t, tasks, alpha=alpha, steps=True)
+
+
+def _outer_loss(what, B, w_t, tasks, **fixes) -> float:
+    """``(1/n) sum_t L_out,t(B w_t)`` of checked heads, refused as ``what`` when it overflows."""
     with _checks.no_float_warnings():
         value = float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
-    _checks.finite_result("multistep_objective", value, alpha=alpha, steps=True)
-    return value
+    return _checks.finite_result(what, value, **fixes)
 
 
 @_guard.reference("gbml.beyond.multistep_gradient")
@@ -109,8 +102,7 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     steps, n = _steps(steps, tasks, B.shape[1]), tasks.n
     with _checks.no_float_warnings():
         grad_B, grad_w, _ = _multistep(B, w, tasks, alpha, steps, n, first_order)
-    _checks.finite_result("multistep_gradient", grad_B, grad_w, alpha=alpha, steps=True)
-    return grad_B, grad_w
+    return _checks.finite_result("multistep_gradient", grad_B, grad_w, alpha=alpha, steps=True)
 
 
 def _multistep(B, w, tasks, alpha, steps, n, first_order):
@@ -139,8 +131,7 @@ def fit_heads(B, tasks) -> np.ndarray:
     B = _body(B, tasks)
     with _checks.no_float_warnings():
         heads = _fit_heads(B, tasks)
-    _checks.finite_result("fit_heads", heads)
-    return heads
+    return _checks.finite_result("fit_heads", heads)
 
 
 def _fit_heads(B, tasks):
@@ -163,11 +154,7 @@ def _fit_heads(B, tasks):
 
 def altmin_objective(B, tasks) -> float:
     """Outer loss at the least-squares heads: ``(1/n) sum_t L_out,t(B w_t(B))``, ``w_t`` from :func:`fit_heads`."""
-    w_t = fit_heads(B, tasks)
-    with _checks.no_float_warnings():
-        value = float(np.mean(tasks.outer.loss(w_t @ np.asarray(B, dtype=float).T)))
-    _checks.finite_result("altmin_objective", value)
-    return value
+    return _outer_loss("altmin_objective", B, fit_heads(B, tasks), tasks)
 
 
 def altmin_gradient(B, tasks) -> np.ndarray:
@@ -181,47 +168,24 @@ def altmin_gradient(B, tasks) -> np.ndarray:
     w_t = fit_heads(B, tasks)
     with _checks.no_float_warnings():
         grad_B = tasks.outer.grad(w_t @ B.T).T @ w_t / tasks.n
-    _checks.finite_result("altmin_gradient", grad_B)
-    return grad_B
+    return _checks.finite_result("altmin_gradient", grad_B)
 
 
 def train_variant(variant: str, problem: Problem, *, steps: int = 1, **kwargs) -> History:
-    """Train a variant of chapter 9: :func:`gbml.train` with the variant's gradient and objective.
+    """One run of :func:`train_variants`, returned or raised as :func:`gbml.train` does (``on_divergence``).
 
-    Parameters
-    ----------
-    variant : {"anil", "fo-anil", "altmin"}
-        ``"anil"`` / ``"fo-anil"``: exact / first-order gradient of the ``steps``-step meta-objective
-        (``steps = 1`` reproduces ``gbml.train("anil" | "fo-anil", ...)``).  ``"altmin"``: least-squares
-        heads in the inner loop and a gradient step on the body only (``w`` is unused and stays ``w0``;
-        ``alpha`` only sets the default initial scale ``B0 = Q / sqrt(alpha)`` and ``orth_error``).
-    problem : Problem
-    steps : int >= 0
-        Inner steps (ignored by "altmin").
-    **kwargs :
-        The arguments of :func:`gbml.train` (``alpha``, ``beta``, ``T``, ``n_tasks``, ``rng``, ``m_in``,
-        ``pool``, ``B0``, ``snapshot_every``, ``on_divergence``, ...), except ``gradient``, ``objective`` and
-        ``settings``.
-
-    Returns
-    -------
-    History
-        ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"`` otherwise, or
-        ``"altmin"``; ``loss`` is the variant's own objective (the exact multi-step or altmin objective);
-        ``settings`` also holds ``steps``.  It is one run of :func:`train_variants`.
+    ``kwargs`` are the arguments of :func:`gbml.train` except ``gradient``, ``objective`` and ``settings``.
+    Returns the History: ``method`` is ``"anil"`` / ``"fo-anil"`` for one step, ``"anil (S steps)"``
+    otherwise, or ``"altmin"``; ``loss`` is the variant's own objective; ``settings`` also holds ``steps``.
     """
-    _checks.method_name("variant", variant, VARIANTS)
-    steps = _steps(steps)
+    steps = _steps(steps)  # one int (train_variants takes one per run); the variant is checked there
     taken = sorted({"gradient", "objective", "settings"} & set(kwargs))
     if taken:
         raise TypeError(f"train_variant sets {', '.join(taken)} itself; call gbml.train to pass your own")
     on_divergence = kwargs.pop("on_divergence", "raise")
-    if on_divergence not in ("raise", "stop"):
-        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
+    training._on_divergence(on_divergence)
     history, = train_variants([variant], problem, steps=steps, **kwargs)
-    if history.diverged_at is not None and on_divergence == "raise":
-        raise DivergenceError(history.method, history.diverged_at, history.alpha, history.beta, history)
-    return history
+    return training._outcome(history, on_divergence)
 
 
 def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: float, T: int, n_tasks: int, rng,
@@ -230,13 +194,15 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     """Several variants trained on the same tasks, in one loop over the rounds (chapter 9's explorer).
 
     Equals ``[train_variant(v, problem, steps=S, on_divergence="stop", rng=rng, ...) for v, S in zip(variants,
-    steps)]`` with an int seed ``rng`` (every run then draws the same ``B0`` and the same tasks), to
-    rounding: each round's tasks are drawn once for all runs, and a run's gradient and objective come from
-    one inner loop (as :func:`gbml.train_runs` does for the methods of ``gbml.METHODS``).
+    steps)]`` with an int seed ``rng`` (every run then draws the same ``B0`` and the same tasks), to rounding.
 
     Parameters
     ----------
     variants : list of {"anil", "fo-anil", "altmin"}
+        ``"anil"`` / ``"fo-anil"``: exact / first-order gradient of the ``steps``-step meta-objective
+        (``steps = 1`` reproduces ``gbml.train("anil" | "fo-anil", ...)``).  ``"altmin"``: least-squares
+        heads in the inner loop and a gradient step on the body only (``w`` is unused and stays ``w0``;
+        ``alpha`` only sets the default initial scale ``B0 = Q / sqrt(alpha)`` and ``orth_error``).
     steps : int >= 0, or one per run
         Inner steps (ignored by "altmin").
     alpha, beta, T, n_tasks, rng, m_in, m_out, pool, B0, w0, blowup, snapshot_every : as for :func:`gbml.train`
@@ -244,68 +210,32 @@ def train_variants(variants, problem: Problem, *, steps=1, alpha: float, beta: f
     rounds : list of PopulationTasks or SampledTasks, optional
         The tasks of every round, drawn beforehand (T of them; one for T = 0, for the last loss), used in place
         of drawing them from ``rng`` (which then only draws a missing ``B0``); ``pool``, ``m_in`` and ``m_out``
-        must then be None.  An explorer that trains from many starts on the same tasks draws them once:
-        ``[problem.sample_round(n_tasks, np.random.default_rng(seed)) ...]`` are the rounds ``rng=seed`` draws
-        (with ``B0`` given).
+        must then be None.  ``[problem.sample_round(n_tasks, np.random.default_rng(seed)) ...]`` are the
+        rounds ``rng=seed`` draws (with ``B0`` given).
 
     Returns
     -------
     list of History, one per run in the order of ``variants``, as :func:`train_variant` returns them; a run
     that blows up stops (``diverged_at``).
     """
-    if isinstance(variants, str) or not isinstance(variants, (list, tuple)) or not variants:
-        raise TypeError(f"variants must be a non-empty list of variant names, got {variants!r}")
-    for variant in variants:
-        _checks.method_name("variant", variant, VARIANTS)
-    R = len(variants)
-    steps = list(steps) if isinstance(steps, (list, tuple)) else [steps] * R
-    if len(steps) != R:
-        raise ValueError(f"steps must be one number or one per run ({R}), got {len(steps)}")
-    steps = [_steps(S) for S in steps]
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
-    alpha = _checks.real("alpha", alpha, low=0.0)
+    variants = _checks.names("variants", variants, VARIANTS)
+    steps = [_steps(S) for S in _checks.per_run("steps", steps, len(variants))]
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    T, n, snapshot_every, rng, B, w, scale = _loop.run_settings(
-        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R)
-    k = B.shape[2]
-    if rounds is None:
-        next_round = _loop.round_source(problem, n, pool, rng, m_in, m_out)
-    else:
-        next_round = _given_rounds(rounds, problem, n, T, pool, m_in, m_out)
-        m_in, m_out = getattr(rounds[0], "m_in", None), getattr(rounds[0], "m_out", None)
+    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out,
+                             pool, len(variants), rounds=rounds)
 
     def step(idx, B, w, tasks):
         """Each run's gradient and objective from one inner loop (or one head fit)."""
-        runs = range(R) if isinstance(idx, slice) else idx
+        runs, alpha = range(len(variants)) if isinstance(idx, slice) else idx, run["alpha"]
         grads_B, grads_w, values = zip(*(_variant_round(variants[i], steps[i], B[j], w[j], tasks, alpha)
                                          for j, i in enumerate(runs)))
         return np.array(grads_B), np.array(grads_w), np.array(values)
 
     labels = [v if v == "altmin" or S == 1 else f"{v} ({S} steps)" for v, S in zip(variants, steps)]
-    histories = _loop.run_loop(step, B, w, next_round, np.full(R, beta), T, scale, labels=labels, problem=problem,
-                               alpha=alpha, snapshot_every=snapshot_every,
-                               settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T))
+    histories = _loop.run_loop(step, np.full(len(variants), beta), labels=labels, **run)
     for history, S in zip(histories, steps):
         history.settings["steps"] = S
     return histories
-
-
-def _given_rounds(rounds, problem, n, T, pool, m_in, m_out):
-    """A function giving the tasks of each round from a list drawn beforehand (``train_variants(rounds=...)``)."""
-    if pool is not None or m_in is not None or m_out is not None:
-        raise ValueError("give the tasks of every round (rounds) or how to draw them (pool, m_in, m_out), not both")
-    if not isinstance(rounds, (list, tuple)) or len(rounds) != max(T, 1):
-        raise ValueError(f"rounds must be a list of the tasks of the {max(T, 1)} rounds, "
-                         f"got {len(rounds) if isinstance(rounds, (list, tuple)) else type(rounds).__name__}")
-    for i, tasks in enumerate(rounds):
-        if not isinstance(tasks, (PopulationTasks, SampledTasks)):
-            raise TypeError(f"rounds[{i}] must be a gbml.PopulationTasks or gbml.SampledTasks, "
-                            f"got {type(tasks).__name__}")
-        if (tasks.n, tasks.d) != (n, problem.d):
-            raise ValueError(f"rounds[{i}] must hold n_tasks = {n} tasks in dimension d = {problem.d}, "
-                             f"got n = {tasks.n}, d = {tasks.d}")
-    return iter(rounds).__next__
 
 
 def _variant_round(variant, steps, B, w, tasks, alpha):

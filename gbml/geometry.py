@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _guard
 from ._kernels import angles_between_bases, basis_or_none
-from . import _guard
 
 __all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal", "split_body"]
 
@@ -29,17 +28,8 @@ def orthonormal_basis(B, name: str = "B") -> np.ndarray:
 
 @_guard.reference("gbml.principal_angles")
 def principal_angles(B, B_star) -> np.ndarray:
-    """Principal angles (radians, ascending) between ``col(B)`` and ``col(B_star)``.
-
-    Parameters
-    ----------
-    B, B_star : arrays of shape (d, k) and (d, k*)
-        Full column rank; only their column spaces matter.
-
-    Returns
-    -------
-    angles : array of shape (min(k, k*),), values in [0, pi/2], smallest first.
-    """
+    """Principal angles (min(k, k*),), in [0, pi/2] and ascending, between ``col(B)`` and ``col(B_star)``
+    for full-rank ``B`` (d, k) and ``B_star`` (d, k*)."""
     Q = orthonormal_basis(B)
     Qs = orthonormal_basis(B_star, "B_star")
     if Q.shape[0] != Qs.shape[0]:

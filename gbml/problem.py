@@ -40,15 +40,13 @@ class Problem:
     d, k : int
         Ambient and representation dimensions, ``1 <= k <= d``.
     rng : int or numpy.random.Generator
-        Draws ``B*`` (unless ``B_star`` is given).  An int seed gets a stream of its own, so that
+        Draws ``B*`` (unless ``B_star`` is given); an int seed gets a stream of its own, so that
         ``Problem(rng=s)`` and ``train(..., rng=s)`` never draw the same numbers.
     mu : float in [0, 1], optional
         Diversity as in the paper's simulations: ``head_cov = diag(1, ..., 1, mu^2)``.
         Give ``mu`` or ``head_cov``, not both; with neither, ``mu = 1`` (``head_cov = I``).
-    head_cov : array (k, k), optional
-        Covariance of the heads; symmetric positive semi-definite.
-    head_mean : array (k,), optional
-        Mean of the heads (default 0).
+    head_cov, head_mean : arrays (k, k) symmetric positive semi-definite and (k,), optional
+        Covariance and mean (default 0) of the heads.
     noise_std : float >= 0
         Label noise sigma.
     B_star : array (d, k), optional
@@ -57,9 +55,8 @@ class Problem:
         Covariance of the inputs ``x``; the identity (the paper's setting) if omitted.
     """
 
-    def __init__(
-        self, d, k, rng, *, mu=None, head_cov=None, head_mean=None, noise_std=0.0, B_star=None, input_cov=None
-    ):
+    def __init__(self, d, k, rng, *, mu=None, head_cov=None, head_mean=None, noise_std=0.0, B_star=None,
+                 input_cov=None):
         self.d = _checks.positive_int("d", d)
         self.k = _checks.positive_int("k", k)
         if self.k > self.d:
@@ -72,12 +69,10 @@ class Problem:
             head_cov = paper_head_cov(self.k, 1.0 if mu is None else mu)
         # Read-only copies: mutating the caller's arrays afterwards cannot desynchronise Psi and the draws.
         self.head_cov = _checks.psd_matrix("head_cov", head_cov, self.k, copy=True)
-        self.head_mean = (
-            np.zeros(self.k) if head_mean is None else _checks.array("head_mean", head_mean, 1, (self.k,), copy=True)
-        )
+        self.head_mean = np.zeros(self.k) if head_mean is None else _checks.array(
+            "head_mean", head_mean, 1, (self.k,), copy=True)
         self.noise_std = _checks.real("noise_std", noise_std, low=0.0)
-        if B_star is None:
-            # Its own stream of the seed: Problem(rng=s) and train(rng=s) draw different numbers.
+        if B_star is None:  # from a stream of the seed of its own (see rng)
             B_star = random_orthonormal(self.d, self.k, _checks.as_rng(rng, stream=1))
             B_star.setflags(write=False)
         else:
@@ -100,11 +95,8 @@ class Problem:
         return self.head_mean + z @ self._cov_root.T
 
     def tasks(self, heads, rng=None, *, m_in=None, m_out=None):
-        """The tasks of one round for given heads (n, k).
-
-        Population tasks if ``m_in`` and ``m_out`` are None (no data drawn, ``rng`` unused); otherwise
-        ``m_in`` support and ``m_out`` query samples per task, drawn from ``rng``.
-        """
+        """The tasks of one round for given heads (n, k): population tasks if ``m_in`` and ``m_out`` are None
+        (``rng`` unused), else ``m_in`` support and ``m_out`` query samples per task, drawn from ``rng``."""
         heads = _checks.array("heads", heads, 2, (None, self.k))
         m_in, m_out = self._sizes(len(heads), m_in, m_out)
         if m_in is not None and rng is None:
@@ -165,8 +157,8 @@ class Problem:
         """The theory's initialisation: ``w_0 = 0`` and ``B_0 = Q / sqrt(alpha)`` (so alpha B_0^T B_0 = I).
 
         ``Q`` is a uniformly random orthonormal basis (``distance=None``), or one whose column space is at
-        exactly ``distance`` in [0, 1) from ``col(B*)`` (every principal angle ``arcsin(distance)``).
-        ``alpha`` must be a normal float (>= ``numpy.finfo(float).tiny``), so that ``1 / alpha`` is finite.
+        exactly ``distance`` in [0, 1) from ``col(B*)`` (every principal angle ``arcsin(distance)``);
+        ``alpha >= numpy.finfo(float).tiny``, so that ``1 / alpha`` is finite.
         """
         alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
         if alpha < np.finfo(float).tiny:
@@ -178,10 +170,8 @@ class Problem:
         else:
             distance = _checks.real("distance", distance, low=0.0)
             if distance >= 1 or self.d < 2 * self.k:
-                raise ValueError(
-                    "distance must lie in [0, 1) and needs d >= 2k to be set exactly; "
-                    f"got distance={distance}, d={self.d}, k={self.k}"
-                )
+                raise ValueError("distance must lie in [0, 1) and needs d >= 2k to be set exactly; "
+                                 f"got distance={distance}, d={self.d}, k={self.k}")
             # A random orthonormal basis of the orthogonal complement of col(B*), rotated in.
             G = rng.standard_normal((self.d, self.k))
             G -= self.B_star @ (self.B_star.T @ G)

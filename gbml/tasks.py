@@ -1,12 +1,9 @@
 """The tasks of one round: infinite-sample (population) or finite samples with a support/query split.
 
-Every method needs, per task, only the gradient of the loss in the prediction ``v = B w`` (``dL/dv``,
-chapter 2) and, for the exact methods, the input covariance applied to vectors, vectorised over tasks:
-
-* population: ``L_t(v) = 1/2 ||v - theta_t||^2 + sigma^2/2``, so ``grad(v) = v - theta_t`` and the
-  covariance is the identity;
-* samples ``(X, y)`` with m rows: ``L(v) = 1/(2m) ||X v - y||^2``, ``grad(v) = X^T (X v - y) / m`` and
-  ``cov(V) = X^T X V / m`` (never formed as a d x d matrix).
+Every method needs, per task, only the gradient of the loss in the prediction ``v = B w`` (chapter 2) and,
+for the exact methods, the input covariance applied to vectors: in population ``L_t(v) = 1/2 ||v -
+theta_t||^2 + sigma^2/2`` and ``grad(v) = v - theta_t``; for samples ``(X, y)`` with m rows ``L(v) =
+1/(2m) ||X v - y||^2``, ``grad(v) = X^T (X v - y) / m`` and ``cov(V) = X^T X V / m`` (never formed).
 """
 from __future__ import annotations
 
@@ -14,8 +11,7 @@ import functools
 
 import numpy as np
 
-from . import _checks
-from . import _guard
+from . import _checks, _guard
 
 __all__ = ["PopulationTasks", "SampledTasks"]
 
@@ -44,8 +40,7 @@ class _Samples:
         """``X_t^T (X_t v_t - y_t) / m`` for each task; V is (n, d) or (d,)."""
         return _backward(self.X, _forward(self.X, V) - self.y) / self.m
 
-    # The learner's entry point is guarded (an exercise asks for it); the kernels call the unguarded
-    # ``_grad`` and ``_grad_and_loss``.
+    # The learner's entry point is guarded (an exercise asks for it); the kernels call the unguarded _grad.
     grad = _guard.reference("SampledTasks.inner.grad")(_grad)
 
     def _grad_and_loss(self, V):
@@ -59,15 +54,12 @@ class _Samples:
 
     def loss(self, V):
         """Per-task loss ``||X_t v_t - y_t||^2 / (2m)``, shape (n,)."""
-        return 0.5 * np.mean((_forward(self.X, V) - self.y) ** 2, axis=-1)
+        return self._grad_and_loss(V)[1]
 
 
 class _Population:
-    """Infinite data of n tasks: regressors thetas (n, d), noise level sigma, input covariance Sigma.
-
-    With ``x ~ N(0, Sigma)`` the loss is ``1/2 (v - theta)^T Sigma (v - theta) + sigma^2/2``;
-    ``Sigma = None`` means the identity (the paper's setting).
-    """
+    """Infinite data of n tasks: regressors thetas (n, d), noise level sigma, input covariance Sigma (None:
+    the identity); the loss is ``1/2 (v - theta)^T Sigma (v - theta) + sigma^2/2``."""
 
     def __init__(self, thetas, noise_std, input_cov=None):
         self.thetas, self.noise_std, self.input_cov = thetas, noise_std, input_cov
@@ -81,8 +73,7 @@ class _Population:
     _grad = grad
 
     def loss(self, V):
-        E = V - self.thetas
-        return 0.5 * np.sum(E * self.cov(E), axis=-1) + 0.5 * self.noise_std**2
+        return self._grad_and_loss(V)[1]
 
     def _grad_and_loss(self, V):
         """``grad(V)`` and ``loss(V)`` from one error ``E = V - theta`` (the training loops need both)."""
@@ -102,17 +93,9 @@ class _Tasks:
 
 
 class PopulationTasks(_Tasks):
-    """Infinite-sample tasks of one round.
-
-    Parameters
-    ----------
-    thetas : array (n, d)
-        Task regressors ``theta_t = B* w*_t`` (n, d >= 1; real; copied).
-    noise_std : float, default 0
-        Label noise sigma; in population it only adds the constant ``sigma^2/2`` to each loss.
-    input_cov : array (d, d), optional
-        Covariance of the inputs (default: the identity, as in the paper).
-    """
+    """Infinite-sample tasks of one round: the regressors ``theta_t = B* w*_t`` (n, d; real; copied), the
+    label noise sigma (in population it only adds ``sigma^2/2`` to each loss) and the inputs' covariance
+    (d, d; default: the identity, as in the paper)."""
 
     def __init__(self, thetas, noise_std: float = 0.0, input_cov=None):
         self.thetas = _checks.array("thetas", thetas, 2, copy=True)  # a read-only copy: never the caller's
@@ -132,19 +115,10 @@ class PopulationTasks(_Tasks):
 
 
 class SampledTasks(_Tasks):
-    """Finite samples of one round, split into support (inner) and query (outer) sets.
-
-    Parameters
-    ----------
-    X_in : array (n, m_in, d)
-        Every size >= 1; real.  The four arrays are copied (read-only).
-    y_in : array (n, m_in)
-    X_out : array (n, m_out, d)
-    y_out : array (n, m_out)
-    """
+    """Finite samples of one round, split into support (inner) and query (outer) sets: ``X_in`` (n, m_in, d),
+    ``y_in`` (n, m_in), ``X_out`` (n, m_out, d) and ``y_out`` (n, m_out), real, every size >= 1 (copied)."""
 
     def __init__(self, X_in, y_in, X_out, y_out):
-        # Read-only copies: mutating the caller's arrays later cannot change these tasks.
         X_in = _checks.array("X_in", X_in, 3, copy=True)
         n, m_in, d = X_in.shape
         y_in = _checks.array("y_in", y_in, 2, (n, m_in), copy=True)
@@ -156,15 +130,13 @@ class SampledTasks(_Tasks):
         self.X_in, self.y_in, self.X_out, self.y_out = X_in, y_in, X_out, y_out
         self.n, self.m_in, self.d = X_in.shape
         self.m_out = X_out.shape[1]
-        self.inner = _Samples(X_in, y_in)
-        self.outer = _Samples(X_out, y_out)
+        self.inner, self.outer = _Samples(X_in, y_in), _Samples(X_out, y_out)
 
     @functools.cached_property
     def pooled(self):
         """All m_in + m_out samples of each task, which the average-loss baseline trains on."""
-        return _Samples(
-            np.concatenate([self.X_in, self.X_out], axis=1), np.concatenate([self.y_in, self.y_out], axis=1)
-        )
+        return _Samples(np.concatenate([self.X_in, self.X_out], axis=1),
+                        np.concatenate([self.y_in, self.y_out], axis=1))
 
     def __repr__(self):
         return f"SampledTasks(n={self.n}, d={self.d}, m_in={self.m_in}, m_out={self.m_out})"

@@ -13,8 +13,7 @@ __all__ = ["local_rate", "diversity", "measured_rate", "iterations_to", "global_
 
 def _psi(Psi_or_problem):
     """A head second moment: a symmetric positive semi-definite k x k array (k >= 1), or a Problem's."""
-    Psi = getattr(Psi_or_problem, "Psi", Psi_or_problem)
-    return _checks.psd_matrix("Psi", Psi)
+    return _checks.psd_matrix("Psi", getattr(Psi_or_problem, "Psi", Psi_or_problem))
 
 
 @_guard.reference("gbml.local_rate")
@@ -22,14 +21,10 @@ def local_rate(alpha: float, beta: float, Psi) -> float:
     """Predicted contraction factor per round near the solution: ``1 - alpha * beta * lambda_min(Psi)``.
 
     ``Psi`` is the head second moment (k x k, or a ``Problem``'s): ``(1/n) sum_t w*_t w*_t^T`` of a fixed
-    batch, or ``E[w* w*^T]`` for fresh tasks each round.
-
-    Chapter 7 (``prop-td-local``) derives it for FO-ANIL and ANIL on a fixed batch, as the contraction of
-    the linearised error outside ``col(B*)`` at ``B = B* Q / sqrt(alpha)``, ``w = 0``, under the step-size
-    condition ``alpha * beta * lambda_max(Psi) < 1/2`` (ANIL; ``< 1`` for FO-ANIL).  Outside it the value
-    can be below 1 while the solution is unstable: a run may diverge (chapter 7: ``Psi = diag(21, 1, 0.3)``,
-    ``alpha = 0.1``, ``beta = 0.5``) or, for ANIL just past the condition, settle on a period-2 orbit.  For
-    MAML and FO-MAML, and for fresh tasks, it is an approximation the book checks by measurement.
+    batch, or ``E[w* w*^T]`` for fresh tasks.  Chapter 7 (``prop-td-local``) derives it for FO-ANIL and ANIL
+    on a fixed batch under ``alpha * beta * lambda_max(Psi) < 1/2`` (ANIL; ``< 1`` for FO-ANIL); past that
+    condition a run may diverge, or settle on a period-2 orbit, although the value is below 1.  For MAML,
+    FO-MAML and fresh tasks it is an approximation the book checks by measurement.
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
@@ -52,10 +47,8 @@ def diversity(heads=None, *, Psi=None) -> dict:
     if (heads is None) == (Psi is None):
         raise TypeError("diversity takes a batch of heads (n, k) positionally or a second moment as Psi=, "
                         "exactly one of them")
-    if Psi is not None:
-        Psi = _psi(Psi)
-    elif hasattr(heads, "Psi"):  # a Problem: its Psi
-        Psi = _psi(heads)
+    if Psi is not None or hasattr(heads, "Psi"):  # a second moment, or a Problem's
+        Psi = _psi(heads if Psi is None else Psi)
     else:
         A = _checks.array("heads", heads, 2)
         Psi = A.T @ A / A.shape[0]
@@ -111,8 +104,8 @@ def global_bound(alpha: float, beta: float, Psi, B0, B_star, *, T: int | None = 
     moment ``Psi`` (or in the population limit with ``E[w*] = 0``).  With ``B0 = B* A0 + U_perp E0``
     (:func:`gbml.split_body`) and ``W0 = alpha Psi^(1/2) A0 A0^T Psi^(1/2)``, the theorem's constants are
 
-    * ``ell = min(lambda_min(W0), lambda_min(Psi))`` and ``u = max(lambda_max(W0), lambda_max(Psi))`` (the book's h): the
-      spectrum of ``alpha A_t^T Psi A_t`` stays in ``[ell, u]`` for every round t;
+    * ``ell = min(lambda_min(W0), lambda_min(Psi))`` and ``u = max(lambda_max(W0), lambda_max(Psi))`` (the
+      book's h): the spectrum of ``alpha A_t^T Psi A_t`` stays in ``[ell, u]`` for every round t;
     * ``rho = 1 - alpha beta ell`` (the book's rho_ell): ``||E_t||_2 <= rho^t ||E0||_2``;
     * ``C = sqrt(alpha lambda_max(Psi) / ell) ||E0||_2`` (the book's D_0): ``dist(B_t, B*) <= C rho^t``;
 
@@ -121,13 +114,11 @@ def global_bound(alpha: float, beta: float, Psi, B0, B_star, *, T: int | None = 
     sharper bound along rounds 0..T (``refined``): with ``ell_0 = ell`` and
     ``ell_(s+1) = ell_s (1 + alpha beta (lambda_min(Psi) - ell_s))^2``, every ``alpha A_s^T Psi A_s``
     has smallest eigenvalue at least ``ell_s`` and
-    ``dist(B_t, B*) <= sqrt(alpha lambda_max(Psi) / ell_t) ||E0||_2 prod_(s<t) (1 - alpha beta ell_s)``.  ``Psi`` must be positive
-    definite and ``A0`` invertible (``dist(B0, B*) < 1``), else the theorem says nothing and this raises.
+    ``dist(B_t, B*) <= sqrt(alpha lambda_max(Psi) / ell_t) ||E0||_2 prod_(s<t) (1 - alpha beta ell_s)``.
+    ``Psi`` must be positive definite and ``A0`` invertible (``dist(B0, B*) < 1``), else this raises.
 
-    Returns
-    -------
-    dict with floats ``ell``, ``u``, ``rho``, ``C``, ``step`` (``alpha beta u``), bool ``step_ok`` and,
-    with ``T``, arrays ``ell_t`` and ``refined`` of shape (T + 1,).
+    Returns a dict with floats ``ell``, ``u``, ``rho``, ``C``, ``step`` (``alpha beta u``), bool ``step_ok``
+    and, with ``T``, arrays ``ell_t`` and ``refined`` of shape (T + 1,).
     """
     alpha = _checks.real("alpha", alpha, low=0.0, strict_low=True)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)

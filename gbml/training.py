@@ -35,8 +35,7 @@ class History:
     angles : (T+1, k) principal angles between ``col(B_s)`` and ``col(B*)``, ascending
     loss : (T+1,) outer objective of the round's tasks at ``(B_s, w_s)``; the last entry (there is no round
         T) uses the tasks of the last round (for T = 0, one round is drawn for it).  None when ``train``
-        got a custom ``gradient`` and no ``objective`` for a method outside ``gbml.METHODS`` (there is no
-        objective to record).
+        got a custom ``gradient`` and no ``objective`` for a method outside ``gbml.METHODS``.
     head_norm : (T+1,) ``||w_s||``
     orth_error : (T+1,) ``||I - alpha B_s^T B_s||_2``
     B, w : final iterates (the last recorded ones, for a run that diverged)
@@ -68,39 +67,17 @@ class History:
         return np.arange(len(self.distance))
 
 
-def train(
-    method: str,
-    problem: Problem,
-    *,
-    alpha: float,
-    beta: float,
-    T: int,
-    n_tasks: int,
-    rng,
-    m_in: int | None = None,
-    m_out: int | None = None,
-    pool=None,
-    B0=None,
-    w0=None,
-    on_divergence: str = "raise",
-    blowup: float = 1e6,
-    gradient=None,
-    objective=None,
-    settings: dict | None = None,
-    snapshot_every: int | None = None,
-) -> History:
+def train(method: str, problem: Problem, *, alpha: float, beta: float, T: int, n_tasks: int, rng,
+          m_in: int | None = None, m_out: int | None = None, pool=None, B0=None, w0=None,
+          on_divergence: str = "raise", blowup: float = 1e6, gradient=None, objective=None,
+          settings: dict | None = None, snapshot_every: int | None = None) -> History:
     """Run ``(B, w) <- (B, w) - beta * meta_gradient(method, B, w, tasks, alpha)`` for T rounds.
-
-    Without a custom ``gradient`` or ``objective`` it is one run of :func:`train_runs` (several runs on the
-    same tasks go faster together there).
 
     Parameters
     ----------
-    method : one of ``gbml.METHODS``
-    problem : Problem
+    method, problem : a name of ``gbml.METHODS`` and a Problem
     alpha, beta : inner (>= 0) and outer (> 0) step sizes
-    T : number of rounds
-    n_tasks : tasks per round
+    T, n_tasks : number of rounds and of tasks per round
     rng : int or Generator; draws the tasks (and ``B0`` when it is not given)
     m_in, m_out : samples per task for the inner and outer step; None for population
     pool : None (fresh tasks every round), an int P (draw P heads once) or an array (P, k) of heads;
@@ -110,12 +87,11 @@ def train(
     blowup : float > 1; a run stops when ``||B||`` or ``||w||`` exceeds ``blowup`` times its initial scale
         (or when a recorded value or the gradient overflows)
     gradient : callable ``gradient(B, w, tasks, alpha) -> (grad_B, grad_w)``, optional
-        Replaces ``meta_gradient(method, ...)`` (the variants of ``gbml.beyond``); ``method`` is then
-        only the run's label.  It must return arrays shaped like ``B`` and ``w``.
+        Replaces ``meta_gradient(method, ...)``; ``method`` is then only the run's label.  It must return
+        arrays shaped like ``B`` and ``w``.
     objective : callable ``objective(B, w, tasks, alpha) -> float``, optional
-        The loss recorded each round (default: the method's outer objective; with a custom ``gradient``,
-        the objective of ``method`` if it is a name of ``gbml.METHODS``, else none: ``History.loss`` is
-        None).  It must return a finite real number at the start.
+        The loss recorded each round (default: the objective of ``method`` if it is a name of
+        ``gbml.METHODS``, else none: ``History.loss`` is None).  It must be finite at the start.
     settings : dict with string keys, optional
         Extra entries for ``History.settings``; not the keys the run records itself (``d``, ``k``,
         ``n_tasks``, ``m_in``, ``m_out``, ``T``).
@@ -129,15 +105,13 @@ def train(
         raise TypeError(f"gradient must be a callable gradient(B, w, tasks, alpha), got {type(gradient).__name__}")
     if objective is not None and not callable(objective):
         raise TypeError(f"objective must be a callable objective(B, w, tasks, alpha), got {type(objective).__name__}")
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
-    alpha = _checks.real("alpha", alpha, low=0.0)
     beta = _checks.real("beta", beta, low=0.0, strict_low=True)
-    if on_divergence not in ("raise", "stop"):
-        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
+    _on_divergence(on_divergence)
     settings = _extra_settings(settings)
-    T, n, snapshot_every, rng, B, w, scale = _loop.run_settings(
-        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0)
+    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out,
+                             pool)
+    run["settings"].update(settings)
+    alpha = run["alpha"]
     custom = gradient is not None or objective is not None or m_in is not None and not spec.adapts
     if not custom:
         step = _runs_step([spec], alpha)  # the vectorised step of train_runs (the sampled average loss aside)
@@ -147,14 +121,21 @@ def train(
         if objective is None and isinstance(method, str) and method in METHODS:
             objective = lambda B, w, tasks, alpha: _kernels.objective(METHODS[method], B, w, tasks, alpha)  # noqa: E731
         step = _functions_step(gradient, objective, alpha)
-    history, = _loop.run_loop(
-        step, B, w, _loop.round_source(problem, n, pool, rng, m_in, m_out), np.array([beta]), T, scale,
-        labels=[method], problem=problem, alpha=alpha, snapshot_every=snapshot_every, one_by_one=custom,
-        settings=dict(d=problem.d, k=B.shape[2], n_tasks=n, m_in=m_in, m_out=m_out, T=T, **settings))
+    history, = _loop.run_loop(step, np.array([beta]), labels=[method], one_by_one=custom, **run)
     if gradient is not None and objective is None:
         history.loss = None  # a custom gradient and no objective: nothing to record
+    return _outcome(history, on_divergence)
+
+
+def _on_divergence(value) -> None:
+    if value not in ("raise", "stop"):
+        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {value!r}")
+
+
+def _outcome(history, on_divergence) -> History:
+    """The history, or DivergenceError for a run that diverged when ``on_divergence`` is "raise"."""
     if history.diverged_at is not None and on_divergence == "raise":
-        raise DivergenceError(method, history.diverged_at, alpha, beta, history)
+        raise DivergenceError(history.method, history.diverged_at, history.alpha, history.beta, history)
     return history
 
 
@@ -210,8 +191,7 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
 
     Equals ``[train(m, problem, beta=b, rng=rng, on_divergence="stop", ...) for m, b in zip(methods, betas)]``
     with an int seed ``rng`` (every run then draws the same ``B0`` and the same tasks), to rounding, and
-    is several times faster than those calls when there are several runs (an explorer redrawing every run
-    of a figure, the sweeps of chapter 10).
+    is several times faster than those calls.
 
     Parameters
     ----------
@@ -225,25 +205,14 @@ def train_runs(methods, problem: Problem, *, alpha: float, betas, T: int, n_task
     -------
     list of History, one per run in the order of ``methods``; a run that blows up stops (``diverged_at``).
     """
-    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
-        raise TypeError(f"methods must be a non-empty list of method names, got {methods!r}")
-    specs = [_checks.method_spec(m, METHODS) for m in methods]
-    R = len(specs)
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a gbml.Problem, got {type(problem).__name__}")
+    specs = [METHODS[m] for m in _checks.names("methods", methods, METHODS)]
     if m_in is not None and "avg-loss" in methods:
         raise ValueError("train_runs trains the average loss in population only; use train for finite samples")
-    alpha = _checks.real("alpha", alpha, low=0.0)
-    betas = [betas] * R if not isinstance(betas, (list, tuple, np.ndarray)) else list(betas)
-    if len(betas) != R:
-        raise ValueError(f"betas must be one number or one per run ({R}), got {len(betas)}")
-    beta = np.array([_checks.real(f"betas[{i}]", b, low=0.0, strict_low=True) for i, b in enumerate(betas)])
-    T, n, snapshot_every, rng, B, w, scale = _loop.run_settings(
-        problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, R, per_run=True)
-    k = B.shape[2]
-    return _loop.run_loop(_runs_step(specs, alpha), B, w, _loop.round_source(problem, n, pool, rng, m_in, m_out),
-                          beta, T, scale, labels=methods, problem=problem, alpha=alpha, snapshot_every=snapshot_every,
-                          settings=dict(d=problem.d, k=k, n_tasks=n, m_in=m_in, m_out=m_out, T=T))
+    betas = [_checks.real(f"betas[{i}]", b, low=0.0, strict_low=True)
+             for i, b in enumerate(_checks.per_run("betas", betas, len(specs)))]
+    run = _loop.run_settings(problem, alpha, T, n_tasks, blowup, snapshot_every, rng, B0, w0, m_in, m_out,
+                             pool, len(specs), per_run=True)
+    return _loop.run_loop(_runs_step(specs, run["alpha"]), np.array(betas), labels=methods, **run)
 
 
 def _loss(objective, B, w, tasks, alpha) -> float:

@@ -1,20 +1,9 @@
-"""Checkers for the book's coding exercises: run the learner's function on seeded cases, compare it
-with the reference implementation in ``gbml``, and answer with a specific hint.
+"""Checkers for the book's coding exercises: run the learner's function on seeded cases, compare it with
+the reference implementation in ``gbml``, and answer with a specific hint.
 
-Every checker is one call to :func:`compare`: the exercise's name, how to make a case, the reference, the
-``gbml`` routines the learner must not call, and *likely mistakes* (what a plausible wrong answer returns,
-with the hint to give when the learner's output matches it).  A new checker is one small function::
-
-    def check_my_step(fn, **kwargs):
-        return compare("Exercise 5.2 (my_step)", fn, reference=my_reference, make_case=my_case,
-                       mistakes={"the sign of the step is flipped": my_wrong_sign})
-
-Checkers are fit for grading (:func:`compare` says how): one call of the learner's function per case, on
-copies; the routines to write (``forbid``) and the reference raise while it runs; partial credit
-(``n_passed`` of ``n_cases``); a wrong answer is described, never shown next to the expected value; the
-learner's exception is reported as theirs.  A checker prints its verdict and returns a
-:class:`CheckResult`; an unwritten exercise (``NotImplementedError``, the student edition's placeholder)
-gets a plain "not written yet", so Run All on an untouched student notebook runs to the end.
+Every checker is one call to :func:`compare` (CONTRIBUTING shows how to write one), which says how a
+checker is fit for grading.  A checker prints its verdict and returns a :class:`CheckResult`; an unwritten
+exercise (``NotImplementedError``, the student edition's placeholder) gets a plain "not written yet".
 """
 from __future__ import annotations
 
@@ -92,12 +81,9 @@ def _close(got, want, rtol, atol) -> bool:
 
 
 def _one_case(fn, frozen: bytes, reference, forbid, diagnose):
-    """The problem with ``fn``'s answer on the case pickled in ``frozen`` (None when right), and the case.
-
-    ``fn`` runs once, on its own copy of the case, with the references ``forbid`` (and every sealed callable)
-    unavailable; the reference gets another copy only after ``fn`` has returned, so no frame holds the
-    expected value while ``fn`` runs.  An unwritten exercise raises :class:`_NotWritten`.
-    """
+    """The problem with ``fn``'s answer on the case pickled in ``frozen`` (None when right), and the case:
+    ``fn`` runs on its own copy with ``forbid`` (and every sealed callable) raising; the reference gets
+    another copy only after ``fn`` has returned.  An unwritten exercise raises :class:`_NotWritten`."""
     out = problem = None
     with _guard.forbidden(forbid) as calls:
         try:
@@ -207,39 +193,19 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
             atol: float = 1e-9, quiet: bool = False) -> CheckResult:
     """Run ``fn(*case.values())`` against ``reference(**case)`` on seeded cases and explain a mismatch.
 
-    The learner's function gets copies of the case's values positionally (any parameter names), once per
-    case; every case is run.  The reference runs only after it has returned (and raises if called while it
-    runs), so no frame holds the expected value meanwhile.  A wrong answer is described (shape, sign, scale,
-    NaN, complex, a likely mistake) for the first case it fails, never shown next to the expected value.
+    Fit for grading: every case is drawn (and frozen) before ``fn`` runs, so it cannot steer the draws; ``fn``
+    gets its own copy of each case, positionally, once; the routines ``forbid`` and the reference raise while
+    it runs, and the reference runs only after it has returned, so no frame holds the expected value
+    meanwhile.  A wrong answer is described (shape, sign, scale, NaN, complex, a likely mistake) for the first
+    case it fails, never shown next to the expected value; the learner's exception is reported as theirs.
 
-    Parameters
-    ----------
-    exercise : str
-        Name shown to the learner, e.g. "Exercise 2.3 (subspace_distance)".
-    fn : callable
-        The learner's function.
-    reference : callable ``reference(**case)``
-        The correct answer, computed with ``gbml``: a number, an array, or a tuple of arrays (then the
-        learner returns a tuple of arrays of the same shapes).
-    make_case : callable ``make_case(rng, i) -> dict``
-        The i-th input, an ordered dict of ``fn``'s arguments, drawn from the Generator ``rng``.
-    mistakes : dict hint -> callable ``wrong(**case)``, optional
-        Plausible wrong answers; when ``fn``'s output matches one, its hint is shown.
-    structure : callable ``structure(output, case) -> str or None``, optional
-        A hint on the raw output's structure (None when fine), checked before the values.
-    forbid : iterable of str
-        The ``gbml`` reference routines (``gbml._guard``) the exercise asks to write: they raise while ``fn`` runs.
-    n_cases : int
-    rng : int or numpy Generator
-        Seed of the cases.
-    rtol, atol : float in [0, 1)
-        Tolerances of ``numpy.allclose``.
-    quiet : bool
-        Do not print the message (it is still in the result).
-
-    Returns
-    -------
-    CheckResult
+    ``reference(**case)`` returns a number, an array or a tuple of arrays (then the learner returns a tuple
+    of the same shapes); ``make_case(rng, i)`` returns the i-th case, an ordered dict of ``fn``'s arguments;
+    ``mistakes`` maps a hint to ``wrong(**case)``, a plausible wrong answer (its hint is shown when ``fn``
+    matches it); ``structure(output, case)`` is a hint on the raw output's structure (None when fine);
+    ``forbid`` names the ``gbml`` reference routines (``gbml._guard``) the exercise asks to write; ``rng`` is
+    an int seed or a Generator; ``rtol, atol`` in [0, 1) are ``numpy.allclose``'s; ``quiet`` does not print
+    the message.  Returns a :class:`CheckResult` (``n_passed`` of ``n_cases``: partial credit).
     """
     if not callable(fn):
         raise TypeError(f"fn must be the function you wrote (a callable), got {type(fn).__name__}")
@@ -253,8 +219,7 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     def diagnose(got, want, case):
         return _diagnose(got, want, case, mistakes, structure, rtol, atol)
 
-    # Every case is drawn first, as bytes nothing can change: the learner's function cannot steer the draws
-    # (by resetting rng, say) towards cases it knows.
+    # Every case is drawn first, as bytes nothing can change: fn cannot steer the draws (by resetting rng).
     cases = [pickle.dumps(make_case(rng, i)) for i in range(n_cases)]
     n_passed, failed = 0, None  # failed: the first failing case, as (number, problem, case)
     for i, frozen in enumerate(cases):
@@ -299,11 +264,8 @@ def _maml_objective_reference(B, w, X_in, y_in, X_out, y_out, alpha):
 
 def _maml_objective_variant(B, w, X_in, y_in, X_out, y_out, alpha, *, adapt=True, adapt_body=True, sign=1.0,
                             order=None, inner_scale=1.0, outer_data="query", outer_half=True, outer_mean=True):
-    """What a plausible (possibly wrong) version of the one-task MAML objective returns.
-
-    ``order``: None (both gradients at (B, w)), "body-first" (head step uses B_t) or "head-first" (body
-    step uses w_t); ``inner_scale`` multiplies the support gradient (m_in: a sum instead of a mean).
-    """
+    """The one-task MAML objective, with switches that reproduce plausible mistakes (``order``: see
+    :func:`_maml_variant`; ``inner_scale`` multiplies the support gradient)."""
     u = inner_scale * X_in.T @ (X_in @ B @ w - y_in) / len(y_in)
     B_t, w_t = B, w
     if adapt:
@@ -556,9 +518,8 @@ def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
 
 def _two_step_anil_variant(B, w, thetas, alpha, *, back=2, propagate=True, body_terms=True, path_heads=True,
                            scale=1.0):
-    """The exact gradient of ANIL's two-step objective (population), with switches that reproduce plausible
-    mistakes: ``back`` inner steps differentiated through, the adjoint ``propagate``-d by ``I - alpha B^T B``,
-    the terms ``B a w^(j)^T`` kept (``body_terms``), those terms with the head of the path or with ``w``."""
+    """The exact gradient of ANIL's two-step population objective, with switches that reproduce plausible
+    mistakes (``back``: how many inner steps are differentiated through)."""
     n, k = thetas.shape[0], B.shape[1]
     heads, residuals = [np.broadcast_to(w, (n, k))], []
     for _ in range(2):                                      # w^(j+1) = w^(j) - alpha B^T r^(j)
@@ -620,11 +581,8 @@ def _maml_batch_case(rng, i):
 
 
 def _maml_variant(B, w, thetas, alpha, *, adapt_body=True, adapt_head=True, order=None, sign=1.0, residual=False):
-    """MAML's adapted predictions B_t w_t (n, d), with switches that reproduce plausible mistakes.
-
-    ``order``: None (both inner gradients at (B, w)), "head-first" (the body step uses w_t) or
-    "body-first" (the head step uses B_t).
-    """
+    """MAML's adapted predictions B_t w_t (n, d), with switches that reproduce plausible mistakes (``order``:
+    None, both inner gradients at (B, w); "head-first", the body step uses w_t; "body-first", the reverse)."""
     r = B @ w - thetas                                               # (n, d)
     w_t = w - sign * alpha * r @ B if adapt_head else np.broadcast_to(w, (len(thetas), w.size))
     out = []

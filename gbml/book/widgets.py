@@ -9,7 +9,6 @@ by ``make bench`` and the tests): a live update within 100 ms, at most 1.5 MB ad
 """
 from __future__ import annotations
 
-import base64
 import html
 import inspect
 import json
@@ -26,6 +25,7 @@ from IPython.display import HTML, Javascript, display
 from .. import _checks
 from ..training import DivergenceError
 from . import plotting
+from ._glue import img_html
 
 __all__ = ["Param", "Explorer", "explore", "EXPLORERS", "MAX_FRAMES"]
 
@@ -33,6 +33,7 @@ __all__ = ["Param", "Explorer", "explore", "EXPLORERS", "MAX_FRAMES"]
 EXPLORERS: list["Explorer"] = []
 #: Upper bound on precomputed frames per explorer (keeps a page within its size budget).
 MAX_FRAMES = 64
+_STYLE = {"description_width": "initial"}  # a slider's label at full length
 
 
 @dataclass
@@ -110,12 +111,6 @@ class _GridSlider(widgets.SelectionSlider):
             grid = [value for _, value in self.options]
             raise ValueError(f"{self.param} must be one of the grid values {grid!r} in a static explorer (it has a "
                              f"frame for those only), got {proposal.value!r}") from None
-
-
-def _img_html(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return (f'<img class="gbml-frame" src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
-            'style="max-width:100%;height:auto">')
 
 
 # Accessibility (ipywidgets names no slider handle), once per page in the book and in Jupyter: each slider
@@ -243,30 +238,26 @@ class Explorer:
         """Render the frame for ``values``, keep its PNG in ``self.frames`` and return it as an <img>."""
         key = tuple(values.values())
         self.frames[key] = self.render(**values)
-        return widgets.HTML(_img_html(self.frames[key], self.alt_text(values)))
+        return widgets.HTML(img_html(self.frames[key], self.alt_text(values), "gbml-frame"))
 
     # -- live ------------------------------------------------------------------------------------
     def _build_live(self):
         self.controls = {}
         for name, p in self.params.items():
-            label = p.label or name
-            style = {"description_width": "initial"}
-            if p.numeric:
-                lo, hi = min(p.values), max(p.values)
-                if p.integer:
-                    c = widgets.IntSlider(value=p.default, min=lo, max=hi, step=int(p.step or 1), description=label,
-                                          continuous_update=False, style=style)
-                else:
-                    step = p.step or (hi - lo) / 100
-                    c = widgets.FloatSlider(value=p.default, min=lo, max=hi, step=step, description=label,
-                                            continuous_update=False, readout_format=".3g", style=style)
+            common = dict(value=p.default, description=p.label or name, style=_STYLE)
+            lo, hi = (min(p.values), max(p.values)) if p.numeric else (None, None)
+            if not p.numeric:
+                c = widgets.Dropdown(options=[(p.format(v), v) for v in p.values], **common)
+            elif p.integer:
+                c = widgets.IntSlider(min=lo, max=hi, step=int(p.step or 1), continuous_update=False,
+                                      **common)
             else:
-                c = widgets.Dropdown(options=[(p.format(v), v) for v in p.values], value=p.default,
-                                     description=label, style=style)
+                c = widgets.FloatSlider(min=lo, max=hi, step=p.step or (hi - lo) / 100,
+                                        continuous_update=False, readout_format=".3g", **common)
             c.observe(self._on_change, names="value")
             self.controls[name] = c
         self.png = self._default_png = self.render(**self.defaults)
-        self.frame = widgets.HTML(_img_html(self.png, self.alt_text(self.defaults)))
+        self.frame = widgets.HTML(img_html(self.png, self.alt_text(self.defaults), "gbml-frame"))
         self.live = _live_region()
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.frame, self.live])
         self.widget.add_class("gbml-explorer")
@@ -293,7 +284,7 @@ class Explorer:
             raise RuntimeError("update() redraws live explorers only; a static explorer selects precomputed frames")
         values = {**self.defaults, **values}
         self.png = self.render(**values)
-        self.frame.value = _img_html(self.png, self.alt_text(values))
+        self.frame.value = img_html(self.png, self.alt_text(values), "gbml-frame")
         self.live.value = html.escape(self.alt_text(values))
 
     # -- static ----------------------------------------------------------------------------------
@@ -307,7 +298,7 @@ class Explorer:
         for name, p in self.params.items():
             self.controls[name] = _GridSlider(
                 options=[(p.format(v), v) for v in p.values], value=p.default, description=p.label or name,
-                continuous_update=True, style={"description_width": "initial"})
+                continuous_update=True, style=_STYLE)
             self.controls[name].param = name
         self.frames = {}
         self.links = []  # the jslinks that make the static page respond (kept for tests)
@@ -350,7 +341,7 @@ class Explorer:
 
     def fallback_html(self) -> str:
         """The no-JavaScript figure (the default frame) and the caption, displayed after the widget."""
-        img = _img_html(self._default_png, self.alt_text(self.defaults))
+        img = img_html(self._default_png, self.alt_text(self.defaults), "gbml-frame")
         cap = html.escape(self.caption)
         return (f'<noscript><figure class="gbml-explorer-fallback">{img}</figure></noscript>'
                 f'<p class="gbml-explorer-caption"><strong>Explorer.</strong> {cap}</p>')

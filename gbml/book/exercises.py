@@ -405,6 +405,11 @@ def _population_pair_case(rng, i, with_alpha=False):
     return case
 
 
+def _population_gradient(method):
+    """``meta_gradient(method)`` on population tasks, as a function of a case ``(B, w, thetas, alpha)``."""
+    return lambda B, w, thetas, alpha=0.0: meta_gradient(method, B, w, PopulationTasks(thetas), alpha)
+
+
 def _average_loss_gradient(B, w, thetas, *, target=None):
     residual = B @ w - (thetas.mean(axis=0) if target is None else target)
     return np.outer(residual, w), B.T @ residual
@@ -432,8 +437,8 @@ def check_average_loss_gradient(fn: Callable, **kwargs) -> CheckResult:
             scaled(2.0),
     }
     return compare("Exercise (average_loss_gradient)", fn,
-                   reference=lambda B, w, thetas: meta_gradient("avg-loss", B, w, PopulationTasks(thetas), 0.0),
-                   make_case=_population_pair_case, mistakes=mistakes, structure=_pair_structure(),
+                   reference=_population_gradient("avg-loss"), make_case=_population_pair_case,
+                   mistakes=mistakes, structure=_pair_structure(),
                    forbid=("gbml.meta_gradient", "gbml.beyond.multistep_gradient"), **kwargs)
 
 
@@ -471,15 +476,21 @@ def check_anil_inner_step(fn: Callable, **kwargs) -> CheckResult:
                    **kwargs)
 
 
-def _fo_anil_variant(B, w, thetas, alpha, *, inner_sign=-1.0, inner_alpha=True, outer_adapted=True,
-                     head_adapted=True, scale=1.0):
-    """FO-ANIL's population gradient, with switches that reproduce plausible mistakes."""
-    r = w @ B.T - thetas                                     # (n, d) residuals before adaptation
-    w_t = w + inner_sign * (alpha if inner_alpha else 1.0) * (r @ B)   # (n, k) adapted heads
-    q = w_t @ B.T - thetas if outer_adapted else r           # outer residuals
+def _first_order_variant(B, w, thetas, alpha, *, maml=False, inner_sign=-1.0, inner_alpha=True,
+                         outer_adapted=True, head_adapted=True, body_in_head=True, summed=False):
+    """FO-ANIL's (``maml``: FO-MAML's) population gradient (G_B, G_w), with switches that reproduce plausible
+    mistakes; MAML's adapted body ``B_t = B - alpha r_t w^T`` enters through ``B_t w_t`` and ``B_t^T q_t``."""
+    step = inner_sign * (alpha if inner_alpha else 1.0)
+    r = w @ B.T - thetas                                             # (n, d) residuals before adaptation
+    w_t = w + step * (r @ B)                                         # (n, k) adapted heads
+    pred = w_t @ B.T + (step * (w_t @ w)[:, None] * r if maml else 0.0)   # B_t w_t, as rows
+    q = pred - thetas if outer_adapted else r                        # outer residuals
     heads = w_t if head_adapted else np.broadcast_to(w, w_t.shape)
-    n = len(thetas)
-    return scale * q.T @ heads / n, scale * (q @ B).mean(axis=0)
+    G_w = q @ B
+    if maml and body_in_head:
+        G_w = G_w + step * np.sum(r * q, axis=1)[:, None] * w      # B_t^T q_t = B^T q_t - alpha (r_t . q_t) w
+    scale = len(thetas) if summed else 1.0
+    return scale * q.T @ heads / len(thetas), scale * G_w.mean(axis=0)
 
 
 def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
@@ -488,28 +499,26 @@ def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
     With ``w_t = w - alpha B^T (B w - theta_t)`` and ``rt_t = B w_t - theta_t``:
     ``G_B = (1/n) sum_t rt_t w_t^T`` and ``G_w = (1/n) sum_t B^T rt_t``; B (d, k), w (k,), thetas (n, d).
     """
-    def gradient(method):
-        return lambda B, w, thetas, alpha: meta_gradient(method, B, w, PopulationTasks(thetas), alpha)
-
+    v = _first_order_variant
     mistakes = {
         "the outer residual must be taken *after* adaptation, rt_t = B w_t - theta_t; you used B w - theta_t, "
         "so your 'adapted' gradient ignores the adaptation in the residual.":
-            lambda **c: _fo_anil_variant(**c, outer_adapted=False),
+            lambda **c: v(**c, outer_adapted=False),
         "you used no adaptation at all (w in place of every w_t): that is the average loss's gradient. Compute "
         "w_t = w - alpha B^T (B w - theta_t) for each task first.":
             lambda B, w, thetas, alpha: _average_loss_gradient(B, w, thetas),
         "G_B is the outer product of the adapted residual with the adapted head, rt_t w_t^T; you used w instead "
-        "of w_t.": lambda **c: _fo_anil_variant(**c, head_adapted=False),
+        "of w_t.": lambda **c: v(**c, head_adapted=False),
         "you differentiated through the inner step: that is the exact ANIL gradient. FO-ANIL treats w_t as a "
-        "constant: G_B = mean of rt_t w_t^T, G_w = mean of B^T rt_t.": gradient("anil"),
+        "constant: G_B = mean of rt_t w_t^T, G_w = mean of B^T rt_t.": _population_gradient("anil"),
         "the inner step is gradient *descent*: w_t = w - alpha B^T (B w - theta_t); you added the gradient.":
-            lambda **c: _fo_anil_variant(**c, inner_sign=1.0),
+            lambda **c: v(**c, inner_sign=1.0),
         "the inner step size alpha is missing: w_t = w - alpha B^T (B w - theta_t).":
-            lambda **c: _fo_anil_variant(**c, inner_alpha=False),
+            lambda **c: v(**c, inner_alpha=False),
         "you summed over the tasks: the outer gradient is the average, divide by n.":
-            lambda B, w, thetas, alpha: _fo_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
+            lambda **c: v(**c, summed=True),
     }
-    return compare("Exercise (fo_anil_gradient)", fn, reference=gradient("fo-anil"),
+    return compare("Exercise (fo_anil_gradient)", fn, reference=_population_gradient("fo-anil"),
                    make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True), mistakes=mistakes,
                    structure=_pair_structure(("G_B", "G_w")),
                    forbid=("gbml.meta_gradient", "gbml.adapt", "gbml.beyond.adapt_steps",
@@ -517,7 +526,7 @@ def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
 
 
 def _two_step_anil_variant(B, w, thetas, alpha, *, back=2, propagate=True, body_terms=True, path_heads=True,
-                           scale=1.0):
+                           summed=False):
     """The exact gradient of ANIL's two-step population objective, with switches that reproduce plausible
     mistakes (``back``: how many inner steps are differentiated through)."""
     n, k = thetas.shape[0], B.shape[1]
@@ -532,6 +541,7 @@ def _two_step_anil_variant(B, w, thetas, alpha, *, back=2, propagate=True, body_
         head = heads[j] if path_heads else heads[0]
         grad_B = grad_B - alpha * (residuals[j].T @ a + body_terms * B @ (a.T @ head))
         a = a @ P if propagate else a
+    scale = n if summed else 1.0
     return scale * grad_B / n, scale * a.mean(axis=0)
 
 
@@ -562,7 +572,7 @@ def check_two_step_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
         "B also enters each inner step through B^T B w^(j): differentiating it gives the terms "
         "-alpha B a^(j+1) w^(j)^T, which are missing.": lambda **c: _two_step_anil_variant(**c, body_terms=False),
         "you summed over the tasks: the meta-objective is an average, divide by n.":
-            lambda B, w, thetas, alpha: _two_step_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
+            lambda **c: _two_step_anil_variant(**c, summed=True),
     }
     return compare("Exercise (two_step_anil_gradient)", fn, reference=steps(2),
                    make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True), mistakes=mistakes,
@@ -635,37 +645,19 @@ def check_maml_adapted_prediction(fn: Callable, **kwargs) -> CheckResult:
                    mistakes=mistakes, structure=_rows_per_task, forbid=("gbml.adapt",), **kwargs)
 
 
-def _fo_maml_variant(B, w, thetas, alpha, *, adapt_body=True, outer_adapted=True, head_adapted=True,
-                     body_in_head=True, exact=False, scale=1.0):
-    """FO-MAML's population gradient (G_B, G_w), with switches that reproduce plausible mistakes."""
-    tasks = PopulationTasks(thetas)
-    if exact:
-        return meta_gradient("maml", B, w, tasks, alpha)
-    if not adapt_body:
-        return meta_gradient("fo-anil", B, w, tasks, alpha)
-    r = B @ w - thetas                                               # (n, d) inner residuals
-    w_t = w - alpha * r @ B                                          # (n, k) adapted heads
-    pred = w_t @ B.T - alpha * (w_t @ w)[:, None] * r                # B_t w_t, as rows
-    q = pred - thetas if outer_adapted else r                        # outer residuals
-    heads = w_t if head_adapted else np.broadcast_to(w, w_t.shape)
-    G_w = q @ B
-    if body_in_head:
-        G_w = G_w - alpha * np.sum(r * q, axis=1)[:, None] * w      # B_t^T q_t = B^T q_t - alpha (r_t . q_t) w
-    n = len(thetas)
-    return scale * q.T @ heads / n, scale * G_w.mean(axis=0)
-
-
 def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-MAML's population outer gradient (chapter 6).
 
     With ``B_t, w_t`` MAML's adapted parameters and ``rh_t = B_t w_t - theta_t``:
     ``G_B = (1/n) sum_t rh_t w_t^T`` and ``G_w = (1/n) sum_t B_t^T rh_t``; B (d, k), w (k,), thetas (n, d).
     """
-    v = _fo_maml_variant
+    def v(**case):
+        return _first_order_variant(**case, maml=True)
+
     mistakes = {
         "that is FO-ANIL's gradient: MAML's inner step also adapts the body, B_t = B - alpha r_t w^T, so the "
         "adapted residual is B w_t - alpha (w . w_t) r_t - theta_t and G_w = B_t^T rh_t.":
-            lambda **c: v(**c, adapt_body=False),
+            _population_gradient("fo-anil"),
         "you evaluated the outer residual before adaptation (B w - theta_t): the first-order gradient is the "
         "gradient of the loss *at the adapted parameters*, with rh_t = B_t w_t - theta_t.":
             lambda **c: v(**c, outer_adapted=False),
@@ -674,12 +666,11 @@ def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
         "G_w is B_t^T rh_t, with the adapted body: B_t^T rh_t = B^T rh_t - alpha (r_t . rh_t) w. You used B.":
             lambda **c: v(**c, body_in_head=False),
         "that is the exact MAML gradient, Hessian term included: the first-order method drops it and returns "
-        "the plain gradient of the loss at (B_t, w_t).": lambda **c: v(**c, exact=True),
+        "the plain gradient of the loss at (B_t, w_t).": _population_gradient("maml"),
         "you summed over the tasks: the outer gradient is the average, divide by n.":
-            lambda B, w, thetas, alpha: v(B, w, thetas, alpha, scale=float(len(thetas))),
+            lambda **c: v(**c, summed=True),
     }
-    return compare("Exercise (fo_maml_gradient)", fn,
-                   reference=lambda B, w, thetas, alpha: meta_gradient("fo-maml", B, w, PopulationTasks(thetas), alpha),
+    return compare("Exercise (fo_maml_gradient)", fn, reference=_population_gradient("fo-maml"),
                    make_case=_maml_batch_case, mistakes=mistakes, structure=_pair_structure(("G_B", "G_w")),
                    forbid=("gbml.meta_gradient", "gbml.adapt"), **kwargs)
 

@@ -201,14 +201,7 @@ def plot_distance(ax: Axes, histories, *, predicted_rate: float | None = None, a
                         linewidth=1.4, label=f"predicted rate {rate:.4g}")
     ax.set_xlabel("iteration s")
     ax.set_ylabel(r"$\mathrm{dist}(B_s, B^*)$")
-    _style_axes(ax)
-    if diverged:
-        h = diverged[0]
-        show_divergence(ax, h.diverged_at, method=h.method, beta=h.beta, overlay=bool(ax.lines))
-    ensure_not_blank(ax)
-    if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="best")
-    return ax
+    return _finish(ax, diverged[0] if diverged else None, legend)
 
 
 def plot_angles(ax: Axes, history: History, *, degrees: bool = True, legend: bool = True) -> Axes:
@@ -232,11 +225,17 @@ def plot_angles(ax: Axes, history: History, *, degrees: bool = True, legend: boo
     ax.set_xlabel("iteration s")
     ax.set_ylabel("principal angle" + (" (degrees)" if degrees else " (radians)"))
     ax.set_ylim(bottom=0, top=92 if degrees else np.pi / 2 * 1.02)
+    return _finish(ax, history if history.diverged_at is not None else None, legend)
+
+
+def _finish(ax, diverged: History | None, legend: bool) -> Axes:
+    """The end of a plot: the book's style, the message of a diverged run (above any curves), a message on
+    empty axes, the legend."""
     _style_axes(ax)
-    if history.diverged_at is not None:
-        show_divergence(ax, history.diverged_at, method=history.method, beta=history.beta, overlay=True)
+    if diverged is not None:
+        show_divergence(ax, diverged, overlay=bool(ax.lines))
     ensure_not_blank(ax)
-    if legend and ax.lines:
+    if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")
     return ax
 

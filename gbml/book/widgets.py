@@ -149,13 +149,6 @@ _A11Y_JS = """(() => {
 })();"""
 
 
-def _live_region() -> widgets.HTML:
-    """The explorer's status line: announces the new frame's alt text; visually hidden (1 px, clipped)."""
-    live = widgets.HTML("", layout=widgets.Layout(width="1px", height="1px", overflow="hidden", margin="0"))
-    live.add_class("gbml-live")
-    return live
-
-
 class Explorer:
     """A figure drawn by ``plot`` with a slider per parameter (see the module docstring).
 
@@ -240,6 +233,15 @@ class Explorer:
         self.frames[key] = self.render(**values)
         return widgets.HTML(img_html(self.frames[key], self.alt_text(values), "gbml-frame"))
 
+    def _assemble(self, figure):
+        """``self.widget``: the controls, the figure and a status line (``self.live``, visually hidden: 1 px,
+        clipped) that announces each new frame's alt text."""
+        hidden = widgets.Layout(width="1px", height="1px", overflow="hidden", margin="0")
+        self.live = widgets.HTML("", layout=hidden)
+        self.live.add_class("gbml-live")
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), figure, self.live])
+        self.widget.add_class("gbml-explorer")
+
     # -- live ------------------------------------------------------------------------------------
     def _build_live(self):
         self.controls = {}
@@ -258,9 +260,7 @@ class Explorer:
             self.controls[name] = c
         self.png = self._default_png = self.render(**self.defaults)
         self.frame = widgets.HTML(img_html(self.png, self.alt_text(self.defaults), "gbml-frame"))
-        self.live = _live_region()
-        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.frame, self.live])
-        self.widget.add_class("gbml-explorer")
+        self._assemble(self.frame)
 
     def positions(self, name: str) -> list:
         """The values the control ``name`` takes (a live slider's ``Param.positions``, else the grid): a
@@ -316,9 +316,7 @@ class Explorer:
         self.stack = stack(0, {})
         for c in self.controls.values():
             c.observe(self._on_static_change, names="value")
-        self.live = _live_region()
-        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.stack, self.live])
-        self.widget.add_class("gbml-explorer")
+        self._assemble(self.stack)
         self._default_png = self.frames[tuple(self.defaults.values())]
         self._on_static_change(None)
 

@@ -1,21 +1,20 @@
 """Helpers for chapters that must also run as plain notebooks outside the book build."""
 from __future__ import annotations
 
+import base64
+import html
 import os
 
 __all__ = ["glue", "show_figure", "show_source"]
 
 
 def glue(name: str, value, display: bool = False):
-    """Record ``value`` (a number; numpy scalars are converted) under ``name`` for ``{glue:text}`name```.
-
-    Records only in the book's build (``GBML_BOOK_BUILD=1``); anywhere else (JupyterLab, Colab, a test) it
-    does nothing, so a chapter run as a notebook shows no stray ``papermill.record`` outputs.
-    """
+    """Record ``value`` (a number; numpy scalars are converted) under ``name`` for ``{glue:text}`name```,
+    in the book's build only (``GBML_BOOK_BUILD=1``): a chapter run as a notebook shows no stray outputs."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     if os.environ.get("GBML_BOOK_BUILD") != "1":
-        return None
+        return
     from myst_nb import glue as _glue
 
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
@@ -24,15 +23,8 @@ def glue(name: str, value, display: bool = False):
 
 
 def show_figure(fig, alt: str):
-    """Show a matplotlib figure in the notebook as an image whose alt text is ``alt``, and close it.
-
-    myst-nb reads alt text only from the cell's metadata, where quoted numbers would drift from the computed
-    ones: a figure cell formats ``alt`` from its values and ends with ``show_figure(fig, alt)`` (caption and
-    name stay in the metadata, ``mystnb: figure:``).  The image is the PNG the inline backend would show.
-    """
-    import base64
-    import html
-
+    """Show a matplotlib figure as a PNG image whose alt text is ``alt`` (formatted from the figure's values:
+    myst-nb reads alt text only from cell metadata, where numbers would drift), and close it."""
     import matplotlib.pyplot as plt
 
     if not isinstance(alt, str) or not alt.strip():
@@ -42,22 +34,24 @@ def show_figure(fig, alt: str):
         from IPython.display import HTML, display
     except ImportError:  # plain Python: nothing to show
         plt.close(fig)
-        return None
+        return
     png = print_figure(fig, fmt="png", bbox_inches="tight")
     plt.close(fig)
+    display(HTML(img_html(png, alt)))
+
+
+def img_html(png: bytes, alt: str, css_class: str | None = None) -> str:
+    """An ``<img>`` of PNG bytes with alt text, at most as wide as its container."""
     data = base64.b64encode(png).decode("ascii")
-    display(HTML(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
-                 'style="max-width:100%;height:auto">'))
-    return None
+    attrs = f'class="{css_class}" ' if css_class else ""
+    return (f'<img {attrs}src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+            'style="max-width:100%;height:auto">')
 
 
 def show_source(*routines):
-    """Show the source of ``routines`` (functions of ``gbml``) as one Python listing, from their modules' files.
-
-    ``inspect.getsource`` cannot be used on the exercises' reference routines: their guard keeps the
-    original function out of reach (``gbml._guard``), so it would show the guard.  The listing starts at
-    each ``def`` (decorators left out) and ends where the function does.
-    """
+    """Show the source of ``routines`` (functions of ``gbml``) as one Python listing, each from its ``def``
+    (decorators left out), read from its module's file: ``inspect.getsource`` would show the guard of a
+    reference routine (``gbml._guard``)."""
     import ast
     import importlib
     import inspect
@@ -78,6 +72,5 @@ def show_source(*routines):
         from IPython.display import Markdown, display
     except ImportError:  # plain Python: print it
         print(listing)
-        return None
+        return
     display(Markdown(listing))
-    return None

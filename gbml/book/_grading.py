@@ -1,18 +1,11 @@
 """Hidden tests for nbgrader: the points of a coding exercise, from a fresh copy of its checker.
 
 nbgrader runs a test cell in the learner's kernel after their answer cell, which may have replaced what a
-test would call (``exercises.check_x``, ``gbml.book.exercises`` in ``sys.modules``, a gbml routine).  So
-the hidden test of a problem set loads this file afresh, with ``importlib`` rather than ``import``::
-
-    import importlib.util
-    grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book._grading"))
-    grading.__spec__.loader.exec_module(grading)
-    grading.points("check_subspace_distance", my_subspace_distance, points=10, seed=123456789)
-
-and :func:`points` loads a private copy of ``gbml`` from its files under a new random name, sharing only
-``gbml._guard`` (so the reference routines the learner can reach still raise), whose checker runs the
-learner's function on new cases.  This stops an answer cell that rebinds gbml's objects; no test in the
-learner's kernel can stop code that rewrites the kernel's machinery (imports, IPython, NumPy).
+test would call (``exercises.check_x``, ``sys.modules`` entries, a gbml routine).  So a problem set's hidden
+test loads this file afresh with ``importlib`` (``_ext/gbml_build/problem_set.py`` writes that cell), and
+:func:`points` loads a private copy of ``gbml`` under a new random name, sharing only ``gbml._guard`` (the
+reference routines the learner can reach still raise).  This stops an answer cell that rebinds gbml's
+objects; no test in the learner's kernel can stop code that rewrites the kernel's machinery.
 """
 from __future__ import annotations
 
@@ -25,8 +18,7 @@ from pathlib import Path
 
 
 def fresh_exercises():
-    """``gbml.book.exercises`` of a private copy of ``gbml`` under a name no earlier code can know (it stays in
-    ``sys.modules``: gbml imports some modules when first needed)."""
+    """``gbml.book.exercises`` of a private copy of ``gbml`` under a name no earlier code can know."""
     root = Path(__file__).resolve().parents[1]  # the gbml folder
     name = f"_gbml_hidden_test_{secrets.token_hex(8)}"
     spec = importlib.util.spec_from_file_location(name, root / "__init__.py", submodule_search_locations=[str(root)])
@@ -40,11 +32,9 @@ def fresh_exercises():
 
 def points(checker: str, fn, *, points: float, seed: int, n_cases: int = 10) -> float:
     """``points`` times the share of ``n_cases`` new cases (drawn with ``seed``) on which ``fn`` passes the
-    checker ``checker`` of a fresh copy of ``gbml.book.exercises``, rounded to 0.01; prints the verdict.
-
-    nbgrader reads the value as the cell's partial credit.  What the learner's function writes to stderr (a
-    warning) goes to stdout: nbgrader gives no points to a test cell that wrote to stderr.
-    """
+    checker ``checker`` of a fresh copy of ``gbml.book.exercises``, rounded to 0.01 (nbgrader's partial
+    credit); prints the verdict.  The learner's stderr goes to stdout: nbgrader gives no points to a test
+    cell that wrote to stderr."""
     exercises = fresh_exercises()
     with contextlib.redirect_stderr(sys.stdout):
         result = getattr(exercises, checker)(fn, rng=seed, n_cases=n_cases)

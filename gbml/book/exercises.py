@@ -1,20 +1,9 @@
-"""Checkers for the book's coding exercises: run the learner's function on seeded cases, compare it
-with the reference implementation in ``gbml``, and answer with a specific hint.
+"""Checkers for the book's coding exercises: run the learner's function on seeded cases, compare it with
+the reference implementation in ``gbml``, and answer with a specific hint.
 
-Every checker is one call to :func:`compare`: the exercise's name, how to make a case, the reference, the
-``gbml`` routines the learner must not call, and *likely mistakes* (what a plausible wrong answer returns,
-with the hint to give when the learner's output matches it).  A new checker is one small function::
-
-    def check_my_step(fn, **kwargs):
-        return compare("Exercise 5.2 (my_step)", fn, reference=my_reference, make_case=my_case,
-                       mistakes={"the sign of the step is flipped": my_wrong_sign})
-
-Checkers are fit for grading (:func:`compare` says how): one call of the learner's function per case, on
-copies; the routines to write (``forbid``) and the reference raise while it runs; partial credit
-(``n_passed`` of ``n_cases``); a wrong answer is described, never shown next to the expected value; the
-learner's exception is reported as theirs.  A checker prints its verdict and returns a
-:class:`CheckResult`; an unwritten exercise (``NotImplementedError``, the student edition's placeholder)
-gets a plain "not written yet", so Run All on an untouched student notebook runs to the end.
+Every checker is one call to :func:`compare` (CONTRIBUTING shows how to write one), which says how a
+checker is fit for grading.  A checker prints its verdict and returns a :class:`CheckResult`; an unwritten
+exercise (``NotImplementedError``, the student edition's placeholder) gets a plain "not written yet".
 """
 from __future__ import annotations
 
@@ -92,12 +81,9 @@ def _close(got, want, rtol, atol) -> bool:
 
 
 def _one_case(fn, frozen: bytes, reference, forbid, diagnose):
-    """The problem with ``fn``'s answer on the case pickled in ``frozen`` (None when right), and the case.
-
-    ``fn`` runs once, on its own copy of the case, with the references ``forbid`` (and every sealed callable)
-    unavailable; the reference gets another copy only after ``fn`` has returned, so no frame holds the
-    expected value while ``fn`` runs.  An unwritten exercise raises :class:`_NotWritten`.
-    """
+    """The problem with ``fn``'s answer on the case pickled in ``frozen`` (None when right), and the case:
+    ``fn`` runs on its own copy with ``forbid`` (and every sealed callable) raising; the reference gets
+    another copy only after ``fn`` has returned.  An unwritten exercise raises :class:`_NotWritten`."""
     out = problem = None
     with _guard.forbidden(forbid) as calls:
         try:
@@ -207,39 +193,19 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
             atol: float = 1e-9, quiet: bool = False) -> CheckResult:
     """Run ``fn(*case.values())`` against ``reference(**case)`` on seeded cases and explain a mismatch.
 
-    The learner's function gets copies of the case's values positionally (any parameter names), once per
-    case; every case is run.  The reference runs only after it has returned (and raises if called while it
-    runs), so no frame holds the expected value meanwhile.  A wrong answer is described (shape, sign, scale,
-    NaN, complex, a likely mistake) for the first case it fails, never shown next to the expected value.
+    Fit for grading: every case is drawn (and frozen) before ``fn`` runs, so it cannot steer the draws; ``fn``
+    gets its own copy of each case, positionally, once; the routines ``forbid`` and the reference raise while
+    it runs, and the reference runs only after it has returned, so no frame holds the expected value
+    meanwhile.  A wrong answer is described (shape, sign, scale, NaN, complex, a likely mistake) for the first
+    case it fails, never shown next to the expected value; the learner's exception is reported as theirs.
 
-    Parameters
-    ----------
-    exercise : str
-        Name shown to the learner, e.g. "Exercise 2.3 (subspace_distance)".
-    fn : callable
-        The learner's function.
-    reference : callable ``reference(**case)``
-        The correct answer, computed with ``gbml``: a number, an array, or a tuple of arrays (then the
-        learner returns a tuple of arrays of the same shapes).
-    make_case : callable ``make_case(rng, i) -> dict``
-        The i-th input, an ordered dict of ``fn``'s arguments, drawn from the Generator ``rng``.
-    mistakes : dict hint -> callable ``wrong(**case)``, optional
-        Plausible wrong answers; when ``fn``'s output matches one, its hint is shown.
-    structure : callable ``structure(output, case) -> str or None``, optional
-        A hint on the raw output's structure (None when fine), checked before the values.
-    forbid : iterable of str
-        The ``gbml`` reference routines (``gbml._guard``) the exercise asks to write: they raise while ``fn`` runs.
-    n_cases : int
-    rng : int or numpy Generator
-        Seed of the cases.
-    rtol, atol : float in [0, 1)
-        Tolerances of ``numpy.allclose``.
-    quiet : bool
-        Do not print the message (it is still in the result).
-
-    Returns
-    -------
-    CheckResult
+    ``reference(**case)`` returns a number, an array or a tuple of arrays (then the learner returns a tuple
+    of the same shapes); ``make_case(rng, i)`` returns the i-th case, an ordered dict of ``fn``'s arguments;
+    ``mistakes`` maps a hint to ``wrong(**case)``, a plausible wrong answer (its hint is shown when ``fn``
+    matches it); ``structure(output, case)`` is a hint on the raw output's structure (None when fine);
+    ``forbid`` names the ``gbml`` reference routines (``gbml._guard``) the exercise asks to write; ``rng`` is
+    an int seed or a Generator; ``rtol, atol`` in [0, 1) are ``numpy.allclose``'s; ``quiet`` does not print
+    the message.  Returns a :class:`CheckResult` (``n_passed`` of ``n_cases``: partial credit).
     """
     if not callable(fn):
         raise TypeError(f"fn must be the function you wrote (a callable), got {type(fn).__name__}")
@@ -253,8 +219,7 @@ def compare(exercise: str, fn: Callable, *, reference: Callable, make_case: Call
     def diagnose(got, want, case):
         return _diagnose(got, want, case, mistakes, structure, rtol, atol)
 
-    # Every case is drawn first, as bytes nothing can change: the learner's function cannot steer the draws
-    # (by resetting rng, say) towards cases it knows.
+    # Every case is drawn first, as bytes nothing can change: fn cannot steer the draws (by resetting rng).
     cases = [pickle.dumps(make_case(rng, i)) for i in range(n_cases)]
     n_passed, failed = 0, None  # failed: the first failing case, as (number, problem, case)
     for i, frozen in enumerate(cases):
@@ -299,11 +264,8 @@ def _maml_objective_reference(B, w, X_in, y_in, X_out, y_out, alpha):
 
 def _maml_objective_variant(B, w, X_in, y_in, X_out, y_out, alpha, *, adapt=True, adapt_body=True, sign=1.0,
                             order=None, inner_scale=1.0, outer_data="query", outer_half=True, outer_mean=True):
-    """What a plausible (possibly wrong) version of the one-task MAML objective returns.
-
-    ``order``: None (both gradients at (B, w)), "body-first" (head step uses B_t) or "head-first" (body
-    step uses w_t); ``inner_scale`` multiplies the support gradient (m_in: a sum instead of a mean).
-    """
+    """The one-task MAML objective, with switches that reproduce plausible mistakes (``order``: see
+    :func:`_maml_variant`; ``inner_scale`` multiplies the support gradient)."""
     u = inner_scale * X_in.T @ (X_in @ B @ w - y_in) / len(y_in)
     B_t, w_t = B, w
     if adapt:
@@ -443,6 +405,11 @@ def _population_pair_case(rng, i, with_alpha=False):
     return case
 
 
+def _population_gradient(method):
+    """``meta_gradient(method)`` on population tasks, as a function of a case ``(B, w, thetas, alpha)``."""
+    return lambda B, w, thetas, alpha=0.0: meta_gradient(method, B, w, PopulationTasks(thetas), alpha)
+
+
 def _average_loss_gradient(B, w, thetas, *, target=None):
     residual = B @ w - (thetas.mean(axis=0) if target is None else target)
     return np.outer(residual, w), B.T @ residual
@@ -470,8 +437,8 @@ def check_average_loss_gradient(fn: Callable, **kwargs) -> CheckResult:
             scaled(2.0),
     }
     return compare("Exercise (average_loss_gradient)", fn,
-                   reference=lambda B, w, thetas: meta_gradient("avg-loss", B, w, PopulationTasks(thetas), 0.0),
-                   make_case=_population_pair_case, mistakes=mistakes, structure=_pair_structure(),
+                   reference=_population_gradient("avg-loss"), make_case=_population_pair_case,
+                   mistakes=mistakes, structure=_pair_structure(),
                    forbid=("gbml.meta_gradient", "gbml.beyond.multistep_gradient"), **kwargs)
 
 
@@ -509,15 +476,21 @@ def check_anil_inner_step(fn: Callable, **kwargs) -> CheckResult:
                    **kwargs)
 
 
-def _fo_anil_variant(B, w, thetas, alpha, *, inner_sign=-1.0, inner_alpha=True, outer_adapted=True,
-                     head_adapted=True, scale=1.0):
-    """FO-ANIL's population gradient, with switches that reproduce plausible mistakes."""
-    r = w @ B.T - thetas                                     # (n, d) residuals before adaptation
-    w_t = w + inner_sign * (alpha if inner_alpha else 1.0) * (r @ B)   # (n, k) adapted heads
-    q = w_t @ B.T - thetas if outer_adapted else r           # outer residuals
+def _first_order_variant(B, w, thetas, alpha, *, maml=False, inner_sign=-1.0, inner_alpha=True,
+                         outer_adapted=True, head_adapted=True, body_in_head=True, summed=False):
+    """FO-ANIL's (``maml``: FO-MAML's) population gradient (G_B, G_w), with switches that reproduce plausible
+    mistakes; MAML's adapted body ``B_t = B - alpha r_t w^T`` enters through ``B_t w_t`` and ``B_t^T q_t``."""
+    step = inner_sign * (alpha if inner_alpha else 1.0)
+    r = w @ B.T - thetas                                             # (n, d) residuals before adaptation
+    w_t = w + step * (r @ B)                                         # (n, k) adapted heads
+    pred = w_t @ B.T + (step * (w_t @ w)[:, None] * r if maml else 0.0)   # B_t w_t, as rows
+    q = pred - thetas if outer_adapted else r                        # outer residuals
     heads = w_t if head_adapted else np.broadcast_to(w, w_t.shape)
-    n = len(thetas)
-    return scale * q.T @ heads / n, scale * (q @ B).mean(axis=0)
+    G_w = q @ B
+    if maml and body_in_head:
+        G_w = G_w + step * np.sum(r * q, axis=1)[:, None] * w      # B_t^T q_t = B^T q_t - alpha (r_t . q_t) w
+    scale = len(thetas) if summed else 1.0
+    return scale * q.T @ heads / len(thetas), scale * G_w.mean(axis=0)
 
 
 def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
@@ -526,28 +499,26 @@ def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
     With ``w_t = w - alpha B^T (B w - theta_t)`` and ``rt_t = B w_t - theta_t``:
     ``G_B = (1/n) sum_t rt_t w_t^T`` and ``G_w = (1/n) sum_t B^T rt_t``; B (d, k), w (k,), thetas (n, d).
     """
-    def gradient(method):
-        return lambda B, w, thetas, alpha: meta_gradient(method, B, w, PopulationTasks(thetas), alpha)
-
+    v = _first_order_variant
     mistakes = {
         "the outer residual must be taken *after* adaptation, rt_t = B w_t - theta_t; you used B w - theta_t, "
         "so your 'adapted' gradient ignores the adaptation in the residual.":
-            lambda **c: _fo_anil_variant(**c, outer_adapted=False),
+            lambda **c: v(**c, outer_adapted=False),
         "you used no adaptation at all (w in place of every w_t): that is the average loss's gradient. Compute "
         "w_t = w - alpha B^T (B w - theta_t) for each task first.":
             lambda B, w, thetas, alpha: _average_loss_gradient(B, w, thetas),
         "G_B is the outer product of the adapted residual with the adapted head, rt_t w_t^T; you used w instead "
-        "of w_t.": lambda **c: _fo_anil_variant(**c, head_adapted=False),
+        "of w_t.": lambda **c: v(**c, head_adapted=False),
         "you differentiated through the inner step: that is the exact ANIL gradient. FO-ANIL treats w_t as a "
-        "constant: G_B = mean of rt_t w_t^T, G_w = mean of B^T rt_t.": gradient("anil"),
+        "constant: G_B = mean of rt_t w_t^T, G_w = mean of B^T rt_t.": _population_gradient("anil"),
         "the inner step is gradient *descent*: w_t = w - alpha B^T (B w - theta_t); you added the gradient.":
-            lambda **c: _fo_anil_variant(**c, inner_sign=1.0),
+            lambda **c: v(**c, inner_sign=1.0),
         "the inner step size alpha is missing: w_t = w - alpha B^T (B w - theta_t).":
-            lambda **c: _fo_anil_variant(**c, inner_alpha=False),
+            lambda **c: v(**c, inner_alpha=False),
         "you summed over the tasks: the outer gradient is the average, divide by n.":
-            lambda B, w, thetas, alpha: _fo_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
+            lambda **c: v(**c, summed=True),
     }
-    return compare("Exercise (fo_anil_gradient)", fn, reference=gradient("fo-anil"),
+    return compare("Exercise (fo_anil_gradient)", fn, reference=_population_gradient("fo-anil"),
                    make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True), mistakes=mistakes,
                    structure=_pair_structure(("G_B", "G_w")),
                    forbid=("gbml.meta_gradient", "gbml.adapt", "gbml.beyond.adapt_steps",
@@ -555,10 +526,9 @@ def check_fo_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
 
 
 def _two_step_anil_variant(B, w, thetas, alpha, *, back=2, propagate=True, body_terms=True, path_heads=True,
-                           scale=1.0):
-    """The exact gradient of ANIL's two-step objective (population), with switches that reproduce plausible
-    mistakes: ``back`` inner steps differentiated through, the adjoint ``propagate``-d by ``I - alpha B^T B``,
-    the terms ``B a w^(j)^T`` kept (``body_terms``), those terms with the head of the path or with ``w``."""
+                           summed=False):
+    """The exact gradient of ANIL's two-step population objective, with switches that reproduce plausible
+    mistakes (``back``: how many inner steps are differentiated through)."""
     n, k = thetas.shape[0], B.shape[1]
     heads, residuals = [np.broadcast_to(w, (n, k))], []
     for _ in range(2):                                      # w^(j+1) = w^(j) - alpha B^T r^(j)
@@ -571,6 +541,7 @@ def _two_step_anil_variant(B, w, thetas, alpha, *, back=2, propagate=True, body_
         head = heads[j] if path_heads else heads[0]
         grad_B = grad_B - alpha * (residuals[j].T @ a + body_terms * B @ (a.T @ head))
         a = a @ P if propagate else a
+    scale = n if summed else 1.0
     return scale * grad_B / n, scale * a.mean(axis=0)
 
 
@@ -601,7 +572,7 @@ def check_two_step_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
         "B also enters each inner step through B^T B w^(j): differentiating it gives the terms "
         "-alpha B a^(j+1) w^(j)^T, which are missing.": lambda **c: _two_step_anil_variant(**c, body_terms=False),
         "you summed over the tasks: the meta-objective is an average, divide by n.":
-            lambda B, w, thetas, alpha: _two_step_anil_variant(B, w, thetas, alpha, scale=float(len(thetas))),
+            lambda **c: _two_step_anil_variant(**c, summed=True),
     }
     return compare("Exercise (two_step_anil_gradient)", fn, reference=steps(2),
                    make_case=lambda rng, i: _population_pair_case(rng, i, with_alpha=True), mistakes=mistakes,
@@ -620,11 +591,8 @@ def _maml_batch_case(rng, i):
 
 
 def _maml_variant(B, w, thetas, alpha, *, adapt_body=True, adapt_head=True, order=None, sign=1.0, residual=False):
-    """MAML's adapted predictions B_t w_t (n, d), with switches that reproduce plausible mistakes.
-
-    ``order``: None (both inner gradients at (B, w)), "head-first" (the body step uses w_t) or
-    "body-first" (the head step uses B_t).
-    """
+    """MAML's adapted predictions B_t w_t (n, d), with switches that reproduce plausible mistakes (``order``:
+    None, both inner gradients at (B, w); "head-first", the body step uses w_t; "body-first", the reverse)."""
     r = B @ w - thetas                                               # (n, d)
     w_t = w - sign * alpha * r @ B if adapt_head else np.broadcast_to(w, (len(thetas), w.size))
     out = []
@@ -677,37 +645,19 @@ def check_maml_adapted_prediction(fn: Callable, **kwargs) -> CheckResult:
                    mistakes=mistakes, structure=_rows_per_task, forbid=("gbml.adapt",), **kwargs)
 
 
-def _fo_maml_variant(B, w, thetas, alpha, *, adapt_body=True, outer_adapted=True, head_adapted=True,
-                     body_in_head=True, exact=False, scale=1.0):
-    """FO-MAML's population gradient (G_B, G_w), with switches that reproduce plausible mistakes."""
-    tasks = PopulationTasks(thetas)
-    if exact:
-        return meta_gradient("maml", B, w, tasks, alpha)
-    if not adapt_body:
-        return meta_gradient("fo-anil", B, w, tasks, alpha)
-    r = B @ w - thetas                                               # (n, d) inner residuals
-    w_t = w - alpha * r @ B                                          # (n, k) adapted heads
-    pred = w_t @ B.T - alpha * (w_t @ w)[:, None] * r                # B_t w_t, as rows
-    q = pred - thetas if outer_adapted else r                        # outer residuals
-    heads = w_t if head_adapted else np.broadcast_to(w, w_t.shape)
-    G_w = q @ B
-    if body_in_head:
-        G_w = G_w - alpha * np.sum(r * q, axis=1)[:, None] * w      # B_t^T q_t = B^T q_t - alpha (r_t . q_t) w
-    n = len(thetas)
-    return scale * q.T @ heads / n, scale * G_w.mean(axis=0)
-
-
 def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
     """Check ``fn(B, w, thetas, alpha) -> (G_B, G_w)``: FO-MAML's population outer gradient (chapter 6).
 
     With ``B_t, w_t`` MAML's adapted parameters and ``rh_t = B_t w_t - theta_t``:
     ``G_B = (1/n) sum_t rh_t w_t^T`` and ``G_w = (1/n) sum_t B_t^T rh_t``; B (d, k), w (k,), thetas (n, d).
     """
-    v = _fo_maml_variant
+    def v(**case):
+        return _first_order_variant(**case, maml=True)
+
     mistakes = {
         "that is FO-ANIL's gradient: MAML's inner step also adapts the body, B_t = B - alpha r_t w^T, so the "
         "adapted residual is B w_t - alpha (w . w_t) r_t - theta_t and G_w = B_t^T rh_t.":
-            lambda **c: v(**c, adapt_body=False),
+            _population_gradient("fo-anil"),
         "you evaluated the outer residual before adaptation (B w - theta_t): the first-order gradient is the "
         "gradient of the loss *at the adapted parameters*, with rh_t = B_t w_t - theta_t.":
             lambda **c: v(**c, outer_adapted=False),
@@ -716,12 +666,11 @@ def check_fo_maml_gradient(fn: Callable, **kwargs) -> CheckResult:
         "G_w is B_t^T rh_t, with the adapted body: B_t^T rh_t = B^T rh_t - alpha (r_t . rh_t) w. You used B.":
             lambda **c: v(**c, body_in_head=False),
         "that is the exact MAML gradient, Hessian term included: the first-order method drops it and returns "
-        "the plain gradient of the loss at (B_t, w_t).": lambda **c: v(**c, exact=True),
+        "the plain gradient of the loss at (B_t, w_t).": _population_gradient("maml"),
         "you summed over the tasks: the outer gradient is the average, divide by n.":
-            lambda B, w, thetas, alpha: v(B, w, thetas, alpha, scale=float(len(thetas))),
+            lambda **c: v(**c, summed=True),
     }
-    return compare("Exercise (fo_maml_gradient)", fn,
-                   reference=lambda B, w, thetas, alpha: meta_gradient("fo-maml", B, w, PopulationTasks(thetas), alpha),
+    return compare("Exercise (fo_maml_gradient)", fn, reference=_population_gradient("fo-maml"),
                    make_case=_maml_batch_case, mistakes=mistakes, structure=_pair_structure(("G_B", "G_w")),
                    forbid=("gbml.meta_gradient", "gbml.adapt"), **kwargs)
 

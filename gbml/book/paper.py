@@ -1,10 +1,8 @@
-"""The paper's experiments, re-run (book chapter 10 and ``make reproduce``).
-
-The settings, runs, numbers and figures of chapter 10 in one place, so the chapter and ``make reproduce``
-cannot drift apart.  Settings: population tasks, ``d = 20``, ``k = 3``, ``n = 20`` fresh tasks per round,
-``alpha = 0.1``, ``beta = 0.5`` (``0.05`` for the average loss, its stable step), ``w_0 = 0``, a random
-``B_0 = Q / sqrt(alpha)``, heads ``N(0, diag(1, ..., 1, mu^2))``.  Seed ``s`` makes two independent
-generators (``SeedSequence(s).spawn(2)``): the first draws ``B*``, the second the start and the tasks.
+"""The paper's experiments, re-run: the settings, runs, numbers and figures of chapter 10 in one place, so
+the chapter and ``make reproduce`` cannot drift apart.  Settings: population tasks, ``d = 20``, ``k = 3``,
+``n = 20`` fresh tasks per round, ``alpha = 0.1``, ``beta = 0.5`` (``0.05`` for the average loss, its
+stable step), ``w_0 = 0``, a random ``B_0 = Q / sqrt(alpha)``, heads ``N(0, diag(1, ..., 1, mu^2))``.  Seed
+``s`` makes two generators (``SeedSequence(s).spawn(2)``): the first draws ``B*``, the second the rest.
 """
 from __future__ import annotations
 
@@ -12,7 +10,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from matplotlib.axes import Axes
 
 from .. import __version__, _checks
 from ..problem import Problem
@@ -38,23 +35,10 @@ METHOD_ORDER = ("anil", "fo-anil", "maml", "fo-maml", "avg-loss")
 
 @dataclass
 class Experiment:
-    """Runs of one experiment: ``runs[label]`` holds one History per seed (in the order of ``seeds``).
-
-    Attributes
-    ----------
-    name : str
-    settings : dict
-        Everything needed to re-run it (plus ``seeds``).
-    runs : dict label -> list of History
-    seconds : float
-        Wall-clock time of the runs.
-    mu : dict label -> float
-        Diversity of each label's problem (sets its predicted rate).
-    reused : dict label -> str
-        Labels whose runs were taken from another experiment, and from which label there.
-    version : str
-        ``gbml.__version__`` that produced it.
-    """
+    """Runs of one experiment (``name`` "methods" or "diversity"): ``runs[label]`` holds one History per seed
+    of ``settings`` (everything needed to re-run it), ``seconds`` their wall-clock time, ``mu[label]`` the
+    diversity of the label's problem, ``reused[label]`` the label of another experiment whose runs it took,
+    ``version`` the ``gbml.__version__`` that produced it."""
 
     name: str
     settings: dict
@@ -98,12 +82,6 @@ def _experiment(name, value, kinds=("methods", "diversity")) -> Experiment:
         raise TypeError(f"{name} must be an Experiment from gbml.book.paper.{what}, got {type(value).__name__}"
                         + (f" {value.name!r}" if isinstance(value, Experiment) else ""))
     return value
-
-
-def _axes(ax):
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be matplotlib Axes (e.g. from plotting.figure()), got {type(ax).__name__}")
-    return ax
 
 
 def _one_run(method, mu, seed, T, s) -> History:
@@ -177,17 +155,12 @@ def run_diversity(methods_experiment: Experiment | None = None, **overrides) -> 
 
 
 def iterations_table(experiments, tolerances=None) -> list[dict]:
-    """Iterations to reach each tolerance, per experiment, label and seed (``gbml.iterations_to``).
-
-    Returns
-    -------
-    list of dict
-        One row per (experiment, label): ``experiment``, ``label``, ``mu``, ``T`` and, per tolerance,
-        ``per_seed`` (list; None where it was not reached), ``median``, ``min``, ``max`` (None unless every
-        seed reached it) and ``predicted``: from the median crossing ``s_0`` of the first tolerance
-        ``tol_0`` and the predicted local rate, ``s_0 + log(tol / tol_0) / log(rate)`` (None for the
-        first tolerance, the average loss, or when ``tol_0`` was not reached).
-    """
+    """Iterations to reach each tolerance, per experiment, label and seed (``gbml.iterations_to``): one row
+    (a dict) per (experiment, label) with ``experiment``, ``label``, ``mu``, ``T`` and, per tolerance,
+    ``per_seed`` (None where not reached), ``median``, ``min``, ``max`` (None unless every seed reached it)
+    and ``predicted``, ``s_0 + log(tol / tol_0) / log(rate)`` from the median crossing ``s_0`` of the first
+    tolerance ``tol_0`` and the local rate (None for the first tolerance, the average loss, or ``tol_0``
+    not reached)."""
     if isinstance(experiments, Experiment) or not isinstance(experiments, (list, tuple)) or not experiments:
         raise TypeError("experiments must be a non-empty list of Experiments (from run_methods, run_diversity "
                         f"or run_all), got {experiments!r}")
@@ -235,7 +208,8 @@ def table_markdown(rows) -> str:
     if not all(isinstance(row, dict) and {"experiment", "label", "tolerances"} <= set(row) for row in rows):
         raise TypeError("rows must be the rows (dicts) of gbml.book.paper.iterations_table")
     tols = list(rows[0]["tolerances"])
-    head = "| run | " + " | ".join(f"iterations to {_pow10(t)}" for t in tols) + " |"
+    powers = [plotting._power_of_ten(t) or f"{t:g}" for t in tols]  # "10⁻⁶"
+    head = "| run | " + " | ".join(f"iterations to {power}" for power in powers) + " |"
     lines = [head, "|" + "---|" * (len(tols) + 1)]
     for row in rows:
         name = plotting.LABELS.get(row["method"], row["method"])
@@ -264,15 +238,6 @@ def table_markdown(rows) -> str:
     return "\n".join(lines)
 
 
-def _pow10(t) -> str:
-    """"10⁻⁶" for 1e-6 (any exact power of ten), else the number."""
-    e = np.log10(t)
-    if not np.isclose(e, round(e)):
-        return f"{t:g}"
-    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-    return "10" + str(int(round(e))).translate(sup)
-
-
 def _band(ax, curves, style, label, index=0, floor=1e-16):
     """Median line and min–max band across seeds (rows of ``curves``); markers staggered by ``index``."""
     finite = np.where(np.isfinite(curves), np.clip(curves, floor, None), np.nan)
@@ -298,30 +263,30 @@ def _predicted(ax, exp, label, curves, anchor=1e-2, colour="0.35"):
 
 def draw_methods(ax, exp: Experiment):
     """Distance against iteration for every method: median over seeds and min–max band; predicted rate."""
-    _axes(ax), _experiment("exp", exp, ("methods",))
+    plotting._axes(ax), _experiment("exp", exp, ("methods",))
     for i, label in enumerate(exp.runs):
         _band(ax, exp.distances(label), plotting.method_style(label, i), _label(exp, label), i)
     _predicted(ax, exp, "anil", exp.distances("anil"))
-    ax.set_xlabel("iteration s")
-    ax.set_ylabel(r"$\mathrm{dist}(B_s, B^*)$")
-    ax.set_ylim(1e-13, 2)
-    ax.legend(fontsize=8, loc="lower left", ncols=2)
-    return ax
+    return _distance_axes(ax, legend_columns=2)
 
 
 def draw_diversity(ax, exp: Experiment):
     """Distance against iteration for each diversity mu: median and min–max band, with the predicted rates."""
-    _axes(ax), _experiment("exp", exp, ("diversity",))
+    plotting._axes(ax), _experiment("exp", exp, ("diversity",))
     styles = [dict(color=plotting.PALETTE["blue"], linestyle="-", marker="o"),
               dict(color=plotting.PALETTE["vermillion"], linestyle="--", marker="s"),
               dict(color=plotting.PALETTE["green"], linestyle="-.", marker="^")]
     for i, label in enumerate(exp.runs):
         _band(ax, exp.distances(label), styles[i % len(styles)], _label(exp, label), i)
         _predicted(ax, exp, label, exp.distances(label), colour="0.3" if i % 2 == 0 else "0.55")
+    return _distance_axes(ax, legend_columns=1)
+
+
+def _distance_axes(ax, legend_columns):
     ax.set_xlabel("iteration s")
     ax.set_ylabel(r"$\mathrm{dist}(B_s, B^*)$")
     ax.set_ylim(1e-13, 2)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="lower left", ncols=legend_columns)
     return ax
 
 

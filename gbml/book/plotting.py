@@ -1,13 +1,7 @@
 """One plotting style for the book, and the figures chapters draw again and again.
 
-Every helper draws on an ``Axes`` it is given and returns it (chapters, explorers and tests share them).
-Colour is never the only carrier of meaning: each method has an Okabe-Ito colour (safe for the common
-colour-vision deficiencies) *and* its own line style and marker.
-
-Examples
---------
->>> fig, ax = gbml.book.plotting.figure()
->>> gbml.book.plotting.plot_distance(ax, histories, predicted_rate=0.95)   # doctest: +SKIP
+Every helper draws on an ``Axes`` it is given and returns it.  Colour is never the only carrier of
+meaning: each method has an Okabe-Ito colour *and* its own line style and marker.
 """
 from __future__ import annotations
 
@@ -35,8 +29,7 @@ __all__ = [
 
 #: Default figure size in inches (width, height) for every figure of the book.
 FIGSIZE = (6.4, 3.6)
-#: Resolution of every PNG of the book, static figures and explorer frames alike, so a default-size
-#: figure is 640 x 360 px whether it is static or an explorer frame (page-size budget in gbml.book.widgets).
+#: Resolution of every PNG of the book, static figures and explorer frames alike (640 x 360 px by default).
 DPI = 100
 
 #: Okabe-Ito colours (Okabe & Ito 2008), safe for deuteranopia, protanopia and tritanopia.
@@ -69,11 +62,8 @@ _RC = {
 
 
 def method_style(method: str, index: int = 0) -> dict:
-    """Line properties (``color``, ``linestyle``, ``marker``) for a method name.
-
-    Unknown names (e.g. "mu = 0.5") get the ``index``-th fallback style, so several curves of one
-    method can still be told apart.
-    """
+    """Line properties (``color``, ``linestyle``, ``marker``) for a method name; other labels (e.g.
+    "mu = 0.5") get the ``index``-th fallback style."""
     if not isinstance(method, str):
         raise TypeError(f"method must be a method name or a curve label (str), got {method!r}")
     if isinstance(index, bool) or not isinstance(index, numbers.Integral):
@@ -99,8 +89,7 @@ def _axes(ax) -> None:
 
 
 def style_context():
-    """A context manager applying the book's rcParams for the duration of a block (free when
-    ``use_style()`` already applied them: ``rc_context`` copies every rcParam, too slow for live updates)."""
+    """A context manager applying the book's rcParams in a block (free when ``use_style()`` applied them)."""
     if all(matplotlib.rcParams[key] == value for key, value in _RC.items()):
         return contextlib.nullcontext()
     return matplotlib.rc_context(_RC)
@@ -121,8 +110,7 @@ def use_style() -> None:
 
 
 def check_layout(figsize=None, nrows=1, ncols=1, dpi=None) -> tuple:
-    """Check a figure's size (two numbers > 0, inches; None: the book's), grid (ints >= 1) and ``dpi`` (a
-    number > 0, or None); returns ``(figsize, nrows, ncols)``.  (``figure``, ``explore``, ``to_png``.)"""
+    """Check a figure's size (inches; None: the book's), grid and dpi; returns (figsize, nrows, ncols)."""
     figsize = FIGSIZE if figsize is None else figsize
     ok = isinstance(figsize, (tuple, list)) and len(figsize) == 2 and all(
         isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < 1000 for v in figsize)
@@ -141,7 +129,7 @@ def figure(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
 
     figsize, nrows, ncols = check_layout(figsize, nrows, ncols, kwargs.get("dpi"))
     use_style()
-    fig, ax = plt.subplots(nrows, ncols, figsize=figsize or FIGSIZE, layout="constrained", **kwargs)
+    fig, ax = plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", **kwargs)
     _style_axes(ax)
     return fig, ax
 
@@ -153,46 +141,38 @@ def _style_axes(ax):
 
 
 def _as_histories(histories) -> dict:
+    """``histories`` as a non-empty dict label -> History (a History or a list: labelled by method)."""
     if isinstance(histories, History):
-        return {histories.method: histories}
+        histories = [histories]
     if isinstance(histories, Mapping):
-        return dict(histories)
-    if isinstance(histories, Sequence):
-        out = {}
-        for h in histories:
-            if not isinstance(h, History):
-                raise TypeError(f"histories must hold gbml.History objects, got {type(h).__name__}")
-            out[h.method if h.method not in out else f"{h.method} ({len(out)})"] = h
-        return out
-    raise TypeError(f"histories must be a History, a list of them or a dict label -> History, got {type(histories).__name__}")
+        runs = dict(histories)
+    elif isinstance(histories, Sequence):
+        runs = {}
+        for i, h in enumerate(histories):
+            label = getattr(h, "method", i)  # a non-History is refused below
+            runs[label if label not in runs else f"{label} ({len(runs)})"] = h
+    else:
+        raise TypeError("histories must be a History, a list of them or a dict label -> History, "
+                        f"got {type(histories).__name__}")
+    if not runs:
+        raise ValueError("histories must contain at least one run")
+    for label, h in runs.items():
+        if not isinstance(h, History):
+            raise TypeError(f"histories[{label!r}] must be a gbml.History, got {type(h).__name__}")
+    return runs
 
 
 def plot_distance(ax: Axes, histories, *, predicted_rate: float | None = None, anchor: float = 0.1,
                   floor: float = 1e-16, legend: bool = True) -> Axes:
     """Distance ``dist(B_s, B*)`` against the iteration s, on a log axis.
 
-    Parameters
-    ----------
-    ax : matplotlib Axes
-    histories : History, list of History, or dict label -> History
-        Labels of a dict that are method names get that method's style and book name.
-    predicted_rate : float in (0, 1), optional
-        Draw the prediction ``c * rate**s`` (dashed grey), anchored where the first curve first drops
-        below ``anchor`` (or at its start if it never does).
-    floor : float
-        Values below it (exact zeros) are clipped to it so the log axis stays finite.
-    legend : bool
-
-    A run that diverged is drawn up to its last finite iterate, with a message; axes with nothing finite to
-    draw show a message instead of a blank plot.
+    ``histories``: a History, a list of them or a dict label -> History (a label that is a method name gets
+    its style and book name).  ``predicted_rate`` in (0, 1) draws ``c * rate**s`` (dashed grey), anchored
+    where the first curve first drops below ``anchor`` (else at its start); values below ``floor`` are
+    clipped to it.  A diverged run is drawn up to its last finite iterate, with a message.
     """
     _axes(ax)
     runs = _as_histories(histories)
-    if not runs:
-        raise ValueError("histories must contain at least one run")
-    for label, h in runs.items():
-        if not isinstance(h, History):
-            raise TypeError(f"histories[{label!r}] must be a gbml.History, got {type(h).__name__}")
     if predicted_rate is not None:
         rate = _checks.real("predicted_rate", predicted_rate)
         if not 0 < rate < 1:
@@ -221,21 +201,12 @@ def plot_distance(ax: Axes, histories, *, predicted_rate: float | None = None, a
                         linewidth=1.4, label=f"predicted rate {rate:.4g}")
     ax.set_xlabel("iteration s")
     ax.set_ylabel(r"$\mathrm{dist}(B_s, B^*)$")
-    _style_axes(ax)
-    if diverged:
-        h = diverged[0]
-        show_divergence(ax, h.diverged_at, method=h.method, beta=h.beta, overlay=bool(ax.lines))
-    ensure_not_blank(ax)
-    if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="best")
-    return ax
+    return _finish(ax, diverged[0] if diverged else None, legend)
 
 
 def plot_angles(ax: Axes, history: History, *, degrees: bool = True, legend: bool = True) -> Axes:
-    """Principal angles between ``col(B_s)`` and ``col(B*)`` against the iteration, one line per angle.
-
-    The largest angle (its sine is the distance) is drawn solid, the others with other line styles.
-    """
+    """Principal angles between ``col(B_s)`` and ``col(B*)`` against the iteration, one line per angle (the
+    largest, whose sine is the distance, solid)."""
     _axes(ax)
     if not isinstance(history, History):
         raise TypeError(f"history must be a gbml.History, got {type(history).__name__}")
@@ -254,11 +225,17 @@ def plot_angles(ax: Axes, history: History, *, degrees: bool = True, legend: boo
     ax.set_xlabel("iteration s")
     ax.set_ylabel("principal angle" + (" (degrees)" if degrees else " (radians)"))
     ax.set_ylim(bottom=0, top=92 if degrees else np.pi / 2 * 1.02)
+    return _finish(ax, history if history.diverged_at is not None else None, legend)
+
+
+def _finish(ax, diverged: History | None, legend: bool) -> Axes:
+    """The end of a plot: the book's style, the message of a diverged run (above any curves), a message on
+    empty axes, the legend."""
     _style_axes(ax)
-    if history.diverged_at is not None:
-        show_divergence(ax, history.diverged_at, method=history.method, beta=history.beta, overlay=True)
+    if diverged is not None:
+        show_divergence(ax, diverged, overlay=bool(ax.lines))
     ensure_not_blank(ax)
-    if legend and ax.lines:
+    if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")
     return ax
 
@@ -313,11 +290,8 @@ def divergence_hint(hint: str | None):
 
 def show_divergence(ax: Axes, iteration=None, *, method: str | None = None, beta: float | None = None,
                     overlay: bool = False) -> Axes:
-    """The book's message for a run that blew up: "... diverged at iteration N — try a smaller β".
-
-    ``iteration`` may be an int, a ``History`` with ``diverged_at`` or a ``gbml.DivergenceError``; inside
-    ``divergence_hint(...)`` the hint is the one given there.
-    """
+    """The book's message for a run that blew up: "... diverged at iteration N — try a smaller β" (inside
+    ``divergence_hint(...)``, its hint); ``iteration``: an int, a History or a ``gbml.DivergenceError``."""
     if isinstance(iteration, DivergenceError):
         err = iteration
         iteration, method = err.iteration, method or err.method
@@ -369,8 +343,7 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _power_of_ten(value, _pos=None) -> str:
-    """Tick label ``10⁻³`` (between powers: ``0.2``, or ``2×10⁻³`` outside 0.01-100) in plain Unicode
-    (mathtext layout costs ~100 ms per frame)."""
+    """Tick label ``10⁻³`` (``0.2``, or ``2×10⁻³`` outside 0.01-100) in plain Unicode (mathtext is slow)."""
     if not value > 0:
         return ""
     exponent = int(np.floor(np.log10(value) + 1e-9))
@@ -385,22 +358,16 @@ def _power_of_ten(value, _pos=None) -> str:
     return f"{round(mantissa)}×{power}"
 
 
-# A log axis shows at least this many labelled ticks (``fast_log_ticks``).
-_MIN_LOG_TICKS = 3
-
-
 def fast_log_ticks(ax: Axes) -> Axes:
-    """Give the log-scaled axes of ``ax`` plain-text power-of-ten labels and no minor ticks (explorers: a live
-    redraw about three times faster than with mathtext).  An axis spanning fewer than three powers of ten
-    is also labelled at 2 and 5 times them (``0.2``, ``5×10⁻³``): at least three labelled ticks.
-    """
+    """Give the log axes of ``ax`` plain-text power-of-ten labels and no minor ticks (a live redraw three
+    times faster than mathtext); an axis spanning under three powers is also labelled at 2 and 5 times."""
     from matplotlib import ticker
 
     for axis, scale, limits in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()),
                                 (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
         if scale == "log":
             low, high = sorted(limits)
-            if low > 0 and np.floor(np.log10(high) + 1e-9) - np.ceil(np.log10(low) - 1e-9) + 1 < _MIN_LOG_TICKS:
+            if low > 0 and np.floor(np.log10(high) + 1e-9) - np.ceil(np.log10(low) - 1e-9) + 1 < 3:
                 axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
             axis.set_major_formatter(ticker.FuncFormatter(_power_of_ten))
             axis.set_minor_locator(ticker.NullLocator())
@@ -408,13 +375,9 @@ def fast_log_ticks(ax: Axes) -> Axes:
 
 
 def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6, palette: bool = False) -> bytes:
-    """PNG bytes of a figure (explorer frames and tests).
-
-    ``compress_level`` (0-9, zlib) trades bytes for time, never pixels (live frames: 1; stored frames: 6).
-    ``palette=True`` stores at most 256 colours (Pillow's "maximum coverage" quantizer keeps white, the
-    lines and the text): a line figure looks the same (every pixel within a few levels) at a quarter of the
-    bytes, for tens of milliseconds more, so only stored frames use it.
-    """
+    """PNG bytes of a figure.  ``compress_level`` (0-9, zlib) trades bytes for time, never pixels;
+    ``palette=True`` keeps at most 256 colours (Pillow's maximum-coverage quantizer): a line figure looks the
+    same at a quarter of the bytes, for tens of milliseconds more (stored explorer frames)."""
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure (e.g. from plotting.figure()), got {type(fig).__name__}")
     check_layout(dpi=dpi)
@@ -435,8 +398,7 @@ def to_png(fig: Figure, dpi: int = DPI, *, compress_level: int = 6, palette: boo
     return out.getvalue()
 
 
-#: Margins of an explorer frame in inches (left, right, bottom, top) and the gaps between a grid's rows and
-#: columns (room for the x and y labels; none for titles): what constrained layout gave chapter 5's panels.
+# Inch margins (left, right, bottom, top) and row/column gaps of a grid frame (constrained layout's).
 _FRAME_MARGINS = (0.67, 0.18, 0.48, 0.07)
 _FRAME_GAPS = (0.57, 0.85)
 
@@ -454,13 +416,8 @@ def _grid_margins(figsize, nrows: int, ncols: int) -> dict:
                 hspace=hgap / axes_h, wspace=wgap / axes_w)
 
 
-def _keep_ticks():
-    """Stands in for ``Axis.reset_ticks`` while ``_cleared_axes`` clears an axes (see there)."""
-
-
 def _axes_state(ax) -> dict:
-    """What ``Axes.clear`` leaves as it was (tick settings, shape, colours, spines), to compare an axes
-    cleared after a frame with the same axes as they were made."""
+    """What ``Axes.clear`` leaves as it was (tick settings, shape, colours, spines)."""
     return dict(
         ticks=[dict(kw) for axis in (ax.xaxis, ax.yaxis) for kw in (axis._major_tick_kw, axis._minor_tick_kw)],
         aspect=ax.get_aspect(), adjustable=ax.get_adjustable(), anchor=ax.get_anchor(),
@@ -472,15 +429,10 @@ def _axes_state(ax) -> dict:
 
 
 def _cleared_axes(fig: Figure, nrows: int, ncols: int):
-    """The axes of the last frame drawn on ``fig``, cleared for the next one, keeping their ticks; None (make
-    new axes) when the last frame added or removed axes, drew on the figure itself, or changed what
-    ``Axes.clear`` does not undo (``_axes_state``; the aspect, set by chapters on every frame, is put back).
-
-    ``Axes.clear`` throws the ticks away, and making them again is a third of a live frame's time.  Ticks are
-    made from their axis' settings, which ``clear`` keeps (it reapplies the grid's), so once the cleared
-    axes are in the state they were made in, the kept ticks are the ones new axes would make (the tests
-    compare every chapter explorer's live frames with frames on new axes, byte for byte).
-    """
+    """The axes of the last frame drawn on ``fig``, cleared for the next one but keeping their ticks (making
+    them is a third of a live frame); None (make new axes) when the last frame added or removed axes, drew on
+    the figure, or changed what ``Axes.clear`` does not undo (``_axes_state``; the aspect is put back).  The
+    kept ticks are the ones new axes would make: tests compare live frames with new axes', byte for byte."""
     axes, made = getattr(fig, "_gbml_axes", None), getattr(fig, "_gbml_made", None)
     flat = list(np.atleast_1d(axes).ravel()) if axes is not None else []
     if len(flat) != nrows * ncols or fig.axes != flat:
@@ -489,7 +441,7 @@ def _cleared_axes(fig: Figure, nrows: int, ncols: int):
         return None
     for ax, state in zip(flat, made):
         for axis in (ax.xaxis, ax.yaxis):
-            axis.reset_ticks = _keep_ticks
+            axis.reset_ticks = lambda: None
         try:
             ax.clear()
         finally:
@@ -503,13 +455,9 @@ def _cleared_axes(fig: Figure, nrows: int, ncols: int):
 
 
 def frame_figure(figsize=None, nrows: int = 1, ncols: int = 1, dpi: int = DPI, *, reuse: Figure | None = None):
-    """``(fig, axes)``: a figure outside pyplot (never shown twice inline), in the book's style, for explorer frames.
-
-    Fixed margins, no layout engine (constrained layout costs ~50 ms per frame, too slow for a live
-    update): one axes keeps ``left=0.12, right=0.97, bottom=0.15, top=0.95``, a grid the inch margins
-    ``_FRAME_MARGINS`` and gaps ``_FRAME_GAPS``.  ``reuse`` (a figure of an earlier call with the same
-    arguments) is drawn again on its cleared axes (``_cleared_axes``): the same frame, ~10 ms sooner per axes.
-    """
+    """``(fig, axes)``: a figure outside pyplot in the book's style, for explorer frames: fixed margins, no
+    layout engine (too slow live).  ``reuse``, a figure of an earlier call with the same arguments, is drawn
+    again on its cleared axes (``_cleared_axes``): the same frame, ~10 ms sooner per axes."""
     figsize = tuple(figsize or FIGSIZE)
     with style_context():
         axes = _cleared_axes(reuse, nrows, ncols) if reuse is not None else None

@@ -1,16 +1,6 @@
-"""Parameter sweeps for the book's experiments (chapters 7 and 8), with progress shown in a live notebook.
-
-A sweep evaluates one function at every point of a grid and returns the results keyed by the point::
-
-    floors = gbml.book.sweeps.sweep(lambda m_in: floor_of(m_in=m_in), {"m_in": [5, 10, 20, 40]})
-    floors[10]                       # the result at m_in = 10
-
-    table = gbml.book.sweeps.sweep(rate, {"mu": [1, 0.5], "method": ["anil", "maml"]})
-    table[(0.5, "maml")]             # two or more parameters: keys are tuples in the grid's order
-
-A sweep shows a progress bar in a live Jupyter kernel only (not in scripts, tests or the static book
-build, ``GBML_EXPLORER=static``).  :func:`loglog_slope` fits the exponent of a power law ``y ~ x^p``
-(chapter 8's error floor against the sample sizes).
+"""Parameter sweeps for the book's experiments (chapters 7 and 8): one function evaluated at every point of
+a grid, with a progress bar in a live Jupyter kernel only (not in scripts, tests or the static book build,
+``GBML_EXPLORER=static``); :func:`loglog_slope` fits the exponent of a power law ``y ~ x^p``.
 """
 from __future__ import annotations
 
@@ -28,13 +18,7 @@ __all__ = ["grid_points", "sweep", "loglog_slope"]
 
 def grid_points(grid) -> list[dict]:
     """Every point (a dict name -> value) of a grid, a dict name -> sequence of at least one value: the
-    Cartesian product in order, the last parameter varying fastest.
-
-    Examples
-    --------
-    >>> grid_points({"m": [5, 10], "sigma": [0.0, 1.0]})
-    [{'m': 5, 'sigma': 0.0}, {'m': 5, 'sigma': 1.0}, {'m': 10, 'sigma': 0.0}, {'m': 10, 'sigma': 1.0}]
-    """
+    Cartesian product in order, the last parameter varying fastest."""
     if not isinstance(grid, Mapping) or not grid or not all(isinstance(name, str) for name in grid):
         raise TypeError("grid must be a non-empty dict name -> sequence of values, e.g. {'m_in': [5, 10, 20]}")
     names = list(grid)
@@ -83,30 +67,11 @@ class _ProgressBar:
 
 
 def sweep(fn: Callable, grid, *, progress=True, description: str = "sweep") -> dict:
-    """Evaluate ``fn`` at every point of a grid, showing progress in a live notebook.
+    """``{key: fn(**point)}`` over the points of a dict grid (:func:`grid_points`; key: the value of its one
+    parameter, else the tuple of values), or ``{value: fn(value)}`` over a sequence of values, in grid order.
 
-    Parameters
-    ----------
-    fn : callable
-        ``fn(**point)`` for a dict grid (the product of its parameters, :func:`grid_points`), ``fn(value)``
-        for a sequence of values; other settings go through a closure or ``functools.partial``.
-    grid : Mapping name -> sequence, or sequence of values
-    progress : bool or callable, default True
-        ``True``: a progress bar labelled ``description`` in a live Jupyter kernel only; ``False``: never;
-        a callable is called as ``progress(done, total, key)`` after each point.
-    description : str
-
-    Returns
-    -------
-    dict key -> result
-        In grid order, keyed by the value (one parameter) or the tuple of values (two or more).
-
-    Examples
-    --------
-    >>> sweep(lambda m, s: m * s, {"m": [1, 2], "s": [10, 20]}, progress=False)
-    {(1, 10): 10, (1, 20): 20, (2, 10): 20, (2, 20): 40}
-    >>> sweep(lambda x: x**2, [1, 2, 3], progress=False)
-    {1: 1, 2: 4, 3: 9}
+    ``progress``: True, a bar labelled ``description`` in a live Jupyter kernel only; False, none; a
+    callable, called as ``progress(done, total, key)`` after each point.
     """
     if not callable(fn):
         raise TypeError(f"fn must be a function of the grid's parameters, got {type(fn).__name__}")
@@ -130,7 +95,6 @@ def sweep(fn: Callable, grid, *, progress=True, description: str = "sweep") -> d
     else:
         raise TypeError(f"progress must be True, False or a callable progress(done, total, key), got {progress!r}")
     results = {}
-    # The keys are distinct and hashable (_checks.grid).
     for done, (key, arg, keywords) in enumerate(calls, start=1):
         results[key] = fn(**arg) if keywords else fn(arg)
         if report is not None:

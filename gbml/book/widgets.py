@@ -1,24 +1,14 @@
 """Explorers: a figure with one or two sliders, live in a kernel and still working in the static book.
 
-A chapter hands :func:`explore` a plotting function ``plot(ax, **values)`` and the parameters a reader
-may vary; the returned :class:`Explorer` displays itself when it is the last expression of a cell::
-
-    gbml.book.widgets.explore(draw_heads, {"mu": [0, 0.25, 0.5, 0.75, 1]},
-                         caption="Sampled heads and their covariance.", alt="Scatter of task heads")
-
-Two modes, chosen by ``mode`` or else the environment variable ``GBML_EXPLORER``: ``"live"`` (a kernel:
-every slider move recomputes the figure, for values between the grid's too) and ``"static"`` (the book
-build: a frame precomputed for every grid point sits in a ``widgets.Stack``, nested for two parameters,
-whose ``selected_index`` is linked to the sliders by ``widgets.jslink``, so it works with no kernel).
-
-Every frame is an ``<img>`` whose alt text states what is plotted and the values; a ``<noscript>`` copy of
-the default frame and the caption follow the widget.  A ``gbml.DivergenceError`` is drawn as the book's
-"diverged" message, an empty frame gets a message.  Budget (``make bench`` and the tests): a live update
-within 100 ms, at most 1.5 MB added to a page by a static explorer.
+A chapter hands :func:`explore` a plotting function ``plot(ax, **values)`` and the parameters a reader may
+vary.  ``mode`` (else ``GBML_EXPLORER``): ``"live"`` (every slider move redraws, for values between the
+grid's too) or ``"static"`` (the book build: a frame per grid point in a ``widgets.Stack``, nested for two
+parameters, linked to the sliders by ``widgets.jslink``, so it works with no kernel).  Every frame has alt
+text naming the values; a ``<noscript>`` default frame and the caption follow the widget.  Budget (checked
+by ``make bench`` and the tests): a live update within 100 ms, at most 1.5 MB added to a page when static.
 """
 from __future__ import annotations
 
-import base64
 import html
 import inspect
 import json
@@ -35,6 +25,7 @@ from IPython.display import HTML, Javascript, display
 from .. import _checks
 from ..training import DivergenceError
 from . import plotting
+from ._glue import img_html
 
 __all__ = ["Param", "Explorer", "explore", "EXPLORERS", "MAX_FRAMES"]
 
@@ -42,27 +33,15 @@ __all__ = ["Param", "Explorer", "explore", "EXPLORERS", "MAX_FRAMES"]
 EXPLORERS: list["Explorer"] = []
 #: Upper bound on precomputed frames per explorer (keeps a page within its size budget).
 MAX_FRAMES = 64
+_STYLE = {"description_width": "initial"}  # a slider's label at full length
 
 
 @dataclass
 class Param:
-    """A parameter the reader may vary.
-
-    Parameters
-    ----------
-    values : sequence
-        The grid precomputed for the static book (at least 2 values).
-    default : optional
-        Initial value (one of ``values``); the middle of the grid if omitted.
-    label : str, optional
-        Slider label (default: the parameter name), plain Unicode such as "β".
-    step : float, optional
-        Live slider resolution (default: 1 for integer grids, 1/100 of the range): a live slider takes the
-        values ``min(values) + i * step`` and the grid values (:meth:`Explorer.positions`), and a value set
-        from Python moves to the nearest of them, as dragging does.
-    fmt : str
-        Format of a value in the static slider and in alt text, e.g. "{:.2f}".
-    """
+    """A parameter the reader may vary: ``values``, the grid of the static book (at least 2 distinct, all
+    numbers or all labels); ``default``, one of them (the middle one if omitted); ``label``, the slider's
+    (the name if omitted); ``step``, a live slider's resolution (1 for ints, else 1/100 of the range:
+    ``positions()``); ``fmt``, a value's format in the static slider and alt text, e.g. "{:.2f}"."""
 
     values: Sequence
     default: object = None
@@ -71,7 +50,6 @@ class Param:
     fmt: str = "{:g}"
 
     def __post_init__(self):
-        # At least 2 distinct values, all numbers (finite) or all labels: every frame can be shown.
         self.values = _checks.grid("values", self.values)
         if self.step is not None and (not self.numeric or isinstance(self.step, bool)
                                       or not isinstance(self.step, numbers.Real) or not 0 < self.step < float("inf")):
@@ -135,12 +113,6 @@ class _GridSlider(widgets.SelectionSlider):
                              f"frame for those only), got {proposal.value!r}") from None
 
 
-def _img_html(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return (f'<img class="gbml-frame" src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
-            'style="max-width:100%;height:auto">')
-
-
 # Accessibility (ipywidgets names no slider handle), once per page in the book and in Jupyter: each slider
 # handle gets the control's description as its name and "description = value" as aria-valuetext, and the
 # explorer's status line, a polite live region, gets the shown frame's alt text when the frame changes.
@@ -177,43 +149,17 @@ _A11Y_JS = """(() => {
 })();"""
 
 
-def _live_region() -> widgets.HTML:
-    """The explorer's status line: announces the new frame's alt text; visually hidden (1 px, clipped)."""
-    live = widgets.HTML("", layout=widgets.Layout(width="1px", height="1px", overflow="hidden", margin="0"))
-    live.add_class("gbml-live")
-    return live
-
-
 class Explorer:
-    """A figure drawn by ``plot`` with a slider per parameter; see the module docstring.
+    """A figure drawn by ``plot`` with a slider per parameter (see the module docstring).
 
-    Parameters
-    ----------
-    plot : callable ``plot(ax, **values)``
-        Draws on the given Axes (an array of Axes if ``nrows * ncols > 1``); must not create figures.
-        May raise ``gbml.DivergenceError`` (the frame then shows the divergence message).
-    params : dict name -> Param or list of grid values
-        One or two parameters; each name must be an argument of ``plot``.
-    caption : str
-        One sentence shown under the figure (also without JavaScript).
-    alt : str
-        What is plotted; the parameter values are appended for each frame.
-    mode : "live", "static" or None
-        None reads ``GBML_EXPLORER`` (the book build sets "static"), defaulting to "live".
-    figsize, dpi, nrows, ncols :
-        Figure layout; defaults are the book's (``plotting.FIGSIZE``, ``plotting.DPI``).
+    ``plot(ax, **values)`` draws on the Axes (an array of them if ``nrows * ncols > 1``) without making a
+    figure; a ``gbml.DivergenceError`` it raises is drawn as the divergence message.  ``params``: one or two
+    arguments of ``plot``, name -> :class:`Param` or list of grid values.  ``caption``: one sentence shown
+    under the figure; ``alt``: what is plotted (each frame's values are appended).  ``mode``: "live",
+    "static" or None (``GBML_EXPLORER``, else "live").  Layout defaults are the book's.
 
-    Attributes
-    ----------
-    controls : dict name -> ipywidgets control
-        Setting ``controls[name].value`` redraws (live) or selects a frame (static), as a reader would.
-    widget : ipywidgets.VBox
-        Controls and figure.
-    png : bytes
-        The PNG shown now.
-    frames : dict (values, ...) -> bytes
-        Static mode: the precomputed PNG of every grid point.
-    mode : "live" or "static"
+    Setting ``controls[name].value`` redraws (live) or selects a frame (static), as a reader would; ``png``
+    is the PNG shown now, ``frames`` (static) the PNG of every grid point, keyed by the tuple of values.
     """
 
     def __init__(self, plot: Callable, params: Mapping, *, caption: str, alt: str, mode: str | None = None,
@@ -258,8 +204,7 @@ class Explorer:
         return f"{self.alt} ({settings})"
 
     def render(self, **values) -> bytes:
-        """PNG of the figure for the given parameter values (missing ones take their defaults): fast to encode
-        when live, a palette PNG (a quarter of the bytes, ``plotting.to_png``) when stored in a static page."""
+        """PNG of the figure for ``values`` (missing ones: the defaults); a palette PNG when static."""
         values = {**self.defaults, **values}
         fig, axes = plotting.frame_figure(self.figsize, self.nrows, self.ncols, self.dpi, reuse=self._figure)
         self._figure = fig  # every frame of this explorer is drawn on the same figure, cleared
@@ -286,42 +231,40 @@ class Explorer:
         """Render the frame for ``values``, keep its PNG in ``self.frames`` and return it as an <img>."""
         key = tuple(values.values())
         self.frames[key] = self.render(**values)
-        return widgets.HTML(_img_html(self.frames[key], self.alt_text(values)))
+        return widgets.HTML(img_html(self.frames[key], self.alt_text(values), "gbml-frame"))
+
+    def _assemble(self, figure):
+        """``self.widget``: the controls, the figure and a status line (``self.live``, visually hidden: 1 px,
+        clipped) that announces each new frame's alt text."""
+        hidden = widgets.Layout(width="1px", height="1px", overflow="hidden", margin="0")
+        self.live = widgets.HTML("", layout=hidden)
+        self.live.add_class("gbml-live")
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), figure, self.live])
+        self.widget.add_class("gbml-explorer")
 
     # -- live ------------------------------------------------------------------------------------
     def _build_live(self):
         self.controls = {}
         for name, p in self.params.items():
-            label = p.label or name
-            style = {"description_width": "initial"}
-            if p.numeric:
-                lo, hi = min(p.values), max(p.values)
-                if p.integer:
-                    c = widgets.IntSlider(value=p.default, min=lo, max=hi, step=int(p.step or 1), description=label,
-                                          continuous_update=False, style=style)
-                else:
-                    step = p.step or (hi - lo) / 100
-                    c = widgets.FloatSlider(value=p.default, min=lo, max=hi, step=step, description=label,
-                                            continuous_update=False, readout_format=".3g", style=style)
+            common = dict(value=p.default, description=p.label or name, style=_STYLE)
+            lo, hi = (min(p.values), max(p.values)) if p.numeric else (None, None)
+            if not p.numeric:
+                c = widgets.Dropdown(options=[(p.format(v), v) for v in p.values], **common)
+            elif p.integer:
+                c = widgets.IntSlider(min=lo, max=hi, step=int(p.step or 1), continuous_update=False,
+                                      **common)
             else:
-                c = widgets.Dropdown(options=[(p.format(v), v) for v in p.values], value=p.default,
-                                     description=label, style=style)
+                c = widgets.FloatSlider(min=lo, max=hi, step=p.step or (hi - lo) / 100,
+                                        continuous_update=False, readout_format=".3g", **common)
             c.observe(self._on_change, names="value")
             self.controls[name] = c
         self.png = self._default_png = self.render(**self.defaults)
-        self.frame = widgets.HTML(_img_html(self.png, self.alt_text(self.defaults)))
-        self.live = _live_region()
-        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.frame, self.live])
-        self.widget.add_class("gbml-explorer")
+        self.frame = widgets.HTML(img_html(self.png, self.alt_text(self.defaults), "gbml-frame"))
+        self._assemble(self.frame)
 
     def positions(self, name: str) -> list:
-        """The values the control ``name`` takes: a live slider's (``Param.positions``), else the grid values.
-        A chapter whose frames need long computations can do them all when it runs (moving a slider then
-        only draws)::
-
-            for w0 in explorer.positions("w0_norm"):
-                runs_from_head(w0)   # cached
-        """
+        """The values the control ``name`` takes (a live slider's ``Param.positions``, else the grid): a
+        chapter can compute (and cache) every frame's runs when it runs, so moving a slider only draws."""
         if name not in self.params:
             raise ValueError(f"name must be one of the explorer's parameters {list(self.params)}, got {name!r}")
         p = self.params[name]
@@ -341,7 +284,7 @@ class Explorer:
             raise RuntimeError("update() redraws live explorers only; a static explorer selects precomputed frames")
         values = {**self.defaults, **values}
         self.png = self.render(**values)
-        self.frame.value = _img_html(self.png, self.alt_text(values))
+        self.frame.value = img_html(self.png, self.alt_text(values), "gbml-frame")
         self.live.value = html.escape(self.alt_text(values))
 
     # -- static ----------------------------------------------------------------------------------
@@ -355,7 +298,7 @@ class Explorer:
         for name, p in self.params.items():
             self.controls[name] = _GridSlider(
                 options=[(p.format(v), v) for v in p.values], value=p.default, description=p.label or name,
-                continuous_update=True, style={"description_width": "initial"})
+                continuous_update=True, style=_STYLE)
             self.controls[name].param = name
         self.frames = {}
         self.links = []  # the jslinks that make the static page respond (kept for tests)
@@ -373,9 +316,7 @@ class Explorer:
         self.stack = stack(0, {})
         for c in self.controls.values():
             c.observe(self._on_static_change, names="value")
-        self.live = _live_region()
-        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.stack, self.live])
-        self.widget.add_class("gbml-explorer")
+        self._assemble(self.stack)
         self._default_png = self.frames[tuple(self.defaults.values())]
         self._on_static_change(None)
 
@@ -398,7 +339,7 @@ class Explorer:
 
     def fallback_html(self) -> str:
         """The no-JavaScript figure (the default frame) and the caption, displayed after the widget."""
-        img = _img_html(self._default_png, self.alt_text(self.defaults))
+        img = img_html(self._default_png, self.alt_text(self.defaults), "gbml-frame")
         cap = html.escape(self.caption)
         return (f'<noscript><figure class="gbml-explorer-fallback">{img}</figure></noscript>'
                 f'<p class="gbml-explorer-caption"><strong>Explorer.</strong> {cap}</p>')
@@ -420,18 +361,5 @@ class Explorer:
 
 
 def explore(plot: Callable, params: Mapping, **options) -> Explorer:
-    """Make an explorer: ``Explorer(plot, params, caption=..., alt=..., ...)``; the arguments are Explorer's.
-
-    Returns
-    -------
-    Explorer
-        Displays itself as the last expression of a cell.
-
-    Examples
-    --------
-    >>> def draw(ax, mu):
-    ...     ax.plot([0, 1], [0, mu])
-    >>> ex = explore(draw, {"mu": [0.0, 0.5, 1.0]}, caption="A line of slope mu.", alt="A line", mode="live")
-    >>> ex.controls["mu"].value = 0.7   # redraws
-    """
+    """``Explorer(plot, params, **options)``, which displays itself as the last expression of a cell."""
     return Explorer(plot, params, **options)

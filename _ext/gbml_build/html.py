@@ -74,18 +74,12 @@ def _accessible_markup(app, pagename, templatename, context, doctree):
         context["body"] = _BIBLIOENTRY.sub(r'\1 role="listitem">', body)
 
 
-def _static_explorers(app, config):
+def _configure(app, config):
+    """Explorers in their static mode, ``_ext/static`` and ``_ext/templates`` served, sphinx-thebe off."""
     os.environ["GBML_EXPLORER"] = "static"
     os.environ["GBML_BOOK_BUILD"] = "1"  # gbml.book.glue records values only in this build
-
-
-def _static_files(app, config):
-    """_ext/static (book.css, a11y.css, the shim, the favicon) and the theme-button templates (_ext/templates)."""
-    config.html_static_path.append(str(_EXT / "static"))
-    config.templates_path.insert(0, str(_EXT / "templates"))
-
-
-def _drop_thebe(app, config):
+    config.html_static_path.append(str(_EXT / "static"))  # book.css, a11y.css, the shim, the favicon
+    config.templates_path.insert(0, str(_EXT / "templates"))  # the theme's buttons
     for listeners in app.events.listeners.values():
         for listener in list(listeners):
             if getattr(listener.handler, "__module__", "").startswith("sphinx_thebe"):
@@ -148,9 +142,7 @@ def register(app):
     app.connect("config-inited", _publishing)
     app.connect("html-page-context", _colab_button, priority=600)  # after the theme's (501)
     app.connect("build-finished", _drop_theme_sources)
-    app.connect("config-inited", _static_explorers)
-    app.connect("config-inited", _static_files)
-    app.connect("config-inited", _drop_thebe)
+    app.connect("config-inited", _configure)
     app.add_css_file("book.css")
     app.add_js_file("mathjax2-shim.js")
     app.add_css_file("a11y.css")

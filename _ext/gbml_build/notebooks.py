@@ -118,11 +118,6 @@ def build_wheel(dest: Path, root: Path = ROOT) -> Path:
     return wheel
 
 
-def setup_cell_source(online: str) -> str:
-    """The setup cell; ``online`` (the base URL, may be "") gives the wheel's address for Colab."""
-    return SETUP.format(wheel_url=f"{online}/{WHEEL_DIR}/{wheel_name()}" if online else "")
-
-
 # -- in the builder (each pass returns at once in another builder) ---------------------------------------
 
 _ADMONITIONS = (nodes.note, nodes.tip, nodes.hint, nodes.important, nodes.warning, nodes.caution,
@@ -390,9 +385,10 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
             if cell.cell_type == "markdown":
                 cell.source = cell.source.replace("(references.ipynb#", "(#")
     title = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M))
-    if any(c.cell_type == "code" for c in cells):
-        cells.insert(title + 1, nbformat.v4.new_code_cell(setup_cell_source(baseurl()), metadata={"tags": ["setup"]}))
     online = baseurl()
+    if any(c.cell_type == "code" for c in cells):  # Colab installs the wheel the online book serves
+        setup = SETUP.format(wheel_url=f"{online}/{WHEEL_DIR}/{wheel_name()}" if online else "")
+        cells.insert(title + 1, nbformat.v4.new_code_cell(setup, metadata={"tags": ["setup"]}))
     link_pages(cells, name, f"{online}/student" if online and student else online)  # the site's student/ book
     book_macros = macros()
     for cell in cells[1:]:  # cells[0] defines the macros

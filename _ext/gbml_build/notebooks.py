@@ -76,6 +76,9 @@ if IN_COLAB:
     output.enable_custom_widget_manager()  # the explorers are ipywidgets
 '''
 
+#: The metadata of every notebook written (with its title).
+METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"}}
 #: Where the site (``make site``, :mod:`gbml_build.site`) serves the gbml wheel, beside the course packs.
 WHEEL_DIR = "packs"
 
@@ -395,8 +398,7 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
         if cell.cell_type == "markdown":
             cell.source = expand_macros(cell.source, book_macros)
     nb.cells = cells
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}, "title": nb.metadata.get("title", "")}
+    nb.metadata = {**METADATA, "title": nb.metadata.get("title", "")}
     return nb
 
 

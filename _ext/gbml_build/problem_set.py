@@ -264,12 +264,6 @@ def setup_code(item: Item) -> str:
     return code
 
 
-def _setup_cell(item: Item, index: int, seed=None):
-    where = f"{item.stem}.md" if is_local(item.exercise) else f"chapter {item.chapter}"
-    source = SETUP_HEADER.format(index=index, where=where, label=item.exercise.label) + setup_code(item)
-    return _code(course.seeded(source, seed), ["setup", "setup-chapter"], jupyter={"source_hidden": True})
-
-
 # -- the notebooks ----------------------------------------------------------------------------------------
 
 def _page(stem: str, baseurl: str) -> str:
@@ -328,7 +322,7 @@ def _with_equations(text: str, stem: str) -> str:
 
 def _relink(text: str, item: Item, baseurl: str) -> str:
     """Links into the exercise's chapter (``#anchor``) or another chapter's notebook, made to work from the set."""
-    text = re.sub(r"\]\(#", f"]({_page(Path(item.exercise.chapter).name, baseurl)}#", text)
+    text = re.sub(r"\]\(#", f"]({_page(item.stem, baseurl)}#", text)
     return re.sub(r"\]\((\d\d_\w+)\.ipynb#", lambda m: f"]({_page(m.group(1), baseurl)}#", text)
 
 
@@ -362,12 +356,6 @@ def _front(items: list[Item], name: str, baseurl: str, *, key: bool, settings: c
     return [macros, nbformat.v4.new_markdown_cell(title), guard]
 
 
-def _needs_code_cell(item: Item) -> bool:
-    """A computation whose key runs code but whose sheet has no code cell of its own gets an empty one."""
-    code = [c for c in item.cells[1:] if c.cell_type == "code"]
-    return item.exercise.kind == "computation" and bool(code) and all(_is_solution(c) for c in code)
-
-
 def _head(it: Item, index: int, baseurl: str, seed) -> list[tuple[str, nbformat.NotebookNode]]:
     """(grade id, cell) of a problem's statement, the sections it cites, its setup, then the figures it
     cites (each drawn again, its code folded, then its caption)."""
@@ -378,9 +366,12 @@ def _head(it: Item, index: int, baseurl: str, seed) -> list[tuple[str, nbformat.
         course.seeded(code.source, seed), ["cited-figure", "hide-input"], jupyter={"source_hidden": True}),
         copy.deepcopy(caption))]
     label = it.exercise.label
+    where = f"{it.stem}.md" if is_local(it.exercise) else f"chapter {it.chapter}"
+    setup = SETUP_HEADER.format(index=index, where=where, label=label) + setup_code(it)
     return [(f"{label}-statement", nbformat.v4.new_markdown_cell(_statement(it, index, baseurl))),
             *((f"{label}-section-{i}", cell) for i, cell in enumerate(sections)),
-            (f"{label}-setup", _setup_cell(it, index, seed)),
+            (f"{label}-setup", _code(course.seeded(setup, seed), ["setup", "setup-chapter"],
+                                     jupyter={"source_hidden": True})),
             *((f"{label}-figure-{i}", cell) for i, cell in enumerate(figures))]  # before the answer
 
 
@@ -394,7 +385,8 @@ def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = 
         if not key and it.exercise.kind != "coding":
             cells.append(nbformat.v4.new_markdown_cell("**Your answer.**", metadata={
                 "tags": ["answer", f"answer-{it.exercise.kind}"]}))
-        if not key and _needs_code_cell(it):
+        code = [c for c in it.cells[1:] if c.cell_type == "code"]
+        if not key and it.exercise.kind == "computation" and code and all(map(_is_solution, code)):
             cells.append(_code("# Your computation: the code the problem asks you to run.\n", ["answer-code"]))
         for cell in it.cells[1:]:
             if _is_solution(cell) and not key:
@@ -518,9 +510,7 @@ def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "",
 
 
 def _notebook(cells, title: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"}, "title": title})
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={**notebooks.METADATA, "title": title})
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"  # unique, and the same at every build
     return nb

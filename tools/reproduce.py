@@ -1,10 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate every figure of chapter 10 ("The paper's experiments, re-run") as files: `make reproduce`.
 
-Writes ``methods.{png,pdf}``, ``diversity.{png,pdf}``, ``results.json`` (settings, seeds, gbml version,
-run times, per-seed numbers), ``iterations_to.csv`` and ``table.md`` into ``_build/reproduce/`` (or
-``--out``).  The experiments themselves (settings, runs, numbers, figures) live in :mod:`gbml.book.paper`,
-shared with the chapter; this script only writes them to files.
+Runs the experiments of :mod:`gbml.book.paper` (shared with the chapter) and writes ``_OUTPUT_NAMES``
+(figures, numbers, iteration table) into ``_build/reproduce/`` (or ``--out``).
 
     python tools/reproduce.py                       # the chapter's settings
     python tools/reproduce.py --seeds 0-9 --T 800   # more seeds, longer runs
@@ -69,15 +67,8 @@ def summary(experiments, rows=None) -> dict:
 
 
 def write_outputs(experiments, outdir) -> list:
-    """Write every figure (PNG and PDF), the numbers (JSON) and the iteration table (CSV) into ``outdir``.
-
-    The figures carry their settings line under the axes, so each file says how it was made.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files written.
-    """
+    """Write every figure (PNG and PDF, its settings under the axes), the numbers (JSON) and the iteration
+    table (CSV, Markdown) into ``outdir``; return the paths written."""
     if not isinstance(outdir, (str, Path)):
         raise TypeError(f"outdir must be a folder path (str or pathlib.Path), got {type(outdir).__name__}")
     outdir = Path(outdir)
@@ -96,7 +87,8 @@ def write_outputs(experiments, outdir) -> list:
             ax = fig.subplots()
             draw[exp.name](ax, exp)
             # Under the axes (part of the axes' layout box, so constrained layout makes room for it).
-            ax.text(0.0, -0.2, _wrap(paper.settings_text(exp)), transform=ax.transAxes, fontsize=6.5, ha="left", va="top")
+            ax.text(0.0, -0.2, textwrap.fill(paper.settings_text(exp), 110), transform=ax.transAxes,
+                    fontsize=6.5, ha="left", va="top")
             for ext in ("png", "pdf"):
                 path = outdir / f"{exp.name}.{ext}"
                 fig.savefig(path, dpi=150)
@@ -128,16 +120,8 @@ _OUTPUT_NAMES = ("methods.png", "methods.pdf", "diversity.png", "diversity.pdf",
                  "iterations_to.csv", "table.md")
 
 
-def _wrap(text, width=110):
-    return "\n".join(textwrap.wrap(text, width))
-
-
 def _json_default(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (np.generic, np.ndarray)):  # NumPy scalars and arrays as Python numbers and lists
         return x.tolist()
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 

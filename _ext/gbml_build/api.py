@@ -1,10 +1,8 @@
 """The API page's "Used in": which pages of the book use each documented name of ``gbml``.
 
-``chapters/api.md`` is written by hand with ``automodule``; autodoc writes the entries and
-:func:`add_used_in` (an ``autodoc-process-docstring`` handler) appends to each module-level name the pages
-whose code uses it.  Usage is found by parsing the code cells (:func:`used_names` follows imports such as
-``from gbml import beyond`` or ``from gbml.book import glue, plotting``) and explicit ``gbml.<name>`` mentions in
-the prose.
+:func:`add_used_in` (``autodoc-process-docstring``) appends to each module-level entry of
+``chapters/api.md`` the pages whose code cells use it (imports followed, :func:`used_names`) or whose
+prose mentions ``gbml.<name>``.
 """
 from __future__ import annotations
 
@@ -23,7 +21,7 @@ MODULE_LEVEL = ("function", "class", "exception", "data")
 
 
 def _code_cells(path: Path):
-    """Source of each code cell, and the text of the markdown cells, of a MyST notebook or markdown file."""
+    """The code cells' sources and the Markdown text of a MyST notebook (or Markdown file)."""
     text = path.read_text(encoding="utf-8")
     if not is_notebook(path):
         return [], text
@@ -45,14 +43,9 @@ def _dotted(node):
 
 
 def used_names(source: str, aliases: dict | None = None, package: str = "gbml") -> set[str]:
-    """Dotted names under ``package`` that a piece of Python code uses, with import aliases resolved.
-
-    ``import gbml``, ``import gbml as g``, ``from gbml.book import plotting`` and ``from gbml.book import
-    glue`` are all followed, so ``g.train(...)``, ``plotting.figure()`` and ``glue(...)`` give
-    ``gbml.train``, ``gbml.book.plotting.figure`` and ``gbml.book.glue``.  Pass the same ``aliases`` dict for
-    the cells of one notebook in order: imports of an earlier cell hold in later ones.  Cells that are
-    not valid Python (magics) fall back to a text search for ``gbml.<name>``.
-    """
+    """Dotted names under ``package`` that Python ``source`` uses, imports followed (``import gbml as g;
+    g.train()`` gives ``gbml.train``); ``aliases``, shared by a notebook's cells in order, carries imports
+    to later cells.  Code that does not parse is searched for ``gbml.<name>``."""
     aliases = {package: package} if aliases is None else aliases
     aliases.setdefault(package, package)
     cleaned = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
@@ -82,30 +75,22 @@ def used_names(source: str, aliases: dict | None = None, package: str = "gbml") 
 
 
 def _key(dotted: str) -> str | None:
-    """What a dotted name under ``gbml`` refers to, as the key of :func:`page_usage`: the name right after
-    the last module in it (``gbml.Problem.init`` is ``gbml.Problem``).  A function or class is keyed by
-    its defining module (``gbml.subspace_distance`` and ``gbml.geometry.subspace_distance`` are one
-    object), anything else by the dotted name itself; None for a module or a name that does not exist."""
+    """The object a dotted name under ``gbml`` names, up to the name after its last module
+    (``gbml.Problem.init``: ``gbml.Problem``), keyed by its defining module for a function or class; None
+    for a module or a name that does not exist."""
     parts = dotted.split(".")
-    try:
-        obj = importlib.import_module(parts[0])
-    except ImportError:
-        return None
-    n = 1
-    while n < len(parts) and inspect.ismodule(obj):
-        n += 1
+    for n in range(len(parts) - 1, 0, -1):  # the longest prefix that is a module
         try:
-            obj = getattr(obj, parts[n - 1])
-        except AttributeError:  # a submodule not imported yet, or no such name
-            try:
-                obj = importlib.import_module(".".join(parts[:n]))
-            except ImportError:
-                return None
-    if inspect.ismodule(obj):
-        return None
-    if inspect.isroutine(obj) or inspect.isclass(obj):
-        return f"{obj.__module__}.{obj.__qualname__}"
-    return ".".join(parts[:n])
+            module = importlib.import_module(".".join(parts[:n]))
+        except ImportError:
+            continue
+        obj = getattr(module, parts[n], module)  # no such name: the module, hence None
+        if inspect.ismodule(obj):
+            return None
+        if inspect.isroutine(obj) or inspect.isclass(obj):
+            return f"{obj.__module__}.{obj.__qualname__}"
+        return ".".join(parts[:n + 1])
+    return None
 
 
 def page_usage(root: Path = ROOT) -> dict[str, list[str]]:
@@ -128,8 +113,7 @@ def used_in(usage: dict[str, list[str]], name: str) -> list[str]:
 
 
 def drop_type_docstring(app, what, name, obj, options, lines):
-    """``autodoc-process-docstring``, before napoleon: a constant without a ``#:`` doc comment gets its
-    type's docstring (``dict() -> new empty dictionary``...), which says nothing about it: drop it."""
+    """``autodoc-process-docstring``: drop the type's docstring a constant without a ``#:`` comment gets."""
     type_doc = getattr(type(obj), "__doc__", None) if what == "data" else None
     first = type_doc.strip().splitlines()[:1] if isinstance(type_doc, str) else []
     if first and lines[:1] == first:

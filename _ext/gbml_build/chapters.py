@@ -1,20 +1,11 @@
 """Read a chapter's exercises with the MyST parser: :func:`read_chapter` is the one way to do it.
 
-The chapter is parsed by myst-parser's markdown-it parser with the book's extensions, so code cells,
-code blocks and math are opaque and MyST comments come with their line numbers.  Each exercise carries
-one comment line directly above its directive (the convention is in ``CONTRIBUTING.md``)::
-
-    % exercise: kind=proof; minutes=15; objective=2
-    :::{exercise} Invariance of the distance
-    :label: ex-lr-proof
-
-``objective`` is the number of an item of the chapter's "Learning objectives" admonition.  A missing or
-malformed line is an :class:`ExerciseMetadataError` naming the chapter file, the line and the exercise.
-
-An exercise's level is ``challenge`` when its title starts with ``Challenge:`` (the word the reader sees in
-every edition), ``core`` otherwise::
-
-    :::{exercise} Challenge: the two-step ANIL gradient
+myst-parser's markdown-it parser, with the book's extensions, keeps code and math opaque and gives MyST
+comments with their lines.  Each exercise has the metadata line ``% exercise: kind=…; minutes=…;
+objective=…`` directly above its directive (CONTRIBUTING.md); ``objective`` numbers an item of the
+chapter's "Learning objectives" admonition.  A missing or malformed line is an
+:class:`ExerciseMetadataError` naming the file, the line and the exercise.  A title starting with
+``Challenge:`` makes the exercise's level ``challenge`` (else ``core``).
 """
 from __future__ import annotations
 
@@ -34,12 +25,12 @@ from sphinx_exercise.directive import ExerciseDirective, ExerciseStartDirective
 
 from .booktoc import ROOT, chapter_sources, is_notebook
 
-#: Allowed values of ``kind=`` and their plural labels in the index.
-KINDS = {"proof": "proofs", "computation": "computations", "coding": "coding"}
+#: The values of ``kind=``.
+KINDS = ("proof", "computation", "coding")
 METADATA_EXAMPLE = "% exercise: kind=proof; minutes=15; objective=2"
-#: Exercise levels: a title starting with ``CHALLENGE_PREFIX`` marks a challenge, any other title is core.
-LEVELS = ("core", "challenge")
-CHALLENGE_PREFIX = "Challenge:"
+HOW_TO = (f"Write the line directly above the directive as `{METADATA_EXAMPLE}` (kind: {', '.join(KINDS)}; "
+          "see CONTRIBUTING.md).")
+CHALLENGE_PREFIX = "Challenge:"  # a title starting with it marks a challenge exercise
 #: The MyST extensions of ``_config.yml`` that change how blocks are read.
 EXTENSIONS = {"amsmath", "colon_fence", "dollarmath", "deflist", "substitution"}
 # Directive bodies that are not MyST (nothing inside them can open a directive).
@@ -146,9 +137,12 @@ def level_of(title: str) -> str:
     return "challenge" if title.strip().lower().startswith(CHALLENGE_PREFIX.lower()) else "core"
 
 
+def _at(path, root, line):
+    return f"{path.relative_to(root) if path.is_relative_to(root) else path}:{line}"
+
+
 def _where(docname, path, root, line, label):
-    rel = path.relative_to(root) if path.is_relative_to(root) else path
-    return f"{rel}:{line}: exercise '{label}' (chapter {docname})"
+    return f"{_at(path, root, line)}: exercise '{label}' (chapter {docname})"
 
 
 def _whole(text):
@@ -158,8 +152,7 @@ def _whole(text):
 def parse_metadata(text, *, where, n_objectives):
     """``kind=proof; minutes=15; objective=2`` -> (kind, minutes, objectives) or ExerciseMetadataError."""
     def fail(problem):
-        raise ExerciseMetadataError(f"{where}: {problem}. Write the line directly above the directive as "
-                                    f"`{METADATA_EXAMPLE}` (kind: {', '.join(KINDS)}; see CONTRIBUTING.md).")
+        raise ExerciseMetadataError(f"{where}: {problem}. {HOW_TO}")
 
     fields = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
@@ -196,14 +189,9 @@ def parse_metadata(text, *, where, n_objectives):
 
 
 def read_chapter(path: Path, docname: str, root: Path = ROOT) -> Chapter:
-    """Parse one chapter: title, learning objectives and every exercise with validated metadata.
-
-    Raises
-    ------
-    ExerciseMetadataError
-        An exercise without a label, without the metadata line directly above it, or with a malformed
-        one; or a metadata line that is not directly above an exercise.
-    """
+    """Parse one chapter: title, learning objectives and every exercise with validated metadata; an
+    :class:`ExerciseMetadataError` on an exercise without a label or a (well-formed) metadata line directly
+    above it, or on a metadata line not directly above an exercise."""
     path, root = Path(path), Path(root)
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
@@ -231,9 +219,7 @@ def read_chapter(path: Path, docname: str, root: Path = ROOT) -> Chapter:
         if line - 1 not in metadata:
             found = " (a blank line separates it from the metadata line above)" \
                 if line - 2 in metadata and not lines[line - 1].strip() else ""
-            raise ExerciseMetadataError(
-                f"{where}: the metadata line is missing{found}. Write the line directly above the directive as "
-                f"`{METADATA_EXAMPLE}` (kind: {', '.join(KINDS)}; see CONTRIBUTING.md).")
+            raise ExerciseMetadataError(f"{where}: the metadata line is missing{found}. {HOW_TO}")
         kind, minutes, numbers = parse_metadata(metadata.pop(line - 1), where=where,
                                                 n_objectives=len(chapter.objectives))
         chapter.exercises.append(Exercise(
@@ -242,20 +228,14 @@ def read_chapter(path: Path, docname: str, root: Path = ROOT) -> Chapter:
     if metadata:
         line = min(metadata)
         raise ExerciseMetadataError(
-            f"{path.relative_to(root) if path.is_relative_to(root) else path}:{line + 1}: an exercise "
-            f"metadata line (chapter {docname}) is not directly above an exercise directive; move it to "
-            "the line just above `:::{exercise}`.")
+            f"{_at(path, root, line + 1)}: an exercise metadata line (chapter {docname}) is not directly above "
+            "an exercise directive; move it to the line just above `:::{exercise}`.")
     return chapter
 
 
 def check_student_cells(chapter: Chapter, root: Path = ROOT) -> None:
-    """Raise if an exercise statement sits in a markdown cell tagged ``solution``.
-
-    ``make student`` deletes every cell tagged ``solution``; a markdown solution cell runs until the next
-    ``+++`` line or code cell (jupytext's cells are the parser's block breaks and code-cell fences), so an
-    exercise written right after a folded solution, with no ``+++`` in between, would vanish from the
-    student edition together with that solution.
-    """
+    """Raise if an exercise statement sits in a markdown cell tagged ``solution`` (which lasts until the next
+    ``+++`` or code cell): the student edition would delete it with the solution."""
     if not chapter.exercises or not is_notebook(chapter.path):
         return
     tokens = [t for t in _PARSER.parse(chapter.path.read_text(encoding="utf-8")) if t.map and t.level == 0]

@@ -1,21 +1,9 @@
 """What an instructor sets for one offering of a problem set (:mod:`gbml_build.problem_set`).
 
-* :class:`Settings`: title, due date, points per exercise, a seed for this offering's numbers, folders of
-  course-local exercises; :func:`read_spec` reads them, with the exercises in order, from a YAML file::
-
-      title: "Homework 1: representations"
-      due: "Friday 13 November, 18:00"
-      seed: 7                      # optional: other numbers than the book's (make problem-set SEED=7)
-      local: [../my-exercises]     # optional: folders of course-local exercises, relative to this file
-      exercises:                   # in the order of the sheet; points default to the exercise's minutes
-        - ex-lr-code: 10
-        - ex-td-compute: 15
-        - ex-avg-minimisers
-
-* :func:`seeded`: code whose generators seeded by a number (``default_rng(2004)``) are seeded by that
-  number and the offering's seed instead, and checks that draw their cases from the seed;
-  :func:`glued`: the glued numbers of a statement or solution recomputed for that seed.
-* :func:`write_course_template`: an nbgrader course folder whose feedback typesets math offline.
+:class:`Settings` (title, due date, points, seed, course-local folders), read with the exercises from a
+YAML spec file by :func:`read_spec` (its keys: ``chapters/instructors.md``); :func:`seeded` and
+:func:`glued`: the code and the glued numbers for an offering's seed; :func:`write_course_template`: an
+nbgrader course folder whose feedback typesets math offline.
 """
 from __future__ import annotations
 
@@ -60,7 +48,7 @@ def check_seed(seed, where: str = "SEED") -> int | None:
 
 
 def read_spec(path: Path) -> tuple[list[str], Settings]:
-    """The exercise labels, in order, and the settings of the spec file ``path`` (YAML, module docstring)."""
+    """The exercise labels, in order, and the settings of the spec file ``path``."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"SPEC={str(path)!r}: no such file (a YAML file: title, due, exercises, ...)")
@@ -125,11 +113,9 @@ def _draw(number: int, seed: int) -> int:
 
 
 def seeded(code: str, seed: int | None) -> str:
-    """``code`` for the offering ``seed``: every seed written as a number — ``default_rng(2004)``,
-    ``Problem(d, k, rng=31)``, ``problem.sample_heads(200, 32)``: the argument ``rng`` of gbml's routines —
-    is replaced by one drawn from that number and ``seed``, so every number the code draws changes (and is
-    still reproducible); a check ``exercises.check_x(fn)`` draws its cases from ``seed``.  Unchanged for
-    ``seed=None``: the book's numbers."""
+    """``code`` for the offering ``seed`` (None: unchanged): every seed written as a number
+    (``default_rng(2004)``, the argument ``rng`` of gbml's routines) is replaced by one drawn from it and
+    ``seed``; a check ``exercises.check_x(fn)`` draws its cases from ``seed``."""
     if seed is None:
         return code
     lines = code.splitlines(keepends=True)

@@ -1,8 +1,6 @@
-"""The exercise index, ``chapters/exercises.md``: every exercise of every chapter in ``_toc.yml``, with its
-chapter, kind, estimated time and the learning objective it serves, linked to the exercise.
-
-The page is generated (git-ignored) before Sphinx reads the sources (``builder-inited``); the data come
-from :func:`gbml_build.chapters.read_chapter`.  Without building::
+"""The exercise index, ``chapters/exercises.md`` (with CSV and JSON exports): every exercise of the book,
+with its chapter, kind, level, time and objectives, written before Sphinx reads the sources from
+:func:`gbml_build.chapters.read_chapter`.  Check without building::
 
     PYTHONPATH=_ext .venv/bin/python -m gbml_build.exercise_index --check
 """
@@ -19,8 +17,12 @@ from .booktoc import EXERCISE_PAGE, ROOT, toc_files
 from .chapters import KINDS, Chapter, ExerciseMetadataError, check_student_cells, collect, read_chapter
 
 
-def _minutes(total):
-    return f"{total}\u00a0min"  # no break inside a narrow table column
+def _row(name: str, exercises: list, bold: str = "") -> str:
+    """A row of the summary table: count, kinds, challenges and time of ``exercises`` (``bold``: "**")."""
+    cells = [name, len(exercises), *(sum(e.kind == kind for e in exercises) for kind in KINDS),
+             sum(e.level == "challenge" for e in exercises),
+             f"{sum(e.minutes for e in exercises)}\u00a0min"]  # no break inside a narrow column
+    return "| " + " | ".join(f"{bold}{cell}{bold}" for cell in cells) + " |"
 
 
 def render_exercises(chapters: list[Chapter], *, instructors: bool = True) -> str:
@@ -50,16 +52,8 @@ def render_exercises(chapters: list[Chapter], *, instructors: bool = True) -> st
         "| Chapter | Exercises | Proofs | Computations | Coding | Challenge | Time |",
         "|:---|---:|---:|---:|---:|---:|---:|",
     ]
-    for c in with_ex:
-        counts = [sum(e.kind == kind for e in c.exercises) for kind in KINDS]
-        counts.append(sum(e.level == "challenge" for e in c.exercises))
-        out.append(f"| {{doc}}`/{c.docname}` | {len(c.exercises)} | " + " | ".join(map(str, counts))
-                   + f" | {_minutes(sum(e.minutes for e in c.exercises))} |")
-    counts = [sum(e.kind == kind for e in everything) for kind in KINDS]
-    counts.append(sum(e.level == "challenge" for e in everything))
-    out.append(f"| **All chapters** | **{len(everything)}** | " + " | ".join(f"**{n}**" for n in counts)
-               + f" | **{_minutes(sum(e.minutes for e in everything))}** |")
-    out.append("")
+    out += [_row(f"{{doc}}`/{c.docname}`", c.exercises) for c in with_ex]
+    out += [_row("All chapters", everything, bold="**"), ""]
     for c in with_ex:
         out += ["", f"## {c.title}", "", f"Chapter: {{doc}}`/{c.docname}`.", ""]
         for e in c.exercises:
@@ -104,13 +98,8 @@ def render_json(chapters: list[Chapter]) -> str:
 
 
 def generate(root: Path = ROOT, *, check: bool = False) -> list[Path]:
-    """Validate every chapter and write ``chapters/exercises.md`` (and its ``.csv``/``.json`` exports).
-
-    With ``check=True`` nothing is written.  Returns the paths written (the page is rewritten only when its
-    content changed, which keeps Sphinx's incremental build quiet).  Raises :class:`ExerciseMetadataError`
-    on a missing or malformed exercise metadata line, or on an exercise that the student edition would
-    delete with the solution before it (:func:`gbml_build.chapters.check_student_cells`).
-    """
+    """Validate every chapter (an :class:`ExerciseMetadataError` if one fails) and, unless ``check``, write
+    ``chapters/exercises.md`` and its ``.csv``/``.json`` exports where changed; return the paths written."""
     root = Path(root)
     chapters = collect(root)
     for chapter in chapters:
@@ -144,11 +133,8 @@ def exercise_minutes(path: Path, docname: str) -> int:
 
 
 def exercise_minutes_role(name, rawtext, text, lineno, inliner, options=None, content=None):
-    """The role ``{exercise-minutes}`total```: "N minutes", the sum of the page's exercise times.
-
-    Chapter headers use it ("*Time: about 40 minutes of reading, {exercise-minutes}`total` for the
-    exercises.*") so the header can never disagree with the exercise index.
-    """
+    """The role ``{exercise-minutes}`total```: "N minutes", the sum of the page's exercise times (chapter
+    headers use it, so they agree with the index)."""
     from docutils import nodes
 
     env = inliner.document.settings.env

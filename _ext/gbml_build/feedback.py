@@ -1,12 +1,8 @@
 """nbgrader's feedback HTML, offline: math typeset by a MathJax inlined in the page, and no dead links.
 
-nbgrader's feedback template loads MathJax 2 from a CDN, so offline its math stays raw TeX, and a problem
-set's links to chapter notebooks (beside the sheet in the course pack) are dead in a feedback folder.
-``make problem-set`` copies this file into its course folder as ``gbml_feedback.py``; that folder's
-``nbgrader_config.py`` adds :class:`OfflineFeedback` to ``GenerateFeedback.preprocessors`` and uses the
-template ``FEEDBACK_TEMPLATE`` (nbgrader's own, without the CDN script, with MathJax 3's SVG output
-inlined: the HTML file alone typesets, also after ``nbgrader release_feedback``, which copies the file
-only).  It needs nothing but nbconvert; :func:`unlink` also serves the problem set's PDFs.
+``make problem-set`` copies this file into its nbgrader course folder as ``gbml_feedback.py``, whose
+``nbgrader_config.py`` runs :class:`OfflineFeedback` and uses ``FEEDBACK_TEMPLATE`` (nbgrader's, without
+its CDN MathJax 2).  It needs nothing but nbconvert; :func:`unlink` also serves the problem set's PDFs.
 """
 from __future__ import annotations
 
@@ -21,9 +17,8 @@ _ANCHOR = re.compile(r"<a id='([^']+)'>")
 
 
 def unlink(text: str, anchors=(), book_url: str = "") -> str:
-    """Markdown ``text`` whose links work outside Jupyter: an http(s) link or one to an anchor of
-    ``anchors`` (the same document) is kept; a link to a chapter notebook (``07_x.ipynb#a``) leads to the
-    chapter of the online book at ``book_url`` when given; any other link becomes its text."""
+    """Markdown ``text`` with only links that work outside Jupyter: http(s), to one of ``anchors``, or to a
+    chapter notebook made to lead to the online book at ``book_url``; any other link becomes its text."""
     def fix(m):
         label, target = m.groups()
         if target.startswith(("http://", "https://")) or (target.startswith("#") and target[1:] in anchors):

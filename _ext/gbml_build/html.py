@@ -1,26 +1,9 @@
-"""What the HTML book adds to Sphinx (registered by the extension :mod:`gbml_build`).
-
-* Runs every explorer in its *static* mode during the build: ``gbml.book.widgets`` reads
-  ``GBML_EXPLORER=static`` (kernels inherit this process's environment) and precomputes frames
-  that JavaScript links to the controls, so the rendered page works without a kernel.
-* Serves the notebook edition (:mod:`gbml_build.notebooks`): each chapter's header button downloads that
-  chapter's notebook of the edition from ``_notebooks/`` of the output, and the ``{course-packs}`` directive
-  links the course packs in ``packs/``; both are copied there after the build
-  (:func:`gbml_build.notebooks.install`, which fails on a missing notebook).  The full book serves the full
-  edition and both packs; the student book (``GBML_EDITION=student``, set by :mod:`gbml_build.student`) the
-  student notebooks and the student pack only.  Page sources (``_sources``) are not copied
-  (``html_copy_source: false``), so the notebooks are the only sources a reader can download.
-* Serves the book's stylesheet, favicon and a MathJax 2 shim from ``_ext/static/`` (not a root
-  ``_static/``: Jupyter Book 1.x would inject every script found there into every page).
-* Switches sphinx-thebe off: Jupyter Book loads it unconditionally, the book has no live kernel to
-  offer, and its inline script declares ``THEBE_JS_URL`` twice per page (a console error).
-* Publishing (``make site``, :mod:`gbml_build.site`): the footer states the licences and the version of
-  ``gbml`` (read from the package); ``html_baseurl`` follows the site's address (``make site``'s
-  BASEURL, :func:`gbml_build.booktoc.baseurl`; the student book lives under ``student/``); when
-  ``_config.yml`` names a GitHub repository (``html_theme_options.repository_url``), Jupyter Book's
-  Colab button opens the page's notebook from the branch ``COLAB_BRANCH`` where the Pages workflow
-  publishes the notebook edition (the theme's own address would be the MyST source, which Colab cannot
-  open); without a repository the button is switched off.
+"""What the HTML book adds to Sphinx: explorers run in their static mode (no kernel needed), the notebook
+edition served (a download button per page, the ``{course-packs}`` directive; the student book,
+``GBML_EDITION=student``, serves the student edition), the stylesheets and MathJax 2 shim of
+``_ext/static/``, sphinx-thebe switched off (no live kernel; it would declare a script twice per page),
+two accessibility fixes, and for publishing (``make site``) the licence footer, ``html_baseurl`` and a
+Colab button opening the page's notebook on the branch ``COLAB_BRANCH``.
 """
 from __future__ import annotations
 
@@ -54,14 +37,9 @@ def _add_notebook_download(app, pagename, templatename, context, doctree):
     url = context["pathto"](f"_notebooks/{pagename}.ipynb", 1)
     context["gbml_notebook_url"] = url
     buttons = context.setdefault("header_buttons", [])
-    buttons.insert(0, {
-        "type": "link",
-        "url": url,
-        "tooltip": "Download this page as a Jupyter notebook (.ipynb)",
-        "icon": "fas fa-download",
-        "label": "download-notebook-button",
-        "text": "",
-    })
+    buttons.insert(0, {"type": "link", "url": url, "icon": "fas fa-download", "text": "",
+                       "label": "download-notebook-button",
+                       "tooltip": "Download this page as a Jupyter notebook (.ipynb)"})
 
 
 class CoursePacks(SphinxDirective):
@@ -69,60 +47,39 @@ class CoursePacks(SphinxDirective):
 
     def run(self):
         up = "../" * self.env.docname.count("/")
-        items = nodes.bullet_list()
-        for name in notebooks.PACKS[_edition()]:
-            what = _PACK_TEXT[name]
-            para = nodes.paragraph("", "", nodes.reference("", name, refuri=f"{up}packs/{name}", internal=False),
-                                   nodes.Text(f": {what}."))
-            items += nodes.list_item("", para)
+        links = [(name, f"{up}packs/{name}", _PACK_TEXT[name]) for name in notebooks.PACKS[_edition()]]
         online = baseurl()
         if online:  # the published site (make site) also serves the PDF edition, under pdf/
-            pdfs = [("book-student.pdf", "the PDF of the student edition")]
-            if _edition() == "full":
-                pdfs.insert(0, ("book.pdf", "the PDF of this book, with the solutions"))
-            for name, what in pdfs:
-                para = nodes.paragraph("", "", nodes.reference("", name, refuri=f"{online}/pdf/{name}",
-                                                               internal=False), nodes.Text(f": {what}."))
-                items += nodes.list_item("", para)
+            pdfs = {"book.pdf": "the PDF of this book, with the solutions"} if _edition() == "full" else {}
+            pdfs["book-student.pdf"] = "the PDF of the student edition"
+            links += [(name, f"{online}/pdf/{name}", what) for name, what in pdfs.items()]
+        items = nodes.bullet_list()
+        for name, url, what in links:
+            link = nodes.reference("", name, refuri=url, internal=False)
+            items += nodes.list_item("", nodes.paragraph("", "", link, nodes.Text(f": {what}.")))
         return [items]
 
 
 _EXT = Path(__file__).resolve().parents[1]  # _ext/: static/ and templates/
-
-
 _FOLD_SUMMARY = '<summary aria-label="Toggle hidden content">'
 _BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry">')
 
 
 def _accessible_markup(app, pagename, templatename, context, doctree):
-    """Two fixes of generated markup that axe-core reports and no option turns off:
-
-    * myst-nb names every code fold "Toggle hidden content" while it shows "Show code cell source":
-      drop the aria-label so the visible text is the name (label-content-name-mismatch);
-    * docutils marks bibliography entries role="doc-biblioentry", a deprecated role not allowed in the
-      role="list" around them (aria-required-children, critical): they are list items.
-    """
+    """Two fixes axe-core asks for that no option gives: a code fold's name is its visible text (myst-nb's
+    aria-label differs), and bibliography entries are list items (not the deprecated doc-biblioentry)."""
     body = context.get("body")
     if body:
         body = body.replace(_FOLD_SUMMARY, "<summary>")
         context["body"] = _BIBLIOENTRY.sub(r'\1 role="listitem">', body)
 
 
-def _static_explorers(app, config):
+def _configure(app, config):
+    """Explorers in their static mode, ``_ext/static`` and ``_ext/templates`` served, sphinx-thebe off."""
     os.environ["GBML_EXPLORER"] = "static"
     os.environ["GBML_BOOK_BUILD"] = "1"  # gbml.book.glue records values only in this build
-
-
-STATIC = _EXT / "static"
-
-
-def _static_files(app, config):
-    """_ext/static (book.css, a11y.css, the shim, the favicon) and the theme-button templates (_ext/templates)."""
-    config.html_static_path.append(str(STATIC))
-    config.templates_path.insert(0, str(_EXT / "templates"))
-
-
-def _drop_thebe(app, config):
+    config.html_static_path.append(str(_EXT / "static"))  # book.css, a11y.css, the shim, the favicon
+    config.templates_path.insert(0, str(_EXT / "templates"))  # the theme's buttons
     for listeners in app.events.listeners.values():
         for listener in list(listeners):
             if getattr(listener.handler, "__module__", "").startswith("sphinx_thebe"):
@@ -185,9 +142,7 @@ def register(app):
     app.connect("config-inited", _publishing)
     app.connect("html-page-context", _colab_button, priority=600)  # after the theme's (501)
     app.connect("build-finished", _drop_theme_sources)
-    app.connect("config-inited", _static_explorers)
-    app.connect("config-inited", _static_files)
-    app.connect("config-inited", _drop_thebe)
+    app.connect("config-inited", _configure)
     app.add_css_file("book.css")
     app.add_js_file("mathjax2-shim.js")
     app.add_css_file("a11y.css")

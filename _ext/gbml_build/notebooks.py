@@ -1,39 +1,20 @@
 """The notebook edition: chapter notebooks built from the *built* book, plus two course packs.
 
-``sphinx-tojupyter`` (a Sphinx builder over the doctree) writes each chapter as plain Jupyter
-Markdown and code: the book's macros in a first ``$$\\newcommand…$$`` cell (and expanded in every other
-cell by the pass below, so that a cell renders on its own), glued numbers as values,
-references and citations as text and links, numbered propositions and exercises.  ``make book``
-(:mod:`gbml_build.build`) runs it on the doctrees of the HTML build, whose execution it reuses: no chapter
-runs twice (``forbid_reading`` stops a builder that would read, hence execute, a chapter again).
+``sphinx-tojupyter`` writes each chapter from the doctrees of the HTML build, reusing its execution
+(:func:`forbid_reading`), with the passes registered here (admonitions quoted, dropdowns folded, table
+captions, anchors).  :func:`convert` adds what the builder cannot: the setup cell (imports ``gbml`` or says
+how to install it; in Colab installs the site's wheel), exercise headings in book order, solutions folded
+(full edition) or removed (student edition), figure captions, numbered exercise links, the works cited,
+the book's macros expanded in every cell, and links to pages outside the edition made to point to the
+online book (``baseurl()``) or made text.
 
-A pass over the generated cells (nbformat) then does what the builder cannot be configured to do:
-
-* a first code cell that imports ``gbml`` or says how to install it (never installs anything);
-* exercise headings in book order ("Exercise 7.1 (title)"), solutions folded in ``<details>`` (full
-  edition; solution code cells are collapsed, like the figure code the book folds) or removed (student edition: every cell the sources tag
-  ``solution``, found by matching the generated code cells with the source cells);
-* admonitions as quoted blocks with a bold title, dropdowns as ``<details>`` (marked in the doctree by
-  this module's ``register``, whose passes run only in the notebook builder);
-* figure captions, with their book numbers, as Markdown under their figure; table captions (with their
-  math and number) above their table, code and emphasis in table cells kept; links to exercises numbered;
-* the works cited by the notebook listed at its end (from the generated ``references`` page);
-* when the book has an online address (``baseurl()``: ``make site``'s BASEURL or ``html.baseurl``): a link
-  to the chapter's page of the online book under its title (the student edition's: the site's
-  ``student/``), and links to pages that are not in the edition pointing there (without it they become
-  text); in Colab the setup cell installs ``gbml`` from the site's wheel (``setup_cell_source``).
-
-Each edition has the chapters plus the notation page (chapters link to it).  Output:
-``_build/notebooks/{full,student}/*.ipynb`` and ``_build/notebooks/course-pack{,-student}.zip`` (notebooks,
-the ``gbml`` wheel, a pinned ``requirements.txt``, a README).  ``install`` copies an edition into a built
-site: the book's download buttons serve these notebooks and its pages link the packs.
-
-Usage: ``make notebooks`` (the book, when stale, with this edition: ``python -m gbml_build.build --if-stale``).
+Output: ``_build/notebooks/{full,student}/*.ipynb`` and ``course-pack{,-student}.zip`` (notebooks, the
+``gbml`` wheel, pinned requirements, a README); :func:`install` copies an edition into a built site.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import os
 import pickle
 import re
 import shutil
@@ -57,10 +38,8 @@ PACK_PINS = ("numpy", "matplotlib", "ipywidgets", "jupyterlab", "ipykernel")
 #: JupyterHub keeps at its own version.
 KERNEL_PINS = tuple(name for name in PACK_PINS if name != "jupyterlab")
 
-# The first code cell of every notebook.  Outside Colab it installs nothing: without gbml it says how to
-# install it and stops.  In Colab (the module google.colab imports) it installs gbml from the wheel the
-# published site serves (WHEEL_URL, from BASEURL), saying what and from where, and turns on Colab's
-# widget manager so that the explorers' sliders work.
+# The first code cell of every notebook: outside Colab it installs nothing (without gbml it says how and
+# stops); in Colab it installs the wheel the published site serves and turns on the widget manager.
 SETUP = '''\
 # Setup: this notebook needs the book's package `gbml`.  Outside Colab nothing is installed for you.
 import importlib, subprocess, sys
@@ -97,15 +76,16 @@ if IN_COLAB:
     output.enable_custom_widget_manager()  # the explorers are ipywidgets
 '''
 
+#: The metadata of every notebook written (with its title).
+METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"}}
 #: Where the site (``make site``, :mod:`gbml_build.site`) serves the gbml wheel, beside the course packs.
 WHEEL_DIR = "packs"
 
 
 def pack_version(root: Path = ROOT) -> str:
-    """The version of the packs' gbml wheel: ``gbml.__version__`` with a local label from the package's
-    source (``0.1.0+src.1a2b3c4d5e``).  A pack built from changed code carries another version, so
-    ``pip install -r requirements.txt`` in an environment holding an older pack's gbml installs the new one
-    (with an unchanged version pip would keep the old)."""
+    """``gbml.__version__`` with a label hashed from the package's source (``0.1.0+src.1a2b3c4d5e``): pip
+    replaces an older pack's gbml only when the version differs."""
     package = root / "gbml"
     version = re.search(r'^__version__ = "([^"]+)"', (package / "__init__.py").read_text(encoding="utf-8"), re.M)
     digest = hashlib.sha256()
@@ -120,8 +100,7 @@ def wheel_name(root: Path = ROOT) -> str:
 
 
 def build_wheel(dest: Path, root: Path = ROOT) -> Path:
-    """Build the gbml wheel into ``dest`` at :func:`pack_version`, from a copy of the distribution whose
-    ``gbml.__version__`` carries that version (the installed package then reports it)."""
+    """Build the gbml wheel into ``dest`` at :func:`pack_version` (which its ``gbml.__version__`` reports)."""
     version = pack_version(root)
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
@@ -142,12 +121,7 @@ def build_wheel(dest: Path, root: Path = ROOT) -> Path:
     return wheel
 
 
-def setup_cell_source(online: str) -> str:
-    """The setup cell; ``online`` (the base URL, may be "") gives the wheel's address for Colab."""
-    return SETUP.format(wheel_url=f"{online}/{WHEEL_DIR}/{wheel_name()}" if online else "")
-
-
-# -- in the builder: admonitions and dropdowns become marked blocks, quoted in the pass below ----------
+# -- in the builder (each pass returns at once in another builder) ---------------------------------------
 
 _ADMONITIONS = (nodes.note, nodes.tip, nodes.hint, nodes.important, nodes.warning, nodes.caution,
                 nodes.attention, nodes.danger, nodes.error)
@@ -155,8 +129,6 @@ _START, _TITLE_END, _END = "GBMLBLOCK", "GBMLTITLE", "GBMLEND"
 
 
 def _mark_blocks(app, doctree, docname):
-    if app.builder.name != "jupyter":
-        return
     for node in list(doctree.findall(nodes.Element)):
         if node.get("design_component") == "dropdown":
             kind, title = "details", next(iter(node.findall(nodes.rubric)), None)
@@ -173,8 +145,6 @@ def _mark_blocks(app, doctree, docname):
 def _table_captions(app, doctree, docname):
     """A table's caption becomes a paragraph above it, "**Table 7.1.** …" with its math (the builder
     writes a caption as a heading of plain text, dropping the ``$`` of its math and its number)."""
-    if app.builder.name != "jupyter":
-        return
     numbers = app.env.toc_fignumbers.get(docname, {}).get("table", {})
     for table in list(doctree.findall(nodes.table)):
         title = next((c for c in table.children if isinstance(c, nodes.title)), None)
@@ -190,8 +160,6 @@ def _table_captions(app, doctree, docname):
 def _anchors(app, doctree, docname):
     """Every labelled block (proposition, theorem, proof, equation, figure, ...) gets an ``<a id>`` anchor
     before it, so that links to it land there: the builder writes anchors for section labels only."""
-    if app.builder.name != "jupyter":
-        return
     seen = {t["refid"] for t in doctree.findall(nodes.target) if t.get("refid")}  # the hook may run twice
     for node in list(doctree.findall(nodes.Element)):
         if isinstance(node, (nodes.section, nodes.document)) or isinstance(node.parent, nodes.TextElement) \
@@ -207,8 +175,6 @@ def _aligned_math(app, doctree, docname):
     """A display equation of several aligned lines (``&``, ``\\\\``) and no environment of its own is set
     in ``aligned``, as Sphinx's MathJax output does with ``split``; the builder writes it bare, which
     MathJax reports as a misplaced ``&``."""
-    if app.builder.name != "jupyter":
-        return
     for node in doctree.findall(nodes.math_block):
         tex = node.astext()
         if ("&" in tex or "\\\\" in tex) and "\\begin{" not in tex:
@@ -221,8 +187,6 @@ _INLINE = {nodes.literal: "`", nodes.emphasis: "*", nodes.strong: "**"}
 def _table_inline_markup(app, doctree, docname):
     """Code and emphasis inside table cells become Markdown text (the builder writes their markers before
     the table and drops them from the cell)."""
-    if app.builder.name != "jupyter":
-        return
     for table in doctree.findall(nodes.table):
         for node in list(table.findall(lambda n: type(n) in _INLINE)):
             mark = _INLINE[type(node)]
@@ -230,10 +194,7 @@ def _table_inline_markup(app, doctree, docname):
 
 
 def forbid_reading(app, env, docnames):
-    """``env-before-read-docs`` of the notebook builder: reading a chapter would execute it a second time
-    (the edition reuses the HTML build's execution), so stop and say why."""
-    if app.builder.name != "jupyter":
-        return
+    """``env-before-read-docs``: reading a chapter would execute it a second time, so stop and say why."""
     again = sorted(set(docnames) & set(notebook_pages(Path(app.srcdir))))
     if again:
         from sphinx.errors import ExtensionError
@@ -241,14 +202,19 @@ def forbid_reading(app, env, docnames):
                              "HTML build's doctrees with the same configuration (make book; gbml_build.build)")
 
 
+def _notebook_builder_only(handler):
+    @functools.wraps(handler)
+    def run(app, *args):
+        if app.builder.name == "jupyter":  # sphinx-tojupyter's builder
+            handler(app, *args)
+    return run
+
+
 def register(app):
-    """The notebook builder's passes (every one returns at once in another builder)."""
-    app.connect("env-before-read-docs", forbid_reading)
-    app.connect("doctree-resolved", _mark_blocks)
-    app.connect("doctree-resolved", _table_captions)
-    app.connect("doctree-resolved", _table_inline_markup)
-    app.connect("doctree-resolved", _anchors)
-    app.connect("doctree-resolved", _aligned_math)
+    """The notebook builder's passes (skipped by every other builder)."""
+    app.connect("env-before-read-docs", _notebook_builder_only(forbid_reading))
+    for handler in (_mark_blocks, _table_captions, _table_inline_markup, _anchors, _aligned_math):
+        app.connect("doctree-resolved", _notebook_builder_only(handler))
 
 
 def _quote_blocks(cells) -> None:
@@ -297,8 +263,7 @@ def _figure_numbers() -> dict:
 
 
 def _equation_anchors(cells, name: str, fignums: dict) -> None:
-    """Numbered equations the builder wrote without an anchor (those inside list items) get one, on the
-    line before their ``$$``."""
+    """Numbered equations the builder wrote without an anchor (inside list items) get one before their ``$$``."""
     have = {a for c in cells if c.cell_type == "markdown" for a in re.findall(r"<a id='([\w-]+)'>", c.source)}
     for anchor, tag in fignums.get(name, {}).get("equation", {}).items():
         if anchor in have:
@@ -332,8 +297,8 @@ _TRAILING_ANCHORS = re.compile(r"(?:\s*<a id='[\w-]+'></a>)+\s*$")
 
 
 def _anchors_to_next_cell(cells) -> None:
-    """Anchors the builder leaves at the end of a Markdown cell belong to the next cell (the block they
-    label starts there): move them, so that they stay when the cell before is dropped (a solution)."""
+    """Anchors at the end of a Markdown cell label the next cell's block: move them there (they stay when
+    the cell before is dropped)."""
     for cell, after in zip(cells, cells[1:]):
         found = _TRAILING_ANCHORS.search(cell.source) if cell.cell_type == "markdown" else None
         if found and after.cell_type == "markdown":
@@ -362,9 +327,8 @@ def _argument(text: str, start: int) -> tuple[str, int]:
 
 
 def expand_macros(text: str, book_macros: dict[str, tuple[str, int]]) -> str:
-    """``text`` with every use of the book's macros replaced by its definition (arguments included, nested
-    macros too).  Every Markdown cell is expanded, so that math renders wherever a cell is typeset alone
-    (Colab, VS Code, a cell typeset before the first one): the first cell's definitions are a convenience."""
+    """``text`` with every use of the book's macros replaced by its definition (with arguments, nested), so
+    that a cell's math renders when typeset alone (Colab, VS Code)."""
     pattern = re.compile(r"\\(" + "|".join(sorted(map(re.escape, book_macros), key=len, reverse=True)) + r")(?![A-Za-z])")
     while True:
         m = pattern.search(text)
@@ -387,7 +351,8 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
     meta = _source_cells(name)
     cells = []
     for cell in nb.cells:
-        tags = list(meta.get(cell.source.strip(), {}).get("tags", [])) if cell.cell_type == "code" else []
+        info = meta.get(cell.source.strip(), {}) if cell.cell_type == "code" else {}
+        tags = list(info.get("tags", []))
         if cell.cell_type == "markdown":
             cell.source = _EXERCISE.sub(r"\1 \3 (\2)", cell.source).replace("**Proof.**\n\nProof. ", "**Proof.** ")
             solution = _SOLUTION.search(cell.source)
@@ -405,7 +370,7 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
         if tags:
             cell.metadata["tags"] = tags
         cells.append(cell)
-        figure = meta.get(cell.source.strip(), {}).get("mystnb", {}).get("figure") if cell.cell_type == "code" else None
+        figure = info.get("mystnb", {}).get("figure")
         if figure and figure.get("caption"):
             num = fignums.get(name, {}).get("figure", {}).get(figure.get("name"))
             label = "Figure " + ".".join(map(str, num)) + "." if num else "Figure."
@@ -414,12 +379,8 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
     _quote_blocks(cells)
     _number_exercises(cells, name, fignums)
     _equation_anchors(cells, name, fignums)
-    cited = []
-    for cell in cells:
-        if cell.cell_type == "markdown":
-            for ref in re.findall(r"references\.ipynb#([\w-]+)", cell.source):
-                if ref in refs and ref not in cited:
-                    cited.append(ref)
+    cited = {ref for c in cells if c.cell_type == "markdown"
+             for ref in re.findall(r"references\.ipynb#([\w-]+)", c.source) if ref in refs}
     if cited:
         entries = "\n\n".join(f"<a id='{r}'></a>\n{refs[r]}" for r in sorted(cited, key=lambda r: refs[r]))
         cells.append(nbformat.v4.new_markdown_cell(f"## References\n\n{entries}"))
@@ -427,17 +388,17 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
             if cell.cell_type == "markdown":
                 cell.source = cell.source.replace("(references.ipynb#", "(#")
     title = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M))
-    if any(c.cell_type == "code" for c in cells):
-        cells.insert(title + 1, nbformat.v4.new_code_cell(setup_cell_source(baseurl()), metadata={"tags": ["setup"]}))
     online = baseurl()
+    if any(c.cell_type == "code" for c in cells):  # Colab installs the wheel the online book serves
+        setup = SETUP.format(wheel_url=f"{online}/{WHEEL_DIR}/{wheel_name()}" if online else "")
+        cells.insert(title + 1, nbformat.v4.new_code_cell(setup, metadata={"tags": ["setup"]}))
     link_pages(cells, name, f"{online}/student" if online and student else online)  # the site's student/ book
     book_macros = macros()
     for cell in cells[1:]:  # cells[0] defines the macros
         if cell.cell_type == "markdown":
             cell.source = expand_macros(cell.source, book_macros)
     nb.cells = cells
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}, "title": nb.metadata.get("title", "")}
+    nb.metadata = {**METADATA, "title": nb.metadata.get("title", "")}
     return nb
 
 
@@ -458,9 +419,8 @@ _LINK = re.compile(r"\[([^\]]*)\]\(([\w-]+)\.ipynb(#[\w-]+)?\)")
 
 
 def link_pages(cells, name: str, online: str, edition: tuple[str, ...] | None = None) -> None:
-    """Links to notebooks of the edition stay (the pack holds them); a link to any other page of the book
-    points to the online book when ``online`` (the base URL) is given, and becomes its text otherwise.
-    With ``online``, the title cell also links the page's online version."""
+    """Links to notebooks of the edition stay; a link to another page of the book points to the online
+    book at ``online`` (the base URL, which the title cell also links), or becomes its text."""
     names = {Path(n).name for n in (pages() if edition is None else edition)}
     docnames = {Path(n).name: n for n in toc_files()}
 
@@ -526,10 +486,10 @@ def write_packs(written: dict[str, list[Path]]) -> list[Path]:
     requirements = "-r requirements-kernel.txt\n" + "".join(f"{n}=={v}\n" for n, v in pinned.items()
                                                           if n not in KERNEL_PINS)
     packs = []
-    for edition, zname in (("full", "course-pack.zip"), ("student", "course-pack-student.zip")):
-        note = ("Each exercise's solution is folded under it." if edition == "full" else
-                "Exercises have no solutions: an exercise's check says when it is not written yet.")
-        path = OUT / zname
+    for edition, note in (("full", "Each exercise's solution is folded under it."),
+                          ("student", "Exercises have no solutions: an exercise's check says when it is not "
+                                      "written yet.")):
+        path = OUT / PACKS[edition][0]
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
             for nb in written[edition]:
                 z.write(nb, nb.name)

@@ -1,37 +1,16 @@
 """A problem set from exercises of the book: ``make problem-set EXERCISES="ex-… ex-…" NAME=hw1``.
 
-The exercises are taken, in the order given, from the notebook edition (``_build/notebooks/full``, rebuilt
-with the book (``gbml_build.build``) when missing or older than its sources); their kind and minutes come
-from :func:`gbml_build.chapters.read_chapter`.  Written to ``_build/problem-sets/NAME/``:
+The exercises, in the order given, come from the notebook edition (``_build/notebooks/full``, the book
+rebuilt when stale).  Written to ``_build/problem-sets/NAME/``: the sheet ``NAME.ipynb``; the key
+``NAME-key.ipynb``, executed (it must run clean, every check "Correct"); both as PDFs (nbconvert's HTML
+printed offline by Chromium); ``nbgrader/``, a course folder (:mod:`.course`, :mod:`.feedback`) whose source
+has solution regions, per coding exercise a visible check (0 points) and a hidden test (a fresh checker on
+new cases, :mod:`gbml.book._grading`), per proof and computation a manually graded answer; points = minutes.
 
-* ``NAME.ipynb``, the student sheet: the book's macros cell, a title with the total time, then per exercise
-  its chapter (with a link), kind and minutes, the statement, an answer cell (proofs and computations), its
-  setup cell, the stub and the check cell;
-* ``NAME-key.ipynb``, the same with every solution, executed: it must run clean (no error, every check
-  "Correct") or the build fails;
-* ``NAME.pdf`` and ``NAME-key.pdf``: nbconvert's HTML of the two notebooks, typeset by the vendored
-  MathJax and printed by Chromium (offline);
-* ``nbgrader/source/NAME/NAME.ipynb``, the nbgrader source: solution regions between ``### BEGIN
-  SOLUTION`` and ``### END SOLUTION``; per coding exercise two autograded test cells, the visible check
-  (``assert`` on its checker's result, 0 points: Validate shows its hint) and the hidden test (a fresh copy
-  of the checker on new cases, :mod:`gbml.book._grading`; its value is the points, the share of cases
-  passed); a manually graded answer cell per proof and computation; points = minutes.
-
-An offering's settings (:mod:`gbml_build.course`): a spec file (``SPEC=hw2.yml``: title, due date, exercises
-in order with their points, seed, folders of course-local exercises) or the options ``TITLE``, ``DUE``,
-``SEED``, ``LOCAL``.  Problems are numbered 1..n and cite their exercise by title and label (so
-do the key's solution headings); the equations a statement cites are written out under it, the
-sections (worked examples) it links to are quoted under it, and each figure of its chapter it
-cites is drawn again after the setup, with its numbered caption (by the key's run: a seeded set
-shows the seeded figure); the PDFs have no dead links; ``nbgrader/`` is a course directory whose
-feedback typesets offline (:mod:`gbml_build.feedback`).
-
-Each problem's setup cell (collapsed, its output hidden) runs the code of the exercise's chapter above the
-exercise, without solutions: the kernel then holds what the book's execution holds at the exercise (every
-name, the same random state), so the sheet's numbers and the key's outputs are the book's.
-
-Usage: ``PYTHONPATH=_ext python -m gbml_build.problem_set --name hw1 ex-lr-code ex-td-compute …``, or
-``… --spec hw2.yml [--seed 7]``
+Each problem's setup cell runs the code of its chapter above the exercise (solutions left out): the kernel
+then holds what the book's execution holds there, so the numbers are the book's.  The statement's cited
+equations, sections and figures are shown under it.  An offering's settings come from ``SPEC=hw2.yml`` or
+``TITLE``, ``DUE``, ``SEED``, ``LOCAL`` (:mod:`.course`).
 """
 from __future__ import annotations
 
@@ -154,11 +133,6 @@ class Item:
     def stem(self) -> str:
         return Path(self.exercise.chapter).name
 
-    @property
-    def where(self) -> str:
-        """Where the exercise comes from, for its setup cell."""
-        return f"{self.stem}.md" if is_local(self.exercise) else f"chapter {self.chapter}"
-
 
 def _tags(cell) -> list:
     return cell.metadata.get("tags", [])
@@ -184,8 +158,7 @@ _DIRECTIVE = re.compile(r"^:::\{(exercise|solution)\}[ \t]*([^\n]*)\n((?::[\w-]+
 
 
 def _local_markdown(text: str, title: str) -> str:
-    """A course-local exercise's MyST as the notebook edition writes it: the exercise directive as an
-    anchored heading, a solution directive folded in ``<details>``; MyST comments and targets dropped."""
+    """A course-local exercise's MyST as the notebook edition writes it (heading, folded solution)."""
     text = re.sub(r"^(%.*|\([\w-]+\)=)\n?", "", text, flags=re.M)
 
     def convert(m):
@@ -239,8 +212,7 @@ _SEC_LINK = re.compile(r"\[([^\]]*)\]\((?:(\d\d_\w+)\.ipynb)?#(sec-[\w-]+)\)")
 
 
 def _cited_figures(exercise: Exercise, nb) -> list:
-    """(code cell, caption cell) in the notebook ``nb`` of the exercise's chapter of each figure its
-    statement cites (``{numref}`fig-…```): the cell that draws it, and its numbered caption."""
+    """(code cell, caption cell) in ``nb`` of each figure the statement cites (``{numref}`fig-…```)."""
     statement = re.search(r"^:::\{exercise\}.*?^:::[ \t]*$", _region(exercise), re.M | re.S).group()
     found = []
     for name in dict.fromkeys(_FIG_REF.findall(statement)):
@@ -259,8 +231,7 @@ def _cited_figures(exercise: Exercise, nb) -> list:
 
 
 def _cited_sections(statement: str, exercise: Exercise) -> list:
-    """(anchor, markdown) of each section (``sec-…``) the statement links to: its text cells, from
-    its heading to the next heading of its level or above, as the notebook edition writes them."""
+    """(anchor, markdown) of each section (``sec-…``) the statement links to, to its next heading."""
     found = []
     for _, stem, anchor in dict.fromkeys(_SEC_LINK.findall(statement)):
         page = notebooks.OUT / "full" / f"{stem or Path(exercise.chapter).name}.ipynb"
@@ -283,21 +254,14 @@ SETUP_HEADER = "%%capture\n# Setup for problem {index}: the code of {where} abov
 
 
 def setup_code(item: Item) -> str:
-    """The code of the exercise's chapter above it, in the book's order, without the solution cells: run
-    first, it leaves the kernel as the book's execution leaves it at the exercise (the same names, the same
-    random state), so the sheet's numbers and the key's outputs are the book's.  A solution cell never
-    changes what code below it reads (``tests/test_problem_set.py`` compares every key with the book)."""
+    """The code of the exercise's chapter above it, without the solution cells (none changes what later
+    code reads: ``tests/test_problem_set_book.py``), so the kernel is left as the book's at the exercise."""
     cells = [c for c in item.before if not _is_solution(c)]
     code = "\n\n".join(c.source.strip() for c in cells if c.source.strip())
     if re.search(r"^%%", code, re.M):
         raise RuntimeError(f"exercise {item.exercise.label}: a cell magic (%%) in the code of "
                            f"{item.exercise.chapter} above it cannot run inside the setup cell")
     return code
-
-
-def _setup_cell(item: Item, index: int, seed=None):
-    source = SETUP_HEADER.format(index=index, where=item.where, label=item.exercise.label) + setup_code(item)
-    return _code(course.seeded(source, seed), ["setup", "setup-chapter"], jupyter={"source_hidden": True})
 
 
 # -- the notebooks ----------------------------------------------------------------------------------------
@@ -312,8 +276,8 @@ def _points(value) -> str:
 
 
 def _statement(item: Item, index: int, baseurl: str) -> str:
-    """The heading cell as a problem: its title, the exercise's label and where it comes from (not the book's
-    number, which an added exercise would shift), kind, minutes and points; the equations it refers to."""
+    """The heading cell as a problem: title, label and chapter (not the book's number, which an added
+    exercise would shift), kind, minutes, points, and the equations it cites written out."""
     e = item.exercise
     where = (f"Course exercise `{e.label}` ({item.chapter_title})" if is_local(e) else
              f"Exercise `{e.label}` of chapter {item.chapter}, [{item.chapter_title}]({_page(item.stem, baseurl)}"
@@ -324,20 +288,6 @@ def _statement(item: Item, index: int, baseurl: str) -> str:
     text = _SEC_LINK.sub(lambda m: f"{m.group(1)} (below)" if m.group(3) in shown else m.group(0),
                          text)
     return _relink(_with_equations(text, item.stem), item, baseurl)
-
-
-def _cited(item: Item, baseurl: str, seed=None) -> tuple[list, list]:
-    """The cells that show what the statement cites: its sections' text (under the statement),
-    and its figures (after the setup): each figure's cell, run again (code folded), and caption."""
-    sections = [nbformat.v4.new_markdown_cell(_relink(
-        f"*The section the statement refers to, as the book gives it:*\n\n{text.strip()}", item,
-        baseurl),
-        metadata={"tags": ["cited-section"]}) for _, text in item.sections]
-    figures = []
-    for code, caption in item.figures:
-        figures += [_code(course.seeded(code.source, seed), ["cited-figure", "hide-input"],
-                          jupyter={"source_hidden": True}), copy.deepcopy(caption)]
-    return sections, figures
 
 
 _EQ_LINK = re.compile(r"\[(\(\d+\.\d+\))\]\((?:(\d\d_\w+)\.ipynb)?#(equation-[\w-]+)\)")
@@ -356,8 +306,7 @@ def _equations_of(stem: str) -> dict[str, str]:
 
 
 def _with_equations(text: str, stem: str) -> str:
-    """A statement whose links to numbered equations, ``[(2.4)](#equation-…)``, are text, with each of those
-    equations shown under it, numbered as in the book: the sheet needs no chapter to be read."""
+    """Links to numbered equations, ``[(2.4)](#equation-…)``, as text, each equation shown under it."""
     cited = {}
 
     def plain(m):
@@ -373,7 +322,7 @@ def _with_equations(text: str, stem: str) -> str:
 
 def _relink(text: str, item: Item, baseurl: str) -> str:
     """Links into the exercise's chapter (``#anchor``) or another chapter's notebook, made to work from the set."""
-    text = re.sub(r"\]\(#", f"]({_page(Path(item.exercise.chapter).name, baseurl)}#", text)
+    text = re.sub(r"\]\(#", f"]({_page(item.stem, baseurl)}#", text)
     return re.sub(r"\]\((\d\d_\w+)\.ipynb#", lambda m: f"]({_page(m.group(1), baseurl)}#", text)
 
 
@@ -382,8 +331,7 @@ def _code(source: str, tags: list, **metadata):
 
 
 def _front(items: list[Item], name: str, baseurl: str, *, key: bool, settings: course.Settings) -> list:
-    """Macros cell, title cell (title, due date, total time and points), the notebook edition's setup cell
-    (is gbml installed?)."""
+    """Macros cell, title cell (title, due date, total time and points), the edition's setup cell."""
     first = nbformat.read(min((notebooks.OUT / "full").glob("[0-9][0-9]_*.ipynb")), as_version=4)
     macros = copy.deepcopy(first.cells[0])
     macros.metadata["tags"] = ["macros"]
@@ -408,10 +356,23 @@ def _front(items: list[Item], name: str, baseurl: str, *, key: bool, settings: c
     return [macros, nbformat.v4.new_markdown_cell(title), guard]
 
 
-def _needs_code_cell(item: Item) -> bool:
-    """A computation whose key runs code but whose sheet has no code cell of its own gets an empty one."""
-    code = [c for c in item.cells[1:] if c.cell_type == "code"]
-    return item.exercise.kind == "computation" and bool(code) and all(_is_solution(c) for c in code)
+def _head(it: Item, index: int, baseurl: str, seed) -> list[tuple[str, nbformat.NotebookNode]]:
+    """(grade id, cell) of a problem's statement, the sections it cites, its setup, then the figures it
+    cites (each drawn again, its code folded, then its caption)."""
+    sections = [nbformat.v4.new_markdown_cell(_relink(
+        f"*The section the statement refers to, as the book gives it:*\n\n{text.strip()}", it, baseurl),
+        metadata={"tags": ["cited-section"]}) for _, text in it.sections]
+    figures = [cell for code, caption in it.figures for cell in (_code(
+        course.seeded(code.source, seed), ["cited-figure", "hide-input"], jupyter={"source_hidden": True}),
+        copy.deepcopy(caption))]
+    label = it.exercise.label
+    where = f"{it.stem}.md" if is_local(it.exercise) else f"chapter {it.chapter}"
+    setup = SETUP_HEADER.format(index=index, where=where, label=label) + setup_code(it)
+    return [(f"{label}-statement", nbformat.v4.new_markdown_cell(_statement(it, index, baseurl))),
+            *((f"{label}-section-{i}", cell) for i, cell in enumerate(sections)),
+            (f"{label}-setup", _code(course.seeded(setup, seed), ["setup", "setup-chapter"],
+                                     jupyter={"source_hidden": True})),
+            *((f"{label}-figure-{i}", cell) for i, cell in enumerate(figures))]  # before the answer
 
 
 def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = "",
@@ -420,13 +381,12 @@ def problem_notebook(items: list[Item], name: str, *, key: bool, baseurl: str = 
     settings = settings or course.Settings()
     cells = _front(items, name, baseurl, key=key, settings=settings)
     for index, it in enumerate(items, 1):
-        sections, figures = _cited(it, baseurl, settings.seed)
-        cells += [nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)), *sections]
-        cells += [_setup_cell(it, index, settings.seed), *figures]  # a cited figure before the answer
+        cells += [cell for _, cell in _head(it, index, baseurl, settings.seed)]
         if not key and it.exercise.kind != "coding":
             cells.append(nbformat.v4.new_markdown_cell("**Your answer.**", metadata={
                 "tags": ["answer", f"answer-{it.exercise.kind}"]}))
-        if not key and _needs_code_cell(it):
+        code = [c for c in it.cells[1:] if c.cell_type == "code"]
+        if not key and it.exercise.kind == "computation" and code and all(map(_is_solution, code)):
             cells.append(_code("# Your computation: the code the problem asks you to run.\n", ["answer-code"]))
         for cell in it.cells[1:]:
             if _is_solution(cell) and not key:
@@ -473,24 +433,17 @@ HIDDEN_TEST = """\
 # Hidden test: when your notebook is graded, this cell checks your function again, on {n_cases} new cases;
 # it scores {points} points times the share of those cases that your function gets right.
 ### BEGIN HIDDEN TESTS
-# The checker comes from a fresh copy of gbml, loaded from its files: an answer cell cannot have replaced it.
+# The checker comes from fresh copies of gbml{and_module}, loaded from their files: an answer cell cannot
+# have replaced them.
 import importlib.util
 grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book._grading"))
 grading.__spec__.loader.exec_module(grading)
-grading.points({checker!r}, {fn}, points={points}, seed={seed}, n_cases={n_cases})
+{local}grading.points({checker!r}, {fn}, points={points}, seed={seed}, n_cases={n_cases})
 ### END HIDDEN TESTS"""
 
-
-HIDDEN_TEST_LOCAL = """\
-# Hidden test: when your notebook is graded, this cell checks your function again, on {n_cases} new cases;
-# it scores {points} points times the share of those cases that your function gets right.
-### BEGIN HIDDEN TESTS
-# The checker comes from fresh copies of {module} and of gbml, loaded from their files: an answer cell
-# cannot have replaced them.
-import importlib.util
+# A course-local checker: its module loaded afresh, importing the fresh gbml.book.exercises.
+LOCAL_CHECKER = """\
 import sys
-grading = importlib.util.module_from_spec(importlib.util.find_spec("gbml.book._grading"))
-grading.__spec__.loader.exec_module(grading)
 shown = sys.modules.pop("gbml.book.exercises", None)
 sys.modules["gbml.book.exercises"] = grading.fresh_exercises()  # what {module} imports compare from
 spec = importlib.util.spec_from_file_location("_course_hidden_test", {module!r})
@@ -500,24 +453,22 @@ try:
 finally:
     sys.modules["gbml.book.exercises"] = shown
 grading.fresh_exercises = lambda: course_checks
-grading.points({checker!r}, {fn}, points={points}, seed={seed}, n_cases={n_cases})
-### END HIDDEN TESTS"""
+"""
 
 
 def _hidden_test(check: str, points, n_cases: int = 10, module: str = "") -> str:
     """The hidden test of the check cell ``exercises.check_x(fn);`` (of a course-local checker in the file
-    ``module``): its value is the points (nbgrader's partial credit).  Its seed is drawn now, from the
-    system's entropy: the book and gbml are public, so a seed derived from them would let a learner
-    tabulate the hidden cases too."""
+    ``module``), worth ``points``.  Its seed is drawn from the system's entropy: one derived from the public
+    book and gbml would let a learner tabulate the hidden cases."""
     call = ast.parse(check).body[0].value
-    return (HIDDEN_TEST_LOCAL if module else HIDDEN_TEST).format(
+    return HIDDEN_TEST.format(
         checker=call.func.attr, fn=call.args[0].id, points=_points(points), seed=secrets.randbelow(2**32),
-        n_cases=n_cases, module=module)
+        n_cases=n_cases, and_module=f" and {module}" if module else "",
+        local=LOCAL_CHECKER.format(module=module) if module else "")
 
 
 def _checker_file(item: Item, check: str) -> str:
-    """The file (beside the notebook) of a course-local exercise's checker: the ``.py`` of its folder that
-    defines it."""
+    """The ``.py`` of a course-local exercise's folder that defines its checker (beside the notebook)."""
     checker = ast.parse(check).body[0].value.func.attr
     folder = Path(item.exercise.chapter).parent
     found = [p.name for p in sorted(folder.glob("*.py")) if re.search(rf"^def {checker}\(", p.read_text(), re.M)]
@@ -529,20 +480,16 @@ def _checker_file(item: Item, check: str) -> str:
 
 def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "",
                       settings: course.Settings | None = None) -> nbformat.NotebookNode:
-    """The nbgrader source: solution regions, a visible check and a hidden test for coding, manually graded
-    answers otherwise."""
+    """The nbgrader source: solution regions, a visible check and a hidden test per coding exercise, a
+    manually graded answer otherwise."""
     settings = settings or course.Settings()
     cells = _front(items, name, baseurl, key=False, settings=settings)
     for i, cell in enumerate(cells):
         _nbgrader(cell, f"front-{i}", locked=True)
     for index, it in enumerate(items, 1):
         label, points = it.exercise.label, it.points or it.exercise.minutes
-        sections, figures = _cited(it, baseurl, settings.seed)
-        cells.append(_nbgrader(nbformat.v4.new_markdown_cell(_statement(it, index, baseurl)), f"{label}-statement",
-                               locked=True))
-        cells += [_nbgrader(c, f"{label}-section-{i}", locked=True) for i, c in enumerate(sections)]
-        cells.append(_nbgrader(_setup_cell(it, index, settings.seed), f"{label}-setup", locked=True))
-        cells += [_nbgrader(c, f"{label}-figure-{i}", locked=True) for i, c in enumerate(figures)]
+        cells += [_nbgrader(cell, grade_id, locked=True)
+                  for grade_id, cell in _head(it, index, baseurl, settings.seed)]
         by_tag = {tag: course.seeded(c.source, settings.seed) for c in it.cells[1:] for tag in _tags(c)}
         if it.exercise.kind == "coding":
             check = by_tag["check"]
@@ -563,9 +510,7 @@ def nbgrader_notebook(items: list[Item], name: str, baseurl: str = "",
 
 
 def _notebook(cells, title: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"}, "title": title})
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={**notebooks.METADATA, "title": title})
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"  # unique, and the same at every build
     return nb
@@ -634,10 +579,8 @@ READY_JS = """() => {
 
 
 def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None) -> None:
-    """Print each notebook to its PDF (A4, page numbers in the footer) with Chromium, offline.
-
-    ``browser``: a Playwright Chromium already running (the tests' session browser); else one is started.
-    """
+    """Print each (notebook, PDF path, footer label) with Chromium, offline; ``browser``: one already
+    running (the tests'), else one is started."""
     exporter = HTMLExporter(template_name="lab", template_file="problem_set.html.j2",
                             extra_loaders=[jinja2.DictLoader({"problem_set.html.j2": TEMPLATE})])
     with tempfile.TemporaryDirectory() as tmp:
@@ -650,29 +593,25 @@ def print_pdfs(jobs: list[tuple[nbformat.NotebookNode, Path, str]], browser=None
                 if cell.cell_type == "markdown":
                     cell.source = unlink(cell.source, found)
             (site / f"{i}.html").write_text(exporter.from_notebook_node(nb)[0], encoding="utf-8")
-        server = Server(site)
-        try:
-            with contextlib.ExitStack() as stack:
-                if browser is None:
-                    browser = stack.enter_context(chromium())
-                page = browser.new_page()
-                stack.callback(page.close)
-                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.origin)
-                           else route.abort())  # offline: nothing from another origin
-                for i, (_, out, label) in enumerate(jobs):
-                    page.goto(f"{server.origin}/{i}.html", wait_until="load")
-                    wait_for_mathjax(page)
-                    state = page.evaluate(READY_JS)
-                    if state["errors"] or state["raw"]:
-                        raise RuntimeError(f"{out.name}: MathJax left {state['errors']} errors or raw TeX")
-                    page.emulate_media(media="print")
-                    footer = ("<div style='width:100%;font:7.5pt DejaVu Sans,sans-serif;color:#666;"
-                              f"text-align:center'>{label} · page <span class='pageNumber'></span> of "
-                              "<span class='totalPages'></span></div>")
-                    page.pdf(path=str(out), format="A4", print_background=True, margin=MARGIN,
-                             display_header_footer=True, header_template="<span></span>", footer_template=footer)
-        finally:
-            server.close()
+        with Server(site) as server, contextlib.ExitStack() as stack:
+            if browser is None:
+                browser = stack.enter_context(chromium())
+            page = browser.new_page()
+            stack.callback(page.close)
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.origin)
+                       else route.abort())  # offline: nothing from another origin
+            for i, (_, out, label) in enumerate(jobs):
+                page.goto(f"{server.origin}/{i}.html", wait_until="load")
+                wait_for_mathjax(page)
+                state = page.evaluate(READY_JS)
+                if state["errors"] or state["raw"]:
+                    raise RuntimeError(f"{out.name}: MathJax left {state['errors']} errors or raw TeX")
+                page.emulate_media(media="print")
+                footer = ("<div style='width:100%;font:7.5pt DejaVu Sans,sans-serif;color:#666;"
+                          f"text-align:center'>{label} · page <span class='pageNumber'></span> of "
+                          "<span class='totalPages'></span></div>")
+                page.pdf(path=str(out), format="A4", print_background=True, margin=MARGIN,
+                         display_header_footer=True, header_template="<span></span>", footer_template=footer)
 
 
 # -- the command ------------------------------------------------------------------------------------------
@@ -684,7 +623,7 @@ def _book_glue(stem: str) -> dict[str, str]:
     return {name: out["data"]["text/plain"] for name, out in found.items() if "text/plain" in out.get("data", {})}
 
 
-def run_seeded_key(nb: nbformat.NotebookNode, items: list[Item], folder: Path) -> dict[str, str]:
+def run_seeded_key(nb: nbformat.NotebookNode, folder: Path) -> dict[str, str]:
     """Run the key of a seeded set, recording what its chapters' code glues; return name -> text/plain."""
     nb.cells[3:3] = [_code(course.GLUE_PROBE, ["probe"])]
     nb.cells.append(_code(course.GLUE_DUMP, ["probe"]))
@@ -739,7 +678,7 @@ def build(labels: list[str], name: str, out: Path = OUT, browser=None,
             run_key(key, Path(tmp))
         else:
             try:
-                now = run_seeded_key(key, items, Path(tmp))
+                now = run_seeded_key(key, Path(tmp))
             except RuntimeError as err:  # the chapters' code is written for the book's draws
                 raise ProblemSetError(f"SEED={settings.seed}: with this seed {err}\nChoose another seed "
                                       "(the book's code does not hold for every draw).") from None

@@ -1,30 +1,10 @@
-"""Self-check questions: the ``{self-check}`` directive, one source for the book, the notebooks and the PDF.
+"""Self-check questions: the ``{self-check}`` directive (its syntax: CONTRIBUTING.md), one source for the
+book, the notebooks and the PDF.
 
-A multiple-choice question (each ``{choice}`` says why it is right or wrong)::
-
-    ::::{self-check}
-    Which matrix ...?
-
-    :::{choice} $\\Psi$ itself
-    :correct:
-    Why this is right.
-    :::
-    :::{choice} $\\Psi^{-1}$
-    Why this is wrong.
-    :::
-    ::::
-
-A numeric question: ``:answer:`` (exact, or a fraction ``3/2``), optional ``:tolerance:`` (absolute) and
-an ``{explanation}`` block.  Numbered per chapter ("Self-check 2.1"), each question is rendered
-
-* in the HTML book: a group of radio buttons (or a number field and a Check button) and a live region
-  that ``_ext/static/self-check.js`` fills at once (no kernel, no network); the outer element has the
-  class ``self-check``.  Every answer, with its explanation, is also listed at the end of the chapter in a
-  closed ``<details>`` ("Answers to the self-checks"), which the PDF prints open (:mod:`gbml_build.pdf`
-  opens every fold; ``print.css`` hides the live regions), so the PDF has the questions in place and the
-  answers at the chapter's end;
-* in the notebook edition (sphinx-tojupyter): the question and its lettered choices as Markdown, the
-  answer and the reason for every wrong choice folded under ``<details>`` right below it.
+A question is numbered per chapter ("Self-check 2.1").  In the HTML book it is a group of radio buttons
+(or a number field and a Check button) that ``_ext/static/self-check.js`` answers at once (no kernel), and
+every answer is also listed in a closed ``<details>`` at the chapter's end, which the PDF prints open.  In
+the notebook edition it is Markdown, the answer and the reason for every choice folded under it.
 """
 from __future__ import annotations
 
@@ -141,15 +121,15 @@ def _answer_text(node) -> str:
     return next(LETTERS[i] for i, c in enumerate(choices) if c["correct"])
 
 
-def _copy_body(explain) -> list[nodes.Node]:
-    """A copy of an explanation's content without ids (it is printed twice: in place and at the end)."""
-    out = []
-    for child in explain.children:
-        copy = child.deepcopy()
-        for n in copy.findall(nodes.Element):
-            n["ids"] = []
-        out.append(copy)
-    return out
+def _answer(head: nodes.paragraph, explain) -> list[nodes.Node]:
+    """``head``, then a copy of ``explain``'s content without ids (it is printed twice), its first paragraph
+    run into ``head`` ("Self-check 2.1: B. Because ...")."""
+    body = [child.deepcopy() for child in explain.children]
+    for n in (n for child in body for n in child.findall(nodes.Element)):
+        n["ids"] = []
+    if body and isinstance(body[0], nodes.paragraph):
+        head += body.pop(0).children
+    return [head, *body]
 
 
 def _resolve(app, doctree, docname):
@@ -166,18 +146,18 @@ def _resolve(app, doctree, docname):
             explain = next(c for c in node.findall(self_check_explain)
                            if isinstance(c.parent, self_check_choice) and c.parent["correct"]
                            or c.parent is node)
-            head = nodes.paragraph("", "", nodes.reference("", f"Self-check {node['number']}",
-                                                           refid=node["ids"][0], internal=True),
-                                   nodes.Text(f": {_answer_text(node)}. "))
-            body = _copy_body(explain)
-            if body and isinstance(body[0], nodes.paragraph):  # "Self-check 2.1: B. Because ..."
-                head += body.pop(0).children
-            answers += nodes.container("", head, *body, classes=["self-check-answer"])
+            link = nodes.reference("", f"Self-check {node['number']}", refid=node["ids"][0], internal=True)
+            head = nodes.paragraph("", "", link, nodes.Text(f": {_answer_text(node)}. "))
+            answers += nodes.container("", *_answer(head, explain), classes=["self-check-answer"])
         sections = list(doctree.findall(nodes.section))
         (sections[0] if sections else doctree).append(answers)
         return
     for node in found:  # notebooks: Markdown with the answer folded below the question
         node.replace_self(_plain(app, node))
+
+
+def _verdict(text: str) -> nodes.paragraph:
+    return nodes.paragraph("", "", nodes.strong("", text), nodes.Text(" "))
 
 
 def _plain(app, node) -> list[nodes.Node]:
@@ -196,27 +176,18 @@ def _plain(app, node) -> list[nodes.Node]:
         out.append(items)
         for letter, choice in zip(LETTERS, choices):
             verdict = f"{letter} is right." if choice["correct"] else f"Not {letter}."
-            body = _copy_body(choice.children[1])
-            first = body.pop(0).children if body and isinstance(body[0], nodes.paragraph) else []
-            fold += [nodes.paragraph("", "", nodes.strong("", verdict), nodes.Text(" "), *first), *body]
+            fold += _answer(_verdict(verdict), choice.children[1])
     else:
         out.append(nodes.paragraph("", "Your answer: a number."))
-        body = _copy_body(node.children[-1])
-        first = body.pop(0).children if body and isinstance(body[0], nodes.paragraph) else []
-        fold += [nodes.paragraph("", "", nodes.strong("", f"Answer: {_answer_text(node)}."), nodes.Text(" "), *first),
-                 *body]
+        fold += _answer(_verdict(f"Answer: {_answer_text(node)}."), node.children[-1])
     fold.append(nodes.paragraph("", _END))
     return out + fold
 
 
 # -- HTML ----------------------------------------------------------------------------------------------------
 
-def _id(node) -> str:
-    return node["ids"][0]
-
-
 def visit_self_check_html(self, node):
-    sid = _id(node)
+    sid = node["ids"][0]
     attrs = {"kind": node["kind"]}
     if node["kind"] == "numeric":
         attrs.update(answer=node["answer"], tolerance=node["tolerance"])
@@ -275,13 +246,12 @@ def _add_script(app, pagename, templatename, context, doctree):
 
 
 def register(app):
-    other = (_skip, None)
-    app.add_node(self_check, html=(visit_self_check_html, None), text=other, latex=other, man=other,
-                 texinfo=other)
-    for node in (self_check_choice, self_check_explain):
-        app.add_node(node, html=other, text=other, latex=other, man=other, texinfo=other)
-    app.add_node(self_check_answers, html=(visit_self_check_answers_html, depart_self_check_answers_html),
-                 text=other, latex=other, man=other, texinfo=other)
+    skip = {builder: (_skip, None) for builder in ("html", "text", "latex", "man", "texinfo")}
+    app.add_node(self_check, **{**skip, "html": (visit_self_check_html, None)})
+    app.add_node(self_check_choice, **skip)
+    app.add_node(self_check_explain, **skip)
+    app.add_node(self_check_answers,
+                 **{**skip, "html": (visit_self_check_answers_html, depart_self_check_answers_html)})
     app.add_directive("self-check", SelfCheck)
     app.add_directive("choice", Choice)
     app.add_directive("explanation", Explanation)

@@ -99,8 +99,8 @@ def built_notebooks() -> Path:
 
 @functools.lru_cache(maxsize=None)
 def built_student() -> Path:
-    """Run ``make student`` once per test run, after the run's book build; return _build/student."""
-    built_book()
+    """Run ``make student`` once per test run (at the same time as the book's build: it waits for the book
+    only to copy the notebook edition, ``gbml_build.student``); return _build/student."""
     once_per_run("student", lambda: _make("student", "make student"))
     return ROOT / "_build" / "student"
 

@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 from booksupport import CHROMIUM, Server, built_book, built_student, chromium, quick_tier_guard
+from gbml_build.build import fetch_assets
 
 #: Fixtures (of conftest.py and of the test modules) that build, start a kernel or a browser.
 BUILD_FIXTURES = {"site", "browser", "built", "pdfs", "course", "every", "outputs", "tool", "student", "lab",
@@ -30,20 +31,40 @@ def pytest_configure(config):
         return
     config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex  # what xdist gives the workers
     os.environ["PYTEST_XDIST_TESTRUNUID"] = config.option.testrunuid
-    threading.Thread(target=_prefetch, name="prefetch builds", daemon=True).start()
+    _prefetch()
 
 
 def _prefetch():
-    try:
-        built_student()  # the book first
-    except Exception:  # noqa: BLE001 - a worker builds again and reports the failure in its test
-        pass
+    """The book and the student edition, built at the same time (the student edition waits for the book only
+    at its end, to copy the notebook edition)."""
+    def build(target):
+        try:
+            target()
+        except Exception:  # noqa: BLE001 - a worker builds again and reports the failure in its test
+            pass
+    fetch_assets()  # once, before the two builds ask for it
+    for target in (built_book, built_student):
+        threading.Thread(target=build, args=(target,), name=f"prefetch {target.__name__}", daemon=True).start()
+
+
+#: The slowest modules of ``make test --durations`` (their builds and clients), started first by the workers
+#: once the quick modules are done, so that none of them is left to run alone at the end.
+SLOWEST = ("test_publish", "test_problem_set_book", "test_notebook_edition", "test_course", "test_accessibility",
+           "test_autograding", "test_pdf", "test_problem_set", "test_browser")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if BUILD_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.build)
+    # Modules that need no build first (while the controller builds), then the slowest; xdist hands out
+    # modules in this order (--dist loadscope).
+    building = {item.module.__name__ for item in items if item.get_closest_marker("build")}
+
+    def rank(item):
+        name = item.module.__name__
+        return (name in building, SLOWEST.index(name) if name in SLOWEST else len(SLOWEST))
+    items.sort(key=rank)  # stable: the order inside a module is kept
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -192,6 +193,13 @@ def execution_cache(root: Path = ROOT, keep: int = 4) -> Path:
     for old in sorted(base.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
         shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+def lock(name: str) -> FileLock:
+    """A lock on one output of the build (``with lock("book"): ...``): two commands that would build it at
+    the same time (``make pdf`` and ``make problem-set``, or two test workers) take turns."""
+    (ROOT / "_build").mkdir(exist_ok=True)
+    return FileLock(ROOT / "_build" / f".{name}.lock")
 
 
 def write_stamp(stamp: Path) -> None:

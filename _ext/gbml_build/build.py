@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from . import notebooks
-from .booktoc import ROOT, STAMPS, is_fresh, write_stamp
+from .booktoc import ROOT, STAMPS, is_fresh, lock, write_stamp
 
 HTML = ROOT / "_build" / "html"
 STAMP = STAMPS / "book"
@@ -41,7 +41,8 @@ def jupyter_book(srcdir: Path, *args: str, env: dict | None = None, **kwargs) ->
 
 def fetch_assets() -> None:
     """The offline JavaScript (MathJax, the widget manager) into ``_vendor/`` (nothing to do when there)."""
-    subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
+    with lock("assets"):
+        subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
 
 
 def html(srcdir: Path = ROOT, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -53,7 +54,12 @@ def html(srcdir: Path = ROOT, env: dict | None = None, **kwargs) -> subprocess.C
 
 
 def main(argv: list[str] | None = None) -> int:
-    if "--if-stale" in (argv or []) and is_fresh(STAMP):
+    with lock("book"):  # another command building it: wait, then see whether it is fresh
+        return _build("--if-stale" in (argv or []))
+
+
+def _build(if_stale: bool) -> int:
+    if if_stale and is_fresh(STAMP):
         print(f"make book: {HTML} and the notebook edition are up to date")
         return 0
     STAMP.unlink(missing_ok=True)

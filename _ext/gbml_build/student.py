@@ -7,8 +7,8 @@ cell tagged ``solution`` (code or markdown) is removed with jupytext; that copy 
 (the checkers never raise on the placeholder), so the build, and Run All, go on.  Output:
 
 * ``_build/student/html/``       the student book: its download buttons serve the student notebook edition
-  (:mod:`gbml_build.notebooks`, from the book's build, :func:`gbml_build.build.ensure_built`, run first when
-  missing or stale) and it links the student course pack only;
+  (:mod:`gbml_build.notebooks`, from the book's build, :func:`gbml_build.build.ensure_built`, run after the
+  student book's own build when missing or stale) and it links the student course pack only;
 * ``_build/student/notebooks/``  the student edition's notebooks, to hand out.
 
 Usage: ``make student`` (``PYTHONPATH=_ext python -m gbml_build.student``); ``ensure_built()`` (``make pdf``)
@@ -24,7 +24,8 @@ import jupytext
 import yaml
 
 from . import build, notebooks
-from .booktoc import GENERATED, ROOT, STAMPS, is_fresh, is_notebook, read_toc, source, toc_files, write_stamp
+from .booktoc import (GENERATED, ROOT, STAMPS, is_fresh, is_notebook, lock, read_toc, source, toc_files,
+                      write_stamp)
 
 OUT = ROOT / "_build" / "student"
 HTML = OUT / "html"
@@ -40,7 +41,11 @@ def strip(nb):
 
 
 def main() -> int:
-    build.ensure_built()
+    with lock("student"):
+        return _build()
+
+
+def _build() -> int:
     STAMP.unlink(missing_ok=True)
     src = OUT / "src"
     shutil.rmtree(OUT, ignore_errors=True)
@@ -65,8 +70,6 @@ def main() -> int:
         nb = jupytext.read(path)
         removed += strip(nb)
         jupytext.write(nb, target, fmt="md:myst" if path.suffix == ".md" else "ipynb")
-    for nb in sorted((notebooks.OUT / "student").glob("*.ipynb")):
-        shutil.copy2(nb, OUT / "notebooks" / nb.name)
     print(f"make_student: removed {removed} solution cells")
 
     # The book's execution cache (booktoc.execution_cache), not the throw-away copy's.
@@ -77,6 +80,11 @@ def main() -> int:
         return result.returncode
     shutil.move(str(src / "_build" / "html"), str(HTML))
     shutil.rmtree(src / "_build", ignore_errors=True)
+    # The student notebooks and pack come from the book's build (the notebook edition): it may be building
+    # at the same time (another command, a test worker), and it is needed only now.
+    build.ensure_built()
+    for nb in sorted((notebooks.OUT / "student").glob("*.ipynb")):
+        shutil.copy2(nb, OUT / "notebooks" / nb.name)
     notebooks.install(HTML, "student")
     write_stamp(STAMP)
     print(f"make_student: book in {HTML}, notebooks in {OUT / 'notebooks'}")
@@ -85,8 +93,10 @@ def main() -> int:
 
 def ensure_built() -> None:
     """Build the student edition unless it is newer than its sources and than the book's build."""
-    if not is_fresh(STAMP, build.STAMP) and main() != 0:
-        raise SystemExit(1)
+    build.ensure_built()
+    with lock("student"):
+        if not is_fresh(STAMP, build.STAMP) and _build() != 0:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ packages and the pack's ``gbml`` wheel).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess

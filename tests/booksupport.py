@@ -115,14 +115,11 @@ REPOSITORY = "https://github.com/example-org/maml-anil-book"
 def published_site() -> tuple[Path, str]:
     """Run ``make site BASEURL=http://127.0.0.1:PORT/`` once per test run, in a fresh copy of the repository (the
     files git tracks or would track, as a clone has them: ``_build/fresh-clone``) whose ``_config.yml`` names
-    ``REPOSITORY``; return (the copy, the base URL).  The copy's chapters and gbml (the venv's) are the run's,
-    so it takes their executions from the run's execution cache (``booktoc.execution_cache``, keyed on gbml
-    and the code cells) instead of running each chapter of both editions again."""
+    ``REPOSITORY``; return (the copy, the base URL)."""
     copy = ROOT / "_build" / "fresh-clone"
 
     def build():
         quick_tier_guard("make site")
-        built_student()  # the book's and the student edition's executions, in the cache
         shutil.rmtree(copy, ignore_errors=True)
         files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                                text=True, check=True).stdout.split()
@@ -138,7 +135,6 @@ def published_site() -> tuple[Path, str]:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if k not in ("GBML_BASEURL", "BASEURL", "MAKEFLAGS")}
-        env["GBML_EXECUTION_CACHE"] = str(ROOT / "_build" / ".jupyter_cache")
         result = subprocess.run(["make", "-C", str(copy), f"VENV={ROOT / '.venv'}", "site",
                                  f"BASEURL=http://127.0.0.1:{port}/"], capture_output=True, text=True, env=env)
         assert result.returncode == 0, f"make site failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"

@@ -18,11 +18,6 @@ The tests import it through pytest's ``pythonpath``; the Makefile runs its comma
 from __future__ import annotations
 
 
-def _execution_cache(app, config):
-    from .booktoc import execution_cache
-    config.nb_execution_cache_path = str(execution_cache(app.srcdir))
-
-
 def setup(app):
     # here, not above: `python -m gbml_build.X` runs X only once
     from . import api, exercise_index, html, notebooks, selfcheck
@@ -36,8 +31,6 @@ def setup(app):
     app.connect("autodoc-process-docstring", api.add_used_in, priority=600)          # after napoleon
     # "Used in" depends on every chapter: read the API page again at every build.
     app.connect("env-get-outdated", lambda app, env, added, changed, removed: [API_PAGE])
-    # After html's (priority 500), which sets the kernels' GBML_EXPLORER: the key covers it.
-    app.connect("config-inited", _execution_cache, priority=600)
     selfcheck.register(app)
     html.register(app)
     notebooks.register(app)

@@ -6,11 +6,11 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 # The book's build package, _ext/gbml_build (a Sphinx extension): its commands run as `python -m gbml_build.X`.
 export PYTHONPATH := $(CURDIR)/_ext$(if $(PYTHONPATH),:$(PYTHONPATH))
-# The site's address (make site BASEURL=https://OWNER.github.io/REPO/; also make problem-set, make notebooks):
-# every absolute address of what is built comes from it.  Unset, html.baseurl of _config.yml is used.
 # numpy's BLAS on one thread: the book's matrices are small, and builds, kernels and test workers run side
 # by side, where a second BLAS thread in each process only spins (a chapter takes a fifth less CPU).
 export OPENBLAS_NUM_THREADS ?= 1
+# The site's address (make site BASEURL=https://OWNER.github.io/REPO/; also make problem-set, make notebooks):
+# every absolute address of what is built comes from it.  Unset, html.baseurl of _config.yml is used.
 ifdef BASEURL
 export GBML_BASEURL := $(BASEURL)
 endif

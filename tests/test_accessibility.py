@@ -63,7 +63,9 @@ def _axe(page, rules: tuple[str, ...] = ()) -> list[dict]:
     """axe-core's violations on the page: every rule, or only ``rules``."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
-    options = {"resultTypes": ["violations"], **({"runOnly": {"type": "rule", "values": list(rules)}} if rules else {})}
+    options = {"resultTypes": ["violations"]}
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": list(rules)}
     return page.evaluate("""async (options) => (await axe.run(document, options)).violations
         .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ') + ': '
                     + n.failureSummary.replace(/\\s+/g, ' ').slice(0, 200))}))""", options)

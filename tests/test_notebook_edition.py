@@ -244,7 +244,7 @@ def pack_python(built, tmp_path_factory):
 
 
 #: Every student notebook (what a learner runs from the pack: stubs, "not written yet" lines) in JupyterLab;
-#: of the full edition, whose code is the chapters' own (executed by the build, test_notebooks.py), the
+#: of the full edition, whose code is the chapters' own (executed by the build), the
 #: chapter with the most solutions (and an explorer) and the page without code: the same renderer and setup
 #: cell, so running all of them again would add nothing.
 FULL_IN_LAB = ("chapters/07_task_diversity", "chapters/notation")
@@ -351,7 +351,8 @@ def _expected(edition, name):
 
 @pytest.mark.parametrize("edition,name", NOTEBOOKS, ids=[f"{e}-{n[:-6]}" for e, n in NOTEBOOKS])
 def test_run_all_in_jupyterlab(lab, lab_context, edition, name):
-    """Open the notebook alone in its folder, Run All, read what JupyterLab shows, move every slider."""
+    """Open the notebook alone in its folder, Run All (with ``DRIVE`` at the end when it has an explorer), read
+    what JupyterLab shows, move every slider."""
     url, _ = lab
     want = _expected(edition, name)
     want["code"] += bool(want["explorers"])  # DRIVE

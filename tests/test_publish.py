@@ -1,10 +1,11 @@
 """Publishing (README, "Publishing"): the licence and citation, the Pages workflow, `make site`, Colab.
 
-The site is built once per run by the real ``make site BASEURL=http://127.0.0.1:PORT/``, in a fresh copy
-of the repository, whose ``_config.yml`` names a GitHub repository (so the chapters get Colab buttons):
-``booksupport.published_site``, whose PDFs test_pdf.py checks.  It is served at that
-address and checked through Chromium, pypdf and a simulated Colab session: a virtual environment without
-``gbml``, a stand-in ``google.colab`` module, a chapter notebook fetched from the site and run top to bottom.
+The site is built once per session by the real ``make site BASEURL=http://127.0.0.1:PORT/``, in a fresh copy
+of the repository (the files git tracks or would track, as a clone has them) under ``_build/fresh-clone``,
+whose ``_config.yml`` names a GitHub repository (so the chapters get Colab buttons).  It is served at that
+address and checked through Chromium, poppler's pdftotext and a simulated Colab session: a virtual
+environment without ``gbml``, a stand-in ``google.colab`` module, a chapter notebook fetched from the site
+and run top to bottom.
 ``GBML_REUSE_SITE=1`` reuses ``_build/site`` (built by ``make site BASEURL=http://127.0.0.1:PORT/`` with
 ``repository_url`` set to REPOSITORY below), for local iteration.
 """
@@ -26,11 +27,12 @@ import yaml
 from nbclient import NotebookClient
 
 import gbml
-from booksupport import REPOSITORY, ROOT, Server, published_site, toc_files
+from booksupport import ROOT, Server, toc_files
 from gbml_build import build, html, notebooks
 from test_pdf import _text as pdf_text
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+REPOSITORY = "https://github.com/example-org/maml-anil-book"
 CHAPTER = "chapters/02_linear_representation"
 LINT_JS = """
 const {createLinter} = require(process.argv[1] + "/node.cjs");
@@ -123,6 +125,25 @@ def test_pages_workflow_builds_like_ci_deploys_with_pages_actions_and_releases_o
 
 # -- make site ------------------------------------------------------------------------------------------
 
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fresh_copy() -> Path:
+    copy = ROOT / "_build" / "fresh-clone"
+    shutil.rmtree(copy, ignore_errors=True)
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)  # keeps times: the venv's stamp stays newer
+    return copy
+
+
 def _make(copy: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("GBML_BASEURL", "BASEURL", "MAKEFLAGS")}
     return subprocess.run(["make", "-C", str(copy), f"VENV={ROOT / '.venv'}", *args], capture_output=True,
@@ -135,7 +156,15 @@ def site():
     if os.environ.get("GBML_REUSE_SITE") == "1":
         folder, base = ROOT / "_build" / "site", build.STAMP.read_text(encoding="utf-8") + "/"
     else:
-        copy, base = published_site()
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}/"
+        copy = _fresh_copy()
+        config = (copy / "_config.yml").read_text(encoding="utf-8")
+        assert '      repository_url: ""' in config
+        (copy / "_config.yml").write_text(config.replace('      repository_url: ""', f'      repository_url: "{REPOSITORY}"'),
+                                          encoding="utf-8")
+        result = _make(copy, "site", f"BASEURL={base}")
+        assert result.returncode == 0, f"make site failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
         folder = copy / "_build" / "site"
     server = Server(folder, port=int(base.rsplit(":", 1)[1].strip("/")))
     yield folder, base, server

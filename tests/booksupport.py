@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +105,46 @@ def built_student() -> Path:
     only to copy the notebook edition, ``gbml_build.student``); return _build/student."""
     once_per_run("student", lambda: _make("student", "make student"))
     return ROOT / "_build" / "student"
+
+
+#: The GitHub repository the published site's copy names in its _config.yml (the Colab buttons' address).
+REPOSITORY = "https://github.com/example-org/maml-anil-book"
+
+
+@functools.lru_cache(maxsize=None)
+def published_site() -> tuple[Path, str]:
+    """Run ``make site BASEURL=http://127.0.0.1:PORT/`` once per test run, in a fresh copy of the repository (the
+    files git tracks or would track, as a clone has them: ``_build/fresh-clone``) whose ``_config.yml`` names
+    ``REPOSITORY``; return (the copy, the base URL).  The copy's chapters and gbml (the venv's) are the run's,
+    so it takes both editions' executions from the run's execution cache (``booktoc.execution_cache``)."""
+    copy = ROOT / "_build" / "fresh-clone"
+
+    def build():
+        built_student()  # the book's and the student edition's executions, in the cache
+        shutil.rmtree(copy, ignore_errors=True)
+        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.split()
+        for name in files:
+            if (ROOT / name).is_file():
+                (copy / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, copy / name)  # keeps times: the venv's stamp stays newer
+        config = (copy / "_config.yml").read_text(encoding="utf-8")
+        assert '      repository_url: ""' in config
+        (copy / "_config.yml").write_text(config.replace('      repository_url: ""',
+                                                         f'      repository_url: "{REPOSITORY}"'), encoding="utf-8")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in ("GBML_BASEURL", "BASEURL", "MAKEFLAGS")}
+        env["GBML_EXECUTION_CACHE"] = str(ROOT / "_build" / ".jupyter_cache")
+        result = subprocess.run(["make", "-C", str(copy), f"VENV={ROOT / '.venv'}", "site",
+                                 f"BASEURL=http://127.0.0.1:{port}/"], capture_output=True, text=True, env=env)
+        (copy / "_build" / "make-site.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+        assert result.returncode == 0, f"make site failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+
+    quick_tier_guard("make site")
+    once_per_run("site", build)
+    return copy, (copy / "_build" / "stamps" / "book").read_text(encoding="utf-8") + "/"
 
 
 def nbformat_ok(path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The PDF edition (make pdf, gbml_build.pdf): printed from the session's built book and student edition.
+"""The PDF edition (make pdf, gbml_build.pdf): the PDFs of the published site (``make site``, which prints them
+from the book and the student edition it builds for its address; booksupport.published_site).
 
 Checked on the PDFs themselves with poppler's ``pdftotext`` and pypdf: every page of ``_toc.yml`` is there
 in order with its title, reachable from the outline and the contents page; no raw TeX or MyST syntax
@@ -8,17 +9,15 @@ absent from the student edition.
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
 import pytest
 import yaml
-from booksupport import ROOT, built_book, built_student
+from booksupport import ROOT, published_site
 from gbml_build.booktoc import INSTRUCTOR_PAGES
 from pypdf import PdfReader
 from test_student import _grams, _solution_grams, _words
@@ -63,22 +62,15 @@ def _text(pdf: Path, first: int | None = None, last: int | None = None, layout: 
 
 
 @pytest.fixture(scope="module")
-def pdfs(tmp_path_factory):
-    """Both PDFs, printed at the same time (one Chromium each) from the session's built editions."""
+def pdfs():
+    """Both PDFs of the published site (``make site``, which runs ``make pdf``: booksupport.published_site),
+    with the built editions they were printed from, and the site's address."""
     if not shutil.which("pdftotext"):  # never skipped: these tests fail without it
         pytest.fail("pdftotext is missing: install Debian's poppler-utils (.ci/run does)")
-    out = tmp_path_factory.mktemp("pdf")
-    jobs = {"book": (built_book(), out / "book.pdf", []),
-            "student": (built_student() / "html", out / "book-student.pdf", ["--student"])}
-    procs = {name: subprocess.Popen([sys.executable, "-m", "gbml_build.pdf", "--html", str(html_dir),
-                                     "--out", str(pdf), *extra], cwd=ROOT, text=True,
-                                    env=dict(os.environ, PYTHONPATH=str(ROOT / "_ext")),
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-             for name, (html_dir, pdf, extra) in jobs.items()}
-    for name, proc in procs.items():
-        log = proc.communicate()[0]
-        assert proc.returncode == 0, f"make_pdf ({name}) failed:\n{log[-4000:]}"
-    return {name: (html_dir, pdf) for name, (html_dir, pdf, _) in jobs.items()}
+    copy, base = published_site()
+    built = copy / "_build"
+    return {"book": (built / "html", built / "pdf" / "book.pdf"),
+            "student": (built / "student" / "html", built / "pdf" / "book-student.pdf"), "base": base}
 
 
 @pytest.fixture
@@ -173,10 +165,12 @@ def test_no_raw_tex_or_myst_outside_code_listings(edition):
 
 
 def _expected_figures(html_dir: Path) -> int:
-    """Images the pages show: <img> elements (not the no-JavaScript copies) plus one frame per explorer."""
+    """Images the pages' articles show: <img> elements (not the no-JavaScript copies) plus one frame per
+    explorer; not the header's (the Colab button's logo is not printed)."""
     n = 0
     for name in _toc_pages(html_dir):
         page = (html_dir / f"{name}.html").read_text(encoding="utf-8")
+        page = page[page.index('<article class="bd-article">'):page.index("</article>")]
         n += page.count('class="gbml-explorer-caption"')
         n += len(re.findall(r'<img\s[^>]*\bsrc="', re.sub(r"<noscript>.*?</noscript>", "", page, flags=re.S)))
     return n
@@ -197,16 +191,15 @@ def test_page_and_figure_counts(book, student):
     assert counts["student"] < counts["book"], f"the student edition is not shorter: {counts}"
 
 
-def test_explorers_print_a_frame_caption_and_live_link(edition):
+def test_explorers_print_a_frame_caption_and_live_link(edition, pdfs):
     html_dir, pdf = edition
     text = _norm(_text(pdf))
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    baseurl = str((config.get("html") or {}).get("baseurl") or "")
+    online = pdfs["base"] + ("student/" if "student" in html_dir.parts else "")
     for name in _toc_pages(html_dir):
         page = (html_dir / f"{name}.html").read_text(encoding="utf-8")
         for caption in re.findall(r'class="gbml-explorer-caption"><strong>Explorer\.</strong> (.*?)</p>', page):
             caption = _norm(html.unescape(caption))
-            live = f"Interactive version: {baseurl.rstrip('/') + '/' if baseurl else ''}{name}.html"
+            live = f"Interactive version: {online}{name}.html"
             assert f"{caption} {live}" in text, f"{name}: explorer caption or its live-version line missing"
 
 

@@ -1,8 +1,10 @@
 """Publishing (README, "Publishing"): the licence and citation, the Pages workflow, `make site`, Colab.
 
-The site is built once per session by the real ``make site BASEURL=http://127.0.0.1:PORT/``, in a fresh copy
+The site is built once per run by the real ``make site BASEURL=http://127.0.0.1:PORT/``, in a fresh copy
 of the repository (the files git tracks or would track, as a clone has them) under ``_build/fresh-clone``,
-whose ``_config.yml`` names a GitHub repository (so the chapters get Colab buttons).  It is served at that
+whose ``_config.yml`` names a GitHub repository (so the chapters get Colab buttons):
+``booksupport.published_site``, which takes the executions from the run's execution cache and whose PDFs
+test_pdf.py checks.  It is served at that
 address and checked through Chromium, poppler's pdftotext and a simulated Colab session: a virtual
 environment without ``gbml``, a stand-in ``google.colab`` module, a chapter notebook fetched from the site
 and run top to bottom.
@@ -27,12 +29,11 @@ import yaml
 from nbclient import NotebookClient
 
 import gbml
-from booksupport import ROOT, Server, toc_files
+from booksupport import REPOSITORY, ROOT, Server, is_notebook, published_site, source, toc_files
 from gbml_build import build, html, notebooks
 from test_pdf import _text as pdf_text
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
-REPOSITORY = "https://github.com/example-org/maml-anil-book"
 CHAPTER = "chapters/02_linear_representation"
 LINT_JS = """
 const {createLinter} = require(process.argv[1] + "/node.cjs");
@@ -125,25 +126,6 @@ def test_pages_workflow_builds_like_ci_deploys_with_pages_actions_and_releases_o
 
 # -- make site ------------------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _fresh_copy() -> Path:
-    copy = ROOT / "_build" / "fresh-clone"
-    shutil.rmtree(copy, ignore_errors=True)
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        if (ROOT / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)  # keeps times: the venv's stamp stays newer
-    return copy
-
-
 def _make(copy: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("GBML_BASEURL", "BASEURL", "MAKEFLAGS")}
     return subprocess.run(["make", "-C", str(copy), f"VENV={ROOT / '.venv'}", *args], capture_output=True,
@@ -156,15 +138,7 @@ def site():
     if os.environ.get("GBML_REUSE_SITE") == "1":
         folder, base = ROOT / "_build" / "site", build.STAMP.read_text(encoding="utf-8") + "/"
     else:
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}/"
-        copy = _fresh_copy()
-        config = (copy / "_config.yml").read_text(encoding="utf-8")
-        assert '      repository_url: ""' in config
-        (copy / "_config.yml").write_text(config.replace('      repository_url: ""', f'      repository_url: "{REPOSITORY}"'),
-                                          encoding="utf-8")
-        result = _make(copy, "site", f"BASEURL={base}")
-        assert result.returncode == 0, f"make site failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+        copy, base = published_site()
         folder = copy / "_build" / "site"
     server = Server(folder, port=int(base.rsplit(":", 1)[1].strip("/")))
     yield folder, base, server
@@ -196,6 +170,25 @@ def test_site_holds_both_books_packs_wheel_and_pdfs(site):
     assert f'<link rel="canonical" href="{base}{CHAPTER}.html"' in page
     assert f'<link rel="canonical" href="{base}student/{CHAPTER}.html"' in \
         (folder / "student" / f"{CHAPTER}.html").read_text(encoding="utf-8")
+
+
+def test_make_site_ran_no_chapter_again_and_wrote_the_cached_outputs(site):
+    """The fresh copy's two builds took every chapter from the execution cache the run's own builds filled
+    (``booktoc.execution_cache``: same gbml, stack and variables), and a chapter taken from the cache is written
+    to ``_build/jupyter_execute`` with the outputs the run's execution gave (the problem sets read them)."""
+    if os.environ.get("GBML_REUSE_SITE") == "1":
+        pytest.fail("GBML_REUSE_SITE=1 reuses a site this run did not build: run without it")
+    copy = site[0].parents[1]
+    log = (copy / "_build" / "make-site.log").read_text(encoding="utf-8")
+    pages = [n for n in toc_files() if is_notebook(source(n))]
+    student = [n for n in toc_files(student=True) if is_notebook(source(n))]
+    assert "Executing notebook" not in log
+    assert log.count("Using cached notebook") == len(pages) + len(student) > 20
+    for name in pages:
+        executed = [nbformat.read(root / "_build" / "jupyter_execute" / f"{name}.ipynb", as_version=4)
+                    for root in (copy, ROOT)]
+        outputs = [[c.outputs for c in nb.cells if c.cell_type == "code"] for nb in executed]
+        assert outputs[0] == outputs[1] and any(outputs[0]), name
 
 
 def _get(url: str) -> bytes:

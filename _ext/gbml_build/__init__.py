@@ -18,6 +18,27 @@ The tests import it through pytest's ``pythonpath``; the Makefile runs its comma
 from __future__ import annotations
 
 
+def _execution_cache(app, config):
+    from .booktoc import execution_cache
+    config.nb_execution_cache_path = str(execution_cache(app.srcdir))
+
+
+def _write_cached_outputs():
+    """myst-nb 1.4 renders a chapter taken from the cache from a merged copy, but writes the notebook it read,
+    without outputs, to ``_build/jupyter_execute`` (which the problem sets read): merge into that one."""
+    from myst_nb.core.execute.cache import NotebookClientCache
+
+    start = NotebookClientCache.start_client
+
+    def start_client(self):
+        read = self._notebook
+        start(self)
+        if self._notebook is not read:  # a cache hit
+            read.cells, read.metadata = self._notebook.cells, self._notebook.metadata
+            self._notebook = read
+    NotebookClientCache.start_client = start_client
+
+
 def setup(app):
     # here, not above: `python -m gbml_build.X` runs X only once
     from . import api, exercise_index, html, notebooks, selfcheck
@@ -31,6 +52,9 @@ def setup(app):
     app.connect("autodoc-process-docstring", api.add_used_in, priority=600)          # after napoleon
     # "Used in" depends on every chapter: read the API page again at every build.
     app.connect("env-get-outdated", lambda app, env, added, changed, removed: [API_PAGE])
+    # After html's (priority 500), which sets the kernels' GBML_EXPLORER: the key covers it.
+    app.connect("config-inited", _execution_cache, priority=600)
+    _write_cached_outputs()
     selfcheck.register(app)
     html.register(app)
     notebooks.register(app)

@@ -11,7 +11,11 @@ for exercises and for the API page's "Used in".  ``is_fresh(stamp)`` says whethe
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import yaml
@@ -155,6 +159,40 @@ def inputs(root: Path = ROOT) -> list[Path]:
     skip = {Path(root) / name for name in GENERATED_FILES}
     return [f for pattern in INPUTS for f in Path(root).glob(pattern)
             if f.is_file() and "__pycache__" not in f.parts and f not in skip]
+
+
+#: Executed chapters are kept between builds (myst-nb's cache mode, ``jupyter-cache``), which keys on a
+#: chapter's code cells only.  Everything else an execution depends on names the folder the cache lives in
+#: (:func:`execution_cache`): gbml's source, the pinned stack, Python, and the ``GBML_*`` variables the
+#: kernels inherit, except these two, which no kernel reads (the site's address, the cache's place).
+NOT_IN_EXECUTION = ("GBML_BASEURL", "GBML_EXECUTION_CACHE")
+
+
+def execution_key(package: Path, stack: list[str], environ) -> str:
+    """A digest of everything but the code cells that an execution of a chapter depends on: the source of
+    ``package``, the installed distributions ``stack`` ("name==version"), Python and ``environ``."""
+    digest = hashlib.sha256(sys.version.encode())
+    for path in sorted(Path(package).rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    digest.update("\0".join(sorted(stack)).encode())
+    for name in sorted(environ):
+        if name.startswith("GBML_") and name not in NOT_IN_EXECUTION:
+            digest.update(f"{name}={environ[name]}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def execution_cache(root: Path = ROOT, keep: int = 4) -> Path:
+    """The cache folder for this build's executions: ``$GBML_EXECUTION_CACHE`` (or ``_build/.jupyter_cache``)
+    / :func:`execution_key` of the ``gbml`` the kernels import; only the ``keep`` newest folders are kept."""
+    import gbml
+    base = Path(os.environ.get("GBML_EXECUTION_CACHE") or Path(root) / "_build" / ".jupyter_cache")
+    stack = [f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()]
+    folder = base / execution_key(Path(gbml.__file__).parent, stack, os.environ)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.utime(folder)
+    for old in sorted(base.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
 
 
 def lock(name: str) -> FileLock:

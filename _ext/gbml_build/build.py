@@ -1,14 +1,15 @@
 """``make book``: the HTML book, then the notebook edition from the same execution: each chapter runs once.
 
 1. ``jupyter-book build -W -n --keep-going`` from a clean ``_build`` (``html()``) executes every chapter
-   (myst-nb, ``execute_notebooks: force``) and writes ``_build/html`` and the doctrees ``_build/.doctrees``;
+   (myst-nb, ``execute_notebooks: cache``) and writes ``_build/html`` and the doctrees ``_build/.doctrees``;
 2. the notebook edition (:mod:`.notebooks`) runs sphinx-tojupyter's builder on those doctrees.  Both builds
    read the same ``_config.yml`` (which loads sphinx-tojupyter), so Sphinx reads no chapter again and none
    is executed a second time (:func:`gbml_build.notebooks.forbid_reading` stops a build that would);
 3. the edition's notebooks and course packs are copied into the site (download buttons, ``packs/``).
 
-Nothing is cached from one build to the next: every ``make book`` executes every chapter, with the ``gbml``
-of the moment.  ``ensure_built()`` (``make pdf``, ``make student``, ``make problem-set``) builds only when
+An execution is reused from one build to the next only from the cache folder of the same ``gbml`` source,
+installed packages and ``GBML_*`` variables (:func:`gbml_build.booktoc.execution_cache`), so the prose never
+shows numbers of another ``gbml``.  ``ensure_built()`` (``make pdf``, ``make student``, ``make problem-set``) builds only when
 the stamp is older than a source (:data:`gbml_build.booktoc.INPUTS`) or was written for another address.
 
 Usage: ``make book`` (``PYTHONPATH=_ext python -m gbml_build.build``); ``--if-stale`` builds only when stale.

@@ -72,7 +72,9 @@ def _build() -> int:
         jupytext.write(nb, target, fmt="md:myst" if path.suffix == ".md" else "ipynb")
     print(f"make_student: removed {removed} solution cells")
 
-    result = build.html(src, env=dict(os.environ, GBML_EDITION="student"))
+    # The book's execution cache (booktoc.execution_cache), not the throw-away copy's.
+    cache = os.environ.get("GBML_EXECUTION_CACHE") or str(ROOT / "_build" / ".jupyter_cache")
+    result = build.html(src, env=dict(os.environ, GBML_EDITION="student", GBML_EXECUTION_CACHE=cache))
     if result.returncode != 0:
         print("make_student: the student book failed to build", file=sys.stderr)
         return result.returncode

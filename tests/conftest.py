@@ -13,7 +13,7 @@ import threading
 import uuid
 
 import pytest
-from booksupport import CHROMIUM, Server, built_book, built_student, chromium, quick_tier_guard
+from booksupport import CHROMIUM, Server, built_book, built_student, chromium, published_site, quick_tier_guard
 from gbml_build.build import fetch_assets
 
 #: Fixtures (of conftest.py and of the test modules) that build, start a kernel or a browser.
@@ -36,21 +36,23 @@ def pytest_configure(config):
 
 def _prefetch():
     """The book and the student edition, built at the same time (the student edition waits for the book only
-    at its end, to copy the notebook edition)."""
-    def build(target):
+    at its end, to copy the notebook edition), then the published site (from their execution cache)."""
+    def build(*targets):
         try:
-            target()
+            for target in targets:
+                target()
         except Exception:  # noqa: BLE001 - a worker builds again and reports the failure in its test
             pass
-    fetch_assets()  # once, before the two builds ask for it
-    for target in (built_book, built_student):
-        threading.Thread(target=build, args=(target,), name=f"prefetch {target.__name__}", daemon=True).start()
+    fetch_assets()  # once, before the builds ask for it
+    for targets in ((built_book,), (built_student, published_site)):
+        threading.Thread(target=build, args=targets, name=f"prefetch {targets[0].__name__}", daemon=True).start()
 
 
 #: The slowest modules of ``make test --durations`` (their builds and clients), started first by the workers
-#: once the quick modules are done, so that none of them is left to run alone at the end.
-SLOWEST = ("test_publish", "test_problem_set_book", "test_notebook_edition", "test_course", "test_accessibility",
-           "test_autograding", "test_pdf", "test_problem_set", "test_browser")
+#: once the quick modules are done, so that none of them is left to run alone at the end; last, the two
+#: that read the published site, which the controller builds after the editions (``_prefetch``).
+SLOWEST = ("test_problem_set_book", "test_notebook_edition", "test_course", "test_accessibility",
+           "test_autograding", "test_problem_set", "test_browser", "test_publish", "test_pdf")
 
 
 def pytest_collection_modifyitems(items):

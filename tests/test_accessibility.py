@@ -1,7 +1,8 @@
 """Accessibility of the built book, in Chromium, in light and dark mode.
 
 * axe-core (pinned, fetched by ``tools/fetch_assets.sh`` into ``_vendor/.axe-core/``, injected into
-  each page by the test) finds no critical or serious violation on any page of the table of contents;
+  each page) finds no critical or serious violation on any page of the table of contents
+  (:func:`axe_findings`, run by ``test_browser.test_page_in_browser`` on its load of each page);
 * every explorer slider is named after what it controls and says its value with its meaning;
 * a reader with the keyboard alone reaches every control of a chapter, sees where the focus is, moves
   a slider with the arrow keys, hears the new figure (live region) and opens a fold;
@@ -16,7 +17,7 @@ import re
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from booksupport import ROOT, toc_files
+from booksupport import ROOT
 
 import gbml
 from gbml.book import plotting
@@ -25,7 +26,6 @@ pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a 
 
 AXE = ROOT / "_vendor" / ".axe-core" / "axe.min.js"
 THEMES = ("light", "dark")
-PAGES = toc_files()
 FAILING_IMPACTS = {"critical", "serious"}
 #: axe-core's rules whose verdict depends on the colours (the others read the page's structure and text).
 COLOUR_RULES = ("color-contrast", "link-in-text-block")
@@ -85,30 +85,26 @@ def test_axe_core_is_fetched_pinned(site):  # the session's build fetches the as
     assert f"axe v{pinned}" in AXE.read_text(encoding="utf-8")[:300]
 
 
-@pytest.mark.parametrize("page_name", PAGES)
-def test_no_critical_or_serious_axe_violation(site, browser, page_name):
-    """One load per page: audited in light mode, then switched to dark by the reader's system setting
-    (the theme's "auto" mode follows prefers-color-scheme) and audited again with the colour rules."""
-    server, _ = site
-    context, page = _open(browser, server, page_name, "light")
+def axe_findings(page) -> list[str]:
+    """The critical or serious axe-core violations of a loaded page (``test_browser.test_page_in_browser``
+    calls it after its own checks, so that each page is loaded once): audited in light mode, then switched
+    to dark by the reader's system setting (the theme's "auto" mode follows prefers-color-scheme) and
+    audited again with the colour rules.  Every explorer slider is named in both."""
     bad = []
-    try:
-        for theme in THEMES:
-            if theme != "light":
-                # Audit the final colours, not a frame of the theme's colour transition.
-                page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
-                page.emulate_media(color_scheme=theme)
-                page.wait_for_function("t => document.documentElement.dataset.theme === t", arg=theme)
-            for s in _slider_names(page):  # what a screen reader says for each explorer slider
-                assert s["label"] and s["name"] == s["label"], f"slider named {s['name']!r}, labelled {s['label']!r}"
-                assert s["valuetext"] == f"{s['label']} = {s['readout']}"
-            # The page is the same in both themes, only its colours change: dark mode runs the colour rules.
-            bad += [f"{theme}: {v['id']} ({v['impact']}): {v['nodes'][:3]}"
-                    for v in _axe(page, () if theme == "light" else COLOUR_RULES)
-                    if v["impact"] in FAILING_IMPACTS and v["id"] not in ALLOWED_AXE]
-    finally:
-        context.close()
-    assert not bad, "\n".join(bad)
+    for theme in THEMES:
+        if theme != "light":
+            # Audit the final colours, not a frame of the theme's colour transition.
+            page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+            page.emulate_media(color_scheme=theme)
+            page.wait_for_function("t => document.documentElement.dataset.theme === t", arg=theme)
+        for s in _slider_names(page):  # what a screen reader says for each explorer slider
+            assert s["label"] and s["name"] == s["label"], f"slider named {s['name']!r}, labelled {s['label']!r}"
+            assert s["valuetext"] == f"{s['label']} = {s['readout']}"
+        # The page is the same in both themes, only its colours change: dark mode runs the colour rules.
+        bad += [f"{theme}: {v['id']} ({v['impact']}): {v['nodes'][:3]}"
+                for v in _axe(page, () if theme == "light" else COLOUR_RULES)
+                if v["impact"] in FAILING_IMPACTS and v["id"] not in ALLOWED_AXE]
+    return bad
 
 
 def _focus_info(page) -> dict:

@@ -3,18 +3,23 @@
 The session builds the book once, exactly as ``make book`` does (clean ``_build/html``), serves it on
 127.0.0.1 and checks, per page: math typeset, images loaded, no request leaving the local server, no
 console error outside a short exact-text allow-list, every explorer answering a keyboard-moved slider,
-and a figure for every explorer with JavaScript disabled.  Screenshots go to ``_build/screenshots/``.
+every code solution folded until opened, no critical or serious axe-core finding in light and dark mode
+(``test_accessibility.axe_findings``), and a figure for every explorer with JavaScript disabled.  Screenshots go to ``_build/screenshots/``.
 Chromium missing is a failure, never a skip.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
-from booksupport import ROOT, toc_files
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+import jupytext
+from booksupport import ROOT, notebook_pages, source, toc_files
 from gbml_build import notebooks
+from test_accessibility import axe_findings
 
 pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
 
@@ -39,11 +44,13 @@ def _console_ok(text: str) -> bool:
     return text in ALLOWED_CONSOLE
 
 
-def _visible_frame_src(explorer) -> str:
-    return explorer.evaluate(
-        """el => { const imgs = [...el.querySelectorAll('img')].filter(i => i.offsetParent !== null
+VISIBLE_FRAME = """el => { const imgs = [...el.querySelectorAll('img')].filter(i => i.offsetParent !== null
                  && i.getBoundingClientRect().width > 0);
-                 return imgs.map(i => i.src.slice(-200) + '|' + i.alt).join('\\n'); }""")
+                 return imgs.map(i => i.src.slice(-200) + '|' + i.alt).join('\\n'); }"""
+
+
+def _visible_frame_src(explorer) -> str:
+    return explorer.evaluate(VISIBLE_FRAME)
 
 
 @pytest.mark.parametrize("page_name", PAGES)
@@ -86,7 +93,9 @@ def test_page_in_browser(site, browser, page_name):
                                 ".filter(i => !i.alt || !i.alt.trim()).length")
     assert missing_alt == 0, "every figure needs alt text"
 
-    page.screenshot(path=str(SHOTS / f"{page_name.replace('/', '_')}.png"), full_page=True)
+    # The page's first screen (the whole page with GBML_FULL_PAGE_SHOTS=1: 2-5 s more per chapter).
+    page.screenshot(path=str(SHOTS / f"{page_name.replace('/', '_')}.png"),
+                    full_page=os.environ.get("GBML_FULL_PAGE_SHOTS") == "1")
 
     # Every explorer: a keyboard-moved slider changes the displayed figure.
     for i in range(explorers.count()):
@@ -105,7 +114,11 @@ def test_page_in_browser(site, browser, page_name):
             handle.focus()
             at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
             page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
-            page.wait_for_timeout(300)
+            try:
+                page.wait_for_function(f"([i, b]) => ({VISIBLE_FRAME})(document.querySelectorAll("
+                                       "'.gbml-explorer')[i]) !== b", arg=[i, before], timeout=5000)
+            except PlaywrightTimeout:
+                pass
             after = _visible_frame_src(ex)
             assert after and after != before, f"explorer {i}, slider {j}: the figure did not change"
         ex.screenshot(path=str(SHOTS / f"{page_name.replace('/', '_')}_explorer{i}_moved.png"))
@@ -134,7 +147,51 @@ def test_page_in_browser(site, browser, page_name):
     assert _visible_search_entries(page) == 1, "one search entry per page"
     unexpected = [e for e in errors if not _console_ok(e)]
     assert not unexpected, f"console errors: {unexpected}"
+    bad = axe_findings(page)  # it leaves the page in dark mode
+    assert not bad, "axe-core, critical or serious:\n" + "\n".join(bad)
+    if page_name in SOLUTION_PAGES:  # last: it opens the folds
+        _solutions_stay_folded_until_opened(page, page_name)
     context.close()
+
+
+def _solution_code_cells(page_name) -> int:
+    nb = jupytext.read(source(page_name))
+    return sum(c.cell_type == "code" and "solution" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+SOLUTION_PAGES = [name for name in notebook_pages() if _solution_code_cells(name)]
+
+
+def test_some_pages_have_code_solutions():
+    assert len(SOLUTION_PAGES) >= 8, SOLUTION_PAGES
+
+
+def _shown(locator) -> list[bool]:
+    """Visibility of each element as Chromium renders it (content of a closed <details> is not)."""
+    return [locator.nth(i).is_visible() and locator.nth(i).evaluate("e => e.checkVisibility()")
+            for i in range(locator.count())]
+
+
+def _solutions_stay_folded_until_opened(page, page_name):
+    """Every code solution is a cell whose code and output show only once its toggles are opened."""
+    cells = page.locator(".cell.tag_solution")
+    assert cells.count() == _solution_code_cells(page_name), "every code solution is rendered as a cell"
+    outputs_seen = 0
+    for i in range(cells.count()):
+        cell = cells.nth(i)
+        inputs, outputs = cell.locator(".cell_input"), cell.locator(".cell_output")
+        assert inputs.count() == 1
+        assert not any(_shown(inputs)), f"solution {i}: its code shows before it is opened"
+        assert not any(_shown(outputs)), f"solution {i}: its output shows before it is opened"
+        toggles = cell.locator("details > summary")
+        assert toggles.count() >= 1, f"solution {i}: no toggle to open it"
+        for j in range(toggles.count()):
+            toggles.nth(j).click()
+        assert all(_shown(inputs)), f"solution {i}: opening the toggle does not show the code"
+        assert all(_shown(outputs)), f"solution {i}: opening the toggle does not show the output"
+        outputs_seen += outputs.count()
+    if page_name.endswith("04_anil"):
+        assert outputs_seen >= 1, "chapter 4's computed answer (rounds to 1e-6) is a folded output"
 
 
 def _visible_search_entries(page) -> int:

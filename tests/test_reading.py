@@ -1,7 +1,9 @@
-"""What a reader sees: solutions stay folded until opened, and no code block scrolls sideways.
+"""What a reader sees: no code block scrolls sideways, and the reading path (what each chapter builds on,
+the landing page's map, the notation page).  That solutions stay folded until opened is checked on each
+page's load in ``test_browser.py``.
 
-The browser test reuses the session's one build of the book and the Chromium of ``test_browser.py``
-(its ``site`` and ``browser`` fixtures, in conftest.py); the line-length test reads the chapter sources only.
+The browser test reuses the session's one build of the book and Chromium (the ``site`` and ``browser``
+fixtures, in conftest.py); the line-length test reads the chapter sources only.
 """
 from __future__ import annotations
 
@@ -21,51 +23,6 @@ def test_code_cell_lines_fit_the_column(page_name):
     long = [(i, len(line), line) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
             for line in cell.source.splitlines() if len(line) > MAX_LINE]
     assert not long, f"{page_name}: code lines longer than {MAX_LINE} characters: {long}"
-
-
-def _solution_code_cells(page_name) -> int:
-    nb = jupytext.read(source(page_name))
-    return sum(c.cell_type == "code" and "solution" in c.metadata.get("tags", []) for c in nb.cells)
-
-
-def _shown(locator) -> list[bool]:
-    """Visibility of each element as Chromium renders it (content of a closed <details> is not)."""
-    return [locator.nth(i).is_visible() and locator.nth(i).evaluate("e => e.checkVisibility()")
-            for i in range(locator.count())]
-
-
-SOLUTION_PAGES = [name for name in notebook_pages() if _solution_code_cells(name)]
-
-
-def test_some_pages_have_code_solutions():
-    assert len(SOLUTION_PAGES) >= 8, SOLUTION_PAGES
-
-
-@pytest.mark.parametrize("page_name", SOLUTION_PAGES)
-def test_solution_code_and_output_stay_folded_until_opened(site, browser, page_name):  # noqa: F811
-    server, _ = site
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(f"{server.origin}/{page_name}.html", wait_until="load")
-    cells = page.locator(".cell.tag_solution")
-    assert cells.count() == _solution_code_cells(page_name), "every code solution is rendered as a cell"
-    outputs_seen = 0
-    for i in range(cells.count()):
-        cell = cells.nth(i)
-        inputs, outputs = cell.locator(".cell_input"), cell.locator(".cell_output")
-        assert inputs.count() == 1
-        assert not any(_shown(inputs)), f"solution {i}: its code shows before it is opened"
-        assert not any(_shown(outputs)), f"solution {i}: its output shows before it is opened"
-        toggles = cell.locator("details > summary")
-        assert toggles.count() >= 1, f"solution {i}: no toggle to open it"
-        for j in range(toggles.count()):
-            toggles.nth(j).click()
-        assert all(_shown(inputs)), f"solution {i}: opening the toggle does not show the code"
-        assert all(_shown(outputs)), f"solution {i}: opening the toggle does not show the output"
-        outputs_seen += outputs.count()
-    context.close()
-    if page_name.endswith("04_anil"):
-        assert outputs_seen >= 1, "chapter 4's computed answer (rounds to 1e-6) is a folded output"
 
 
 @pytest.mark.parametrize("page_name", ["chapters/04_anil", "chapters/09_beyond"])

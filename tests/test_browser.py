@@ -4,7 +4,8 @@ The session builds the book once, exactly as ``make book`` does (clean ``_build/
 127.0.0.1 and checks, per page: math typeset, images loaded, no request leaving the local server, no
 console error outside a short exact-text allow-list, every explorer answering a keyboard-moved slider,
 every code solution folded until opened, no critical or serious axe-core finding in light and dark mode
-(``test_accessibility.axe_findings``), and a figure for every explorer with JavaScript disabled.  Screenshots go to ``_build/screenshots/``.
+(``test_accessibility.axe_findings``), and a figure for every explorer with JavaScript disabled.
+Screenshots go to ``_build/screenshots/``.
 Chromium missing is a failure, never a skip.
 """
 from __future__ import annotations
@@ -14,9 +15,9 @@ import os
 import re
 from pathlib import Path
 
+import jupytext
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-import jupytext
 from booksupport import ROOT, notebook_pages, source, toc_files
 from gbml_build import notebooks
 from test_accessibility import axe_findings

@@ -19,13 +19,15 @@ endif
 
 venv: $(STAMP)
 
-# Create the virtual environment and install the pinned stack plus gbml (editable).
+# Create the virtual environment and install the pinned stack plus gbml (editable), with uv (pinned here):
+# the same packages as pip installs, in seconds rather than about 40 s on 2 cores.
+UV := uv==0.13.9
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet $(UV)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.txt
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $(STAMP)
 
 # Build the HTML book from a clean _build, warnings are errors, then the notebook edition from the same

@@ -3,7 +3,8 @@
 The session builds the book once, exactly as ``make book`` does (clean ``_build/html``), serves it on
 127.0.0.1 and checks, per page: math typeset, images loaded, no request leaving the local server, no
 console error outside a short exact-text allow-list, every explorer answering a keyboard-moved slider,
-every code solution folded until opened, no critical or serious axe-core finding in light and dark mode
+every code solution folded until opened, the layout at a phone's width (390 px: the same load, resized;
+two pages are also loaded at that width), no critical or serious axe-core finding in light and dark mode
 (``test_accessibility.axe_findings``), and a figure for every explorer with JavaScript disabled.
 Screenshots go to ``_build/screenshots/``.
 Chromium missing is a failure, never a skip.
@@ -34,6 +35,7 @@ BUDGET = 1.5e6  # bytes a precomputed explorer may add to its page
 # browser (html_theme_options.default_mode).
 ALLOWED_CONSOLE: set[str] = set()
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 
 
 # The `site` (built book, served once per session) and `browser` fixtures are in conftest.py.
@@ -58,7 +60,7 @@ def _visible_frame_src(explorer) -> str:
 def test_page_in_browser(site, browser, page_name):
     server, html = site
     SHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     requests, errors, not_found = [], [], []
     page.on("request", lambda r: requests.append(r.url))
@@ -148,6 +150,11 @@ def test_page_in_browser(site, browser, page_name):
     assert _visible_search_entries(page) == 1, "one search entry per page"
     unexpected = [e for e in errors if not _console_ok(e)]
     assert not unexpected, f"console errors: {unexpected}"
+    # The same page at a phone's width (390 px), then back to the desktop's for axe-core.
+    page.set_viewport_size(PHONE)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    _fits_a_phone(page)
+    page.set_viewport_size(DESKTOP)
     bad = axe_findings(page)  # it leaves the page in dark mode
     assert not bad, "axe-core, critical or serious:\n" + "\n".join(bad)
     if page_name in SOLUTION_PAGES:  # last: it opens the folds
@@ -216,20 +223,9 @@ def test_search_page_has_one_search_field(site, browser):
     context.close()
 
 
-@pytest.mark.parametrize("page_name", PAGES)
-def test_page_at_phone_width(site, browser, page_name):
+def _fits_a_phone(page):
     """At 390 px: nothing wider than the screen, explorer sliders one per line and long enough to use,
     explorer frames inside the column, display equations inside the column (scrolling if wider)."""
-    server, _ = site
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    page.goto(f"{server.origin}/{page_name}.html", wait_until="load")
-    page.wait_for_load_state("networkidle")
-    if page.locator(".math").count():
-        page.wait_for_function("() => document.querySelectorAll('.math mjx-container').length"
-                               " >= document.querySelectorAll('.math').length", timeout=30000)
-    if page.locator(".gbml-explorer-caption").count():
-        page.wait_for_selector(".gbml-explorer img", timeout=30000)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], "page scrolls sideways"
     for i in range(page.locator(".gbml-explorer").count()):
         ex = page.locator(".gbml-explorer").nth(i)
@@ -251,6 +247,26 @@ def test_page_at_phone_width(site, browser, page_name):
         .filter(m => m.offsetParent && m.getBoundingClientRect().right > m.parentElement.getBoundingClientRect().right + 1
                      && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX)).length""")
     assert clipped == 0, f"{clipped} inline formulas run past their column"
+
+
+# Each page's phone layout is checked on its desktop load, resized (test_page_in_browser); these pages are
+# also loaded at phone width from the start, in case a script lays out a narrow screen differently.
+PHONE_LOADS = ["chapters/intro", "chapters/02_linear_representation"]
+
+
+@pytest.mark.parametrize("page_name", PHONE_LOADS)
+def test_page_loaded_at_phone_width(site, browser, page_name):
+    server, _ = site
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{server.origin}/{page_name}.html", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    if page.locator(".math").count():
+        page.wait_for_function("() => document.querySelectorAll('.math mjx-container').length"
+                               " >= document.querySelectorAll('.math').length", timeout=30000)
+    if page.locator(".gbml-explorer-caption").count():
+        page.wait_for_selector(".gbml-explorer img", timeout=30000)
+    _fits_a_phone(page)
     context.close()
 
 

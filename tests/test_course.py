@@ -291,6 +291,20 @@ def test_a_seed_replaces_every_seed_written_as_a_number_and_no_seed_none():
     assert course.seeded("exercises.check_x(my_f);", 5) == "exercises.check_x(my_f, rng=5);"
 
 
+
+def test_a_setup_closes_its_hidden_figures_and_binds_no_name_of_its_own():
+    """A setup cell's output is hidden: the figures its chapter's code draws are closed before the cell
+    ends, so none is rendered, and the kernel is left with the chapter's names only."""
+    import matplotlib.pyplot as plt
+    before = [nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()"),
+              nbformat.v4.new_code_cell("answer = 1", metadata={"tags": ["solution"]})]
+    item = problem_set.Item(None, "1.1", "title", "chapter", before, [])
+    plt.close("all")
+    names = {}
+    exec(problem_set.setup_code(item), names)
+    assert plt.get_fignums() == []
+    assert set(names) - {"__builtins__"} == {"plt", "fig", "ax"}
+
 # -- equations and links -------------------------------------------------------------------------------------
 
 def test_equations_a_statement_cites_are_in_it_numbered_as_in_the_book(offering):

@@ -261,7 +261,9 @@ def setup_code(item: Item) -> str:
     if re.search(r"^%%", code, re.M):
         raise RuntimeError(f"exercise {item.exercise.label}: a cell magic (%%) in the code of "
                            f"{item.exercise.chapter} above it cannot run inside the setup cell")
-    return code
+    # Its output is hidden: the figures drawn above are closed before the cell ends, so none is rendered
+    # (pyplot imported without binding a name, which would not be the book's kernel).
+    return code + '\n\n__import__("matplotlib.pyplot").pyplot.close("all")  # hidden figures, not rendered'
 
 
 # -- the notebooks ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from booksupport import built_notebooks
 from test_notebooks import DRIVE
@@ -308,6 +309,14 @@ def test_the_kernel_is_the_course_packs_python(lab, pack_python):
     assert spec["argv"][0] in (str(pack_python), "python"), spec["argv"]
 
 
+# Text of rendered Markdown (outside code and typeset math) that still holds TeX delimiters: math not typeset.
+RAW_TEX = r"""() => [...document.querySelectorAll('.jp-RenderedMarkdown')].flatMap(md => {
+    const found = [], walk = document.createTreeWalker(md, NodeFilter.SHOW_TEXT);
+    for (let n; (n = walk.nextNode());) {
+        if (!n.parentElement.closest('code, pre, mjx-container') && /\$|\\\(|\\\[/.test(n.textContent))
+            found.push(n.textContent.slice(0, 80));
+    }
+    return found; })"""
 LAB_STATE = """() => ({
     counts: [...window.jupyterapp.shell.currentWidget.content.widgets].filter(w => w.model.type === 'code')
         .map(w => w.model.executionCount),
@@ -322,6 +331,7 @@ LAB_STATE = """() => ({
     images: [...document.querySelectorAll('.jp-OutputArea img')].filter(i => i.complete && i.naturalWidth > 0).length,
     sliders: document.querySelectorAll('.jp-OutputArea .widget-slider').length,
     markdown: [...document.querySelectorAll('.jp-RenderedMarkdown')].map(e => e.textContent).join('\\n'),
+    raw_tex: (""" + RAW_TEX + """)(),
 })"""
 
 KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -364,7 +374,11 @@ def test_run_all_in_jupyterlab(lab, lab_context, edition, name):
         page.wait_for_function(RUN_ALL_DONE, timeout=300_000, polling=500)
     else:
         page.wait_for_selector(".jp-RenderedMarkdown mjx-container", timeout=60_000)
-    page.wait_for_timeout(1000)  # MathJax typesets the last Markdown cells after they are shown
+    if want["math"]:  # MathJax typesets the last Markdown cells after they are shown
+        try:
+            page.wait_for_function(f"() => ({RAW_TEX})().length === 0", timeout=30_000, polling=200)
+        except PlaywrightTimeout:
+            pass  # reported below
     state = page.evaluate(LAB_STATE)
     moved = []
     for i in range(min(state["sliders"], want["explorers"])):
@@ -395,6 +409,7 @@ def test_run_all_in_jupyterlab(lab, lab_context, edition, name):
     if want["math"]:
         assert state["math"] > 0, "no math was typeset"
     assert state["math_errors"] == [] and state["undefined_macros"] == []
+    assert state["raw_tex"] == [], "math left untypeset"
     assert state["images"] >= want["figures"], "figures missing"
     assert state["sliders"] >= want["explorers"], "explorers show no live slider"
     assert all(moved), f"moving a slider did not redraw explorer(s) {[i for i, m in enumerate(moved) if not m]}"

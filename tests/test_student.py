@@ -2,6 +2,7 @@
 edition and pack.  (Its notebooks run top to bottom in JupyterLab: tests/test_notebook_edition.py.)"""
 from __future__ import annotations
 
+import functools
 import html
 import re
 import zipfile
@@ -36,6 +37,7 @@ def _visible(path: Path) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=None)  # the session's build is read once per worker
 def _solution_grams() -> dict:
     """Per page: word runs of its solutions that no page of the student edition has elsewhere.
 
@@ -70,18 +72,26 @@ def _elsewhere(book: Path, name: str) -> set:
 TEXT = {".html", ".ipynb", ".js", ".md", ".txt", ".json", ".py", ".yml"}
 
 
-def _output_grams(root: Path, n: int = N) -> set:
-    """Word runs of every text file under ``root``, and of the text files inside its zip files (packs)."""
-    grams = set()
+@functools.lru_cache(maxsize=None)
+def _output_grams(root: Path) -> dict[int, set]:
+    """Word runs, of N and of PAGE_N words, of every text file under ``root`` but the third-party assets
+    (``_static``, ``_vendor``), and of the text files inside its zip files (packs)."""
+    grams = {N: set(), PAGE_N: set()}
+
+    def add(text):
+        words = _words(text)
+        for n, found in grams.items():
+            found |= _grams(words, n)
+
     for path in root.rglob("*"):
-        if path.is_file() and path.suffix in TEXT and "_static" not in path.parts:
-            grams |= _grams(_words(_visible(path)), n)
+        if path.is_file() and path.suffix in TEXT and not {"_static", "_vendor"} & set(path.parts):
+            add(_visible(path))
         elif path.is_file() and path.suffix == ".zip":
             with zipfile.ZipFile(path) as z:
                 for member in z.namelist():
                     if Path(member).suffix in TEXT:
                         text = z.read(member).decode("utf-8", errors="replace")
-                        grams |= _grams(_words(html.unescape(re.sub(r"<[^>]+>", " ", text))), n)
+                        add(html.unescape(re.sub(r"<[^>]+>", " ", text)))
     return grams
 
 
@@ -93,14 +103,14 @@ def student():
 def test_solutions_exist_and_full_book_shows_them():
     grams = _solution_grams()
     assert any(grams.values()), "no cell tagged `solution` in any chapter"
-    full = {N: _output_grams(built_book()), PAGE_N: _output_grams(built_book(), PAGE_N)}
+    full = _output_grams(built_book())
     for name, g in grams.items():
         if g:  # control: the detector finds the solutions where they are meant to be
             assert g & full[PAGE_N if name in INSTRUCTOR_PAGES else N], f"{name}: solution text not found in the full book either; the leak test is blind"
 
 
 def test_student_edition_leaks_no_solution(student):
-    out = {N: _output_grams(student), PAGE_N: _output_grams(student, PAGE_N)}
+    out = _output_grams(student)
     for name, g in _solution_grams().items():
         leaked = g & out[PAGE_N if name in INSTRUCTOR_PAGES else N]
         assert not leaked, f"{name}: solution text in the student edition, e.g. {' '.join(sorted(leaked)[0])!r}"
@@ -142,4 +152,4 @@ def test_student_edition_has_no_instructor_page(student):
     assert "Teaching with this book" in (book / "searchindex.js").read_text(encoding="utf-8")
     assert "Teaching with this book" not in index
     example = _solution_grams()["chapters/instructors"]  # e.g. the my_local_rate example's solution
-    assert any("my_local_rate" in g for g in example) and not example & _output_grams(student, PAGE_N)
+    assert any("my_local_rate" in g for g in example) and not example & _output_grams(student)[PAGE_N]

@@ -3,9 +3,10 @@
 The session builds the book once, exactly as ``make book`` does (clean ``_build/html``), serves it on
 127.0.0.1 and checks, per page: math typeset, images loaded, no request leaving the local server, no
 console error outside a short exact-text allow-list, every explorer answering a keyboard-moved slider,
-every code solution folded until opened, the layout at a phone's width (390 px: the same load, resized;
-two pages are also loaded at that width), no critical or serious axe-core finding in light and dark mode
-(``test_accessibility.axe_findings``), and a figure for every explorer with JavaScript disabled.
+every code solution folded until opened, no code block scrolling sideways, the layout at a phone's width
+(390 px: the same load, resized; two pages are also loaded at that width), no critical or serious axe-core
+finding in light and dark mode (``test_accessibility.axe_findings``), and a figure for every explorer with
+JavaScript disabled.
 Screenshots go to ``_build/screenshots/``.
 Chromium missing is a failure, never a skip.
 """
@@ -157,9 +158,20 @@ def test_page_in_browser(site, browser, page_name):
     page.set_viewport_size(DESKTOP)
     bad = axe_findings(page)  # it leaves the page in dark mode
     assert not bad, "axe-core, critical or serious:\n" + "\n".join(bad)
-    if page_name in SOLUTION_PAGES:  # last: it opens the folds
+    if page_name in SOLUTION_PAGES:  # it opens the solutions' folds
         _solutions_stay_folded_until_opened(page, page_name)
+    _code_fits_the_column(page, page_name)  # last: it opens every fold
     context.close()
+
+
+def _code_fits_the_column(page, page_name):
+    """At 1280 px no code block scrolls sideways, folds opened: a line of test_reading.MAX_LINE (88)
+    characters fits the text column at the book's font size for code cells."""
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    wide = page.evaluate("""() => [...document.querySelectorAll('.cell_input pre')]
+        .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.textContent.split('\\n').reduce((a, b) => a.length > b.length ? a : b))""")
+    assert not wide, f"{page_name}: code blocks that scroll sideways (longest line of each): {wide}"
 
 
 def _solution_code_cells(page_name) -> int:

@@ -64,6 +64,9 @@ def test_one_notebook_per_chapter_and_the_notation_page_in_each_edition(built):
     assert len(notebooks.chapters()) == 10 and len(names) == 11 and "notation.ipynb" in names
     for edition in EDITIONS:
         assert [p.name for p in built[edition]] == sorted(names)
+    cells = {edition: [{k: v for k, v in c.items() if k != "id"} for c in
+                        nbformat.read(OUT / edition / "notation.ipynb", as_version=4).cells] for edition in EDITIONS}
+    assert cells["full"] == cells["student"], "the notation page differs between the editions"
 
 
 @pytest.mark.parametrize("edition", EDITIONS)
@@ -245,10 +248,10 @@ def pack_python(built, tmp_path_factory):
 
 
 #: Every student notebook (what a learner runs from the pack: stubs, "not written yet" lines) in JupyterLab;
-#: of the full edition, whose code is the chapters' own (executed by the build), the
-#: chapter with the most solutions (and an explorer) and the page without code: the same renderer and setup
-#: cell, so running all of them again would add nothing.
-FULL_IN_LAB = ("chapters/07_task_diversity", "chapters/notation")
+#: of the full edition, whose code is the chapters' own (executed by the build), the chapter with the most
+#: solutions (and an explorer): the same renderer and setup cell, so running all of them again would add
+#: nothing.  The page without code, the notation, is the same notebook in both editions (checked above).
+FULL_IN_LAB = ("chapters/07_task_diversity",)
 NOTEBOOKS = [(edition, f"{Path(n).name}.ipynb") for edition in EDITIONS for n in notebooks.pages()
              if edition == "student" or n in FULL_IN_LAB]
 SHOTS = ROOT / "_build" / "screenshots" / "jupyterlab"

@@ -41,8 +41,10 @@ ALLOWED_AXE: dict[str, str] = {}
 KEYBOARD_PAGE = "chapters/02_linear_representation"
 
 
-def _open(browser, server, page_name, theme):
-    context = browser.new_context(color_scheme=theme, viewport={"width": 1280, "height": 900})
+def open_page(browser, server, page_name, theme="light", viewport=None):
+    """A new context and page at ``viewport`` (default 1280 x 900) in ``theme``, loaded with its math typeset
+    and its explorers drawn."""
+    context = browser.new_context(color_scheme=theme, viewport=viewport or {"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{server.origin}/{page_name}.html", wait_until="load")
     if page.locator(".math").count():
@@ -128,7 +130,7 @@ def _visible_frame_alt(explorer) -> str:
 @pytest.mark.parametrize("theme", THEMES)
 def test_keyboard_alone_reaches_and_operates_a_chapter(site, browser, theme):
     server, _ = site
-    context, page = _open(browser, server, KEYBOARD_PAGE, theme)
+    context, page = open_page(browser, server, KEYBOARD_PAGE, theme)
     try:
         # Every visible control of the chapter gets a number; Tab must reach each one.
         targets = page.evaluate("""() => [...document.querySelectorAll(

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from booksupport import ROOT, notebook_pages, source, toc_files
 from gbml_build import notebooks
-from test_accessibility import axe_findings
+from test_accessibility import axe_findings, open_page
 
 pytestmark = pytest.mark.build  # the whole module needs a build, a kernel or a browser
 
@@ -268,16 +268,7 @@ PHONE_LOADS = ["chapters/intro", "chapters/02_linear_representation"]
 
 @pytest.mark.parametrize("page_name", PHONE_LOADS)
 def test_page_loaded_at_phone_width(site, browser, page_name):
-    server, _ = site
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    page.goto(f"{server.origin}/{page_name}.html", wait_until="load")
-    page.wait_for_load_state("networkidle")
-    if page.locator(".math").count():
-        page.wait_for_function("() => document.querySelectorAll('.math mjx-container').length"
-                               " >= document.querySelectorAll('.math').length", timeout=30000)
-    if page.locator(".gbml-explorer-caption").count():
-        page.wait_for_selector(".gbml-explorer img", timeout=30000)
+    context, page = open_page(browser, site[0], page_name, viewport=PHONE)
     _fits_a_phone(page)
     context.close()
 

@@ -43,7 +43,7 @@ check: $(STAMP)
 
 # On pytest-xdist's workers (JOBS of them), tests grouped by module; builds shared (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --dist loadscope
+	$(PY) -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py

@@ -48,11 +48,14 @@ def _prefetch():
         threading.Thread(target=build, args=targets, name=f"prefetch {targets[0].__name__}", daemon=True).start()
 
 
-#: The slowest modules of ``make test --durations`` (their builds and clients), started first by the workers
-#: once the quick modules are done, so that none of them is left to run alone at the end; last, the two
-#: that read the published site, which the controller builds after the editions (``_prefetch``).
-SLOWEST = ("test_problem_set_book", "test_notebook_edition", "test_course", "test_accessibility",
-           "test_autograding", "test_problem_set", "test_browser", "test_publish", "test_pdf")
+#: The modules that take longest in ``make test --durations`` (their builds and clients), longest first: the
+#: workers take them in this order once the quick modules are done, so that the last to finish are short
+#: ones and neither worker is left alone at the end (a longest-first schedule).  The other modules that need
+#: a build follow, in file order.  ``make test`` passes ``--no-loadscope-reorder``: pytest-xdist would
+#: otherwise hand out the modules with the most tests first, whatever their length.
+SLOWEST = ("test_browser", "test_notebook_edition", "test_problem_set_book", "test_course", "test_problem_set",
+           "test_autograding", "test_publish", "test_self_check", "test_accessibility", "test_widgets",
+           "test_pdf", "test_packs")
 
 
 def pytest_collection_modifyitems(items):
@@ -60,7 +63,7 @@ def pytest_collection_modifyitems(items):
         if BUILD_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.build)
     # Modules that need no build first (while the controller builds), then the slowest; xdist hands out
-    # modules in this order (--dist loadscope).
+    # modules in this order (--dist loadscope --no-loadscope-reorder).
     building = {item.module.__name__ for item in items if item.get_closest_marker("build")}
 
     def rank(item):

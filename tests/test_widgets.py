@@ -67,6 +67,39 @@ def test_a_live_slider_takes_its_step_positions_as_dragging_does():
         widgets.Param([5, 10], step=2.5)
 
 
+def test_a_live_explorer_does_nothing_until_shown_then_prepares_every_position_before_drawing():
+    """A problem set's hidden set-up runs a chapter's explorer cell without showing it: nothing is trained or
+    drawn.  Shown, ``prepare`` gets every combination of the positions once, before the first frame."""
+    calls = []
+
+    def plot(ax, a, b):
+        calls.append(("plot", a, b))
+        line(ax, a, b)
+
+    def prepare(a, b):
+        calls.append(("prepare", a, b))
+
+    params_b = {"a": widgets.Param([0.0, 1.0, 2.0], step=0.5), "b": widgets.Param([1.0, 2.0], default=2.0, step=1.0)}
+    ex = widgets.explore(plot, params_b, caption="c", alt="a", mode="live", prepare=prepare)
+    assert calls == [] and ex.frame.value == ""
+    with pytest.raises(TypeError, match="prepare must be a function"):
+        widgets.explore(plot, params_b, caption="c", alt="a", mode="live", prepare=42)
+    ex._ipython_display_()
+    positions = [(a, b) for a in (0.0, 0.5, 1.0, 1.5, 2.0) for b in (1.0, 2.0)]
+    assert calls == [("prepare", a, b) for a, b in positions] + [("plot", 1.0, 2.0)]
+    assert "a = 1, b = 2)" in ex.frame.value
+    ex.controls["a"].value = 1.5  # moving a slider only draws: prepare is not called again
+    assert calls[-1] == ("plot", 1.5, 2.0) and len(calls) == len(positions) + 2
+    moved = widgets.explore(plot, params_b, caption="c", alt="a", mode="live", prepare=prepare)
+    calls.clear()
+    moved.controls["b"].value = 1.0  # moved before it was shown: prepared first all the same
+    assert calls == [("prepare", a, b) for a, b in positions] + [("plot", 1.0, 1.0)]
+    static = widgets.explore(plot, params_b, caption="c", alt="a", mode="static", prepare=prepare)
+    assert calls[len(positions) + 1:] == ([("prepare", a, b) for a in (0.0, 1.0, 2.0) for b in (1.0, 2.0)]
+                                          + [("plot", a, b) for a in (0.0, 1.0, 2.0) for b in (1.0, 2.0)])
+    assert static.png == static.frames[(1.0, 2.0)]
+
+
 def test_static_explorer_links_one_slider_to_a_stack_of_distinct_frames():
     ex = widgets.explore(line, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode="static")
     assert isinstance(ex.stack, ipywidgets.Stack) and len(ex.stack.children) == 3
@@ -210,11 +243,11 @@ def _diverging(name):
 
 def test_divergence_hint_names_only_a_control_the_explorer_has():
     plot, seen = _diverging("w0_norm")
-    widgets.explore(plot, {"w0_norm": [1.0, 2.0]}, caption="c", alt="a", mode="live")
+    widgets.explore(plot, {"w0_norm": [1.0, 2.0]}, caption="c", alt="a", mode="live").png  # drawn
     text = seen[-1].texts[0].get_text()
     assert "diverged at iteration" in text and "β" not in text
     plot, seen = _diverging("beta")
-    widgets.explore(plot, {"beta": [10.0, 50.0]}, caption="c", alt="a", mode="live")
+    widgets.explore(plot, {"beta": [10.0, 50.0]}, caption="c", alt="a", mode="live").png
     assert "try a smaller β" in seen[-1].texts[0].get_text()
 
 
@@ -229,6 +262,7 @@ def test_divergence_message_over_curves_sits_above_the_axes():
         gbml.book.plotting.plot_distance(ax, h)
 
     ex = widgets.explore(plot, {"beta": [40.0, 50.0]}, caption="c", alt="a", mode="live")
+    ex.png  # noqa: B018 - drawn when first asked for (as when shown)
     ax = seen[-1]
     assert ax.lines, "the run is drawn up to where it diverged"
     message = [t for t in ax.texts if "diverged" in t.get_text()]
@@ -340,6 +374,7 @@ def test_the_fallback_shows_the_default_frame_without_drawing_it_again():
     for mode in ("live", "static"):
         calls.clear()
         ex = widgets.explore(counted, {"a": [0.0, 1.0, 2.0]}, caption="A line.", alt="A line", mode=mode)
+        ex.png  # noqa: B018 - shown: a live explorer draws its default frame
         drawn = len(calls)
         ex.controls["a"].value = 2.0
         fallback = ex.fallback_html()

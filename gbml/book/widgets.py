@@ -3,7 +3,9 @@
 A chapter hands :func:`explore` a plotting function ``plot(ax, **values)`` and the parameters a reader may
 vary.  ``mode`` (else ``GBML_EXPLORER``): ``"live"`` (every slider move redraws, for values between the
 grid's too) or ``"static"`` (the book build: a frame per grid point in a ``widgets.Stack``, nested for two
-parameters, linked to the sliders by ``widgets.jslink``, so it works with no kernel).  Every frame has alt
+parameters, linked to the sliders by ``widgets.jslink``, so it works with no kernel).  A live explorer draws
+nothing until it is shown; then ``prepare`` (if given) computes every slider position's data first, so that
+moving a slider only draws, and an explorer that is never shown (a problem set's hidden set-up) costs nothing.  Every frame has alt
 text naming the values; a ``<noscript>`` default frame and the caption follow the widget.  Budget (checked
 by ``make bench`` and the tests): a live update within 100 ms, at most 1.5 MB added to a page when static.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import itertools
 import json
 import numbers
 import os
@@ -156,16 +159,21 @@ class Explorer:
     figure; a ``gbml.DivergenceError`` it raises is drawn as the divergence message.  ``params``: one or two
     arguments of ``plot``, name -> :class:`Param` or list of grid values.  ``caption``: one sentence shown
     under the figure; ``alt``: what is plotted (each frame's values are appended).  ``mode``: "live",
-    "static" or None (``GBML_EXPLORER``, else "live").  Layout defaults are the book's.
+    "static" or None (``GBML_EXPLORER``, else "live").  ``prepare(**values)``: called for every position of
+    the sliders (every combination) before the first frame is drawn, e.g. to train and cache the runs a frame
+    draws.  Layout defaults are the book's.
 
     Setting ``controls[name].value`` redraws (live) or selects a frame (static), as a reader would; ``png``
     is the PNG shown now, ``frames`` (static) the PNG of every grid point, keyed by the tuple of values.
     """
 
     def __init__(self, plot: Callable, params: Mapping, *, caption: str, alt: str, mode: str | None = None,
-                 figsize=None, dpi: int = plotting.DPI, nrows: int = 1, ncols: int = 1):
+                 prepare: Callable | None = None, figsize=None, dpi: int = plotting.DPI, nrows: int = 1,
+                 ncols: int = 1):
         if not callable(plot):
             raise TypeError(f"plot must be a function plot(ax, **values), got {type(plot).__name__}")
+        if prepare is not None and not callable(prepare):
+            raise TypeError(f"prepare must be a function prepare(**values) or None, got {type(prepare).__name__}")
         if not isinstance(params, Mapping) or not 1 <= len(params) <= 2:
             raise ValueError("params must be a dict of one or two parameters: name -> Param or list of values")
         self.params = {}
@@ -190,7 +198,8 @@ class Explorer:
         self.figsize, self.nrows, self.ncols = plotting.check_layout(figsize, nrows, ncols, dpi)
         self.dpi = dpi
         self.defaults = {name: p.default for name, p in self.params.items()}
-        self._figure = None
+        self._figure = self._png = self._default_png = None
+        self._prepare = prepare
         if mode == "static":
             self._build_static()
         else:
@@ -227,6 +236,20 @@ class Explorer:
         """The hint of a divergence message: move the β slider if there is one, else no hint."""
         return "try a smaller β (here β = {beta:g})" if "beta" in self.params else ""
 
+    @property
+    def png(self) -> bytes:
+        """The PNG shown now (a live explorer that has drawn nothing yet draws its default frame)."""
+        if self._png is None:
+            self._draw(self.defaults)
+        return self._png
+
+    def _prepared(self):
+        """Call ``prepare`` once, for every combination of the sliders' positions (:meth:`positions`)."""
+        prepare, self._prepare = self._prepare, None
+        if prepare is not None:
+            for values in itertools.product(*map(self.positions, self.params)):
+                prepare(**dict(zip(self.params, values)))
+
     def _frame(self, values) -> widgets.HTML:
         """Render the frame for ``values``, keep its PNG in ``self.frames`` and return it as an <img>."""
         key = tuple(values.values())
@@ -258,13 +281,20 @@ class Explorer:
                                         continuous_update=False, readout_format=".3g", **common)
             c.observe(self._on_change, names="value")
             self.controls[name] = c
-        self.png = self._default_png = self.render(**self.defaults)
-        self.frame = widgets.HTML(img_html(self.png, self.alt_text(self.defaults), "gbml-frame"))
+        self.frame = widgets.HTML("")  # drawn when first shown (``png``)
         self._assemble(self.frame)
 
+    def _draw(self, values):
+        """Draw the frame for ``values`` (all of them) in the live figure, ``prepare`` done first."""
+        self._prepared()
+        self._png = self.render(**values)
+        if values == self.defaults:
+            self._default_png = self._png
+        self.frame.value = img_html(self._png, self.alt_text(values), "gbml-frame")
+
     def positions(self, name: str) -> list:
-        """The values the control ``name`` takes (a live slider's ``Param.positions``, else the grid): a
-        chapter can compute (and cache) every frame's runs when it runs, so moving a slider only draws."""
+        """The values the control ``name`` takes (a live slider's ``Param.positions``, else the grid): those
+        ``prepare`` is called with."""
         if name not in self.params:
             raise ValueError(f"name must be one of the explorer's parameters {list(self.params)}, got {name!r}")
         p = self.params[name]
@@ -283,8 +313,7 @@ class Explorer:
         if self.mode != "live":
             raise RuntimeError("update() redraws live explorers only; a static explorer selects precomputed frames")
         values = {**self.defaults, **values}
-        self.png = self.render(**values)
-        self.frame.value = img_html(self.png, self.alt_text(values), "gbml-frame")
+        self._draw(values)
         self.live.value = html.escape(self.alt_text(values))
 
     # -- static ----------------------------------------------------------------------------------
@@ -300,6 +329,7 @@ class Explorer:
                 options=[(p.format(v), v) for v in p.values], value=p.default, description=p.label or name,
                 continuous_update=True, style=_STYLE)
             self.controls[name].param = name
+        self._prepared()
         self.frames = {}
         self.links = []  # the jslinks that make the static page respond (kept for tests)
 
@@ -327,7 +357,7 @@ class Explorer:
         self.stack.selected_index = idx[0]
         if len(idx) == 2:
             self.stack.children[idx[0]].selected_index = idx[1]
-        self.png = self.frames[key]
+        self._png = self.frames[key]
         if change is not None:  # announce a new frame, not the first one
             self.live.value = html.escape(self.alt_text(dict(zip(self.params, key))))
 
@@ -339,6 +369,8 @@ class Explorer:
 
     def fallback_html(self) -> str:
         """The no-JavaScript figure (the default frame) and the caption, displayed after the widget."""
+        if self._default_png is None:
+            self._default_png = self.render(**self.defaults)
         img = img_html(self._default_png, self.alt_text(self.defaults), "gbml-frame")
         cap = html.escape(self.caption)
         return (f'<noscript><figure class="gbml-explorer-fallback">{img}</figure></noscript>'
@@ -352,6 +384,7 @@ class Explorer:
         return len(json.dumps(state)) + len(self.fallback_html())
 
     def _ipython_display_(self):
+        self.png  # noqa: B018 - a live explorer prepares and draws when it is first shown
         display(self.widget)
         display(HTML(self.fallback_html()))
         display(Javascript(_A11Y_JS))

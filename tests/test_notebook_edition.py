@@ -298,9 +298,15 @@ def lab(built, pack_python, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lab_context(lab, browser):
+def lab_page(lab, browser):
+    """One JupyterLab page (a fresh workspace) for every notebook, as a learner opens chapter after chapter:
+    each test opens its notebook in it and closes it at the end (loading the app once saves about 3 s a test)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context
+    page = context.new_page()
+    page.goto(f"{lab[0]}/lab?reset")
+    page.wait_for_function("() => window.jupyterapp", timeout=120_000)
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
+    yield page
     context.close()
 
 
@@ -312,6 +318,13 @@ def test_the_kernel_is_the_course_packs_python(lab, pack_python):
     assert spec["argv"][0] in (str(pack_python), "python"), spec["argv"]
 
 
+# Open a notebook; once it is the current tab, resolve.
+OPEN = """async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path});
+    const w = window.jupyterapp.shell.currentWidget; await w.context.ready; await w.revealed; }"""
+# Close the current notebook unsaved (no "save your changes?" dialog), its kernel shut down.
+CLOSE = """async () => { const w = window.jupyterapp.shell.currentWidget;
+    await window.jupyterapp.serviceManager.sessions.shutdownAll();
+    if (w && w.context) { w.context.model.dirty = false; w.dispose(); } }"""
 # Text of rendered Markdown (outside code and typeset math) that still holds TeX delimiters: math not typeset.
 RAW_TEX = r"""() => [...document.querySelectorAll('.jp-RenderedMarkdown')].flatMap(md => {
     const found = [], walk = document.createTreeWalker(md, NodeFilter.SHOW_TEXT);
@@ -363,14 +376,22 @@ def _expected(edition, name):
 
 
 @pytest.mark.parametrize("edition,name", NOTEBOOKS, ids=[f"{e}-{n[:-6]}" for e, n in NOTEBOOKS])
-def test_run_all_in_jupyterlab(lab, lab_context, edition, name):
+def test_run_all_in_jupyterlab(lab_page, edition, name):
     """Open the notebook alone in its folder, Run All (with ``DRIVE`` at the end when it has an explorer), read
     what JupyterLab shows, move every slider."""
-    url, _ = lab
     want = _expected(edition, name)
     want["code"] += bool(want["explorers"])  # DRIVE
-    page = lab_context.new_page()
-    page.goto(f"{url}/lab/tree/{edition}-{name[:-6]}/{name}?reset")  # ?reset: no tab of an earlier test
+    page = lab_page
+    page.evaluate(OPEN, f"{edition}-{name[:-6]}/{name}")
+    try:
+        state, moved = _run_all_and_read(page, want, f"{edition}-{name[:-6]}")
+    finally:
+        page.evaluate(CLOSE)
+    _check_run(state, moved, want, edition)
+
+
+def _run_all_and_read(page, want, shot):
+    """Run All in the open notebook, wait for its math, read ``LAB_STATE``, move each explorer's first slider."""
     if want["code"]:
         page.wait_for_function(KERNEL_IDLE, timeout=120_000)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -396,10 +417,11 @@ def test_run_all_in_jupyterlab(lab, lab_context, edition, name):
         except Exception:
             moved.append(False)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{edition}-{name[:-6]}.png"))
-    page.evaluate("window.jupyterapp.serviceManager.sessions.shutdownAll()")
-    page.close()
+    page.screenshot(path=str(SHOTS / f"{shot}.png"))
+    return state, moved
 
+
+def _check_run(state, moved, want, edition):
     assert len(state["counts"]) == want["code"] and all(state["counts"]), "Run All did not run every cell"
     assert state["errors"] == [], "a cell's output is an error"
     assert state["stderr"] == [], state["stderr"]

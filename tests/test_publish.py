@@ -29,7 +29,7 @@ import yaml
 from nbclient import NotebookClient
 
 import gbml
-from booksupport import REPOSITORY, ROOT, Server, is_notebook, published_site, source, toc_files
+from booksupport import REPOSITORY, ROOT, VENV_BIN, Server, is_notebook, published_site, source, toc_files
 from gbml_build import build, html, notebooks
 from test_pdf import _text as pdf_text
 
@@ -269,8 +269,9 @@ def test_chapter_notebook_runs_in_a_simulated_colab_session(site, tmp_path, monk
     env_dir = tmp_path / "colab-venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "requirements.txt"),
-                    "numpy", "matplotlib", "ipywidgets", "ipykernel"], check=True)
+    # Colab's own packages (not under test: the notebook's pip install of gbml is), installed by make venv's uv.
+    subprocess.run([str(VENV_BIN / "uv"), "pip", "install", "--quiet", "--python", str(python), "-c",
+                    str(ROOT / "requirements.txt"), "numpy", "matplotlib", "ipywidgets", "ipykernel"], check=True)
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GBML_EXPLORER", "GBML_BASEURL")}
     assert subprocess.run([str(python), "-c", "import gbml"], cwd=tmp_path, env=clean).returncode != 0
     stand_in = tmp_path / "stand-in"

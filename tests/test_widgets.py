@@ -79,22 +79,22 @@ def test_a_live_explorer_does_nothing_until_shown_then_prepares_every_position_b
     def prepare(a, b):
         calls.append(("prepare", a, b))
 
-    params_b = {"a": widgets.Param([0.0, 1.0, 2.0], step=0.5), "b": widgets.Param([1.0, 2.0], default=2.0, step=1.0)}
-    ex = widgets.explore(plot, params_b, caption="c", alt="a", mode="live", prepare=prepare)
+    params = {"a": widgets.Param([0.0, 1.0, 2.0], step=0.5), "b": widgets.Param([1.0, 2.0], default=2.0, step=1.0)}
+    ex = widgets.explore(plot, params, caption="c", alt="a", mode="live", prepare=prepare)
     assert calls == [] and ex.frame.value == ""
     with pytest.raises(TypeError, match="prepare must be a function"):
-        widgets.explore(plot, params_b, caption="c", alt="a", mode="live", prepare=42)
+        widgets.explore(plot, params, caption="c", alt="a", mode="live", prepare=42)
     ex._ipython_display_()
     positions = [(a, b) for a in (0.0, 0.5, 1.0, 1.5, 2.0) for b in (1.0, 2.0)]
     assert calls == [("prepare", a, b) for a, b in positions] + [("plot", 1.0, 2.0)]
     assert "a = 1, b = 2)" in ex.frame.value
     ex.controls["a"].value = 1.5  # moving a slider only draws: prepare is not called again
     assert calls[-1] == ("plot", 1.5, 2.0) and len(calls) == len(positions) + 2
-    moved = widgets.explore(plot, params_b, caption="c", alt="a", mode="live", prepare=prepare)
+    moved = widgets.explore(plot, params, caption="c", alt="a", mode="live", prepare=prepare)
     calls.clear()
     moved.controls["b"].value = 1.0  # moved before it was shown: prepared first all the same
     assert calls == [("prepare", a, b) for a, b in positions] + [("plot", 1.0, 1.0)]
-    static = widgets.explore(plot, params_b, caption="c", alt="a", mode="static", prepare=prepare)
+    static = widgets.explore(plot, params, caption="c", alt="a", mode="static", prepare=prepare)
     assert calls[len(positions) + 1:] == ([("prepare", a, b) for a in (0.0, 1.0, 2.0) for b in (1.0, 2.0)]
                                           + [("plot", a, b) for a in (0.0, 1.0, 2.0) for b in (1.0, 2.0)])
     assert static.png == static.frames[(1.0, 2.0)]

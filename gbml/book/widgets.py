@@ -5,8 +5,9 @@ vary.  ``mode`` (else ``GBML_EXPLORER``): ``"live"`` (every slider move redraws,
 grid's too) or ``"static"`` (the book build: a frame per grid point in a ``widgets.Stack``, nested for two
 parameters, linked to the sliders by ``widgets.jslink``, so it works with no kernel).  A live explorer draws
 nothing until it is shown; then ``prepare`` (if given) computes every slider position's data first, so that
-moving a slider only draws, and an explorer that is never shown (a problem set's hidden set-up) costs nothing.  Every frame has alt
-text naming the values; a ``<noscript>`` default frame and the caption follow the widget.  Budget (checked
+moving a slider only draws, and an explorer that is never shown (a problem set's hidden set-up) costs
+nothing.  Every frame has alt text naming the values; a ``<noscript>`` default frame and the caption follow
+the widget.  Budget (checked
 by ``make bench`` and the tests): a live update within 100 ms, at most 1.5 MB added to a page when static.
 """
 from __future__ import annotations

@@ -9,6 +9,9 @@ export PYTHONPATH := $(CURDIR)/_ext$(if $(PYTHONPATH),:$(PYTHONPATH))
 # numpy's BLAS on one thread: the book's matrices are small, and builds, kernels and test workers run side
 # by side, where a second BLAS thread in each process only spins (a chapter takes a fifth less CPU).
 export OPENBLAS_NUM_THREADS ?= 1
+# Python's default, compiled modules cached in __pycache__, even where the environment turns it off: the
+# test workers, kernels and builds of one run then compile gbml, _ext and the tests once, not each.
+unexport PYTHONDONTWRITEBYTECODE
 # The site's address (make site BASEURL=https://OWNER.github.io/REPO/; also make problem-set, make notebooks):
 # every absolute address of what is built comes from it.  Unset, html.baseurl of _config.yml is used.
 ifdef BASEURL

@@ -412,7 +412,8 @@ EXTRA_PAGES = ("chapters/notation",)
 
 def pages() -> list[str]:
     """The docnames of an edition's notebooks, in book order."""
-    return [n for n in toc_files() if n in chapters() or n in EXTRA_PAGES]
+    notebooks = chapters() + list(EXTRA_PAGES)
+    return [n for n in toc_files() if n in notebooks]
 
 
 _LINK = re.compile(r"\[([^\]]*)\]\(([\w-]+)\.ipynb(#[\w-]+)?\)")

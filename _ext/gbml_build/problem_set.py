@@ -24,7 +24,6 @@ import json
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -654,7 +653,7 @@ def build(labels: list[str], name: str, out: Path = OUT, browser=None,
     unknown = sorted(set(settings.points) - set(labels))
     if unknown:
         raise ProblemSetError(f"points are given for {', '.join(unknown)}, which the set does not hold")
-    subprocess.run([str(ROOT / "tools" / "fetch_assets.sh")], check=True)
+    book_build.fetch_assets()
     book_build.ensure_built()
     items = [item(e) for e in exercises]
     for it in items:

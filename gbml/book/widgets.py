@@ -7,8 +7,8 @@ parameters, linked to the sliders by ``widgets.jslink``, so it works with no ker
 nothing until it is shown; then ``prepare`` (if given) computes every slider position's data first, so that
 moving a slider only draws, and an explorer that is never shown (a problem set's hidden set-up) costs
 nothing.  Every frame has alt text naming the values; a ``<noscript>`` default frame and the caption follow
-the widget.  Budget (checked
-by ``make bench`` and the tests): a live update within 100 ms, at most 1.5 MB added to a page when static.
+the widget.  Budget (checked by ``make bench`` and the tests): a live update within 100 ms, at most 1.5 MB
+added to a page when static.
 """
 from __future__ import annotations
 

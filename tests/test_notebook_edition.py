@@ -112,6 +112,25 @@ def test_table_caption_keeps_its_math_and_number(built):
     assert "### Contraction factor" not in text
 
 
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_text_after_a_table_is_not_read_as_its_rows(built, edition):
+    """GitHub-flavoured Markdown (the table syntax of JupyterLab, Notebook, VS Code and Colab, here parsed by
+    markdown-it-py's "gfm-like" preset) ends a table only at a blank line: every row it reads must be a line
+    of the table (starting with "|"), not the paragraph under it."""
+    from markdown_it import MarkdownIt
+
+    parser, rows, swallowed = MarkdownIt("gfm-like"), 0, []
+    for path in built[edition]:
+        for text in _markdown(path)[1]:
+            lines = text.split("\n")
+            for token in parser.parse(text):
+                if token.type == "tr_open":
+                    rows += 1
+                    if not lines[token.map[0]].lstrip().startswith("|"):
+                        swallowed.append(f"{path.name}: {lines[token.map[0]][:80]!r}")
+    assert swallowed == [] and rows > 100, (rows, swallowed)
+
+
 def _markdown(path):
     nb = nbformat.read(path, as_version=4)
     return nb, [c.source for c in nb.cells if c.cell_type == "markdown"]
@@ -346,6 +365,7 @@ LAB_STATE = """() => ({
     undefined_macros: [...document.querySelectorAll('mjx-mtext[style*="color: red"]')].map(e => e.textContent),
     images: [...document.querySelectorAll('.jp-OutputArea img')].filter(i => i.complete && i.naturalWidth > 0).length,
     sliders: document.querySelectorAll('.jp-OutputArea .widget-slider').length,
+    table_rows: document.querySelectorAll('.jp-RenderedMarkdown tr').length,
     markdown: [...document.querySelectorAll('.jp-RenderedMarkdown')].map(e => e.textContent).join('\\n'),
     raw_tex: (""" + RAW_TEX + """)(),
 })"""
@@ -372,6 +392,8 @@ def _expected(edition, name):
         "figures": len(re.findall(r"^\*\*Figure [\d.]+\.\*\*", text, re.M)),
         "explorers": sum("widgets.explore(" in c.source for c in code),
         "math": "$" in text,
+        # every line of a table (header and rows), not its delimiter line: what JupyterLab shows as rows
+        "table_rows": len(re.findall(r"^\|", text, re.M)) - len(re.findall(r"^\|(?: *:?-+:? *\|)+ *$", text, re.M)),
     }
 
 
@@ -435,6 +457,7 @@ def _check_run(state, moved, want, edition):
         assert state["math"] > 0, "no math was typeset"
     assert state["math_errors"] == [] and state["undefined_macros"] == []
     assert state["raw_tex"] == [], "math left untypeset"
+    assert state["table_rows"] == want["table_rows"], "JupyterLab shows other table rows than the Markdown has"
     assert state["images"] >= want["figures"], "figures missing"
     assert state["sliders"] >= want["explorers"], "explorers show no live slider"
     assert all(moved), f"moving a slider did not redraw explorer(s) {[i for i, m in enumerate(moved) if not m]}"

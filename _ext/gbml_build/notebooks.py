@@ -291,6 +291,9 @@ def _references() -> dict[str, str]:
 
 _EXERCISE = re.compile(r"^(#+)\s+\((.*)\)(Exercise [\d.]+)\s*$", re.M)
 _SOLUTION = re.compile(r"^#+\s+Solution to\s*\[\s*(.*?)\]\([^)]*\)\s*$", re.M)
+# A table's last row followed at once by text: GitHub-flavoured Markdown (JupyterLab, Colab, VS Code) would read
+# the text as more rows of the table, so a blank line goes between them.
+_TABLE_END = re.compile(r"^(\|.*)\n(?=[^|\n])", re.M)
 
 
 _TRAILING_ANCHORS = re.compile(r"(?:\s*<a id='[\w-]+'></a>)+\s*$")
@@ -355,6 +358,7 @@ def convert(name: str, fignums: dict, refs: dict[str, str], student: bool) -> nb
         tags = list(info.get("tags", []))
         if cell.cell_type == "markdown":
             cell.source = _EXERCISE.sub(r"\1 \3 (\2)", cell.source).replace("**Proof.**\n\nProof. ", "**Proof.** ")
+            cell.source = _TABLE_END.sub("\\1\n\n", cell.source)
             solution = _SOLUTION.search(cell.source)
             if solution:
                 if student:

@@ -131,6 +131,20 @@ def test_text_after_a_table_is_not_read_as_its_rows(built, edition):
     assert swallowed == [] and rows > 100, (rows, swallowed)
 
 
+def test_math_in_a_theorem_title_stays_math(built):
+    """Every title of a proposition, lemma or theorem with math keeps its math in the notebook's header line
+    ("**Proposition 2.3** (Random subspaces are far when $ k \\ll d $ …)"), not as plain text."""
+    titles = 0
+    for page in notebooks.chapters():
+        text = "\n".join(_markdown(OUT / "full" / f"{Path(page).name}.ipynb")[1]).replace("\u2019", "'")
+        for title in re.findall(r"^:::\{prf:\w+\} (.*\$.*)$", (ROOT / f"{page}.md").read_text(), re.M):
+            titles += 1
+            parts = re.split(r"\$[^$]+\$", title)  # the words around each formula, each formula as math
+            pattern = r"\$[^$\n]+\$".join(re.escape(part) for part in parts)
+            assert re.search(rf"^\*\*[A-Z][a-z]+ [\d.]+\*\* \({pattern}\)$", text, re.M), (page, title)
+    assert titles >= 9
+
+
 def _markdown(path):
     nb = nbformat.read(path, as_version=4)
     return nb, [c.source for c in nb.cells if c.cell_type == "markdown"]

@@ -2,11 +2,11 @@
 
 ``sphinx-tojupyter`` writes each chapter from the doctrees of the HTML build, reusing its execution
 (:func:`forbid_reading`), with the passes registered here (admonitions quoted, dropdowns folded, table
-captions, anchors).  :func:`convert` adds what the builder cannot: the setup cell (imports ``gbml`` or says
-how to install it; in Colab installs the site's wheel), exercise headings in book order, solutions folded
-(full edition) or removed (student edition), figure captions, numbered exercise links, the works cited,
-the book's macros expanded in every cell, and links to pages outside the edition made to point to the
-online book (``baseurl()``) or made text.
+captions, math in theorem titles, anchors).  :func:`convert` adds what the builder cannot: the setup cell
+(imports ``gbml`` or says how to install it; in Colab installs the site's wheel), exercise headings in book
+order, a blank line after each table, solutions folded (full edition) or removed (student edition), figure
+captions, numbered exercise links, the works cited, the book's macros expanded in every cell, and links to
+pages outside the edition made to point to the online book (``baseurl()``) or made text.
 
 Output: ``_build/notebooks/{full,student}/*.ipynb`` and ``course-pack{,-student}.zip`` (notebooks, the
 ``gbml`` wheel, pinned requirements, a README); :func:`install` copies an edition into a built site.
@@ -157,6 +157,15 @@ def _table_captions(app, doctree, docname):
                             nodes.paragraph("", "", nodes.strong("", label), nodes.Text(" "), *title.children))
 
 
+def _proof_titles(app, doctree, docname):
+    """The math of a proposition's, lemma's or theorem's title keeps its ``$`` (the builder writes such a
+    title as plain text: "when $k \\ll d$" came out as "when k \\ll d")."""
+    for title in doctree.findall(nodes.title):
+        if "proof" in title.parent.get("classes", ()):
+            for math in list(title.findall(nodes.math)):
+                math.replace_self(nodes.Text(f"${math.astext()}$"))
+
+
 def _anchors(app, doctree, docname):
     """Every labelled block (proposition, theorem, proof, equation, figure, ...) gets an ``<a id>`` anchor
     before it, so that links to it land there: the builder writes anchors for section labels only."""
@@ -213,7 +222,7 @@ def _notebook_builder_only(handler):
 def register(app):
     """The notebook builder's passes (skipped by every other builder)."""
     app.connect("env-before-read-docs", _notebook_builder_only(forbid_reading))
-    for handler in (_mark_blocks, _table_captions, _table_inline_markup, _anchors, _aligned_math):
+    for handler in (_mark_blocks, _table_captions, _proof_titles, _table_inline_markup, _anchors, _aligned_math):
         app.connect("doctree-resolved", _notebook_builder_only(handler))
 
 

@@ -58,11 +58,11 @@ def read_notebook(path: Path):
     return nb
 
 
-def _make(module: str, what: str) -> None:
-    """Run ``python -m gbml_build.<module>`` as its make target does; fail with the end of its output."""
+def _make(module: str, what: str, *args: str) -> None:
+    """Run ``python -m gbml_build.<module> args`` as its make target does; fail with the end of its output."""
     quick_tier_guard(what)
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(ROOT / "_ext"))
-    result = subprocess.run([sys.executable, "-m", f"gbml_build.{module}"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", f"gbml_build.{module}", *args], capture_output=True, text=True,
                             env=env, cwd=ROOT)
     if result.returncode != 0:
         raise AssertionError(f"{what} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
@@ -87,9 +87,12 @@ def once_per_run(name: str, build) -> None:
 @functools.lru_cache(maxsize=None)
 def built_book() -> Path:
     """Run ``make book`` once per test run (a clean HTML build, then the notebook edition from the same
-    execution); return _build/html.  GBML_REUSE_BOOK=1 reuses _build (for local iteration)."""
+    execution) unless the book is fresh: built by ``make book`` since the last change to any of its sources,
+    for the same address (``booktoc.is_fresh``, the rule ``make pdf`` and ``make notebooks`` follow), as after
+    the README's ``make book``; return _build/html.  GBML_REUSE_BOOK=1 reuses _build even when it is stale
+    (for local iteration)."""
     if os.environ.get("GBML_REUSE_BOOK") != "1":
-        once_per_run("book", lambda: _make("build", "make book"))
+        once_per_run("book", lambda: _make("build", "make book", "--if-stale"))
     return ROOT / "_build" / "html"
 
 

@@ -87,12 +87,12 @@ def multistep_gradient(B, w, tasks, alpha: float, steps: int = 1, *, first_order
     """Gradient of :func:`multistep_objective` (exact), or its first-order surrogate.
 
     Exact: back-propagation through the inner loop.  With ``q_t = dL_out/dv`` at ``B w_t^(S)`` the adjoint
-    of the last head is ``a^(S) = B^T q_t``, and going back one step (``j = S-1, ..., 0``)
+    of the last head is ``xi^(S) = B^T q_t``, and going back one step (``j = S-1, ..., 0``)
 
-        grad_B += -alpha (r^(j) a^(j+1)^T + Sigma_in B a^(j+1) w^(j)^T)
-        a^(j)   = a^(j+1) - alpha B^T Sigma_in B a^(j+1)
+        grad_B += -alpha (r^(j) xi^(j+1)^T + Sigma_in B xi^(j+1) w^(j)^T)
+        xi^(j)  = xi^(j+1) - alpha B^T Sigma_in B xi^(j+1)
 
-    starting from ``grad_B = q_t w_t^(S)^T``; then ``grad_w = a^(0)`` (all averaged over tasks).  For
+    starting from ``grad_B = q_t w_t^(S)^T``; then ``grad_w = xi^(0)`` (all averaged over tasks).  For
     ``S = 1`` this is exact ANIL's gradient (chapter 4).  With ``first_order`` (a bool): ``(q_t w_t^(S)^T,
     B^T q_t)`` averaged, FO-ANIL with S inner steps.  Returns ``grad_B`` (d, k) and ``grad_w`` (k,).
     """
@@ -111,13 +111,13 @@ def _multistep(B, w, tasks, alpha, steps, n, first_order):
     heads, residuals = _inner_path(B, w, tasks.inner, alpha, steps, n)
     q, losses = tasks.outer._grad_and_loss(heads[-1] @ B.T)  # dL_out/dv (n, d) and L_out at v_t
     grad_B = q.T @ heads[-1]
-    a = q @ B  # adjoint of the last head, (n, k)
+    xi = q @ B  # adjoint of the last head, (n, k)
     if not first_order:
         for j in range(steps - 1, -1, -1):
-            u = tasks.inner.cov(a @ B.T)  # Sigma_in B a, (n, d)
-            grad_B -= alpha * (residuals[j].T @ a + u.T @ heads[j])
-            a = a - alpha * (u @ B)
-    return grad_B / n, a.sum(axis=0) / n, losses  # the averages over tasks (sum / n: np.mean without its overhead)
+            u = tasks.inner.cov(xi @ B.T)  # Sigma_in B xi, (n, d)
+            grad_B -= alpha * (residuals[j].T @ xi + u.T @ heads[j])
+            xi = xi - alpha * (u @ B)
+    return grad_B / n, xi.sum(axis=0) / n, losses  # the averages over tasks (sum / n: np.mean without its overhead)
 
 
 @_guard.reference("gbml.beyond.fit_heads")

@@ -69,6 +69,10 @@ RETIRED = {
     r"\\mu_\*": "the diversity is lambda_min(Psi); mu is the simulations' parameter",
     r"\[\\ell, u\]|\\eta u\b|ZZ\^\\T|MWM": "chapter 7's global argument writes its upper bound h, its "
     "whitened inside part tilde A and its factor Gamma: u, Z and M mean other things",
+    r"(?<![\\a-zA-Z])a(_t)?\^\{\(|Ba\^\{\(": "the adjoints of a backward pass (chapters 4 and 9) are xi; "
+    "a_t is chapter 6's part of a regressor",
+    r"\\eta H\b|H_?t? = \\tilde A|\\lmin\(H_t\)|H_?t? = \\alpha A_?t?\^\\T\\Psi": "H_t is task t's Hessian "
+    "(chapters 6 and 9); chapter 7's alpha A^T Psi A is tilde W",
 }
 
 

@@ -535,14 +535,14 @@ def _two_step_anil_variant(B, w, thetas, alpha, *, back=2, propagate=True, body_
         residuals.append(heads[-1] @ B.T - thetas)
         heads.append(heads[-1] - alpha * residuals[-1] @ B)
     q = heads[2] @ B.T - thetas                             # outer residuals, (n, d)
-    grad_B, a = q.T @ heads[2], q @ B                       # a: adjoints a^(2) = B^T q, one row per task
+    grad_B, xi = q.T @ heads[2], q @ B                      # xi: adjoints xi^(2) = B^T q, one row per task
     P = np.eye(k) - alpha * B.T @ B
     for j in (1, 0)[:back]:
         head = heads[j] if path_heads else heads[0]
-        grad_B = grad_B - alpha * (residuals[j].T @ a + body_terms * B @ (a.T @ head))
-        a = a @ P if propagate else a
+        grad_B = grad_B - alpha * (residuals[j].T @ xi + body_terms * B @ (xi.T @ head))
+        xi = xi @ P if propagate else xi
     scale = n if summed else 1.0
-    return scale * grad_B / n, scale * a.mean(axis=0)
+    return scale * grad_B / n, scale * xi.mean(axis=0)
 
 
 def check_two_step_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
@@ -550,8 +550,8 @@ def check_two_step_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
     *two* inner steps, population tasks (chapter 4's challenge; chapter 9 computes any number of steps).
 
     With ``w^(0) = w``, ``r^(j) = B w^(j) - theta_t``, ``w^(j+1) = w^(j) - alpha B^T r^(j)``, ``q = B w^(2) - theta_t``,
-    ``a^(2) = B^T q`` and ``a^(j) = (I - alpha B^T B) a^(j+1)``: ``grad_B = mean of q w^(2)^T - alpha sum_j
-    (r^(j) a^(j+1)^T + B a^(j+1) w^(j)^T)`` and ``grad_w = mean of a^(0)``.
+    ``xi^(2) = B^T q`` and ``xi^(j) = (I - alpha B^T B) xi^(j+1)``: ``grad_B = mean of q w^(2)^T - alpha sum_j
+    (r^(j) xi^(j+1)^T + B xi^(j+1) w^(j)^T)`` and ``grad_w = mean of xi^(0)``.
     """
     def steps(number, first_order=False):
         return lambda B, w, thetas, alpha: multistep_gradient(B, w, PopulationTasks(thetas), alpha, number,
@@ -563,14 +563,14 @@ def check_two_step_anil_gradient(fn: Callable, **kwargs) -> CheckResult:
         "that is the one-step ANIL gradient of the chapter: with two inner steps the adapted head is "
         "w^(2) = w^(1) - alpha B^T (B w^(1) - theta_t), with w^(1) the one-step head.": steps(1),
         "you differentiated through the second inner step only: w^(1) depends on B and w too, so the first step "
-        "adds -alpha (r^(0) a^(1)^T + B a^(1) w^T) and one more factor (I - alpha B^T B) in grad_w.":
+        "adds -alpha (r^(0) xi^(1)^T + B xi^(1) w^T) and one more factor (I - alpha B^T B) in grad_w.":
             lambda **c: _two_step_anil_variant(**c, back=1),
-        "passing back through an inner step multiplies the adjoint by (I - alpha B^T B): a^(1) = (I - alpha B^T B) "
-        "a^(2), and grad_w = (I - alpha B^T B)^2 B^T q on average.": lambda **c: _two_step_anil_variant(**c, propagate=False),
-        "the term B a^(j+1) w^(j)^T uses the head *before* step j (w^(1) for the second step, w for the first); "
+        "passing back through an inner step multiplies the adjoint by (I - alpha B^T B): xi^(1) = (I - alpha B^T B) "
+        "xi^(2), and grad_w = (I - alpha B^T B)^2 B^T q on average.": lambda **c: _two_step_anil_variant(**c, propagate=False),
+        "the term B xi^(j+1) w^(j)^T uses the head *before* step j (w^(1) for the second step, w for the first); "
         "you used w in both.": lambda **c: _two_step_anil_variant(**c, path_heads=False),
         "B also enters each inner step through B^T B w^(j): differentiating it gives the terms "
-        "-alpha B a^(j+1) w^(j)^T, which are missing.": lambda **c: _two_step_anil_variant(**c, body_terms=False),
+        "-alpha B xi^(j+1) w^(j)^T, which are missing.": lambda **c: _two_step_anil_variant(**c, body_terms=False),
         "you summed over the tasks: the meta-objective is an average, divide by n.":
             lambda **c: _two_step_anil_variant(**c, summed=True),
     }

@@ -300,9 +300,9 @@ def _references() -> dict[str, str]:
 
 _EXERCISE = re.compile(r"^(#+)\s+\((.*)\)(Exercise [\d.]+)\s*$", re.M)
 _SOLUTION = re.compile(r"^#+\s+Solution to\s*\[\s*(.*?)\]\([^)]*\)\s*$", re.M)
-# A table's last row followed at once by text: GitHub-flavoured Markdown (JupyterLab, Colab, VS Code) would read
-# the text as more rows of the table, so a blank line goes between them.
-_TABLE_END = re.compile(r"^(\|.*)\n(?=[^|\n])", re.M)
+# A table's last row ("|...|") followed at once by text: GitHub-flavoured Markdown (JupyterLab, Colab, VS Code)
+# would read the text as more rows of the table, so a blank line goes between them.
+_TABLE_END = re.compile(r"^(\|.*\|)[ \t]*\n(?=[^|\n])", re.M)
 
 
 _TRAILING_ANCHORS = re.compile(r"(?:\s*<a id='[\w-]+'></a>)+\s*$")
